@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make run` serves the app, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STREAMLIT_ARGS ?=
+CORPUS ?= ../shared/data/tinyshakespeare.txt
+
+.PHONY: run test install lint bench checkpoints
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m streamlit run dashboard/app.py $(STREAMLIT_ARGS)
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) bench/trace_vs_gru.py
+	$(PY) bench/jacobians.py
+	$(PY) bench/step_latency.py
+
+# Reproduce the shipped checkpoints (see checkpoints/README.md for times and figures).
+checkpoints: install
+	$(PY) -m gru_core.train --corpus $(CORPUS) --out checkpoints/shakespeare.pt \
+		--layers 1 --hidden 256 --epochs 40 --dropout 0.25 --threads 1
+	$(PY) -m gru_core.train --corpus $(CORPUS) --out checkpoints/shakespeare-2layer.pt \
+		--layers 2 --hidden 256 --epochs 36 --dropout 0.3 --threads 1

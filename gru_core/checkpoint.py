@@ -1,0 +1,178 @@
+"""The checkpoint file: written with torch.save, read with torch.load(weights_only=True) only.
+
+A file is untrusted input (users upload them), so loading never unpickles arbitrary objects and
+every field is checked before a module is built from it. Every failure is a CheckpointError whose
+message says what is wrong in words a user can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .lm import TextTrace, encode, trace_text
+from .model import CharGRU, GRUConfig
+
+FORMAT = "gru-stepper/1"
+MAX_BYTES = 64 * 1024 * 1024
+LIMITS = {"input_size": 4096, "hidden_size": 4096, "num_layers": 8}
+CONFIG_TYPES = {
+    "input_size": int,
+    "hidden_size": int,
+    "num_layers": int,
+    "bidirectional": bool,
+    "bias": bool,
+}
+KEYS = ("format", "config", "vocab", "state_dict", "meta")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used, with the reason in plain words."""
+
+
+@dataclass
+class Checkpoint:
+    config: GRUConfig
+    vocab: list[str]
+    model: CharGRU
+    meta: dict = field(default_factory=dict)
+    name: str = ""
+
+    def encode(self, text: str) -> torch.Tensor:
+        return encode(text, self.vocab, self.model.head.weight.dtype)
+
+    def trace(self, text: str) -> TextTrace:
+        return trace_text(self.model, self.vocab, text)
+
+
+def save_checkpoint(path: str | Path, model: CharGRU, vocab: list[str], meta: dict) -> None:
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+    torch.save(
+        {
+            "format": FORMAT,
+            "config": model.config.to_dict(),
+            "vocab": list(vocab),
+            "state_dict": state,
+            "meta": meta,
+        },
+        path,
+    )
+
+
+def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
+    """Read and validate a checkpoint from a path or from the file's bytes."""
+    obj = _unpickle_safely(_read_bytes(source))
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"expected a dict at the top of the file, found {type(obj).__name__}")
+    missing = [k for k in KEYS if k not in obj]
+    if missing:
+        raise CheckpointError(f"missing keys: {', '.join(missing)}")
+    if obj["format"] != FORMAT:
+        raise CheckpointError(f"unknown format {obj['format']!r}; this version reads {FORMAT!r}")
+    config = _check_config(obj["config"])
+    vocab = _check_vocab(obj["vocab"], config)
+    state = _check_state_dict(obj["state_dict"], config)
+    if not isinstance(obj["meta"], dict):
+        raise CheckpointError("'meta' must be a dict")
+    dtype = next(iter(state.values())).dtype
+    model = CharGRU(config).to(dtype)
+    model.load_state_dict(state)
+    model.eval()
+    return Checkpoint(config=config, vocab=vocab, model=model, meta=obj["meta"])
+
+
+def _read_bytes(source: str | Path | bytes) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint file at {str(path)!r}")
+        if path.stat().st_size > MAX_BYTES:
+            raise CheckpointError(f"file is larger than the {MAX_BYTES // 2**20} MiB limit")
+        data = path.read_bytes()
+    if not data:
+        raise CheckpointError("the file is empty")
+    if len(data) > MAX_BYTES:
+        raise CheckpointError(f"file is larger than the {MAX_BYTES // 2**20} MiB limit")
+    return data
+
+
+def _unpickle_safely(data: bytes) -> object:
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unpickling failed"
+        raise CheckpointError(
+            f"refused to load: the file holds objects other than tensors and plain data ({first})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, TypeError) as e:
+        raise CheckpointError(
+            f"not a readable checkpoint (corrupt or truncated file): {e}"
+        ) from None
+
+
+def _check_config(raw: object) -> GRUConfig:
+    if not isinstance(raw, dict):
+        raise CheckpointError("'config' must be a dict")
+    missing = [k for k in CONFIG_TYPES if k not in raw]
+    if missing:
+        raise CheckpointError(f"config is missing: {', '.join(missing)}")
+    for key, kind in CONFIG_TYPES.items():
+        value = raw[key]
+        ok = isinstance(value, bool) if kind is bool else type(value) is int
+        if not ok:
+            raise CheckpointError(f"config[{key!r}] must be {kind.__name__}, got {value!r}")
+    for key, limit in LIMITS.items():
+        if not 1 <= raw[key] <= limit:
+            raise CheckpointError(f"config[{key!r}] = {raw[key]} is outside 1..{limit}")
+    return GRUConfig(**{k: raw[k] for k in CONFIG_TYPES})
+
+
+def _check_vocab(vocab: object, config: GRUConfig) -> list[str]:
+    if not isinstance(vocab, list) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
+        raise CheckpointError("'vocab' must be a list of one-character strings")
+    if len(set(vocab)) != len(vocab):
+        raise CheckpointError("'vocab' has repeated characters")
+    if len(vocab) != config.input_size:
+        raise CheckpointError(
+            f"vocabulary has {len(vocab)} characters but input_size is {config.input_size}"
+        )
+    return vocab
+
+
+def _expected_shapes(config: GRUConfig) -> dict[str, torch.Size]:
+    with torch.device("meta"):
+        return {k: v.shape for k, v in CharGRU(config).state_dict().items()}
+
+
+def _check_state_dict(state: object, config: GRUConfig) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict):
+        raise CheckpointError("'state_dict' must be a dict of tensors")
+    expected = _expected_shapes(config)
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"state_dict does not match the config: missing {missing or 'nothing'}, "
+            f"unexpected {extra or 'nothing'}"
+        )
+    dtypes = set()
+    for key, shape in expected.items():
+        t = state[key]
+        if not isinstance(t, torch.Tensor) or t.dtype not in (torch.float32, torch.float64):
+            raise CheckpointError(f"{key} must be a float32 or float64 tensor")
+        if t.shape != shape:
+            raise CheckpointError(f"{key} has shape {tuple(t.shape)}, expected {tuple(shape)}")
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"{key} contains NaN or infinite values")
+        dtypes.add(t.dtype)
+    if len(dtypes) > 1:
+        raise CheckpointError("state_dict mixes float32 and float64 tensors")
+    return state
+

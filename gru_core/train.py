@@ -1,0 +1,128 @@
+"""Train a character-level GRU and write a checkpoint: python -m gru_core.train --help
+
+The recipe is char-rnn's: the training text is cut into B contiguous streams, read in windows of
+seq_len characters, and h is carried (detached) from one window to the next, so the model learns
+to use context longer than a window and is trained the way it is evaluated: one long pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import agreement
+from .checkpoint import save_checkpoint
+from .corpus import build_vocab, evaluate, line_windows, read_corpus, split, to_indices, windows
+from .model import CharGRU, GRUConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m gru_core.train", description=__doc__.split("\n")[0])
+    p.add_argument("--task", choices=["text", "agreement"], default="text")
+    p.add_argument("--corpus", help="text file (task 'text'); its last 10%% is validation")
+    p.add_argument("--out", required=True, help="checkpoint path to write")
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--weight-decay", type=float, default=0.1)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--windows", choices=["stream", "lines"], default="stream",
+                   help="stream: consecutive windows with h carried across them (char-rnn); "
+                   "lines: windows opening on random line starts, each from a zero state")
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--device", default="cpu", help="e.g. cuda; training needs none")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    return p.parse_args(argv)
+
+
+def load_task(args: argparse.Namespace) -> tuple[list[str], str, str, dict]:
+    if args.task == "agreement":
+        return agreement.make_task(seed=args.seed)
+    if not args.corpus:
+        raise SystemExit("--corpus is required for --task text")
+    text = read_corpus(args.corpus)
+    train_text, val_text = split(text)
+    meta = {
+        "data": args.corpus.split("/")[-1],
+        "data_chars": len(text),
+        "split": "by position: train = text[:int(len(text) * 0.9)], validation = the rest",
+    }
+    return build_vocab(text), train_text, val_text, meta
+
+
+def train(args: argparse.Namespace) -> dict:
+    torch.manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    vocab, train_text, val_text, meta = load_task(args)
+    train_data, val_data = to_indices(train_text, vocab), to_indices(val_text, vocab)
+    config = GRUConfig(input_size=len(vocab), hidden_size=args.hidden, num_layers=args.layers)
+    model = CharGRU(config, dropout=args.dropout).to(args.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = (len(train_data) - 1) // args.batch // args.seq_len - 1
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch
+    )
+    history, start = [], time.time()
+    for epoch in range(1, args.epochs + 1):
+        offset = int(torch.randint(0, args.seq_len, ()).item())
+        train_loss = _epoch(model, opt, sched, train_data, args, offset, steps_per_epoch, epoch,
+                            vocab.index("\n") if "\n" in vocab else -1)
+        val_loss = evaluate(model.cpu(), val_data)
+        row = {"epoch": epoch, "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4)}
+        if args.task == "agreement":
+            row.update(agreement.report(model, vocab, seed=args.seed))
+        model.to(args.device)
+        history.append(row)
+        tqdm.write("  ".join(f"{k} {v}" for k, v in row.items()))
+    meta.update(
+        {
+            **{k: v for k, v in history[-1].items() if k != "epoch"},
+            "val_loss_definition": "mean next-character cross-entropy, nats/char, one pass over "
+            "the validation text from a zero state",
+            "epochs": args.epochs,
+            "history": history,
+            "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("out", "corpus")},
+            "wall_time_s": round(time.time() - start, 1),
+            "command": "python -m gru_core.train " + shlex.join(sys.argv[1:]),
+            "torch": str(torch.__version__),
+        }
+    )
+    save_checkpoint(args.out, model.cpu(), vocab, meta)
+    return meta
+
+
+def _epoch(model, opt, sched, data, args, offset, steps, epoch, newline) -> float:
+    model.train()
+    h, total, count = None, 0.0, 0
+    carry = args.windows == "stream"
+    if carry:
+        batches = windows(data, args.batch, args.seq_len, offset)
+    else:
+        batches = line_windows(data, newline, args.batch, args.seq_len, steps)
+    for x, y in tqdm(batches, total=steps, desc=f"epoch {epoch}", leave=False):
+        if count == steps:
+            break
+        x, y = x.to(args.device), y.to(args.device)
+        logits, h = model(x, h.detach() if (carry and h is not None) else None)
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        total, count = total + loss.item(), count + 1
+    return total / count
+
+
+if __name__ == "__main__":
+    train(parse_args())

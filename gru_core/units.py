@@ -1,0 +1,50 @@
+"""Which unit carries the subject's number across the clause?
+
+For minimal pairs ("The cat, which …, w" / "The cats, which …, w") the two runs read the same
+characters from the comma on, so any difference in h there is the memory of the subject's number.
+A unit ranks high when its h differs strongly, with a consistent sign, all through the clause.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+
+def clause_difference(ckpt, singular: str, plural: str, layer: int = 0) -> torch.Tensor:
+    """(span, H): h_plural − h_singular from the comma after the subject to the end."""
+    start = singular.index(",")
+    if plural[start + 1 :] != singular[start:]:
+        raise ValueError("not a minimal pair: the texts must agree after the subject")
+    h_s = ckpt.trace(singular).trace.gate("h", layer)
+    h_p = ckpt.trace(plural).trace.gate("h", layer)
+    return h_p[start + 1 :] - h_s[start:]
+
+
+def number_units(ckpt, pairs: list[tuple[str, str]], layer: int = 0, threshold: float = 0.1
+                 ) -> pd.DataFrame:
+    """Units ranked by |mean(h_plural − h_singular)| over the clause, averaged over the pairs.
+
+    persistence: the share of clause positions where the difference has the dominant sign and
+    exceeds `threshold`, i.e. how long the unit holds the number.
+    """
+    means, persist = [], []
+    for singular, plural in pairs:
+        d = clause_difference(ckpt, singular, plural, layer)  # (span, H)
+        m = d.mean(0)
+        means.append(m)
+        persist.append(((d * m.sign() > threshold).double()).mean(0))
+    diff = torch.stack(means).mean(0)
+    table = pd.DataFrame({
+        "unit": range(len(diff)),
+        "difference": diff.numpy(),
+        "strength": diff.abs().numpy(),
+        "persistence": torch.stack(persist).mean(0).numpy(),
+    })
+    return table.sort_values("strength", ascending=False, ignore_index=True)
+
+
+def were_minus_was(ckpt, text: str) -> float:
+    """P('e') − P('a') after the final 'w': how much the model prefers "were" to "was"."""
+    probs = ckpt.trace(text).probs[-1]
+    return float(probs[ckpt.vocab.index("e")] - probs[ckpt.vocab.index("a")])

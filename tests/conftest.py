@@ -1,0 +1,41 @@
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKPOINTS = ROOT / "checkpoints"
+CORPUS = Path(os.environ.get("TINYSHAKESPEARE", ROOT.parent / "shared/data/tinyshakespeare.txt"))
+
+torch.set_num_threads(2)
+
+
+def make_gru(input_size=5, hidden=8, layers=1, bidirectional=False, bias=True,
+             dtype=torch.float32, scale=1.0, seed=0) -> torch.nn.GRU:
+    torch.manual_seed(seed)
+    gru = torch.nn.GRU(input_size, hidden, num_layers=layers, bidirectional=bidirectional,
+                       bias=bias).to(dtype)
+    with torch.no_grad():
+        for p in gru.parameters():
+            p.mul_(scale)
+    return gru
+
+
+# dtype x layers x bidirectional x bias x weight scale (x20 drives gates to within 1e-3 of 0 or 1)
+CONFIGS = list(itertools.product(
+    (torch.float32, torch.float64), (1, 2), (False, True), (True, False), (1.0, 20.0)))
+
+
+def config_id(c) -> str:
+    dtype, layers, bi, bias, scale = c
+    direction, b = "bi" if bi else "uni", "bias" if bias else "nobias"
+    return f"{str(dtype)[6:]}-L{layers}-{direction}-{b}-x{scale:g}"
+
+
+@pytest.fixture
+def corpus_text() -> str:
+    if not CORPUS.is_file():
+        pytest.fail(f"tinyshakespeare not found at {CORPUS}; set TINYSHAKESPEARE or see README")
+    return CORPUS.read_text(encoding="utf-8")

@@ -1,0 +1,91 @@
+"""The analyses, each against an independent computation."""
+
+import numpy as np
+import pytest
+import torch
+
+from gru_core import jacobian_norms, recompute, retention, saturation
+from gru_core.notation import course_bias, course_candidate, gamma_u
+from gru_core.saturation import fractions
+from gru_core.weights import single_layer
+
+from .conftest import make_gru
+
+
+@pytest.fixture
+def bi_trace():
+    gru = make_gru(6, 12, layers=2, bidirectional=True, dtype=torch.float64, scale=3.0)
+    return gru, recompute(gru, torch.randn(40, 6, dtype=torch.float64))
+
+
+def test_saturation_matches_counting_by_hand(bi_trace):
+    gru, tr = bi_trace
+    df = saturation(tr, low=0.2, high=0.8)
+    assert list(df.columns) == ["gate", "layer", "direction", "unit", "left", "right"]
+    assert len(df) == 2 * 2 * 2 * 12  # gates x layers x directions x units
+    for _, row in df.sample(20, random_state=0).iterrows():
+        values = tr.gate(row.gate, row.layer, row.direction)[:, row.unit].numpy()
+        assert row.left == pytest.approx(np.mean(values < 0.2))
+        assert row.right == pytest.approx(np.mean(values > 0.8))
+    f = fractions(tr, "z", layer=1, low=0.2, high=0.8)
+    allz = torch.cat([tr.gate("z", 1, 0), tr.gate("z", 1, 1)]).numpy()
+    assert f["below"] == pytest.approx(np.mean(allz < 0.2))
+    assert f["above"] == pytest.approx(np.mean(allz > 0.8))
+    assert sum(f.values()) == pytest.approx(1.0)
+
+
+def test_retention_is_the_product_of_z(bi_trace):
+    _, tr = bi_trace
+    z = tr.gate("z", 1, 0).numpy()
+    expected = np.ones(12)
+    for k in range(6, 16):
+        expected *= z[k]
+    np.testing.assert_allclose(retention(tr, 5, 15, layer=1), expected, rtol=1e-12)
+    zr = tr.gate("z", 0, 1).numpy()
+    np.testing.assert_allclose(retention(tr, 30, 20, layer=0, direction=1),
+                               np.prod(zr[20:30], axis=0), rtol=1e-12)
+    assert torch.equal(retention(tr, 7, 7), torch.ones(12, dtype=torch.float64))
+    with pytest.raises(ValueError):
+        retention(tr, 9, 3)
+    with pytest.raises(IndexError):
+        retention(tr, 0, 40)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_jacobian_norms_match_autograd_through_nn_gru(layer):
+    gru = make_gru(5, 10, layers=2, dtype=torch.float64, scale=2.0, seed=3)
+    x = torch.randn(30, 5, dtype=torch.float64)
+    t = 20
+    norms = jacobian_norms(gru, x, t, layer=layer)
+    assert norms.shape == (t + 1,)
+    assert norms[t] == pytest.approx(10 ** 0.5)
+    # independently: run nn.GRU itself from h_s over x_{s+1..t} and differentiate
+    with torch.no_grad():
+        inputs = x if layer == 0 else single_layer(gru, 0)(x)[0]
+        one = single_layer(gru, layer)
+        hs = one(inputs)[0]
+    for s in (0, 7, 19):
+        def h_t(h_s, s=s):
+            return one(inputs[s + 1 : t + 1], h_s.unsqueeze(0))[1][0]
+
+        J = torch.autograd.functional.jacobian(h_t, hs[s])
+        assert norms[s] == pytest.approx(J.norm().item(), rel=1e-9)
+
+
+def test_course_notation(bi_trace):
+    gru, tr = bi_trace
+    layer, d = 1, 1
+    sd = gru.state_dict()
+    W_in, W_hn = sd["weight_ih_l1_reverse"][24:], sd["weight_hh_l1_reverse"][24:]
+    b_c = sd["bias_ih_l1_reverse"][24:] + sd["bias_hh_l1_reverse"][24:]
+    W_c = torch.cat([W_hn, W_in], dim=1)  # the course's W_c acting on [Γr ⊙ c<t−1>, x<t>]
+    r, h_prev, x = tr.gate("r", layer, d), tr.gate("h_prev", layer, d), tr.layer_inputs[layer]
+    expected = torch.tanh(torch.cat([r * h_prev, x], dim=1) @ W_c.t() + b_c)
+    torch.testing.assert_close(course_candidate(gru, tr, layer, d), expected)
+    window = course_candidate(gru, tr, layer, d, steps=slice(3, 5))
+    torch.testing.assert_close(window, expected[3:5])
+    assert not torch.allclose(expected, tr.gate("n", layer, d))  # the two candidates differ
+    torch.testing.assert_close(gamma_u(tr, layer, d), 1 - tr.gate("z", layer, d))
+    torch.testing.assert_close(course_bias(gru, "r", 0, 0),
+                               sd["bias_ih_l0"][:12] + sd["bias_hh_l0"][:12])
+    assert course_bias(make_gru(3, 4, bias=False), "r") is None

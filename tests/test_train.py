@@ -1,0 +1,79 @@
+"""The trainer end to end on a corpus the test writes itself, and the agreement data's split."""
+
+import random
+import re
+import subprocess
+import sys
+
+import torch
+
+from gru_core import agreement, load_checkpoint
+from gru_core.corpus import line_windows, split, to_indices, windows
+
+from .conftest import ROOT
+
+
+def test_trainer_writes_a_loadable_checkpoint_whose_loss_went_down(tmp_path):
+    rng = random.Random(0)
+    words = ["the cat sat", "a dog ran", "we sing", "to the sea", "it rains"]
+    (tmp_path / "tiny.txt").write_text("\n".join(rng.choice(words) + "." for _ in range(3000)))
+    out = tmp_path / "tiny.pt"
+    cmd = [sys.executable, "-m", "gru_core.train", "--corpus", str(tmp_path / "tiny.txt"),
+           "--out", str(out), "--hidden", "32", "--epochs", "3", "--batch", "16",
+           "--seq-len", "32", "--lr", "1e-2", "--threads", "1"]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert re.search(r"epoch 3 .*val_loss", run.stderr + run.stdout)
+    ck = load_checkpoint(out)
+    history = ck.meta["history"]
+    assert len(history) == 3 and history[-1]["val_loss"] < history[0]["val_loss"]
+    assert history[-1]["val_loss"] < 0.5 * torch.log(torch.tensor(len(ck.vocab))).item()
+    assert ck.meta["val_loss"] == history[-1]["val_loss"]
+    assert ck.meta["command"].startswith("python -m gru_core.train --corpus")
+    assert ck.meta["wall_time_s"] > 0 and ck.meta["epochs"] == 3
+    assert ck.vocab == sorted(set((tmp_path / "tiny.txt").read_text()))
+    assert torch.load(out, weights_only=True)["format"] == "gru-stepper/1"
+
+
+def test_split_is_by_position():
+    text = "".join(chr(97 + i % 26) for i in range(1000))
+    train, val = split(text)
+    assert train == text[:900] and val == text[900:]
+
+
+def test_stream_windows_continue_each_other():
+    data = torch.arange(1000)
+    batches = list(windows(data, batch_size=4, seq_len=10))
+    (x0, y0), (x1, _) = batches[0], batches[1]
+    assert x0.shape == (10, 4)
+    assert torch.equal(y0[:-1], x0[1:]) and torch.equal(x1[0], x0[-1] + 1)
+
+
+def test_line_windows_open_on_line_starts():
+    text = "ab\ncde\nf\nghij\n" * 50
+    vocab = sorted(set(text))
+    data = to_indices(text, vocab)
+    nl = vocab.index("\n")
+    for x, y in line_windows(data, nl, batch_size=8, seq_len=6, steps=5):
+        first = [vocab[i] for i in x[0].tolist()]
+        assert all(c in "acfg" for c in first)
+        assert torch.equal(x[1:], y[:-1])
+
+
+def test_agreement_task_holds_out_nouns_and_clauses():
+    vocab, train_text, val_text, meta = agreement.make_task(seed=0, n_train=3000, n_val=200)
+    words = set(re.findall(r"[a-z]+", train_text))
+    assert meta["held_out_nouns"] and not (set(meta["held_out_nouns"]) & words)
+    assert set(train_text) <= set(vocab) and set(val_text) <= set(vocab)
+    assert set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'-") <= set(vocab)
+    for line in train_text.splitlines()[:200]:
+        subject = line.split(",")[0].split()[-1]
+        assert (" were " in line) == subject.endswith("s")
+    prefixes = agreement.test_prefixes(seed=0, n=50, attractor=True)
+    for text, is_plural in prefixes:
+        subject = text.split(",")[0].split()[-1]
+        clause_nouns = [w for w in re.findall(r"the ([a-z]+)", text)]
+        assert subject.endswith("s") == is_plural and text.endswith(", w")
+        assert clause_nouns and all(n.endswith("s") != is_plural for n in clause_nouns)
+    for sg, pl in agreement.minimal_pairs(seed=0, n=10):
+        assert pl.replace("s,", ",", 1) == sg
