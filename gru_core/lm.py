@@ -40,8 +40,13 @@ class TextTrace:
     probs: torch.Tensor  # (T, V): P(next character | text[: t + 1])
 
     def top_next(self, t: int, k: int = 5) -> list[tuple[str, float]]:
-        p, i = self.probs[t].topk(min(k, len(self.vocab)))
-        return [(self.vocab[j], float(q)) for j, q in zip(i.tolist(), p.tolist(), strict=True)]
+        return top_k(self.probs[t], self.vocab, k)
+
+
+def top_k(probs: torch.Tensor, vocab: list[str], k: int = 5) -> list[tuple[str, float]]:
+    """(V,) probabilities -> the k likeliest characters with their probabilities."""
+    p, i = probs.topk(min(k, len(vocab)))
+    return [(vocab[j], float(q)) for j, q in zip(i.tolist(), p.tolist(), strict=True)]
 
 
 @torch.no_grad()

@@ -7,6 +7,7 @@ a unit with z ≈ 1 over the span holds its value while the others move.
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 
 from .trace import Trace
@@ -31,3 +32,27 @@ def retention(trace: Trace, s: int, t: int, layer: int = 0, direction: int = 0) 
             raise ValueError("reverse direction: s must be >= t")
         span = z[t:s]
     return span.prod(0) if len(span) else torch.ones_like(z[0])
+
+
+def retention_curve(trace: Trace, t: int, layer: int = 0, since: int = 0) -> torch.Tensor:
+    """(t − since + 1, H): row k is retention(trace, since + k, t), forward direction."""
+    z = trace.gate("z", layer, 0)[since + 1 : t + 1]  # (t − since, H)
+    ones = torch.ones_like(trace.gate("z", layer, 0)[:1])
+    tail = z.flip(0).cumprod(0).flip(0)  # row k: z_{since+k+1} ⊙ … ⊙ z_t
+    return torch.cat([tail, ones])
+
+
+def holders(trace: Trace, s: int, t: int, layer: int = 0) -> pd.DataFrame:
+    """Units sorted by retention from s to t (forward), with their values at s and at t."""
+    ret = retention(trace, s, t, layer)
+    h = trace.gate("h", layer)
+    df = pd.DataFrame({"unit": range(len(ret)), "retention": ret.double().numpy(),
+                       "h_s": h[s].double().numpy(), "h_t": h[t].double().numpy()})
+    return df.sort_values("retention", ascending=False, ignore_index=True)
+
+
+def direct_path(trace: Trace, t: int, layer: int = 0, since: int = 0) -> pd.DataFrame:
+    """Per s in since..t: distance t − s and the mean and max over units of ∏ z_{s+1..t}."""
+    curve = retention_curve(trace, t, layer, since).double()
+    return pd.DataFrame({"s": range(since, t + 1), "distance": range(t - since, -1, -1),
+                         "mean": curve.mean(1).numpy(), "max": curve.max(1).values.numpy()})

@@ -7,6 +7,8 @@ A unit ranks high when its h differs strongly, with a consistent sign, all throu
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import torch
 
@@ -42,6 +44,16 @@ def number_units(ckpt, pairs: list[tuple[str, str]], layer: int = 0, threshold: 
         "persistence": torch.stack(persist).mean(0).numpy(),
     })
     return table.sort_values("strength", ascending=False, ignore_index=True)
+
+
+def minimal_pair_of(text: str) -> tuple[str, str] | None:
+    """("The cat, which …, w", "The cats, which …, w") from a sentence of the agreement grammar."""
+    m = re.match(r"The ([a-z]+), which (.+?), w", text)
+    if not m:
+        return None
+    noun, rest = m.group(1), text[m.end(1) : m.end()]
+    singular = noun[:-1] if noun.endswith("s") else noun
+    return f"The {singular}{rest}", f"The {singular}s{rest}"
 
 
 def were_minus_was(ckpt, text: str) -> float:

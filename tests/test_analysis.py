@@ -89,3 +89,21 @@ def test_course_notation(bi_trace):
     torch.testing.assert_close(course_bias(gru, "r", 0, 0),
                                sd["bias_ih_l0"][:12] + sd["bias_hh_l0"][:12])
     assert course_bias(make_gru(3, 4, bias=False), "r") is None
+
+
+def test_retention_curve_rows_are_retentions(bi_trace):
+    from gru_core.memory import retention_curve
+    _, tr = bi_trace
+    curve = retention_curve(tr, 25, layer=1, since=10)
+    assert curve.shape == (16, 12)
+    for k in (0, 7, 15):
+        torch.testing.assert_close(curve[k], retention(tr, 10 + k, 25, layer=1))
+
+
+def test_jacobian_norms_since_is_the_tail_of_the_full_curve():
+    gru = make_gru(5, 10, dtype=torch.float64, scale=2.0)
+    x = torch.randn(30, 5, dtype=torch.float64)
+    full = jacobian_norms(gru, x, 25)
+    torch.testing.assert_close(jacobian_norms(gru, x, 25, since=12), full[12:])
+    with pytest.raises(IndexError):
+        jacobian_norms(gru, x, 30)

@@ -1,0 +1,147 @@
+"""Plotly figures. Each takes plain data and labels and returns a go.Figure; no model math here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+KEEP, NEW, H, Z = "#4C78A8", "#F58518", "#222222", "#54A24B"
+CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def show_char(c: str) -> str:
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(c, c)
+
+
+def _char_axis(fig: go.Figure, steps, chars, **where) -> None:
+    """Characters under their step numbers; categories would merge repeated characters."""
+    every = max(1, len(steps) // 60)
+    fig.update_xaxes(tickmode="array", tickvals=list(steps)[::every], tickangle=0,
+                     ticktext=[f"{show_char(c)}<br>{t}" for t, c in zip(steps, chars,
+                                                                        strict=True)][::every],
+                     **where)
+
+
+def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=df.t, y=df.keep, name=f"kept: {sym['keep']}", marker_color=KEEP)
+    fig.add_bar(x=df.t, y=df.new, name=f"new: {sym['new']}", marker_color=NEW)
+    fig.add_scatter(x=df.t, y=df.h, name=f"{sym['h']} = kept + new", mode="lines+markers",
+                    line=dict(color=H, width=2), marker=dict(size=5))
+    fig.add_scatter(x=df.t, y=df.z, name=sym["z"], mode="lines", line=dict(color=Z, dash="dot"),
+                    secondary_y=True)
+    fig.add_vline(x=t, line=dict(color="crimson", width=2), annotation_text=f"t={t}")
+    fig.update_layout(barmode="relative", height=360, margin=dict(t=40, b=10, l=10, r=10),
+                      title=f"Where {sym['h']} comes from: kept from the old state vs taken from "
+                      "the candidate", legend=dict(orientation="h", y=-0.25))
+    fig.update_yaxes(title_text="value", secondary_y=False)
+    fig.update_yaxes(title_text=sym["z"], range=[0, 1], secondary_y=True, showgrid=False)
+    _char_axis(fig, df.t, df.char)
+    return fig
+
+
+def heatmaps(steps, chars, mats: dict[str, object], t: int, unit: int, titles: dict[str, str]
+             ) -> go.Figure:
+    """One heatmap per term over (unit × step); the current step and unit are outlined."""
+    names = list(mats)
+    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.02,
+                        subplot_titles=[titles[k] for k in names])
+    for i, k in enumerate(names, start=1):
+        zmin = -1 if k in ("n", "h") else 0
+        fig.add_heatmap(z=mats[k], x=list(steps), colorscale="RdBu" if zmin else "Viridis",
+                        zmin=zmin, zmax=1, showscale=i in (1, len(names)), row=1, col=i,
+                        colorbar=dict(x=1.0 if i == len(names) else -0.08, len=0.9),
+                        hovertemplate=f"{titles[k]}<br>t=%{{x}}<br>unit=%{{y}}<br>value=%{{z:.4f}}"
+                        "<extra></extra>")
+        fig.add_vline(x=t, line=dict(color="crimson", width=1), row=1, col=i)
+        fig.add_hline(y=unit, line=dict(color="crimson", width=1), row=1, col=i)
+        _char_axis(fig, steps, chars, row=1, col=i)
+    fig.update_yaxes(title_text="unit", row=1, col=1)
+    fig.update_layout(height=520, margin=dict(t=60, b=10, l=10, r=10),
+                      title="Every unit at the steps around t (click a cell to select it)")
+    return fig
+
+
+def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | None = None
+                     ) -> go.Figure:
+    labels = [repr(show_char(c)) for c, _ in top][::-1]
+    colors = [KEEP if c != actual else NEW for c, _ in top][::-1]
+    fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=labels, orientation="h",
+                           marker_color=colors, text=[f"{p:.1%}" for _, p in top][::-1]))
+    fig.update_layout(title=title, height=260, margin=dict(t=40, b=10, l=10, r=10),
+                      xaxis=dict(range=[0, 1], tickformat=".0%"))
+    return fig
+
+
+def saturation_histogram(hists: dict[str, pd.DataFrame], low: float, high: float) -> go.Figure:
+    fig = go.Figure()
+    for name, df in hists.items():
+        fig.add_bar(x=(df.left + df.right) / 2, y=df.share, name=name, opacity=0.7,
+                    width=(df.right - df.left))
+    for x in (low, high):
+        fig.add_vline(x=x, line=dict(color="gray", dash="dash"))
+    fig.update_layout(barmode="overlay", height=320, title="How often each gate value occurs",
+                      xaxis_title="gate value", yaxis_title="share of (step, unit) values",
+                      margin=dict(t=40, b=10, l=10, r=10))
+    return fig
+
+
+def saturation_scatter(df: pd.DataFrame, sym: dict[str, str]) -> go.Figure:
+    fig = go.Figure()
+    for gate, part in df.groupby("gate"):
+        fig.add_scatter(x=part.left, y=part.right, mode="markers", name=sym[gate],
+                        text=[f"unit {u}" for u in part.unit], opacity=0.7,
+                        hovertemplate="%{text}<br>left %{x:.0%}<br>right %{y:.0%}<extra></extra>")
+    fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="gray", dash="dot"),
+                    showlegend=False, hoverinfo="skip")
+    fig.update_layout(height=380, title="Per unit: time spent near 0 (left) vs near 1 (right)",
+                      xaxis=dict(title="fraction of steps < low", range=[0, 1]),
+                      yaxis=dict(title="fraction of steps > high", range=[0, 1]),
+                      margin=dict(t=40, b=10, l=10, r=10))
+    return fig
+
+
+def retention_bars(ret, top_units: list[int], sym_z: str) -> go.Figure:
+    fig = go.Figure(go.Bar(x=list(range(len(ret))), y=ret,
+                           marker_color=[NEW if u in top_units else KEEP for u in range(len(ret))]))
+    fig.update_layout(height=300, title=f"Retention per unit: product of {sym_z} over the span",
+                      xaxis_title="unit", yaxis=dict(title="share of the old value kept",
+                                                     range=[0, 1]),
+                      margin=dict(t=40, b=10, l=10, r=10))
+    return fig
+
+
+def unit_lines(steps, chars, series: dict[str, object], title: str, span=None) -> go.Figure:
+    fig = go.Figure()
+    for name, ys in series.items():
+        fig.add_scatter(x=list(steps), y=ys, mode="lines+markers", name=name, marker=dict(size=4))
+    if span is not None:
+        fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
+    fig.update_layout(height=340, title=title, yaxis_title="h", margin=dict(t=40, b=10, l=10, r=10),
+                      legend=dict(orientation="h", y=-0.25))
+    _char_axis(fig, steps, chars)
+    return fig
+
+
+def gradient_flow(distance, norms, z_mean, z_max, sym_z: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_scatter(x=distance, y=norms, mode="lines+markers", name="‖∂h_t/∂h_s‖ (Frobenius)",
+                    line=dict(color=H), marker=dict(size=4))
+    fig.add_scatter(x=distance, y=z_max, mode="lines", line=dict(color=Z),
+                    name=f"direct path: max over units of ∏{sym_z}")
+    fig.add_scatter(x=distance, y=z_mean, mode="lines", name=f"direct path: mean of ∏{sym_z}",
+                    line=dict(color=Z, dash="dot"))
+    fig.update_layout(height=380, title="How much of a change at step s still reaches step t",
+                      xaxis_title="distance t − s (steps back)", yaxis=dict(type="log"),
+                      margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def candidates(units, series: dict[str, object], title: str) -> go.Figure:
+    fig = go.Figure()
+    for name, ys in series.items():
+        fig.add_scatter(x=list(units), y=ys, mode="markers", name=name, marker=dict(size=7))
+    fig.update_layout(height=340, title=title, xaxis_title="unit", yaxis=dict(range=[-1.05, 1.05]),
+                      margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+    return fig

@@ -1,0 +1,72 @@
+"""The step card as text: LaTeX for the page and a Markdown forum post ready to paste."""
+
+from __future__ import annotations
+
+from gru_core.explain import StepCard
+
+from .charts import show_char
+
+
+def f4(v: float) -> str:
+    return f"{v:.4f}".replace("-", "−") if abs(v) >= 5e-5 or v == 0 else f"{v:.2e}"
+
+
+def _p(v: float) -> str:
+    """A number inside a sum: negatives in parentheses."""
+    s = f"{v:.4f}"
+    return f"({s})" if v < 0 else s
+
+
+def pytorch_latex(c: StepCard) -> list[str]:
+    T, b = c.terms, c.biases
+    if c.one_hot_index is not None:
+        x_line = (rf"ir = W_{{ir}}[{c.unit},{c.one_hot_index}] + b_{{ir}} = "
+                  rf"{_p(c.input_column['W_ir'])} + {_p(b['b_ir'])} = {T['ir']:.4f}")
+    else:
+        x_line = rf"ir = W_{{ir}}\,x_t + b_{{ir}} = {T['ir']:.4f}\quad(x_t = \text{{layer below}})"
+    return [
+        x_line,
+        rf"r = \sigma(ir + hr) = \sigma({_p(T['ir'])} + {_p(T['hr'])}) = {T['r']:.4f}",
+        rf"z = \sigma(iz + hz) = \sigma({_p(T['iz'])} + {_p(T['hz'])}) = {T['z']:.4f}",
+        rf"n = \tanh(in + r \cdot hn) = \tanh({_p(T['in'])} + {_p(T['r'])} \cdot {_p(T['hn'])})"
+        rf" = {T['n']:.4f}",
+        rf"h = \underbrace{{(1 - z)\, n}}_{{\text{{new}}}} + \underbrace{{z\, h_{{prev}}}}_"
+        rf"{{\text{{kept}}}} = {_p(T['new'])} + {_p(T['keep'])} = {T['h']:.4f}",
+    ]
+
+
+def course_latex(c: StepCard) -> list[str]:
+    T, C = c.terms, c.course
+    return [
+        rf"\Gamma_r = \sigma(W_r[c^{{<t-1>}}, x^{{<t>}}] + b_r) = {C['Γr']:.4f}"
+        rf"\quad (b_r = b_{{ir}} + b_{{hr}} = {C['b_r']:.4f})",
+        rf"\Gamma_u = \sigma(W_u[c^{{<t-1>}}, x^{{<t>}}] + b_u) = 1 - z = {C['Γu']:.4f}",
+        rf"\tilde c = \tanh(W_c[\Gamma_r * c^{{<t-1>}}, x^{{<t>}}] + b_c) = {C['c̃']:.4f}"
+        rf"\quad\text{{(PyTorch's }} n = {T['n']:.4f})",
+        rf"c^{{<t>}} = \Gamma_u\,\tilde c + (1 - \Gamma_u)\, c^{{<t-1>}} = {C['c<t>']:.4f}"
+        rf"\quad\text{{(with PyTorch's }} n\text{{: }} {T['h']:.4f})",
+    ]
+
+
+def forum_post(c: StepCard, model: str, text: str, url: str, notation: str) -> str:
+    lines = course_latex(c) if notation == "course" else pytorch_latex(c)
+    T = c.terms
+    return "\n".join([
+        f"**GRU step t = {c.t}, unit {c.unit}** (model `{model}`, layer {c.layer}"
+        f"{', reverse direction' if c.direction else ''}), reading "
+        f"`{show_char(c.char)}` in:",
+        "",
+        f"> {text if len(text) <= 300 else text[:300] + '…'}",
+        "",
+        "$$",
+        r"\begin{aligned}",
+        " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in lines),
+        r"\end{aligned}",
+        "$$",
+        "",
+        f"Kept from the old state z·h_prev = {T['keep']:.4f}, taken from the candidate "
+        f"(1−z)·n = {T['new']:.4f}. nn.GRU's own h = {T['h_gru']:.4f} "
+        f"(difference {T['h_diff']:.1e}).",
+        "",
+        f"[Open this step in the GRU stepper]({url})",
+    ])

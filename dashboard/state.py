@@ -1,0 +1,93 @@
+"""The view's state: read once from the URL, validated, kept in st.session_state, written back.
+
+Every value a URL can carry is checked here; anything out of range is clamped with a notice
+that the page shows, so a pasted link never breaks the page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .models import SHIPPED, UPLOAD
+
+COURSE_TEXT = "The cats, which already ate the fish, were full."
+COURSE_T = COURSE_TEXT.index("ate")  # a step inside the clause: does the unit still hold "plural"?
+VIEWS = {
+    "step": "Stepper",
+    "saturation": "Do gates go to 0/1?",
+    "memory": "Is the state frozen?",
+    "gradients": "Vanishing gradients",
+    "reset": "The reset gate",
+    "number": "Number units",
+    "questions": "Questions",
+}
+NOTATIONS = {"pytorch": "PyTorch (r, z, n, h)", "course": "Course (Γr, Γu, c̃, c)"}
+INTS = ("t", "unit", "layer", "direction", "s")
+MAX_URL_TEXT = 2000  # longer texts are not put in the URL: servers refuse very long request lines
+
+
+def notices() -> list[str]:
+    return st.session_state.setdefault("_notices", [])
+
+
+def notice(message: str) -> None:
+    notices().append(message)
+
+
+def init_from_url() -> None:
+    """Once per session: take the URL's parameters into session_state, validating each."""
+    if st.session_state.get("_initialised"):
+        return
+    st.session_state["_initialised"] = True
+    qp = st.query_params
+    ckpt = qp.get("ckpt", "agreement")
+    if ckpt not in SHIPPED:
+        notice(f"Unknown model {ckpt!r}: only {', '.join(SHIPPED)} (or an upload) can be opened; "
+               "showing agreement.")
+        ckpt = "agreement"
+    st.session_state["ckpt"] = ckpt
+    view = qp.get("view", "step")
+    if view not in VIEWS:
+        notice(f"Unknown view {view!r}; showing the stepper.")
+        view = "step"
+    st.session_state["view"] = view
+    notation = qp.get("notation", "pytorch")
+    st.session_state["notation"] = notation if notation in NOTATIONS else "pytorch"
+    st.session_state["text"] = qp.get("text", COURSE_TEXT)
+    for key in INTS:
+        if key in qp:
+            st.session_state[key] = _as_int(key, qp[key])
+    if "text" not in qp and "t" not in qp:
+        st.session_state["t"] = COURSE_T
+
+
+def _as_int(key: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        notice(f"{key}={raw!r} is not a whole number; using {key}=0.")
+        return 0
+
+
+def clamp(key: str, hi: int, what: str, default: int = 0) -> int:
+    """Keep session_state[key] within 0..hi, with a notice when it had to move."""
+    value = st.session_state.get(key, default)
+    if not isinstance(value, int):
+        value = default
+    if value < 0 or value > hi:
+        fixed = 0 if value < 0 else hi
+        notice(f"{key}={value} is outside 0..{hi} ({what}); showing {key}={fixed}.")
+        value = fixed
+    st.session_state[key] = value
+    return value
+
+
+def write_url(keys: dict[str, object]) -> None:
+    """Mirror the view into the URL so that copying it reproduces the page."""
+    params = {k: str(v) for k, v in keys.items() if v is not None}
+    if len(params.get("text", "")) > MAX_URL_TEXT:
+        params.pop("text")
+    if st.session_state.get("ckpt") == UPLOAD:
+        params.pop("ckpt", None)
+    if dict(st.query_params) != params:
+        st.query_params.from_dict(params)

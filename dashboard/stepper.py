@@ -1,0 +1,133 @@
+"""The stepper: the step card for (t, unit), the balance chart, heatmaps, prediction, export."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import streamlit as st
+
+from gru_core.explain import balance, step_card, trace_table
+from gru_core.notation import SYMBOLS
+
+from . import charts
+from .export import course_latex, f4, forum_post, pytorch_latex
+
+WINDOW = 30  # steps either side of t in the charts: bounded JSON whatever the text length
+
+
+def window(t: int, T: int, half: int = WINDOW) -> slice:
+    lo = max(0, min(t - half, T - 2 * half - 1))
+    return slice(lo, min(T, lo + 2 * half + 1))
+
+
+def highlighted_text(text: str, t: int, around: int = 300) -> str:
+    lo, hi = max(0, t - around), min(len(text), t + around)
+    before, here, after = (html.escape(s) for s in (text[lo:t], text[t], text[t + 1 : hi]))
+    here = html.escape(charts.show_char(text[t])) if text[t] in " \n\t" else here
+    return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.6'>"
+            f"{'…' if lo else ''}{before}<mark style='background:#ffd54f;padding:0 2px;"
+            f"border-radius:3px;font-weight:bold' title='t = {t}'>{here}</mark>{after}"
+            f"{'…' if hi < len(text) else ''}</div>")
+
+
+def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str, url: str
+           ) -> None:
+    sym = SYMBOLS[notation]
+    card = step_card(ck.model, tt, t, unit, layer, direction)
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(f"Step t = {t}, unit {unit}: reading {charts.show_char(card.char)!r}")
+        for line in (course_latex(card) if notation == "course" else pytorch_latex(card)):
+            st.latex(line)
+        _verify(card)
+    with right:
+        actual = tt.text[t + 1] if t + 1 < len(tt.text) else None
+        st.plotly_chart(charts.prediction_chart(tt.top_next(t), f"Next character after t = {t}",
+                                                actual), config=charts.CONFIG, key="pred")
+        st.caption("The model's top 5 guesses for the character after t"
+                   + (f"; the text actually continues with {charts.show_char(actual)!r} "
+                      "(orange when it is among them)." if actual else "."))
+    _where_from(card, sym)
+    if notation == "course":
+        _differences(card)
+    _charts(tt, t, unit, layer, direction, sym)
+    _export(ck, tt, card, notation, url, layer, direction, unit)
+
+
+def _verify(card) -> None:
+    T = card.terms
+    st.markdown(
+        f"Recomputed **h = {f4(T['h'])}** · nn.GRU's own output **{f4(T['h_gru'])}** · "
+        f"difference **{T['h_diff']:.1e}**")
+
+
+def _where_from(card, sym) -> None:
+    with st.expander("Where r, z and n came from: input column and largest h_prev terms"):
+        if card.one_hot_index is not None:
+            st.markdown(
+                f"x_t is one-hot at position **{card.one_hot_index}** "
+                f"({charts.show_char(card.char)!r}), so W_ir·x_t is column "
+                f"{card.one_hot_index} of W_ir (likewise W_iz, W_in): W_ir[{card.unit}, {card.one_hot_index}] = "
+                f"{f4(card.input_column['W_ir'])}, W_iz[…] = {f4(card.input_column['W_iz'])}, "
+                f"W_in[…] = {f4(card.input_column['W_in'])}.")
+        else:
+            st.markdown(f"Layer {card.layer} reads the output of layer {card.layer - 1}, "
+                        "not a one-hot vector.")
+        cols = st.columns(3)
+        for col, key in zip(cols, ("hr", "hz", "hn"), strict=True):
+            with col:
+                st.markdown(f"**{key}** = W_{key}·h_prev + b_{key} = {f4(card.terms[key])}")
+                st.dataframe(card.top_h_prev[key].round(4), hide_index=True)
+
+
+def _differences(card) -> None:
+    C, T = card.course, card.terms
+    st.info(
+        "**PyTorch vs the course, at this step.** (1) One bias per gate: b_r = b_ir + b_hr = "
+        f"{f4(C['b_r'])}; r and Γr are the same number ({f4(C['Γr'])}). (2) Γu = 1 − z = "
+        f"{f4(C['Γu'])}: the course's Γu is the share of the candidate taken, PyTorch's z the share "
+        f"of the old state kept. (3) The course applies Γr to c<t−1> before multiplying by W_c; "
+        f"PyTorch applies r after W_hn·h_prev + b_hn. With the same weights the candidates differ: "
+        f"course c̃ = {f4(C['c̃'])}, PyTorch n = {f4(T['n'])}.")
+
+
+def _charts(tt, t, unit, layer, direction, sym) -> None:
+    w = window(t, tt.trace.T)
+    df = balance(tt, unit, layer, direction, w)
+    st.plotly_chart(charts.balance_chart(df, t, sym), config=charts.CONFIG, key="balance")
+    st.caption(f"Each bar pair adds up to {sym['h']} (black line). When {sym['z']} (dotted, right "
+               "axis) is near 1 the unit keeps its old value (blue); near 0 it takes the candidate "
+               "(orange).")
+    tr = tt.trace
+    mats = {k: tr.gate(k, layer, direction)[w].t().numpy() for k in ("r", "z", "n", "h")}
+    steps = list(range(w.start, w.stop))
+    fig = charts.heatmaps(steps, [tt.text[i] for i in steps], mats, t, unit, sym)
+    st.plotly_chart(fig, config=charts.CONFIG, key="heatmaps", on_select=_select_cell,
+                    selection_mode="points")
+    st.caption("Rows are units, columns are steps (characters below). Look for rows that stay "
+               f"one colour in {sym['z']}: those units hold their value while others change.")
+
+
+def _select_cell() -> None:
+    points = st.session_state["heatmaps"].selection.get("points", [])
+    if points:
+        st.session_state["t"] = int(points[0]["x"])
+        st.session_state["unit"] = int(points[0]["y"])
+
+
+def _export(ck, tt, card, notation, url, layer, direction, unit) -> None:
+    with st.expander("Copy as forum post, or download the numbers"):
+        st.code(forum_post(card, ck.name, tt.text, url, notation), language="markdown")
+        a, b = st.columns(2)
+        a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",
+                          file_name=f"gru_trace_unit{unit}.csv",
+                          data=lambda: _csv(trace_table(tt, layer, direction, [unit])))
+        w = window(card.t, tt.trace.T)
+        b.download_button("CSV: every unit, steps in the charts", key="csv_window",
+                          mime="text/csv", file_name=f"gru_trace_t{w.start}-{w.stop - 1}.csv",
+                          data=lambda: _csv(trace_table(tt, layer, direction, steps=w)))
+
+
+def _csv(df: pd.DataFrame) -> str:
+    return df.to_csv(index=False, float_format="%.8g")
