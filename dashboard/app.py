@@ -17,7 +17,7 @@ import streamlit as st  # noqa: E402
 from dashboard import models, questions, state, stepper  # noqa: E402
 from gru_core import CheckpointError, UnknownCharacters  # noqa: E402
 
-st.set_page_config(page_title="GRU stepper", page_icon="🔁", layout="wide")
+st.set_page_config(page_title="GRU stepper", layout="wide")
 
 
 def pick_model():
@@ -111,7 +111,7 @@ def _move(delta: int, T: int) -> None:
 def main() -> None:
     state.init_from_url()
     with st.sidebar:
-        st.title("🔁 GRU stepper")
+        st.title("GRU stepper")
         view = st.radio("View", list(state.VIEWS), format_func=state.VIEWS.get, key="view")
         ck, model_key = pick_model()
         st.radio("Notation", list(state.NOTATIONS), format_func=state.NOTATIONS.get,
@@ -126,6 +126,7 @@ def main() -> None:
     text = read_text(ck)
     tt = models.trace(model_key, ck, text)
     t = pick_step(tt.trace.T)
+    st.markdown(stepper.highlighted_text(text, t), unsafe_allow_html=True)
     show_notices()
     params = {"view": view, "ckpt": st.session_state["ckpt"], "text": text, "t": t, "unit": unit,
               "layer": layer if ck.config.num_layers > 1 else None,

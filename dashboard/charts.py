@@ -14,13 +14,13 @@ def show_char(c: str) -> str:
     return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(c, c)
 
 
-def _char_axis(fig: go.Figure, steps, chars, **where) -> None:
-    """Characters under their step numbers; categories would merge repeated characters."""
+def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
+    """Characters (and step numbers) as ticks: a categorical axis would merge repeated characters."""
     every = max(1, len(steps) // 60)
+    labels = [f"{show_char(c)}<br>{t}" if numbers else show_char(c)
+              for t, c in zip(steps, chars, strict=True)]
     fig.update_xaxes(tickmode="array", tickvals=list(steps)[::every], tickangle=0,
-                     ticktext=[f"{show_char(c)}<br>{t}" for t, c in zip(steps, chars,
-                                                                        strict=True)][::every],
-                     **where)
+                     ticktext=labels[::every])
 
 
 def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
@@ -36,30 +36,44 @@ def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
                       title=f"Where {sym['h']} comes from: kept from the old state vs taken from "
                       "the candidate", legend=dict(orientation="h", y=-0.25))
     fig.update_yaxes(title_text="value", secondary_y=False)
-    fig.update_yaxes(title_text=sym["z"], range=[0, 1], secondary_y=True, showgrid=False)
+    fig.update_yaxes(title_text=sym["z"], range=[0, 1.02], autorange=False, tickmode="linear",
+                     tick0=0, dtick=0.25, secondary_y=True, showgrid=False)
     _char_axis(fig, df.t, df.char)
     return fig
 
 
 def heatmaps(steps, chars, mats: dict[str, object], t: int, unit: int, titles: dict[str, str]
              ) -> go.Figure:
-    """One heatmap per term over (unit × step); the current step and unit are outlined."""
+    """r, z (0..1) and n, h (−1..1) over (unit × step), 2 × 2; the current step and unit marked."""
     names = list(mats)
-    fig = make_subplots(rows=1, cols=len(names), shared_yaxes=True, horizontal_spacing=0.02,
+    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.03, vertical_spacing=0.08,
                         subplot_titles=[titles[k] for k in names])
-    for i, k in enumerate(names, start=1):
-        zmin = -1 if k in ("n", "h") else 0
-        fig.add_heatmap(z=mats[k], x=list(steps), colorscale="RdBu" if zmin else "Viridis",
-                        zmin=zmin, zmax=1, showscale=i in (1, len(names)), row=1, col=i,
-                        colorbar=dict(x=1.0 if i == len(names) else -0.08, len=0.9),
-                        hovertemplate=f"{titles[k]}<br>t=%{{x}}<br>unit=%{{y}}<br>value=%{{z:.4f}}"
-                        "<extra></extra>")
-        fig.add_vline(x=t, line=dict(color="crimson", width=1), row=1, col=i)
-        fig.add_hline(y=unit, line=dict(color="crimson", width=1), row=1, col=i)
-        _char_axis(fig, steps, chars, row=1, col=i)
-    fig.update_yaxes(title_text="unit", row=1, col=1)
-    fig.update_layout(height=520, margin=dict(t=60, b=10, l=10, r=10),
-                      title="Every unit at the steps around t (click a cell to select it)")
+    n_units = len(mats[names[0]])
+    cell_t = [t_ for _ in range(n_units) for t_ in steps]
+    cell_unit = [u for u in range(n_units) for _ in steps]
+    for i, k in enumerate(names):
+        row, col = divmod(i, 2)
+        fig.add_heatmap(z=mats[k], x=list(steps), coloraxis="coloraxis" if row == 0 else
+                        "coloraxis2", row=row + 1, col=col + 1, hoverinfo="skip")
+        # Plotly reports no clicks on heatmaps: invisible markers on the cells take them.
+        fig.add_scatter(x=cell_t, y=cell_unit, mode="markers", row=row + 1, col=col + 1,
+                        marker=dict(size=6, opacity=0), showlegend=False,
+                        customdata=mats[k].ravel(),
+                        hovertemplate=f"{titles[k]} = %{{customdata:.4f}}<br>t = %{{x}}, "
+                        "unit = %{y}<extra></extra>")
+        fig.add_vline(x=t, line=dict(color="crimson", width=1.5), row=row + 1, col=col + 1)
+        fig.add_hline(y=unit, line=dict(color="crimson", width=1.5), row=row + 1, col=col + 1)
+    _char_axis(fig, steps, chars, numbers=False)
+    fig.update_xaxes(title_text="character read at each step (hover for t)", row=2)
+    fig.update_yaxes(title_text="unit", col=1)
+    fig.update_layout(
+        height=760, margin=dict(t=60, b=10, l=10, r=10),
+        title="Every unit at the steps around t (red lines: current step and unit; click a cell)",
+        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
+                       colorbar=dict(title="gate", y=0.78, len=0.42)),
+        coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
+                        colorbar=dict(title="value", y=0.22, len=0.42)))
     return fig
 
 

@@ -35,11 +35,11 @@ def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str,
            ) -> None:
     sym = SYMBOLS[notation]
     card = step_card(ck.model, tt, t, unit, layer, direction)
-    left, right = st.columns([3, 2])
+    left, right = st.columns([2, 1])
     with left:
         st.subheader(f"Step t = {t}, unit {unit}: reading {charts.show_char(card.char)!r}")
         for line in (course_latex(card) if notation == "course" else pytorch_latex(card)):
-            st.latex(line)
+            st.latex(r"\small " + line)
         _verify(card)
     with right:
         actual = tt.text[t + 1] if t + 1 < len(tt.text) else None
@@ -65,12 +65,13 @@ def _verify(card) -> None:
 def _where_from(card, sym) -> None:
     with st.expander("Where r, z and n came from: input column and largest h_prev terms"):
         if card.one_hot_index is not None:
+            col = card.input_column
             st.markdown(
                 f"x_t is one-hot at position **{card.one_hot_index}** "
                 f"({charts.show_char(card.char)!r}), so W_ir·x_t is column "
-                f"{card.one_hot_index} of W_ir (likewise W_iz, W_in): W_ir[{card.unit}, {card.one_hot_index}] = "
-                f"{f4(card.input_column['W_ir'])}, W_iz[…] = {f4(card.input_column['W_iz'])}, "
-                f"W_in[…] = {f4(card.input_column['W_in'])}.")
+                f"{card.one_hot_index} of W_ir, and likewise for W_iz and W_in. For unit "
+                f"{card.unit}: W_ir = {f4(col['W_ir'])}, W_iz = {f4(col['W_iz'])}, "
+                f"W_in = {f4(col['W_in'])}.")
         else:
             st.markdown(f"Layer {card.layer} reads the output of layer {card.layer - 1}, "
                         "not a one-hot vector.")
@@ -86,9 +87,10 @@ def _differences(card) -> None:
     st.info(
         "**PyTorch vs the course, at this step.** (1) One bias per gate: b_r = b_ir + b_hr = "
         f"{f4(C['b_r'])}; r and Γr are the same number ({f4(C['Γr'])}). (2) Γu = 1 − z = "
-        f"{f4(C['Γu'])}: the course's Γu is the share of the candidate taken, PyTorch's z the share "
-        f"of the old state kept. (3) The course applies Γr to c<t−1> before multiplying by W_c; "
-        f"PyTorch applies r after W_hn·h_prev + b_hn. With the same weights the candidates differ: "
+        f"{f4(C['Γu'])}: the course's Γu is the share of the candidate taken, PyTorch's z the "
+        "share of the old state kept. (3) The course applies Γr to c<t−1> before multiplying by "
+        "W_c; PyTorch applies r after W_hn·h_prev + b_hn. With the same weights the candidates "
+        "differ: "
         f"course c̃ = {f4(C['c̃'])}, PyTorch n = {f4(T['n'])}.")
 
 

@@ -75,3 +75,19 @@ def evaluate(model: torch.nn.Module, data: torch.Tensor, chunk: int = 4096) -> f
             logits.view(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"
         ).item()
     return total / (len(data) - 1)
+
+
+@torch.no_grad()
+def evaluate_lines(model: torch.nn.Module, data: torch.Tensor, newline: int) -> float:
+    """Mean next-character loss in nats, each line read from a zero state (as trained with
+    --windows lines); the newline that ends a line is predicted, the next line is not."""
+    model.eval()
+    ends = ((data == newline).nonzero()[:, 0] + 1).tolist()
+    total, count, start = 0.0, 0, 0
+    for end in ends:
+        line = data[start:end].unsqueeze(1)
+        logits, _ = model(line[:-1])
+        total += torch.nn.functional.cross_entropy(
+            logits.view(-1, logits.shape[-1]), line[1:].reshape(-1), reduction="sum").item()
+        count, start = count + len(line) - 1, end
+    return total / count

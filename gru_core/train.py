@@ -18,7 +18,16 @@ from tqdm import tqdm
 
 from . import agreement
 from .checkpoint import save_checkpoint
-from .corpus import build_vocab, evaluate, line_windows, read_corpus, split, to_indices, windows
+from .corpus import (
+    build_vocab,
+    evaluate,
+    evaluate_lines,
+    line_windows,
+    read_corpus,
+    split,
+    to_indices,
+    windows,
+)
 from .model import CharGRU, GRUConfig
 
 
@@ -77,7 +86,10 @@ def train(args: argparse.Namespace) -> dict:
         offset = int(torch.randint(0, args.seq_len, ()).item())
         train_loss = _epoch(model, opt, sched, train_data, args, offset, steps_per_epoch, epoch,
                             vocab.index("\n") if "\n" in vocab else -1)
-        val_loss = evaluate(model.cpu(), val_data)
+        if args.windows == "lines":
+            val_loss = evaluate_lines(model.cpu(), val_data, vocab.index("\n"))
+        else:
+            val_loss = evaluate(model.cpu(), val_data)
         row = {"epoch": epoch, "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4)}
         if args.task == "agreement":
             row.update(agreement.report(model, vocab, seed=args.seed))
@@ -87,8 +99,9 @@ def train(args: argparse.Namespace) -> dict:
     meta.update(
         {
             **{k: v for k, v in history[-1].items() if k != "epoch"},
-            "val_loss_definition": "mean next-character cross-entropy, nats/char, one pass over "
-            "the validation text from a zero state",
+            "val_loss_definition": "mean next-character cross-entropy, nats/char, "
+            + ("each validation line read from a zero state" if args.windows == "lines"
+               else "one pass over the validation text from a zero state"),
             "epochs": args.epochs,
             "history": history,
             "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("out", "corpus")},

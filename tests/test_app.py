@@ -1,0 +1,246 @@
+"""The dashboard through streamlit.testing: deep links, controls, bad input, the question views.
+
+Every number checked here is recomputed in the test from the checkpoint file with plain nn.GRU
+(tests/reference.py), not with gru_core.
+"""
+
+import re
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from . import reference as ref
+from .conftest import ROOT
+
+APP = str(ROOT / "dashboard/app.py")
+COURSE = "The cats, which already ate the fish, were full."
+
+
+def open_app(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({k: str(v) for k, v in params.items()})
+    return at.run()
+
+
+def texts(at) -> str:
+    parts = [m.value for m in at.markdown] + [m.value for m in at.info]
+    parts += [m.value for m in at.warning] + [m.value for m in at.error]
+    parts += [f"{m.label}={m.value}" for m in at.metric]
+    return "\n".join(parts)
+
+
+def number_after(pattern: str, text: str) -> float:
+    m = re.search(pattern + r"\s*\**\s*([−-]?\d+\.\d+(?:e[+−-]?\d+)?)", text)
+    assert m, f"{pattern!r} not found in:\n{text[:2000]}"
+    return float(m.group(1).replace("−", "-"))
+
+
+def test_default_view_is_the_course_example_on_the_number_unit():
+    at = open_app()
+    assert not at.exception
+    assert at.text_area[0].value == COURSE
+    assert at.query_params["ckpt"] == "agreement" and at.query_params["view"] == "step"
+    t = int(at.slider[0].value)
+    assert COURSE.index(",") < t < COURSE.index(", were")  # inside the clause
+    assert len(at.get("plotly_chart")) >= 3
+
+
+@pytest.mark.parametrize("t, unit", [(5, 3), (30, 102), (47, 0)])
+def test_deep_link_shows_nn_grus_own_h(t, unit):
+    at = open_app(ckpt="agreement", text=COURSE, t=t, unit=unit)
+    assert not at.exception
+    out, _, _ = ref.run("agreement", COURSE)
+    page = texts(at)
+    assert f"Step t = {t}, unit {unit}" in "\n".join(h.value for h in at.subheader)
+    assert number_after(r"nn\.GRU's own output", page) == pytest.approx(out[t, unit].item(),
+                                                                       abs=5e-5)
+    assert number_after(r"Recomputed \*\*h =", page) == pytest.approx(out[t, unit].item(),
+                                                                      abs=5e-5)
+    assert abs(number_after(r"difference", page)) < 1e-6
+    assert at.query_params["t"] == str(t) and at.query_params["unit"] == str(unit)
+
+
+def test_course_notation_shows_both_candidates():
+    t, unit = 20, 7
+    at = open_app(ckpt="agreement", text=COURSE, t=t, unit=unit, notation="course")
+    g = ref.gates("agreement", COURSE)
+    gru, _, vocab = ref.plain_model("agreement")
+    W_in, W_hn = gru.weight_ih_l0.chunk(3)[2], gru.weight_hh_l0.chunk(3)[2]
+    b_c = gru.bias_ih_l0.chunk(3)[2] + gru.bias_hh_l0.chunk(3)[2]
+    x = ref.one_hot(COURSE, vocab)[t]
+    with torch.no_grad():
+        c_tilde = torch.tanh(W_hn @ (g["r"][t] * g["h_prev"][t]) + W_in @ x + b_c)[unit]
+    info = "\n".join(i.value for i in at.info)
+    assert number_after("b_r = b_ir \\+ b_hr =", info) == pytest.approx(g["b_r"][unit].item(),
+                                                                        abs=5e-5)
+    assert number_after("course c̃ =", info) == pytest.approx(c_tilde.item(), abs=5e-5)
+    assert number_after("PyTorch n =", info) == pytest.approx(g["n"][t, unit].item(), abs=5e-5)
+    assert number_after("Γu = 1 − z =", info) == pytest.approx(1 - g["z"][t, unit].item(),
+                                                                abs=5e-5)
+
+
+def test_controls_update_the_url():
+    at = open_app(ckpt="agreement", text=COURSE, t=10, unit=5)
+    at.slider[0].set_value(12).run()
+    assert at.query_params["t"] == "12"
+    at.button(key="next").click().run()
+    assert at.slider[0].value == 13 and at.query_params["t"] == "13"
+    at.button(key="prev").click().run()
+    assert at.query_params["t"] == "12"
+    at.number_input[0].set_value(9).run()
+    assert at.query_params["unit"] == "9"
+    at.radio(key="notation").set_value("course").run()
+    assert at.query_params["notation"] == "course"
+    at.text_area[0].set_value("The dog, which ran, was here.").run()
+    assert at.query_params["text"] == "The dog, which ran, was here."
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"t": "9999"}, "t=9999 is outside 0..47"),
+    ({"t": "-5"}, "t=-5 is outside 0..47"),
+    ({"t": "abc"}, "t='abc' is not a whole number"),
+    ({"unit": "500"}, "unit=500 is outside 0..127"),
+    ({"unit": "1.5"}, "unit='1.5' is not a whole number"),
+    ({"ckpt": "../../etc/passwd"}, "Unknown model '../../etc/passwd'"),
+    ({"ckpt": "nonsense"}, "Unknown model 'nonsense'"),
+    ({"view": "hack"}, "Unknown view 'hack'"),
+])
+def test_bad_url_values_are_clamped_with_a_notice(params, message):
+    at = open_app(**{"ckpt": "agreement", "text": COURSE, **params})
+    assert not at.exception
+    assert any(message in w.value for w in at.warning), [w.value for w in at.warning]
+    assert 0 <= at.slider[0].value <= len(COURSE) - 1
+    assert 0 <= at.number_input[0].value <= 127
+
+
+def test_empty_text():
+    at = open_app(ckpt="agreement", text="")
+    assert not at.exception
+    assert any("empty" in w.value for w in at.warning)
+
+
+def test_out_of_vocabulary_text_names_characters_and_offers_to_drop_them():
+    at = open_app(ckpt="agreement", text="The cats — 3 of them — sat.")
+    assert not at.exception
+    err = at.error[0].value
+    assert "'3'" in err and "'—'" in err and "positions" in err
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.text_area[0].value == "The cats   of them  sat."
+
+
+def test_very_long_text_answers_with_windowed_charts():
+    text = ("The dogs, which chased the cat, were tired. " * 2300)[:100_000]
+    at = open_app(ckpt="agreement", text=text, t=99_990, unit=4)
+    assert not at.exception
+    assert at.slider[0].value == 99_990
+    for chart in at.get("plotly_chart"):
+        spec = chart.proto.spec
+        assert len(spec) < 600_000  # the JSON sent to the browser stays bounded
+    assert "text" not in at.query_params  # too long for a link; the rest of the view is kept
+    assert at.query_params["t"] == "99990"
+
+
+def test_upload_of_a_broken_file_shows_the_reason():
+    at = open_app(ckpt="agreement", text=COURSE)
+    at.selectbox(key="ckpt").set_value("upload").run()
+    at.file_uploader[0].upload("evil.pt", b"\x80\x04not a checkpoint").run()
+    assert not at.exception
+    assert any("cannot be used" in e.value for e in at.error)
+
+
+def test_upload_of_a_good_file_is_stepped(tmp_path):
+    data = (ROOT / "checkpoints/agreement.pt").read_bytes()
+    at = open_app(ckpt="agreement", text=COURSE, t=3, unit=1)
+    at.selectbox(key="ckpt").set_value("upload").run()
+    at.file_uploader[0].upload("mine.pt", data).run()
+    assert not at.exception and not at.error
+    out, _, _ = ref.run("agreement", COURSE)
+    assert number_after(r"nn\.GRU's own output", texts(at)) == pytest.approx(out[3, 1].item(),
+                                                                             abs=5e-5)
+    assert "ckpt" not in at.query_params  # an upload cannot be linked to
+
+
+def test_forum_post_and_csv():
+    at = open_app(ckpt="agreement", text=COURSE, t=8, unit=2)
+    post = at.code[0].value
+    out, _, _ = ref.run("agreement", COURSE)
+    assert "$$" in post and r"\begin{aligned}" in post and "t = 8, unit 2" in post
+    assert f"{out[8, 2].item():.4f}" in post
+    assert "?view=step" in post and "unit=2" in post
+
+
+def test_questions_index_links_every_view():
+    at = open_app(view="questions")
+    page = texts(at)
+    for view in ("saturation", "memory", "gradients", "reset", "number"):
+        assert f"?view={view}" in page
+
+
+def test_saturation_view_numbers():
+    text = "First Citizen:\nBefore we proceed any further, hear me speak.\n"
+    at = open_app(view="saturation", ckpt="agreement", text=text.replace(":", ",")
+                  .replace("\n", " ").strip())
+    assert not at.exception
+    g = ref.gates("agreement", at.text_area[0].value)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["z near 0 (< 0.1)"] == f"{(g['z'] < 0.1).float().mean().item():.1%}"
+    assert metrics["r near 1 (> 0.9)"] == f"{(g['r'] > 0.9).float().mean().item():.1%}"
+
+
+def test_memory_view_retention():
+    t, s = 40, 30
+    at = open_app(view="memory", ckpt="agreement", text=COURSE, t=t, s=s)
+    assert not at.exception
+    g = ref.gates("agreement", COURSE)
+    ret = g["z"][s + 1 : t + 1].prod(0)
+    table = at.dataframe[0].value
+    best = int(table.unit[0])
+    assert best == int(ret.argmax())
+    assert table.retention[0] == pytest.approx(ret[best].item(), abs=1e-4)
+    held = int((ret > 0.5).sum())
+    assert f"**{held}** units kept more than half" in texts(at)
+
+
+def test_gradient_view_matches_autograd_through_nn_gru():
+    t = 30
+    at = open_app(view="gradients", ckpt="agreement", text=COURSE, t=t)
+    assert not at.exception
+    gru, _, vocab = ref.plain_model("agreement")
+    x = ref.one_hot(COURSE, vocab)
+    with torch.no_grad():
+        hs = gru(x)[0]
+    J = torch.autograd.functional.jacobian(lambda h: gru(x[1 : t + 1], h.unsqueeze(0))[1][0],
+                                           hs[0])
+    shown = number_after(r"\(s = t, the identity\) to", texts(at))
+    assert shown == pytest.approx(J.norm().item(), rel=1e-2)
+
+
+def test_reset_view_counterfactual():
+    t = 12
+    at = open_app(view="reset", ckpt="agreement", text=COURSE, t=t)
+    assert not at.exception
+    g = ref.gates("agreement", COURSE)
+    delta = (g["n"][t] - g["n_no_reset"][t]).abs()
+    page = texts(at)
+    assert number_after(r"by up to \*\*", page) == pytest.approx(delta.max().item(), abs=2e-3)
+
+
+def test_number_view_were_minus_was():
+    at = open_app(view="number", ckpt="agreement", text=COURSE)
+    assert not at.exception
+    metrics = [m for m in at.metric if "P(were)" in m.label]
+    assert len(metrics) == 2
+    for m, text in zip(metrics, ("The cat, which already ate the fish, w",
+                                 "The cats, which already ate the fish, w"), strict=True):
+        _, probs, vocab = ref.run("agreement", text)
+        expected = probs[-1, vocab.index("e")] - probs[-1, vocab.index("a")]
+        assert float(m.value) == pytest.approx(expected.item(), abs=1e-3)
+    assert "?view=step" in texts(at)
+
+
+def test_number_view_on_another_model_points_to_agreement(tmp_path):
+    at = open_app(view="number", ckpt="shakespeare", text="To be, or not to be")
+    assert not at.exception
+    assert any("agreement" in i.value for i in at.info)
