@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -15,7 +16,7 @@ def show_char(c: str) -> str:
 
 
 def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
-    """Characters (and step numbers) as ticks: a categorical axis would merge repeated characters."""
+    """Characters (and step numbers) as ticks; a categorical axis would merge repeated ones."""
     every = max(1, len(steps) // 60)
     labels = [f"{show_char(c)}<br>{t}" if numbers else show_char(c)
               for t, c in zip(steps, chars, strict=True)]
@@ -24,51 +25,67 @@ def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
 
 
 def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig = go.Figure()
     fig.add_bar(x=df.t, y=df.keep, name=f"kept: {sym['keep']}", marker_color=KEEP)
     fig.add_bar(x=df.t, y=df.new, name=f"new: {sym['new']}", marker_color=NEW)
     fig.add_scatter(x=df.t, y=df.h, name=f"{sym['h']} = kept + new", mode="lines+markers",
                     line=dict(color=H, width=2), marker=dict(size=5))
-    fig.add_scatter(x=df.t, y=df.z, name=sym["z"], mode="lines", line=dict(color=Z, dash="dot"),
-                    secondary_y=True)
-    fig.add_vline(x=t, line=dict(color="crimson", width=2), annotation_text=f"t={t}")
-    fig.update_layout(barmode="relative", height=360, margin=dict(t=40, b=10, l=10, r=10),
-                      title=f"Where {sym['h']} comes from: kept from the old state vs taken from "
-                      "the candidate", legend=dict(orientation="h", y=-0.25))
-    fig.update_yaxes(title_text="value", secondary_y=False)
-    fig.update_yaxes(title_text=sym["z"], range=[0, 1.02], autorange=False, tickmode="linear",
-                     tick0=0, dtick=0.25, secondary_y=True, showgrid=False)
+    fig.add_scatter(x=df.t, y=df.z, name=sym["z"], mode="lines", yaxis="y2",
+                    line=dict(color=Z, dash="dot"))
+    fig.update_layout(
+        shapes=_marker_lines(t, None, [("x", "y")]), barmode="relative", height=360,
+        margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25),
+        title=f"Where {sym['h']} comes from: kept from the old state vs taken from the candidate",
+        yaxis=dict(title="value"),
+        yaxis2=dict(title=sym["z"], overlaying="y", side="right", range=[0, 1.02],
+                    tickmode="linear", tick0=0, dtick=0.25, showgrid=False))
     _char_axis(fig, df.t, df.char)
     return fig
 
 
-def heatmaps(steps, chars, mats: dict[str, object], t: int, unit: int, titles: dict[str, str]
-             ) -> go.Figure:
-    """r, z (0..1) and n, h (−1..1) over (unit × step), 2 × 2; the current step and unit marked."""
+def _marker_lines(t: int, unit: int | None, cells: list[tuple[str, str]]) -> list[dict]:
+    """Shapes for the current step (and unit) on each (xaxis, yaxis) pair: one layout update
+    instead of one validated add_vline call per subplot."""
+    line = dict(color="crimson", width=1.5)
+    shapes = []
+    for xa, ya in cells:
+        shapes.append(dict(type="line", xref=xa, yref=f"{ya} domain", x0=t, x1=t, y0=0, y1=1,
+                           line=line))
+        if unit is not None:
+            shapes.append(dict(type="line", xref=f"{xa} domain", yref=ya, x0=0, x1=1, y0=unit,
+                               y1=unit, line=line))
+    return shapes
+
+
+def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
+             titles: dict[str, str]) -> go.Figure:
+    """r, z (0..1) and n, h (−1..1) over (unit × step), 2 × 2; the current step and unit marked.
+
+    Plotly reports no clicks on heatmaps, so an invisible WebGL scatter with one point per cell
+    takes them (SVG markers would cost seconds per redraw at 30 000 cells).
+    """
     names = list(mats)
     fig = make_subplots(rows=2, cols=2, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.03, vertical_spacing=0.08,
                         subplot_titles=[titles[k] for k in names])
-    n_units = len(mats[names[0]])
-    cell_t = [t_ for _ in range(n_units) for t_ in steps]
-    cell_unit = [u for u in range(n_units) for _ in steps]
+    n_units, steps = mats[names[0]].shape[0], np.asarray(steps)
+    cell_t, cell_unit = np.tile(steps, n_units), np.repeat(np.arange(n_units), len(steps))
     for i, k in enumerate(names):
         row, col = divmod(i, 2)
-        fig.add_heatmap(z=mats[k], x=list(steps), coloraxis="coloraxis" if row == 0 else
-                        "coloraxis2", row=row + 1, col=col + 1, hoverinfo="skip")
-        # Plotly reports no clicks on heatmaps: invisible markers on the cells take them.
-        fig.add_scatter(x=cell_t, y=cell_unit, mode="markers", row=row + 1, col=col + 1,
-                        marker=dict(size=6, opacity=0), showlegend=False,
-                        customdata=mats[k].ravel(),
-                        hovertemplate=f"{titles[k]} = %{{customdata:.4f}}<br>t = %{{x}}, "
-                        "unit = %{y}<extra></extra>")
-        fig.add_vline(x=t, line=dict(color="crimson", width=1.5), row=row + 1, col=col + 1)
-        fig.add_hline(y=unit, line=dict(color="crimson", width=1.5), row=row + 1, col=col + 1)
+        fig.add_trace(go.Heatmap(z=mats[k], x=steps, hoverinfo="skip",
+                                 coloraxis="coloraxis" if row == 0 else "coloraxis2"),
+                      row=row + 1, col=col + 1)
+        fig.add_trace(go.Scattergl(x=cell_t, y=cell_unit, mode="markers", showlegend=False,
+                                   marker=dict(size=6, opacity=0), customdata=mats[k].ravel(),
+                                   hovertemplate=f"{titles[k]} = %{{customdata:.4f}}<br>"
+                                   "t = %{x}, unit = %{y}<extra></extra>"),
+                      row=row + 1, col=col + 1)
+    axes = [("x", "y"), ("x2", "y2"), ("x3", "y3"), ("x4", "y4")]
     _char_axis(fig, steps, chars, numbers=False)
     fig.update_xaxes(title_text="character read at each step (hover for t)", row=2)
     fig.update_yaxes(title_text="unit", col=1)
     fig.update_layout(
-        height=760, margin=dict(t=60, b=10, l=10, r=10),
+        height=760, margin=dict(t=60, b=10, l=10, r=10), shapes=_marker_lines(t, unit, axes),
         title="Every unit at the steps around t (red lines: current step and unit; click a cell)",
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
                        colorbar=dict(title="gate", y=0.78, len=0.42)),

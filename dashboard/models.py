@@ -47,4 +47,6 @@ def trace(model_key: str, _ck: Checkpoint, text: str) -> TextTrace:
 
 @st.cache_resource(max_entries=4, show_spinner="Finding the units that carry number…")
 def number_table(model_key: str, _ck: Checkpoint, layer: int = 0):
-    return number_units(_ck, agreement.minimal_pairs(seed=0, n=40), layer=layer)
+    """Units ranked on 40 minimal pairs built from the nouns and clauses held out in training."""
+    seed = _ck.meta.get("hyperparameters", {}).get("seed", 0)
+    return number_units(_ck, agreement.minimal_pairs(seed=seed, n=40), layer=layer)

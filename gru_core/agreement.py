@@ -36,6 +36,16 @@ drum guitar piano violin trumpet flute bell whistle tent cart canoe sled
 """.split()
 
 CLAUSES = """
+ran
+slept
+sang
+we saw
+you found
+they sold
+I liked
+saw the {n}
+met the {n}
+bit the {n}
 chased the {n}
 ate the {n}
 already ate the {n}

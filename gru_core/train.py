@@ -14,6 +14,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from . import agreement
@@ -47,6 +48,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--windows", choices=["stream", "lines"], default="stream",
                    help="stream: consecutive windows with h carried across them (char-rnn); "
                    "lines: windows opening on random line starts, each from a zero state")
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="keep an exponential moving average of the weights with this decay "
+                   "(e.g. 0.999) and evaluate and save it instead of the last weights")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--device", default="cpu", help="e.g. cuda; training needs none")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -81,18 +85,23 @@ def train(args: argparse.Namespace) -> dict:
     sched = torch.optim.lr_scheduler.OneCycleLR(
         opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch
     )
+    ema = None
+    if args.ema:
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema))
     history, start = [], time.time()
     for epoch in range(1, args.epochs + 1):
         offset = int(torch.randint(0, args.seq_len, ()).item())
         train_loss = _epoch(model, opt, sched, train_data, args, offset, steps_per_epoch, epoch,
-                            vocab.index("\n") if "\n" in vocab else -1)
+                            vocab.index("\n") if "\n" in vocab else -1, ema)
+        judged = model if ema is None else ema.module
         if args.windows == "lines":
-            val_loss = evaluate_lines(model.cpu(), val_data, vocab.index("\n"))
+            val_loss = evaluate_lines(judged.cpu(), val_data, vocab.index("\n"))
         else:
-            val_loss = evaluate(model.cpu(), val_data)
+            val_loss = evaluate(judged.cpu(), val_data)
         row = {"epoch": epoch, "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4)}
         if args.task == "agreement":
-            row.update(agreement.report(model, vocab, seed=args.seed))
+            row.update(agreement.report(judged, vocab, seed=args.seed))
+        judged.to(args.device)
         model.to(args.device)
         history.append(row)
         tqdm.write("  ".join(f"{k} {v}" for k, v in row.items()))
@@ -110,11 +119,11 @@ def train(args: argparse.Namespace) -> dict:
             "torch": str(torch.__version__),
         }
     )
-    save_checkpoint(args.out, model.cpu(), vocab, meta)
+    save_checkpoint(args.out, judged.cpu(), vocab, meta)
     return meta
 
 
-def _epoch(model, opt, sched, data, args, offset, steps, epoch, newline) -> float:
+def _epoch(model, opt, sched, data, args, offset, steps, epoch, newline, ema) -> float:
     model.train()
     h, total, count = None, 0.0, 0
     carry = args.windows == "stream"
@@ -133,6 +142,8 @@ def _epoch(model, opt, sched, data, args, offset, steps, epoch, newline) -> floa
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update_parameters(model)
         total, count = total + loss.item(), count + 1
     return total / count
 

@@ -55,13 +55,20 @@ def serve(script: str | Path, timeout: float = 60):
 
 
 @contextlib.contextmanager
-def chromium(width: int = 1400, height: int = 1000):
+def browser():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         try:
-            yield browser.new_page(viewport={"width": width, "height": height})
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1400, height: int = 1000):
+    """One page in a fresh headless Chromium."""
+    with browser() as b:
+        yield b.new_page(viewport={"width": width, "height": height})
 
 
 def settle(page, timeout: float = 60_000) -> None:

@@ -1,0 +1,61 @@
+"""The shipped checkpoints: loadable, small, and as good as their model cards say.
+
+Validation losses are recomputed here with plain nn.GRU + nn.Linear built from the file, over the
+whole validation split (the last 10% of tinyshakespeare), one pass from a zero state.
+"""
+
+import pytest
+import torch
+
+from gru_core import agreement, load_checkpoint
+from gru_core.corpus import build_vocab, split
+
+from .conftest import CHECKPOINTS
+from .reference import plain_model
+
+GOALS = {"shakespeare": (1, 1.55), "shakespeare-2layer": (2, 1.50)}
+
+
+@pytest.mark.parametrize("name", ["shakespeare", "shakespeare-2layer", "agreement"])
+def test_loads_safely_and_is_small(name):
+    path = CHECKPOINTS / f"{name}.pt"
+    assert path.stat().st_size < 5 * 2**20
+    raw = torch.load(path, weights_only=True)
+    ck = load_checkpoint(path)
+    assert raw["format"] == "gru-stepper/1" and ck.vocab == raw["vocab"]
+    for key in ("data", "split", "val_loss", "epochs", "wall_time_s", "command", "history"):
+        assert key in ck.meta, key
+    assert ck.meta["command"].startswith("python -m gru_core.train")
+
+
+@torch.no_grad()
+def full_validation_loss(name: str, val_text: str) -> float:
+    gru, head, vocab = plain_model(name)
+    idx = torch.tensor([vocab.index(c) for c in val_text])
+    x = torch.nn.functional.one_hot(idx[:-1], len(vocab)).float()
+    out, _ = gru(x)
+    return torch.nn.functional.cross_entropy(head(out), idx[1:]).item()
+
+
+@pytest.mark.parametrize("name", list(GOALS))
+def test_shakespeare_validation_loss(name, corpus_text):
+    layers, goal = GOALS[name]
+    ck = load_checkpoint(CHECKPOINTS / f"{name}.pt")
+    assert ck.config.num_layers == layers and ck.config.hidden_size == 256
+    assert ck.vocab == build_vocab(corpus_text) and len(ck.vocab) == 65
+    _, val_text = split(corpus_text)
+    loss = full_validation_loss(name, val_text)
+    assert loss <= goal
+    assert loss == pytest.approx(ck.meta["val_loss"], abs=2e-3)
+
+
+def test_agreement_on_held_out_nouns_and_clauses():
+    ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
+    seed = ck.meta["hyperparameters"]["seed"]
+    assert set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'-") <= set(ck.vocab)
+    report = agreement.report(ck.model, ck.vocab, seed=seed)
+    assert report["agreement_accuracy"] >= 0.95
+    assert report["agreement_accuracy_attractor"] >= 0.90
+    assert report["agreement_accuracy"] == pytest.approx(ck.meta["agreement_accuracy"])
+    held_out = set(agreement.splits(seed)["test_nouns"])
+    assert held_out == set(ck.meta["held_out_nouns"])
