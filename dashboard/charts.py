@@ -24,7 +24,7 @@ def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
                      ticktext=labels[::every])
 
 
-def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
+def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str], revision: str = "") -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=df.t, y=df.keep, name=f"kept: {sym['keep']}", marker_color=KEEP)
     fig.add_bar(x=df.t, y=df.new, name=f"new: {sym['new']}", marker_color=NEW)
@@ -34,6 +34,7 @@ def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
                     line=dict(color=Z, dash="dot"))
     fig.update_layout(
         shapes=_marker_lines(t, None, [("x", "y")]), barmode="relative", height=360,
+        datarevision=revision, uirevision=revision,
         margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25),
         title=f"Where {sym['h']} comes from: kept from the old state vs taken from the candidate",
         yaxis=dict(title="value"),
@@ -58,7 +59,7 @@ def _marker_lines(t: int, unit: int | None, cells: list[tuple[str, str]]) -> lis
 
 
 def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
-             titles: dict[str, str]) -> go.Figure:
+             titles: dict[str, str], revision: str = "") -> go.Figure:
     """r, z (0..1) and n, h (−1..1) over (unit × step), 2 × 2; the current step and unit marked.
 
     Plotly reports no clicks on heatmaps, so an invisible WebGL scatter with one point per cell
@@ -86,6 +87,7 @@ def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
     fig.update_yaxes(title_text="unit", col=1)
     fig.update_layout(
         height=760, margin=dict(t=60, b=10, l=10, r=10), shapes=_marker_lines(t, unit, axes),
+        datarevision=revision, uirevision=revision,  # same data: Plotly redraws only the lines
         title="Every unit at the steps around t (red lines: current step and unit; click a cell)",
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
                        colorbar=dict(title="gate", y=0.78, len=0.42)),

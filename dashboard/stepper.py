@@ -13,12 +13,14 @@ from gru_core.notation import SYMBOLS
 from . import charts
 from .export import course_latex, f4, forum_post, pytorch_latex
 
-WINDOW = 30  # steps either side of t in the charts: bounded JSON whatever the text length
+WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 
 
-def window(t: int, T: int, half: int = WINDOW) -> slice:
-    lo = max(0, min(t - half, T - 2 * half - 1))
-    return slice(lo, min(T, lo + 2 * half + 1))
+def window(t: int, T: int) -> slice:
+    """WIDTH steps around t, moved in STRIDE-step jumps: stepping through t then redraws only
+    the markers (the data and its revision stay the same), and t keeps STRIDE steps of context."""
+    lo = max(0, min((t // STRIDE - 1) * STRIDE, T - WIDTH))
+    return slice(lo, min(T, lo + WIDTH))
 
 
 def highlighted_text(text: str, t: int, around: int = 300) -> str:
@@ -97,14 +99,16 @@ def _differences(card) -> None:
 def _charts(tt, t, unit, layer, direction, sym) -> None:
     w = window(t, tt.trace.T)
     df = balance(tt, unit, layer, direction, w)
-    st.plotly_chart(charts.balance_chart(df, t, sym), config=charts.CONFIG, key="balance")
+    revision = f"{id(tt)}:{layer}:{direction}:{w.start}"
+    st.plotly_chart(charts.balance_chart(df, t, sym, f"{revision}:{unit}"), config=charts.CONFIG,
+                    key="balance")
     st.caption(f"Each bar pair adds up to {sym['h']} (black line). When {sym['z']} (dotted, right "
                "axis) is near 1 the unit keeps its old value (blue); near 0 it takes the candidate "
                "(orange).")
     tr = tt.trace
     mats = {k: tr.gate(k, layer, direction)[w].t().numpy() for k in ("r", "z", "n", "h")}
     steps = list(range(w.start, w.stop))
-    fig = charts.heatmaps(steps, [tt.text[i] for i in steps], mats, t, unit, sym)
+    fig = charts.heatmaps(steps, [tt.text[i] for i in steps], mats, t, unit, sym, revision)
     st.plotly_chart(fig, config=charts.CONFIG, key="heatmaps", on_select=_select_cell,
                     selection_mode="points")
     st.caption("Rows are units, columns are steps (characters below). Look for rows that stay "

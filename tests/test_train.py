@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from gru_core import agreement, load_checkpoint
@@ -13,14 +14,16 @@ from gru_core.corpus import line_windows, split, to_indices, windows
 from .conftest import ROOT
 
 
-def test_trainer_writes_a_loadable_checkpoint_whose_loss_went_down(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--ema", "0.95", "--dropout", "0.1"]],
+                         ids=["plain", "ema-dropout"])
+def test_trainer_writes_a_loadable_checkpoint_whose_loss_went_down(tmp_path, extra):
     rng = random.Random(0)
     words = ["the cat sat", "a dog ran", "we sing", "to the sea", "it rains"]
     (tmp_path / "tiny.txt").write_text("\n".join(rng.choice(words) + "." for _ in range(3000)))
     out = tmp_path / "tiny.pt"
     cmd = [sys.executable, "-m", "gru_core.train", "--corpus", str(tmp_path / "tiny.txt"),
            "--out", str(out), "--hidden", "32", "--epochs", "3", "--batch", "16",
-           "--seq-len", "32", "--lr", "1e-2", "--threads", "1"]
+           "--seq-len", "32", "--lr", "1e-2", "--threads", "1", *extra]
     run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert re.search(r"epoch 3 .*val_loss", run.stderr + run.stdout)
@@ -33,6 +36,7 @@ def test_trainer_writes_a_loadable_checkpoint_whose_loss_went_down(tmp_path):
     assert ck.meta["wall_time_s"] > 0 and ck.meta["epochs"] == 3
     assert ck.vocab == sorted(set((tmp_path / "tiny.txt").read_text()))
     assert torch.load(out, weights_only=True)["format"] == "gru-stepper/1"
+    assert ck.meta["hyperparameters"]["ema"] == (0.95 if extra else 0.0)
 
 
 def test_split_is_by_position():
@@ -72,7 +76,9 @@ def test_agreement_task_holds_out_nouns_and_clauses():
     prefixes = agreement.test_prefixes(seed=0, n=50, attractor=True)
     for text, is_plural in prefixes:
         subject = text.split(",")[0].split()[-1]
-        clause_nouns = [w for w in re.findall(r"the ([a-z]+)", text)]
+        clause = text.split(", which ")[1]
+        clause_nouns = [w for w in re.findall(r"[a-z]+", clause)
+                        if w in agreement.NOUNS or w[:-1] in agreement.NOUNS]
         assert subject.endswith("s") == is_plural and text.endswith(", w")
         assert clause_nouns and all(n.endswith("s") != is_plural for n in clause_nouns)
     for sg, pl in agreement.minimal_pairs(seed=0, n=10):
