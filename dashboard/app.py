@@ -123,6 +123,8 @@ def main() -> None:
         show_notices()
         questions.index()
         return
+    if view != "step":
+        st.header(questions.GUIDED[view][0])
     text = read_text(ck)
     tt = models.trace(model_key, ck, text)
     t = pick_step(tt.trace.T)

@@ -70,7 +70,8 @@ def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
                         horizontal_spacing=0.03, vertical_spacing=0.08,
                         subplot_titles=[titles[k] for k in names])
     n_units, steps = mats[names[0]].shape[0], np.asarray(steps)
-    cell_t, cell_unit = np.tile(steps, n_units), np.repeat(np.arange(n_units), len(steps))
+    cell_t = np.tile(steps.astype(np.int32), n_units)
+    cell_unit = np.repeat(np.arange(n_units, dtype=np.int16), len(steps))
     for i, k in enumerate(names):
         row, col = divmod(i, 2)
         fig.add_trace(go.Heatmap(z=mats[k], x=steps, hoverinfo="skip",
@@ -107,11 +108,14 @@ def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | Non
     return fig
 
 
+GATE_COLORS = ("#E45756", "#54A24B")  # r, z
+
+
 def saturation_histogram(hists: dict[str, pd.DataFrame], low: float, high: float) -> go.Figure:
     fig = go.Figure()
-    for name, df in hists.items():
-        fig.add_bar(x=(df.left + df.right) / 2, y=df.share, name=name, opacity=0.7,
-                    width=(df.right - df.left))
+    for color, (name, df) in zip(GATE_COLORS, hists.items(), strict=True):
+        fig.add_bar(x=(df.left + df.right) / 2, y=df.share, name=name, opacity=0.6,
+                    width=(df.right - df.left), marker_color=color)
     for x in (low, high):
         fig.add_vline(x=x, line=dict(color="gray", dash="dash"))
     fig.update_layout(barmode="overlay", height=320, title="How often each gate value occurs",
@@ -122,8 +126,9 @@ def saturation_histogram(hists: dict[str, pd.DataFrame], low: float, high: float
 
 def saturation_scatter(df: pd.DataFrame, sym: dict[str, str]) -> go.Figure:
     fig = go.Figure()
-    for gate, part in df.groupby("gate"):
+    for color, (gate, part) in zip(GATE_COLORS, df.groupby("gate"), strict=True):
         fig.add_scatter(x=part.left, y=part.right, mode="markers", name=sym[gate],
+                        marker_color=color,
                         text=[f"unit {u}" for u in part.unit], opacity=0.7,
                         hovertemplate="%{text}<br>left %{x:.0%}<br>right %{y:.0%}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="gray", dash="dot"),
@@ -151,6 +156,20 @@ def unit_lines(steps, chars, series: dict[str, object], title: str, span=None) -
         fig.add_scatter(x=list(steps), y=ys, mode="lines+markers", name=name, marker=dict(size=4))
     if span is not None:
         fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
+    fig.update_layout(height=340, title=title, yaxis_title="h", margin=dict(t=40, b=10, l=10, r=10),
+                      legend=dict(orientation="h", y=-0.25))
+    _char_axis(fig, steps, chars)
+    return fig
+
+
+def pair_lines(steps, chars, pairs: dict[int, tuple], title: str) -> go.Figure:
+    """Per unit, h for the singular (solid) and the plural (dashed) sentence, in one colour."""
+    fig = go.Figure()
+    for color, (unit, (sg, pl)) in zip((KEEP, NEW, Z), pairs.items(), strict=False):
+        fig.add_scatter(x=list(steps), y=sg, name=f"unit {unit}, singular", mode="lines+markers",
+                        line=dict(color=color), marker=dict(size=4))
+        fig.add_scatter(x=list(steps), y=pl, name=f"unit {unit}, plural", mode="lines+markers",
+                        line=dict(color=color, dash="dash"), marker=dict(size=4, symbol="x"))
     fig.update_layout(height=340, title=title, yaxis_title="h", margin=dict(t=40, b=10, l=10, r=10),
                       legend=dict(orientation="h", y=-0.25))
     _char_axis(fig, steps, chars)

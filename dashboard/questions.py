@@ -58,7 +58,6 @@ def index() -> None:
 
 
 def render(view, ck, tt, t, unit, layer, direction, notation) -> None:
-    st.header(GUIDED[view][0])
     sym = SYMBOLS[notation]
     {"saturation": _saturation, "memory": _memory, "gradients": _gradients, "reset": _reset,
      "number": _number}[view](ck, tt, t, unit, layer, direction, sym)
@@ -176,22 +175,20 @@ def _number(ck, tt, t, unit, layer, direction, sym) -> None:
         return
     table = models.number_table(ck.name, ck, layer)
     pair = minimal_pair_of(tt.text) or minimal_pair_of(COURSE_TEXT)
-    top = table.unit[:3].tolist()
+    top = table.unit[:2].tolist()
     st.markdown(f"Ranked over 40 held-out minimal pairs, unit **{top[0]}** differs most between "
                 f"singular and plural all through the clause (mean h difference "
                 f"{table.difference[0]:+.3f}, held at {table.persistence[0]:.0%} of clause steps).")
     cols = st.columns(2)
-    for col, text in zip(cols, pair, strict=True):
-        col.metric(f"P(were) − P(was) after “…{text[-12:]}”", f"{were_minus_was(ck, text):+.3f}")
+    for col, text, number in zip(cols, pair, ("singular", "plural"), strict=True):
+        col.metric(f"P(were) − P(was), {number}: “{text}”", f"{were_minus_was(ck, text):+.3f}")
     sg, pl = (models.trace(ck.name, ck, text) for text in pair)
     start = pair[0].index(",")
     steps = range(start, len(pair[0]))
-    series = {}
-    for u in top:
-        series[f"unit {u}, singular"] = sg.trace.gate("h", layer)[start:, u].numpy()
-        series[f"unit {u}, plural"] = pl.trace.gate("h", layer)[start + 1 :, u].numpy()
-    st.plotly_chart(charts.unit_lines(steps, pair[0][start:], series,
-                                      "Top units through the clause: singular vs plural"),
+    pairs = {u: (sg.trace.gate("h", layer)[start:, u].numpy(),
+                 pl.trace.gate("h", layer)[start + 1 :, u].numpy()) for u in top}
+    st.plotly_chart(charts.pair_lines(steps, pair[0][start:], pairs,
+                                      "The top units through the clause: singular vs plural"),
                     config=charts.CONFIG, key="num_lines")
     st.caption("Same characters from the comma on; a gap that stays open to the final “w” is "
                "the memory of the subject's number.")

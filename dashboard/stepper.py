@@ -23,7 +23,7 @@ def window(t: int, T: int) -> slice:
     return slice(lo, min(T, lo + WIDTH))
 
 
-def highlighted_text(text: str, t: int, around: int = 300) -> str:
+def highlighted_text(text: str, t: int, around: int = 160) -> str:
     lo, hi = max(0, t - around), min(len(text), t + around)
     before, here, after = (html.escape(s) for s in (text[lo:t], text[t], text[t + 1 : hi]))
     here = html.escape(charts.show_char(text[t])) if text[t] in " \n\t" else here

@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.0,
                    help="keep an exponential moving average of the weights with this decay "
                    "(e.g. 0.999) and evaluate and save it instead of the last weights")
+    p.add_argument("--z-bias", type=float, default=0.0,
+                   help="initial bias of the update gate z (added to b_iz): > 0 starts every unit "
+                   "leaning towards keeping h_prev, so gradients reach far back from the start")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--device", default="cpu", help="e.g. cuda; training needs none")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -79,7 +82,11 @@ def train(args: argparse.Namespace) -> dict:
     vocab, train_text, val_text, meta = load_task(args)
     train_data, val_data = to_indices(train_text, vocab), to_indices(val_text, vocab)
     config = GRUConfig(input_size=len(vocab), hidden_size=args.hidden, num_layers=args.layers)
-    model = CharGRU(config, dropout=args.dropout).to(args.device)
+    model = CharGRU(config, dropout=args.dropout)
+    with torch.no_grad():
+        for k in range(args.layers):
+            getattr(model.gru, f"bias_ih_l{k}")[args.hidden : 2 * args.hidden] += args.z_bias
+    model.to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = (len(train_data) - 1) // args.batch // args.seq_len - 1
     sched = torch.optim.lr_scheduler.OneCycleLR(
