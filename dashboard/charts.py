@@ -144,8 +144,8 @@ def retention_bars(ret, top_units: list[int], sym_z: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(range(len(ret))), y=ret,
                            marker_color=[NEW if u in top_units else KEEP for u in range(len(ret))]))
     fig.update_layout(height=300, title=f"Retention per unit: product of {sym_z} over the span",
-                      xaxis_title="unit", yaxis=dict(title="share of the old value kept",
-                                                     range=[0, 1]),
+                      xaxis_title="unit", yaxis=dict(title="share of the old value kept (log)",
+                                                     type="log", range=[-6, 0.05]),
                       margin=dict(t=40, b=10, l=10, r=10))
     return fig
 

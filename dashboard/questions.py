@@ -34,8 +34,8 @@ GUIDED = {
     "saturation": ("In practice, do gates go to 0 and 1, or stay grey?",
                    dict(ckpt="shakespeare", text=HAMLET, t=100, unit=0)),
     "memory": ("If the update gate keeps the memory cell, isn't the activation frozen too?",
-               dict(ckpt="agreement", text=COURSE_TEXT, t=COURSE_TEXT.index(", were") + 2,
-                    s=COURSE_TEXT.index(","), unit=0)),
+               dict(ckpt="agreement", text=COURSE_TEXT, t=COURSE_TEXT.index("fish"),
+                    s=COURSE_TEXT.index("fish") - 8, unit=0)),
     "gradients": ("How does the update gate help with vanishing gradients?",
                   dict(ckpt="shakespeare", text=HAMLET, t=400, unit=0)),
     "reset": ("What does the reset gate contribute?",
@@ -95,9 +95,17 @@ def _memory(ck, tt, t, unit, layer, direction, sym) -> None:
     ret = retention(tr, s, t, layer)
     df = holders(tr, s, t, layer)
     held, moved = int((df.retention > 0.5).sum()), int((df.retention < 0.01).sum())
-    st.markdown(f"From step {s} to step {t}, **{held}** units kept more than half of their value "
-                f"along the direct path and **{moved}** kept less than 1%: the gates are vectors, "
-                "so some units hold while the others move. The activation is not frozen.")
+    best = df.iloc[0]
+    if held:
+        st.markdown(f"From step {s} to step {t}, **{held}** units kept more than half of their "
+                    f"value along the direct path and **{moved}** kept less than 1%: the gates are "
+                    "vectors, so some units hold while the others move. The activation is not "
+                    "frozen.")
+    else:
+        st.markdown(f"From step {s} to step {t} no unit kept more than half of its value along "
+                    f"the direct path (the best, unit {int(best.unit)}, kept {best.retention:.2g}; "
+                    f"**{moved}** kept less than 1%). Over {t - s} steps every unit was "
+                    "rewritten at least partly: try a shorter span to see units hold.")
     top = df.unit[:3].tolist()
     st.plotly_chart(charts.retention_bars(ret.double().numpy(), top, sym["z"]),
                     config=charts.CONFIG, key="ret_bars")

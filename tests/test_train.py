@@ -70,9 +70,12 @@ def test_agreement_task_holds_out_nouns_and_clauses():
     assert meta["held_out_nouns"] and not (set(meta["held_out_nouns"]) & words)
     assert set(train_text) <= set(vocab) and set(val_text) <= set(vocab)
     assert set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'-") <= set(vocab)
-    for line in train_text.splitlines()[:200]:
-        subject = line.split(",")[0].split()[-1]
+    lines = train_text.splitlines()
+    for line in lines[:300]:
+        subject = line.split()[1].rstrip(",")
         assert (" were " in line) == subject.endswith("s")
+    plain = sum(", which " not in line for line in lines) / len(lines)
+    assert abs(plain - agreement.PLAIN) < 0.05
     prefixes = agreement.test_prefixes(seed=0, n=50, attractor=True)
     for text, is_plural in prefixes:
         subject = text.split(",")[0].split()[-1]
