@@ -17,6 +17,8 @@ from .cell import step
 from .trace import recompute
 from .weights import layer_weights
 
+BLOCK = 64
+
 
 def jacobian_norms(gru: nn.GRU | dict, x: torch.Tensor, t: int, layer: int = 0,
                    h0: torch.Tensor | None = None, since: int = 0) -> torch.Tensor:
@@ -35,10 +37,13 @@ def jacobian_norms(gru: nn.GRU | dict, x: torch.Tensor, t: int, layer: int = 0,
     def one_step(h, x_t):
         return step(x_t, h, w)["h"]
 
-    A = vmap(jacrev(one_step))(h_prev, x_k)  # (n, H, H): A[k] = ∂h_{since+k+1}/∂h_{since+k}
-    J = torch.eye(h_prev.shape[1], dtype=A.dtype)  # ∂h_t/∂h_t
+    per_step = vmap(jacrev(one_step))  # A[k] = ∂h_{since+k+1}/∂h_{since+k}, (H, H) each
+    J = torch.eye(h_prev.shape[1], dtype=h_prev.dtype)  # ∂h_t/∂h_t
     norms = [J.norm()]
-    for A_k in A.flip(0):  # s = t − 1, …, since
-        J = J @ A_k
-        norms.append(J.norm())
+    # blocks of steps from t backwards: the batched backward's intermediates stay in cache
+    for end in range(len(x_k), 0, -BLOCK):
+        start = max(0, end - BLOCK)
+        for A_k in per_step(h_prev[start:end], x_k[start:end]).flip(0):  # s = t − 1, …, since
+            J = J @ A_k
+            norms.append(J.norm())
     return torch.stack(norms[::-1])
