@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st  # noqa: E402
 
 from dashboard import models, questions, state, stepper  # noqa: E402
-from gru_core import CheckpointError, UnknownCharacters  # noqa: E402
+from gru_core import CheckpointError, TextTrace, UnknownCharacters  # noqa: E402
 
 st.set_page_config(page_title="GRU stepper", layout="wide")
 
@@ -67,7 +67,9 @@ def default_unit(ck, layer: int) -> int:
     return 0
 
 
-def read_text(ck) -> str:
+def read_text(ck, model_key: str) -> tuple[str, TextTrace]:
+    """The text area and the cached trace of its text; stops the page with a message if the
+    model cannot read it (the trace is the check, so a step change does no extra work)."""
     text = st.session_state.get("text", "")
     if len(text) > models.MAX_CHARS:
         state.notice(f"The text has {len(text):,} characters; only the first "
@@ -79,12 +81,11 @@ def read_text(ck) -> str:
         st.warning("The text is empty: type a sentence for the GRU to read.")
         st.stop()
     try:
-        ck.encode(text)
+        return text, models.trace(model_key, ck, text)
     except UnknownCharacters as e:
         st.error(f"The model `{ck.name}` cannot read this text: {e}.")
         st.button("Drop those characters", on_click=_drop, args=(set(e.chars),))
         st.stop()
-    return text
 
 
 def _drop(chars: set[str]) -> None:
@@ -125,8 +126,7 @@ def main() -> None:
         return
     if view != "step":
         st.header(questions.GUIDED[view][0])
-    text = read_text(ck)
-    tt = models.trace(model_key, ck, text)
+    text, tt = read_text(ck, model_key)
     t = pick_step(tt.trace.T)
     st.markdown(stepper.highlighted_text(text, t), unsafe_allow_html=True)
     show_notices()
