@@ -9,7 +9,7 @@ import streamlit as st
 
 from gru_core import jacobian_norms
 from gru_core.lm import top_k
-from gru_core.memory import direct_path, holders, retention
+from gru_core.memory import direct_path, holders
 from gru_core.notation import SYMBOLS
 from gru_core.reset import reset_counterfactual
 from gru_core.saturation import describe, fractions, histogram, saturation
@@ -92,8 +92,8 @@ def _memory(ck, tt, t, unit, layer, direction, sym) -> None:
         return
     st.session_state["s"] = min(max(int(st.session_state.get("s", max(0, t - 20))), 0), t - 1)
     s = st.slider("Span start s (the earlier step)", 0, t - 1, key="s")
-    ret = retention(tr, s, t, layer)
-    df = holders(tr, s, t, layer)
+    df = holders(tr, s, t, layer)  # sorted by retention; the bars want unit order
+    ret = df.sort_values("unit").retention.to_numpy()
     held, moved = int((df.retention > 0.5).sum()), int((df.retention < 0.01).sum())
     best = df.iloc[0]
     if held:
@@ -107,7 +107,7 @@ def _memory(ck, tt, t, unit, layer, direction, sym) -> None:
                     f"**{moved}** kept less than 1%). Over {t - s} steps every unit was "
                     "rewritten at least partly: try a shorter span to see units hold.")
     top = df.unit[:3].tolist()
-    st.plotly_chart(charts.retention_bars(ret.double().numpy(), top, sym["z"]),
+    st.plotly_chart(charts.retention_bars(ret, top, sym["z"]),
                     config=charts.CONFIG, key="ret_bars")
     st.caption(f"Retention = product of {sym['z']} over steps s+1..t: the share of h_s that "
                "reaches h_t without passing through the candidate. Orange: the three best holders.")
@@ -187,10 +187,10 @@ def _number(ck, tt, t, unit, layer, direction, sym) -> None:
     st.markdown(f"Ranked over 40 held-out minimal pairs, unit **{top[0]}** differs most between "
                 f"singular and plural all through the clause (mean h difference "
                 f"{table.difference[0]:+.3f}, held at {table.persistence[0]:.0%} of clause steps).")
-    cols = st.columns(2)
-    for col, text, number in zip(cols, pair, ("singular", "plural"), strict=True):
-        col.metric(f"P(were) − P(was), {number}: “{text}”", f"{were_minus_was(ck, text):+.3f}")
     sg, pl = (models.trace(ck.name, ck, text) for text in pair)
+    cols = st.columns(2)
+    for col, tr_, number in zip(cols, (sg, pl), ("singular", "plural"), strict=True):
+        col.metric(f"P(were) − P(was), {number}: “{tr_.text}”", f"{were_minus_was(tr_):+.3f}")
     start = pair[0].index(",")
     steps = range(start, len(pair[0]))
     pairs = {u: (sg.trace.gate("h", layer)[start:, u].numpy(),

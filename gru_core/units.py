@@ -56,7 +56,7 @@ def minimal_pair_of(text: str) -> tuple[str, str] | None:
     return f"The {singular}{rest}", f"The {singular}s{rest}"
 
 
-def were_minus_was(ckpt, text: str) -> float:
-    """P('e') − P('a') after the final 'w': how much the model prefers "were" to "was"."""
-    probs = ckpt.trace(text).probs[-1]
-    return float(probs[ckpt.vocab.index("e")] - probs[ckpt.vocab.index("a")])
+def were_minus_was(tt) -> float:
+    """P('e') − P('a') after the final 'w' of a TextTrace: how much "were" beats "was"."""
+    probs = tt.probs[-1]
+    return float(probs[tt.vocab.index("e")] - probs[tt.vocab.index("a")])
