@@ -24,7 +24,7 @@ def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
                      ticktext=labels[::every])
 
 
-def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str], revision: str = "") -> go.Figure:
+def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=df.t, y=df.keep, name=f"kept: {sym['keep']}", marker_color=KEEP)
     fig.add_bar(x=df.t, y=df.new, name=f"new: {sym['new']}", marker_color=NEW)
@@ -34,7 +34,6 @@ def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str], revision: str =
                     line=dict(color=Z, dash="dot"))
     fig.update_layout(
         shapes=_marker_lines(t, None, [("x", "y")]), barmode="relative", height=360,
-        datarevision=revision, uirevision=revision,
         margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25),
         title=f"Where {sym['h']} comes from: kept from the old state vs taken from the candidate",
         yaxis=dict(title="value"),
@@ -59,42 +58,49 @@ def _marker_lines(t: int, unit: int | None, cells: list[tuple[str, str]]) -> lis
 
 
 def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
-             titles: dict[str, str], revision: str = "") -> go.Figure:
+             titles: dict[str, str], clickable: bool = False) -> go.Figure:
     """r, z (0..1) and n, h (−1..1) over (unit × step), 2 × 2; the current step and unit marked.
 
-    Plotly reports no clicks on heatmaps, so an invisible WebGL scatter with one point per cell
-    takes them (SVG markers would cost seconds per redraw at 30 000 cells).
+    Plotly reports no clicks on heatmaps, so with clickable=True an invisible WebGL scatter with
+    one point per cell takes them. It is optional because every step redraws the figure, and a
+    WebGL context costs more to set up than everything else on the page.
     """
     names = list(mats)
     fig = make_subplots(rows=2, cols=2, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.03, vertical_spacing=0.08,
                         subplot_titles=[titles[k] for k in names])
     n_units, steps = mats[names[0]].shape[0], np.asarray(steps)
-    cell_t = np.tile(steps.astype(np.int32), n_units)
-    cell_unit = np.repeat(np.arange(n_units, dtype=np.int16), len(steps))
     for i, k in enumerate(names):
         row, col = divmod(i, 2)
-        fig.add_trace(go.Heatmap(z=mats[k], x=steps, hoverinfo="skip",
+        fig.add_trace(go.Heatmap(z=mats[k], x=steps, hoverinfo="skip" if clickable else None,
+                                 hovertemplate=f"{titles[k]} = %{{z:.4f}}<br>t = %{{x}}, "
+                                 "unit = %{y}<extra></extra>",
                                  coloraxis="coloraxis" if row == 0 else "coloraxis2"),
                       row=row + 1, col=col + 1)
-        fig.add_trace(go.Scattergl(x=cell_t, y=cell_unit, mode="markers", showlegend=False,
-                                   marker=dict(size=6, opacity=0), customdata=mats[k].ravel(),
-                                   hovertemplate=f"{titles[k]} = %{{customdata:.4f}}<br>"
-                                   "t = %{x}, unit = %{y}<extra></extra>"),
-                      row=row + 1, col=col + 1)
+        if clickable:
+            fig.add_trace(_click_targets(steps, n_units, mats[k], titles[k]), row=row + 1,
+                          col=col + 1)
     axes = [("x", "y"), ("x2", "y2"), ("x3", "y3"), ("x4", "y4")]
     _char_axis(fig, steps, chars, numbers=False)
     fig.update_xaxes(title_text="character read at each step (hover for t)", row=2)
     fig.update_yaxes(title_text="unit", col=1)
     fig.update_layout(
         height=760, margin=dict(t=60, b=10, l=10, r=10), shapes=_marker_lines(t, unit, axes),
-        datarevision=revision, uirevision=revision,  # same data: Plotly redraws only the lines
-        title="Every unit at the steps around t (red lines: current step and unit; click a cell)",
+        title="Every unit at the steps around t (red lines: current step and unit)",
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
                        colorbar=dict(title="gate", y=0.78, len=0.42)),
         coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
                         colorbar=dict(title="value", y=0.22, len=0.42)))
     return fig
+
+
+def _click_targets(steps: np.ndarray, n_units: int, values: np.ndarray, title: str):
+    return go.Scattergl(x=np.tile(steps.astype(np.int32), n_units),
+                        y=np.repeat(np.arange(n_units, dtype=np.int16), len(steps)),
+                        mode="markers", showlegend=False,
+                        marker=dict(size=6, opacity=0), customdata=values.ravel(),
+                        hovertemplate=f"{title} = %{{customdata:.4f}}<br>"
+                        "t = %{x}, unit = %{y}<extra></extra>")
 
 
 def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | None = None

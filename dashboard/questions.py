@@ -191,10 +191,10 @@ def _number(ck, tt, t, unit, layer, direction, sym) -> None:
     cols = st.columns(2)
     for col, tr_, number in zip(cols, (sg, pl), ("singular", "plural"), strict=True):
         col.metric(f"P(were) − P(was), {number}: “{tr_.text}”", f"{were_minus_was(tr_):+.3f}")
-    start = pair[0].index(",")
+    start, start_pl = pair[0].index(","), pair[1].index(",")  # "cat," / "cats,", "boxes,"
     steps = range(start, len(pair[0]))
     pairs = {u: (sg.trace.gate("h", layer)[start:, u].numpy(),
-                 pl.trace.gate("h", layer)[start + 1 :, u].numpy()) for u in top}
+                 pl.trace.gate("h", layer)[start_pl:, u].numpy()) for u in top}
     st.plotly_chart(charts.pair_lines(steps, pair[0][start:], pairs,
                                       "The top units through the clause: singular vs plural"),
                     config=charts.CONFIG, key="num_lines")

@@ -17,8 +17,8 @@ WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text le
 
 
 def window(t: int, T: int) -> slice:
-    """WIDTH steps around t, moved in STRIDE-step jumps: stepping through t then redraws only
-    the markers (the data and its revision stay the same), and t keeps STRIDE steps of context."""
+    """WIDTH steps around t, moved in STRIDE-step jumps, so t keeps STRIDE steps of context on
+    the left and the view does not scroll at every step."""
     lo = max(0, min((t // STRIDE - 1) * STRIDE, T - WIDTH))
     return slice(lo, min(T, lo + WIDTH))
 
@@ -99,18 +99,22 @@ def _differences(card) -> None:
 def _charts(tt, t, unit, layer, direction, sym) -> None:
     w = window(t, tt.trace.T)
     df = balance(tt, unit, layer, direction, w)
-    revision = f"{id(tt)}:{layer}:{direction}:{w.start}"
-    st.plotly_chart(charts.balance_chart(df, t, sym, f"{revision}:{unit}"), config=charts.CONFIG,
-                    key="balance")
+    st.plotly_chart(charts.balance_chart(df, t, sym), config=charts.CONFIG, key="balance")
     st.caption(f"Each bar pair adds up to {sym['h']} (black line). When {sym['z']} (dotted, right "
                "axis) is near 1 the unit keeps its old value (blue); near 0 it takes the candidate "
                "(orange).")
     tr = tt.trace
-    mats = {k: tr.gate(k, layer, direction)[w].t().numpy() for k in ("r", "z", "n", "h")}
+    mats = {k: tr.gate(k, layer, direction, w).t().numpy() for k in ("r", "z", "n", "h")}
     steps = list(range(w.start, w.stop))
-    fig = charts.heatmaps(steps, [tt.text[i] for i in steps], mats, t, unit, sym, revision)
-    st.plotly_chart(fig, config=charts.CONFIG, key="heatmaps", on_select=_select_cell,
-                    selection_mode="points")
+    clickable = st.toggle("Click a cell to jump to its step and unit", key="pick",
+                          help="Adds one invisible WebGL point per cell to take the clicks; "
+                          "stepping redraws more slowly while it is on.")
+    fig = charts.heatmaps(steps, [tt.text[i] for i in steps], mats, t, unit, sym, clickable)
+    if clickable:
+        st.plotly_chart(fig, config=charts.CONFIG, key="heatmaps", on_select=_select_cell,
+                        selection_mode="points")
+    else:
+        st.plotly_chart(fig, config=charts.CONFIG, key="heatmaps")
     st.caption("Rows are units, columns are steps (characters below). Look for rows that stay "
                f"one colour in {sym['z']}: those units hold their value while others change.")
 

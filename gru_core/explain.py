@@ -35,7 +35,7 @@ def step_card(model, tt: TextTrace, t: int, unit: int, layer: int = 0, direction
               top: int = 5) -> StepCard:
     """model: the CharGRU behind tt. Numbers are float64 copies of the trace's own values."""
     tr, gru = tt.trace, model.gru
-    g = {k: tr.gate(k, layer, direction)[t] for k in GATES}
+    g = {k: tr.gate(k, layer, direction, t) for k in GATES}
     w = layer_weights(gru, layer, direction)
     z, n, h_prev = g["z"][unit], g["n"][unit], g["h_prev"][unit]
     keep, new = z * h_prev, (1 - z) * n
@@ -86,7 +86,7 @@ def trace_table(tt: TextTrace, layer: int = 0, direction: int = 0, units: list[i
     units = list(range(tr.config.hidden_size)) if units is None else units
     frames = []
     for u in units:
-        cols = {k: tr.gate(k, layer, direction)[steps, u].double().numpy() for k in GATES}
+        cols = {k: tr.gate(k, layer, direction, steps)[:, u].double().numpy() for k in GATES}
         frames.append(pd.DataFrame({"t": t_idx.numpy(), "char": [tt.text[i] for i in t_idx],
                                     "layer": layer, "direction": direction, "unit": u, **cols}))
     return pd.concat(frames, ignore_index=True).sort_values(["t", "unit"], ignore_index=True)
@@ -95,7 +95,8 @@ def trace_table(tt: TextTrace, layer: int = 0, direction: int = 0, units: list[i
 def balance(tt: TextTrace, unit: int, layer: int = 0, direction: int = 0,
             steps: slice = slice(None)) -> pd.DataFrame:
     """Per step for one unit: kept part z·h_prev, new part (1−z)·n, their sum h, and z."""
-    g = {k: tt.trace.gate(k, layer, direction)[steps, unit].double() for k in ("z", "n", "h_prev")}
+    g = {k: tt.trace.gate(k, layer, direction, steps)[:, unit].double()
+         for k in ("z", "n", "h_prev")}
     t_idx = torch.arange(tt.trace.T)[steps]
     keep, new = g["z"] * g["h_prev"], (1 - g["z"]) * g["n"]
     return pd.DataFrame({"t": t_idx.numpy(), "char": [tt.text[i] for i in t_idx],

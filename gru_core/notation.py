@@ -38,8 +38,8 @@ def course_candidate(gru, trace: Trace, layer: int = 0, direction: int = 0,
                      steps: slice = slice(None)) -> torch.Tensor:
     """(T, H): c̃ = tanh(W_in x + b_in + W_hn (r ⊙ h_prev) + b_hn), reset *before* the product."""
     w = layer_weights(gru, layer, direction)
-    r, h_prev = (trace.gate(k, layer, direction)[steps] for k in ("r", "h_prev"))
-    pre = trace.gate("in", layer, direction)[steps] + (r * h_prev) @ w.W_hn.t()
+    r, h_prev = (trace.gate(k, layer, direction, steps) for k in ("r", "h_prev"))
+    pre = trace.gate("in", layer, direction, steps) + (r * h_prev) @ w.W_hn.t()
     if w.b_hn is not None:
         pre = pre + w.b_hn
     return torch.tanh(pre)

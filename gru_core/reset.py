@@ -32,13 +32,13 @@ def reset_counterfactual(model, tt: TextTrace, t: int, layer: int = 0) -> ResetC
     tr = tt.trace
     if tr.config.bidirectional:
         raise ValueError("the counterfactual is defined for unidirectional models")
-    z, hn, h_prev = (tr.gate(k, layer)[t] for k in ("z", "hn", "h_prev"))
-    n_no_reset = torch.tanh(tr.gate("in", layer)[t] + hn)
+    z, hn, h_prev = (tr.gate(k, layer, 0, t) for k in ("z", "hn", "h_prev"))
+    n_no_reset = torch.tanh(tr.gate("in", layer, 0, t) + hn)
     h = (1 - z) * n_no_reset + z * h_prev
     for upper in range(layer + 1, tr.config.num_layers):
         w = layer_weights(model.gru, upper)
-        h = step(h, tr.gate("h_prev", upper)[t], w)["h"]
+        h = step(h, tr.gate("h_prev", upper, 0, t), w)["h"]
     probs_no_reset = torch.softmax(model.head(h), dim=-1)
     n_course = course_candidate(model.gru, tr, layer, steps=slice(t, t + 1))[0]
-    return ResetCounterfactual(tr.gate("n", layer)[t], n_no_reset, n_course, tt.probs[t],
+    return ResetCounterfactual(tr.gate("n", layer, 0, t), n_no_reset, n_course, tt.probs[t],
                                probs_no_reset)

@@ -54,6 +54,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--z-bias", type=float, default=0.0,
                    help="initial bias of the update gate z (added to b_iz): > 0 starts every unit "
                    "leaning towards keeping h_prev, so gradients reach far back from the start")
+    p.add_argument("--focus", default="",
+                   help="a context string, e.g. ', w': the character right after it weighs "
+                   "--focus-weight times the others in the loss")
+    p.add_argument("--focus-weight", type=float, default=1.0)
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--device", default="cpu", help="e.g. cuda; training needs none")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -81,6 +85,7 @@ def train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     vocab, train_text, val_text, meta = load_task(args)
     train_data, val_data = to_indices(train_text, vocab), to_indices(val_text, vocab)
+    args.focus_idx = [vocab.index(c) for c in args.focus]
     config = GRUConfig(input_size=len(vocab), hidden_size=args.hidden, num_layers=args.layers)
     model = CharGRU(config, dropout=args.dropout)
     with torch.no_grad():
@@ -120,7 +125,8 @@ def train(args: argparse.Namespace) -> dict:
                else "one pass over the validation text from a zero state"),
             "epochs": args.epochs,
             "history": history,
-            "hyperparameters": {k: v for k, v in vars(args).items() if k not in ("out", "corpus")},
+            "hyperparameters": {k: v for k, v in vars(args).items()
+                                if k not in ("out", "corpus", "focus_idx")},
             "wall_time_s": round(time.time() - start, 1),
             "command": "python -m gru_core.train " + shlex.join(sys.argv[1:]),
             "torch": str(torch.__version__),
@@ -128,6 +134,18 @@ def train(args: argparse.Namespace) -> dict:
     )
     save_checkpoint(args.out, judged.cpu(), vocab, meta)
     return meta
+
+
+def focus(x: torch.Tensor, args: argparse.Namespace) -> torch.Tensor:
+    """(T*B,) loss weights: focus_weight where the window reads args.focus_idx just before."""
+    w = torch.ones(x.shape, device=x.device)
+    k = len(args.focus_idx)
+    if k and args.focus_weight != 1 and x.shape[0] >= k:
+        hit = torch.ones_like(x[k - 1 :], dtype=torch.bool)
+        for j, c in enumerate(args.focus_idx):  # x[t - k + 1 + j] == c for every j
+            hit &= x[j : x.shape[0] - k + 1 + j] == c
+        w[k - 1 :][hit] = args.focus_weight
+    return w.view(-1)
 
 
 def _epoch(model, opt, sched, data, args, offset, steps, epoch, newline, ema) -> float:
@@ -143,7 +161,8 @@ def _epoch(model, opt, sched, data, args, offset, steps, epoch, newline, ema) ->
             break
         x, y = x.to(args.device), y.to(args.device)
         logits, h = model(x, h.detach() if (carry and h is not None) else None)
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1))
+        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
+        loss = (loss * focus(x, args)).sum() / x.numel()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -12,15 +12,17 @@ import re
 import pandas as pd
 import torch
 
+from . import grammar
+
 
 def clause_difference(ckpt, singular: str, plural: str, layer: int = 0) -> torch.Tensor:
     """(span, H): h_plural − h_singular from the comma after the subject to the end."""
-    start = singular.index(",")
-    if plural[start + 1 :] != singular[start:]:
+    s, p = singular.index(","), plural.index(",")  # "cat," / "cats,", "box," / "boxes,"
+    if plural[p:] != singular[s:]:
         raise ValueError("not a minimal pair: the texts must agree after the subject")
     h_s = ckpt.trace(singular).trace.gate("h", layer)
     h_p = ckpt.trace(plural).trace.gate("h", layer)
-    return h_p[start + 1 :] - h_s[start:]
+    return h_p[p:] - h_s[s:]
 
 
 def number_units(ckpt, pairs: list[tuple[str, str]], layer: int = 0, threshold: float = 0.1
@@ -52,8 +54,9 @@ def minimal_pair_of(text: str) -> tuple[str, str] | None:
     if not m:
         return None
     noun, rest = m.group(1), text[m.end(1) : m.end()]
-    singular = noun[:-1] if noun.endswith("s") else noun
-    return f"The {singular}{rest}", f"The {singular}s{rest}"
+    singular = next((n for n in grammar.NOUNS if noun in (n, grammar.plural(n))),
+                    noun.removesuffix("s"))
+    return f"The {singular}{rest}", f"The {grammar.plural(singular)}{rest}"
 
 
 def were_minus_was(tt) -> float:

@@ -69,6 +69,9 @@ def test_deep_link_renders_and_next_advances(app_url, page):
 def test_clicking_a_heatmap_cell_selects_step_and_unit(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
                                            "unit": 5}))
+    page.get_by_text("Click a cell to jump to its step and unit").click()
+    settle(page)
+    page.wait_for_selector(".st-key-heatmaps canvas", timeout=30_000)  # the WebGL click layer
     heat = page.locator(".st-key-heatmaps .nsewdrag").first
     heat.scroll_into_view_if_needed()
     box = heat.bounding_box()

@@ -51,17 +51,31 @@ def test_shakespeare_validation_loss(name, corpus_text):
     assert loss == pytest.approx(ck.meta["val_loss"], abs=2e-3)
 
 
+@torch.no_grad()
+def plain_accuracy(prefixes) -> float:
+    """P('e') > P('a') after the final 'w' exactly for plural subjects, by plain nn.GRU."""
+    gru, head, vocab = plain_model("agreement")
+    a, e = vocab.index("a"), vocab.index("e")
+    right = 0
+    for text, is_plural in prefixes:
+        out, _ = gru(torch.nn.functional.one_hot(
+            torch.tensor([vocab.index(c) for c in text]), len(vocab)).float())
+        logits = head(out[-1])
+        right += bool(logits[e] > logits[a]) == is_plural
+    return right / len(prefixes)
+
+
 def test_agreement_on_held_out_nouns_and_clauses():
+    """The issue's goals: >= 95% on held-out nouns and clause templates, >= 90% with an
+    attractor in the clause, recomputed with plain nn.GRU + nn.Linear from the file."""
     ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
     seed = ck.meta["hyperparameters"]["seed"]
     assert set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'-") <= set(ck.vocab)
-    report = agreement.report(ck.model, ck.vocab, seed=seed)
-    # The goal is 0.95 / 0.90 on held-out nouns and clauses; the shipped model reaches about
-    # 0.68 / 0.64 (checkpoints/README.md): the recorded figures are checked, the goal is open.
-    assert report["agreement_accuracy"] == pytest.approx(ck.meta["agreement_accuracy"])
-    assert report["agreement_accuracy_attractor"] == pytest.approx(
-        ck.meta["agreement_accuracy_attractor"])
-    assert report["agreement_accuracy"] > 0.6
-    held_out = set(agreement.splits(seed)["test_nouns"])
-    assert held_out == set(ck.meta["held_out_nouns"])
-
+    held_out = agreement.splits(seed)
+    assert set(held_out["test_nouns"]) == set(ck.meta["held_out_nouns"])
+    assert set(held_out["test_clauses"]) == set(ck.meta["held_out_clauses"])
+    accuracy = plain_accuracy(agreement.test_prefixes(seed, 1000))
+    attractor = plain_accuracy(agreement.test_prefixes(seed, 1000, attractor=True))
+    assert accuracy >= 0.95 and attractor >= 0.90
+    assert accuracy == pytest.approx(ck.meta["agreement_accuracy"])
+    assert attractor == pytest.approx(ck.meta["agreement_accuracy_attractor"])

@@ -56,15 +56,15 @@ def test_saturated_gates_really_saturate():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("hidden", [32, 64, 128, 256])
-def test_gates_are_bitwise_pytorchs_own(dtype, hidden):
+@pytest.mark.parametrize("hidden, T", [(32, 200), (64, 200), (128, 2500), (256, 200)])
+def test_gates_are_bitwise_pytorchs_own(dtype, hidden, T):
     """With PyTorch's own update formula, our gates give back nn.GRU's output bit for bit.
 
     This holds when H is a multiple of 32 (the shipped models: 128, 256); for other sizes the
     vectorised elementwise kernels round a few tail elements differently (≤ 1 ulp of the gates).
     """
     gru = make_gru(65, hidden, layers=2, dtype=dtype, seed=hidden)
-    x = torch.nn.functional.one_hot(torch.randint(0, 65, (200,)), 65).to(dtype)
+    x = torch.nn.functional.one_hot(torch.randint(0, 65, (T,)), 65).to(dtype)  # T > CHUNK too
     with torch.no_grad():
         out, _ = gru(x)
     tr = recompute(gru, x)
@@ -72,6 +72,27 @@ def test_gates_are_bitwise_pytorchs_own(dtype, hidden):
         g = {k: tr.gate(k, layer) for k in ("h_prev", "n", "z", "h")}
         assert torch.equal((g["h_prev"] - g["n"]) * g["z"] + g["n"], g["h"])
     assert torch.equal(tr.output, out)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_one_hot_input_terms_and_step_ranges(bias):
+    """For one-hot x the input terms are looked up, not stored: they must still be exactly
+    W_ih x + b_ih, and any range of steps must read the same numbers as the whole."""
+    gru = make_gru(9, 32, layers=2, bias=bias, seed=3)
+    x = torch.nn.functional.one_hot(torch.randint(0, 9, (2100,)), 9).float()
+    tr = recompute(gru, x)
+    gi = torch.nn.functional.linear(x, gru.weight_ih_l0, gru.bias_ih_l0 if bias else None)
+    for k, name in enumerate(("ir", "iz", "in")):
+        assert torch.equal(tr.gate(name), gi[:, k * 32 : (k + 1) * 32])
+    for layer in (0, 1):
+        for name in GATES:
+            whole = tr.gate(name, layer)
+            for steps in (slice(1000, 1100), 2099, torch.tensor([5, 3, 2000])):
+                assert torch.equal(tr.gate(name, layer, steps=steps), whole[steps])
+    # h, h_prev and the output share one buffer: the trace keeps no second copy of h
+    ptr = tr.output.untyped_storage().data_ptr()
+    assert tr.gate("h", 1).untyped_storage().data_ptr() == ptr
+    assert tr.gate("h_prev", 1).untyped_storage().data_ptr() == ptr
 
 
 def test_reverse_direction_is_indexed_by_input_position():
@@ -128,3 +149,16 @@ def test_bad_inputs_raise_clear_errors():
         tr.gate("r", layer=1)
     with pytest.raises(ValueError, match="not an nn.GRU"):
         recompute({"weight": torch.zeros(2)}, torch.randn(5, 4))
+
+
+def test_bidirectional_gates_are_bitwise_across_chunks():
+    gru = make_gru(11, 64, layers=2, bidirectional=True, seed=5)
+    x = torch.nn.functional.one_hot(torch.randint(0, 11, (1500,)), 11).float()
+    with torch.no_grad():
+        out, h_n = gru(x)
+    tr = recompute(gru, x)
+    assert torch.equal(tr.output, out) and torch.equal(tr.h_n, h_n)
+    for layer in (0, 1):
+        for d in (0, 1):
+            g = {k: tr.gate(k, layer, d) for k in ("h_prev", "n", "z", "h")}
+            assert torch.equal((g["h_prev"] - g["n"]) * g["z"] + g["n"], g["h"])

@@ -80,9 +80,33 @@ def test_agreement_task_holds_out_nouns_and_clauses():
     for text, is_plural in prefixes:
         subject = text.split(",")[0].split()[-1]
         clause = text.split(", which ")[1]
-        clause_nouns = [w for w in re.findall(r"[a-z]+", clause)
-                        if w in agreement.NOUNS or w[:-1] in agreement.NOUNS]
+        forms = set(agreement.NOUNS) | {agreement.plural(n) for n in agreement.NOUNS}
+        clause_nouns = [w for w in re.findall(r"[a-z]+", clause) if w in forms]
         assert subject.endswith("s") == is_plural and text.endswith(", w")
         assert clause_nouns and all(n.endswith("s") != is_plural for n in clause_nouns)
     for sg, pl in agreement.minimal_pairs(seed=0, n=10):
-        assert pl.replace("s,", ",", 1) == sg
+        noun = sg.split(",")[0].split()[-1]
+        assert pl == sg.replace(f"{noun},", f"{agreement.plural(noun)},", 1) != sg
+
+
+def test_training_clauses_never_open_like_a_held_out_template():
+    vocab, train_text, _, meta = agreement.make_task(seed=0, n_train=3000, n_val=10)
+    noun = "(?:" + "|".join(sorted({f(n) for n in agreement.NOUNS
+                                     for f in (str, agreement.plural)}, key=len)[::-1]) + ")"
+    held_out = [re.escape(c).replace(r"\{n\}", noun) for c in meta["held_out_clauses"]]
+    clauses = [line.split(", which ", 1)[1].rsplit(", w", 1)[0]
+               for line in train_text.splitlines() if ", which " in line]
+    assert len(set(clauses)) > len(clauses) / 2  # mostly generated, hardly any repeats
+    opens_like = re.compile(f"(?:{'|'.join(held_out)})(?: |$)")
+    assert not [c for c in clauses if opens_like.match(c)]
+    assert max(map(len, clauses)) <= 80
+
+
+@pytest.mark.parametrize("noun, plural", [("cat", "cats"), ("box", "boxes"),
+                                          ("peach", "peaches"), ("city", "cities"),
+                                          ("jockey", "jockeys")])
+def test_plural_and_minimal_pair(noun, plural):
+    from gru_core.units import minimal_pair_of
+    assert agreement.plural(noun) == plural
+    sg, pl = minimal_pair_of(f"The {plural}, which ran, were late.")
+    assert (sg, pl) == (f"The {noun}, which ran, w", f"The {plural}, which ran, w")
