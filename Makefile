@@ -35,4 +35,5 @@ checkpoints: install
 	$(PY) -m gru_core.train --corpus $(CORPUS) --out checkpoints/shakespeare-2layer.pt \
 		--layers 2 --hidden 256 --epochs 36 --dropout 0.3 --threads 1
 	$(PY) -m gru_core.train --task agreement --out checkpoints/agreement.pt \
-		--layers 1 --hidden 128 --epochs 24 --windows lines --weight-decay 0.01 --threads 1
+		--layers 1 --hidden 128 --epochs 16 --windows lines --weight-decay 0.01 \
+		--focus ", w" --focus-weight 10 --threads 1

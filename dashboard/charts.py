@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 KEEP, NEW, H, Z = "#4C78A8", "#F58518", "#222222", "#54A24B"
 CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -15,38 +14,51 @@ def show_char(c: str) -> str:
     return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(c, c)
 
 
-def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
+def _figure(data: list[dict], layout: dict) -> go.Figure:
+    """A figure from plain dicts, without plotly.py's property validation: the charts redrawn at
+    every step would spend more time being validated than being drawn (tests render them all)."""
+    return go.Figure(data=data, layout=layout, _validate=False)
+
+
+def _char_ticks(steps, chars, numbers: bool = True) -> dict:
     """Characters (and step numbers) as ticks; a categorical axis would merge repeated ones."""
     every = max(1, len(steps) // 60)
     labels = [f"{show_char(c)}<br>{t}" if numbers else show_char(c)
               for t, c in zip(steps, chars, strict=True)]
-    fig.update_xaxes(tickmode="array", tickvals=list(steps)[::every], tickangle=0,
-                     ticktext=labels[::every])
+    return dict(tickmode="array", tickvals=list(steps)[::every], ticktext=labels[::every],
+                tickangle=0)
+
+
+def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
+    fig.update_xaxes(**_char_ticks(steps, chars, numbers))
 
 
 def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
-    fig = go.Figure()
-    fig.add_bar(x=df.t, y=df.keep, name=f"kept: {sym['keep']}", marker_color=KEEP)
-    fig.add_bar(x=df.t, y=df.new, name=f"new: {sym['new']}", marker_color=NEW)
-    fig.add_scatter(x=df.t, y=df.h, name=f"{sym['h']} = kept + new", mode="lines+markers",
-                    line=dict(color=H, width=2), marker=dict(size=5))
-    fig.add_scatter(x=df.t, y=df.z, name=sym["z"], mode="lines", yaxis="y2",
-                    line=dict(color=Z, dash="dot"))
-    fig.update_layout(
+    t_ = df.t.to_numpy()
+    data = [
+        dict(type="bar", x=t_, y=df.keep.to_numpy(), name=f"kept: {sym['keep']}",
+             marker=dict(color=KEEP)),
+        dict(type="bar", x=t_, y=df.new.to_numpy(), name=f"new: {sym['new']}",
+             marker=dict(color=NEW)),
+        dict(type="scatter", x=t_, y=df.h.to_numpy(), name=f"{sym['h']} = kept + new",
+             mode="lines+markers", line=dict(color=H, width=2), marker=dict(size=5)),
+        dict(type="scatter", x=t_, y=df.z.to_numpy(), name=sym["z"], mode="lines", yaxis="y2",
+             line=dict(color=Z, dash="dot")),
+    ]
+    return _figure(data, dict(
         shapes=_marker_lines(t, None, [("x", "y")]), barmode="relative", height=360,
         margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25),
-        title=f"Where {sym['h']} comes from: kept from the old state vs taken from the candidate",
-        yaxis=dict(title="value"),
-        yaxis2=dict(title=sym["z"], overlaying="y", side="right", range=[0, 1.02],
-                    tickmode="linear", tick0=0, dtick=0.25, showgrid=False))
-    _char_axis(fig, df.t, df.char)
-    return fig
+        title=dict(text=f"Where {sym['h']} comes from: kept from the old state vs taken from "
+                   "the candidate"),
+        xaxis=_char_ticks(t_, df.char),
+        yaxis=dict(title=dict(text="value")),
+        yaxis2=dict(title=dict(text=sym["z"]), overlaying="y", side="right", range=[0, 1.02],
+                    tickmode="linear", tick0=0, dtick=0.25, showgrid=False)))
 
 
 def _marker_lines(t: int, unit: int | None, cells: list[tuple[str, str]]) -> list[dict]:
-    """Shapes for the current step (and unit) on each (xaxis, yaxis) pair: one layout update
-    instead of one validated add_vline call per subplot."""
-    line = dict(color="crimson", width=1.5)
+    """Shapes for the current step (and unit) on each (xaxis, yaxis) pair."""
+    line = dict(color="#e600e6", width=2)  # magenta: visible on Viridis and on RdBu alike
     shapes = []
     for xa, ya in cells:
         shapes.append(dict(type="line", xref=xa, yref=f"{ya} domain", x0=t, x1=t, y0=0, y1=1,
@@ -57,6 +69,11 @@ def _marker_lines(t: int, unit: int | None, cells: list[tuple[str, str]]) -> lis
     return shapes
 
 
+# 2 x 2 grid: (x domain, y domain) per cell, r z on top, n h below, with small gaps
+_GRID = [((0, 0.485), (0.54, 1)), ((0.515, 1), (0.54, 1)),
+         ((0, 0.485), (0, 0.46)), ((0.515, 1), (0, 0.46))]
+
+
 def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
              titles: dict[str, str], clickable: bool = False) -> go.Figure:
     """r, z (0..1) and n, h (−1..1) over (unit × step), 2 × 2; the current step and unit marked.
@@ -65,53 +82,62 @@ def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
     one point per cell takes them. It is optional because every step redraws the figure, and a
     WebGL context costs more to set up than everything else on the page.
     """
-    names = list(mats)
-    fig = make_subplots(rows=2, cols=2, shared_xaxes=True, shared_yaxes=True,
-                        horizontal_spacing=0.03, vertical_spacing=0.08,
-                        subplot_titles=[titles[k] for k in names])
-    n_units, steps = mats[names[0]].shape[0], np.asarray(steps)
-    for i, k in enumerate(names):
-        row, col = divmod(i, 2)
-        fig.add_trace(go.Heatmap(z=mats[k], x=steps, hoverinfo="skip" if clickable else None,
-                                 hovertemplate=f"{titles[k]} = %{{z:.4f}}<br>t = %{{x}}, "
-                                 "unit = %{y}<extra></extra>",
-                                 coloraxis="coloraxis" if row == 0 else "coloraxis2"),
-                      row=row + 1, col=col + 1)
+    steps = np.asarray(steps)
+    data, layout, axes = [], {}, []
+    for i, (name, (x_dom, y_dom)) in enumerate(zip(mats, _GRID, strict=True)):
+        k = "" if i == 0 else str(i + 1)
+        xa, ya = f"x{k}", f"y{k}"
+        axes.append((xa, ya))
+        heat = dict(type="heatmap", z=mats[name], x=steps, xaxis=xa, yaxis=ya,
+                    coloraxis="coloraxis" if i < 2 else "coloraxis2",
+                    hovertemplate=f"{titles[name]} = %{{z:.4f}}<br>t = %{{x}}, "
+                    "unit = %{y}<extra></extra>")
+        data.append(heat)
         if clickable:
-            fig.add_trace(_click_targets(steps, n_units, mats[k], titles[k]), row=row + 1,
-                          col=col + 1)
-    axes = [("x", "y"), ("x2", "y2"), ("x3", "y3"), ("x4", "y4")]
-    _char_axis(fig, steps, chars, numbers=False)
-    fig.update_xaxes(title_text="character read at each step (hover for t)", row=2)
-    fig.update_yaxes(title_text="unit", col=1)
-    fig.update_layout(
+            heat["hoverinfo"] = "skip"
+            data.append(_click_targets(steps, mats[name], titles[name], xa, ya))
+        bottom, left = i >= 2, i % 2 == 0
+        layout[f"xaxis{k}"] = dict(domain=x_dom, anchor=ya, showticklabels=bottom,
+                                   **_char_ticks(steps, chars, False),
+                                   title=dict(text="character read at each step (hover for t)"
+                                              if bottom else ""))
+        layout[f"yaxis{k}"] = dict(domain=y_dom, anchor=xa, showticklabels=left,
+                                   title=dict(text="unit" if left else ""))
+        if i:  # zooming one heatmap zooms all four
+            layout[f"xaxis{k}"]["matches"], layout[f"yaxis{k}"]["matches"] = "x", "y"
+    layout.update(
         height=760, margin=dict(t=60, b=10, l=10, r=10), shapes=_marker_lines(t, unit, axes),
-        title="Every unit at the steps around t (red lines: current step and unit)",
+        title=dict(text="Every unit at the steps around t (magenta lines: current step and unit)"),
+        annotations=[dict(text=titles[name], x=sum(x_dom) / 2, y=y_dom[1], xref="paper",
+                          yref="paper", xanchor="center", yanchor="bottom", showarrow=False,
+                          font=dict(size=16))
+                     for name, (x_dom, y_dom) in zip(mats, _GRID, strict=True)],
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
-                       colorbar=dict(title="gate", y=0.78, len=0.42)),
+                       colorbar=dict(title=dict(text="gate"), y=0.78, len=0.42)),
         coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
-                        colorbar=dict(title="value", y=0.22, len=0.42)))
-    return fig
+                        colorbar=dict(title=dict(text="value"), y=0.22, len=0.42)))
+    return _figure(data, layout)
 
 
-def _click_targets(steps: np.ndarray, n_units: int, values: np.ndarray, title: str):
-    return go.Scattergl(x=np.tile(steps.astype(np.int32), n_units),
-                        y=np.repeat(np.arange(n_units, dtype=np.int16), len(steps)),
-                        mode="markers", showlegend=False,
-                        marker=dict(size=6, opacity=0), customdata=values.ravel(),
-                        hovertemplate=f"{title} = %{{customdata:.4f}}<br>"
-                        "t = %{x}, unit = %{y}<extra></extra>")
+def _click_targets(steps: np.ndarray, values: np.ndarray, title: str, xa: str, ya: str) -> dict:
+    n_units = values.shape[0]
+    return dict(type="scattergl", x=np.tile(steps.astype(np.int32), n_units),
+                y=np.repeat(np.arange(n_units, dtype=np.int16), len(steps)), xaxis=xa, yaxis=ya,
+                mode="markers", showlegend=False, marker=dict(size=6, opacity=0),
+                customdata=values.ravel(), hovertemplate=f"{title} = %{{customdata:.4f}}<br>"
+                "t = %{x}, unit = %{y}<extra></extra>")
 
 
 def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | None = None
                      ) -> go.Figure:
     labels = [repr(show_char(c)) for c, _ in top][::-1]
     colors = [KEEP if c != actual else NEW for c, _ in top][::-1]
-    fig = go.Figure(go.Bar(x=[p for _, p in top][::-1], y=labels, orientation="h",
-                           marker_color=colors, text=[f"{p:.1%}" for _, p in top][::-1]))
-    fig.update_layout(title=title, height=260, margin=dict(t=40, b=10, l=10, r=10),
-                      xaxis=dict(range=[0, 1], tickformat=".0%"))
-    return fig
+    probs = [p for _, p in top][::-1]
+    return _figure(
+        [dict(type="bar", x=probs, y=labels, orientation="h", marker=dict(color=colors),
+              text=[f"{p:.1%}" for p in probs])],
+        dict(title=dict(text=title), height=260, margin=dict(t=40, b=10, l=10, r=10),
+             xaxis=dict(range=[0, 1], tickformat=".0%")))
 
 
 GATE_COLORS = ("#E45756", "#54A24B")  # r, z

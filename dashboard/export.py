@@ -66,7 +66,7 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str) -> s
         "",
         f"Kept from the old state z·h_prev = {T['keep']:.4f}, taken from the candidate "
         f"(1−z)·n = {T['new']:.4f}. nn.GRU's own h = {T['h_gru']:.4f} "
-        f"(difference {T['h_diff']:.1e}).",
+        f"(difference {'0, bit for bit' if T['h_diff'] == 0 else format(T['h_diff'], '.1e')}).",
         "",
         f"[Open this step in the GRU stepper]({url})",
     ])

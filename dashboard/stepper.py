@@ -59,9 +59,12 @@ def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str,
 
 def _verify(card) -> None:
     T = card.terms
+    diff = "0 (bit for bit)" if T["h_diff"] == 0 else f"{T['h_diff']:.1e}"
     st.markdown(
         f"Recomputed **h = {f4(T['h'])}** · nn.GRU's own output **{f4(T['h_gru'])}** · "
-        f"difference **{T['h_diff']:.1e}**")
+        f"difference **{diff}**")
+    st.caption("Recomputed in PyTorch's order, (h_prev − n)·z + n, from the gates above. "
+               f"Summing kept + new instead rounds differently in float32: {T['split_diff']:+.1e}.")
 
 
 def _where_from(card, sym) -> None:

@@ -13,7 +13,7 @@ from .trace import GATES
 from .weights import layer_weights
 
 TERM_ORDER = ("ir", "hr", "r", "iz", "hz", "z", "in", "hn", "r_hn", "n", "h_prev", "keep", "new",
-              "h", "h_gru", "h_diff")
+              "h", "h_gru", "h_diff", "split_diff")
 
 
 @dataclass
@@ -25,7 +25,8 @@ class StepCard:
     char: str  # the character read at t
     one_hot_index: int | None  # its column in W_ir (layer 0), None for layers fed by a layer below
     input_column: dict[str, float]  # W_ir[unit, k], W_iz[unit, k], W_in[unit, k] for that column k
-    terms: dict[str, float]  # TERM_ORDER: keep = z·h_prev, new = (1−z)·n, h = keep + new
+    terms: dict[str, float]  # TERM_ORDER: keep = z·h_prev, new = (1−z)·n, h = (h_prev − n)·z + n;
+    # split_diff = (keep + new) − h: float32 rounds the textbook form a few ulps differently
     biases: dict[str, float]  # b_ir .. b_hn (0.0 when the GRU has no bias)
     top_h_prev: dict[str, pd.DataFrame]  # per hr/hz/hn: units j of h_prev contributing most
     course: dict[str, float]  # Γr, Γu, b_r, b_u, b_c, c̃ (course), c<t> (course)
@@ -39,10 +40,11 @@ def step_card(model, tt: TextTrace, t: int, unit: int, layer: int = 0, direction
     w = layer_weights(gru, layer, direction)
     z, n, h_prev = g["z"][unit], g["n"][unit], g["h_prev"][unit]
     keep, new = z * h_prev, (1 - z) * n
+    h = (h_prev - n) * z + n  # the same h in nn.GRU's order of operations: bit for bit its own
     terms = {k: float(g[k][unit]) for k in GATES if k != "h"}
     terms.update(r_hn=float(g["r"][unit] * g["hn"][unit]), keep=float(keep), new=float(new),
-                 h=float(keep + new), h_gru=float(g["h"][unit]))
-    terms["h_diff"] = float(keep + new - g["h"][unit])
+                 h=float(h), h_gru=float(g["h"][unit]), h_diff=float(h - g["h"][unit]),
+                 split_diff=float(keep + new - h))
     biases = {name: 0.0 if b is None else float(b[unit]) for name, b in (
         ("b_ir", w.b_ir), ("b_iz", w.b_iz), ("b_in", w.b_in),
         ("b_hr", w.b_hr), ("b_hz", w.b_hz), ("b_hn", w.b_hn))}

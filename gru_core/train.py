@@ -14,6 +14,7 @@ import time
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
@@ -45,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--weight-drop", type=float, default=0.0,
+                   help="DropConnect on W_hh (AWD-LSTM's weight drop): each batch zeroes this "
+                   "share of the recurrent weights; the saved model uses all of them")
     p.add_argument("--windows", choices=["stream", "lines"], default="stream",
                    help="stream: consecutive windows with h carried across them (char-rnn); "
                    "lines: windows opening on random line starts, each from a zero state")
@@ -136,6 +140,16 @@ def train(args: argparse.Namespace) -> dict:
     return meta
 
 
+def weight_dropped(model: torch.nn.Module, p: float) -> dict[str, torch.Tensor]:
+    """The model's parameters with dropout applied to every weight_hh (gradients still reach
+    the originals): the regulariser RNN language models gain most from (Merity et al., 2017)."""
+    params = dict(model.named_parameters())
+    for name, w in params.items():
+        if ".weight_hh_l" in name:
+            params[name] = F.dropout(w, p, training=True)
+    return params
+
+
 def focus(x: torch.Tensor, args: argparse.Namespace) -> torch.Tensor:
     """(T*B,) loss weights: focus_weight where the window reads args.focus_idx just before."""
     w = torch.ones(x.shape, device=x.device)
@@ -160,7 +174,11 @@ def _epoch(model, opt, sched, data, args, offset, steps, epoch, newline, ema) ->
         if count == steps:
             break
         x, y = x.to(args.device), y.to(args.device)
-        logits, h = model(x, h.detach() if (carry and h is not None) else None)
+        h = h.detach() if (carry and h is not None) else None
+        if args.weight_drop:
+            logits, h = functional_call(model, weight_dropped(model, args.weight_drop), (x, h))
+        else:
+            logits, h = model(x, h)
         loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), y.reshape(-1), reduction="none")
         loss = (loss * focus(x, args)).sum() / x.numel()
         opt.zero_grad(set_to_none=True)

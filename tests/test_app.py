@@ -57,7 +57,7 @@ def test_deep_link_shows_nn_grus_own_h(t, unit):
                                                                        abs=5e-5)
     assert number_after(r"Recomputed \*\*h =", page) == pytest.approx(out[t, unit].item(),
                                                                       abs=5e-5)
-    assert abs(number_after(r"difference", page)) < 1e-6
+    assert "difference **0 (bit for bit)**" in page  # PyTorch's order of operations, H = 128
     assert at.query_params["t"] == str(t) and at.query_params["unit"] == str(unit)
 
 

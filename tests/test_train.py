@@ -110,3 +110,17 @@ def test_plural_and_minimal_pair(noun, plural):
     assert agreement.plural(noun) == plural
     sg, pl = minimal_pair_of(f"The {plural}, which ran, were late.")
     assert (sg, pl) == (f"The {noun}, which ran, w", f"The {plural}, which ran, w")
+
+
+def test_focus_weights_the_character_after_the_context():
+    from gru_core.train import focus, parse_args
+
+    vocab = sorted(set("ab, w"))
+    args = parse_args(["--out", "x.pt", "--focus", ", w", "--focus-weight", "10"])
+    args.focus_idx = [vocab.index(c) for c in args.focus]
+    text = "ab, wa, wb, a w"
+    x = torch.tensor([vocab.index(c) for c in text]).unsqueeze(1)  # (T, B=1)
+    w = focus(x, args)
+    # the loss at position t predicts text[t + 1]: weighted where text[t-2 : t+1] == ", w"
+    assert [i for i, v in enumerate(w.tolist()) if v == 10] == [4, 8]
+    assert set(w.tolist()) == {1.0, 10.0}
