@@ -126,9 +126,9 @@ def _memory(ck, tt, t, unit, layer, direction, sym) -> None:
 
 
 @st.cache_data(max_entries=16, show_spinner="Differentiating h_t with respect to every h_s…")
-def _norms(model_key: str, text: str, t: int, layer: int, since: int, _ck) -> list[float]:
-    x = _ck.encode(text)
-    return jacobian_norms(_ck.model.gru, x, t, layer, since=since).tolist()
+def _norms(model_key: str, text: str, t: int, layer: int, since: int, _ck, _tt) -> list[float]:
+    return jacobian_norms(_ck.model.gru, _tt.trace.layer_inputs[0], t, layer, since=since,
+                          trace=_tt.trace).tolist()
 
 
 def _gradients(ck, tt, t, unit, layer, direction, sym) -> None:
@@ -136,7 +136,7 @@ def _gradients(ck, tt, t, unit, layer, direction, sym) -> None:
         st.info("Pick a step t > 0.")
         return
     since = max(0, t - MAX_JACOBIAN_SPAN)
-    norms = _norms(ck.name, tt.text, t, layer, since, ck)
+    norms = _norms(ck.name, tt.text, t, layer, since, ck, tt)
     path = direct_path(tt.trace, t, layer, since)
     st.plotly_chart(charts.gradient_flow(path.distance, norms, path["mean"], path["max"],
                                          sym["z"]), config=charts.CONFIG, key="grad")

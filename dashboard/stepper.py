@@ -40,8 +40,9 @@ def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str,
     left, right = st.columns([2, 1])
     with left:
         st.subheader(f"Step t = {t}, unit {unit}: reading {charts.show_char(card.char)!r}")
-        for line in (course_latex(card) if notation == "course" else pytorch_latex(card)):
-            st.latex(r"\small " + line)
+        lines = course_latex(card) if notation == "course" else pytorch_latex(card)
+        st.latex(r"\small\begin{aligned}" + r"\\[6pt]".join(
+            line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
         _verify(card)
     with right:
         actual = tt.text[t + 1] if t + 1 < len(tt.text) else None
@@ -84,7 +85,7 @@ def _where_from(card, sym) -> None:
         for col, key in zip(cols, ("hr", "hz", "hn"), strict=True):
             with col:
                 st.markdown(f"**{key}** = W_{key}·h_prev + b_{key} = {f4(card.terms[key])}")
-                st.dataframe(card.top_h_prev[key].round(4), hide_index=True)
+                st.table(card.top_h_prev[key].round(4).set_index("j"))
 
 
 def _differences(card) -> None:

@@ -14,22 +14,25 @@ from torch import nn
 from torch.func import jacrev, vmap
 
 from .cell import step
-from .trace import recompute
+from .trace import Trace, recompute
 from .weights import layer_weights
 
 BLOCK = 64
 
 
 def jacobian_norms(gru: nn.GRU | dict, x: torch.Tensor, t: int, layer: int = 0,
-                   h0: torch.Tensor | None = None, since: int = 0) -> torch.Tensor:
+                   h0: torch.Tensor | None = None, since: int = 0, trace: Trace | None = None
+                   ) -> torch.Tensor:
     """(t − since + 1,): Frobenius norm of ∂h_t/∂h_s for s = since..t in `layer` (forward).
 
     The cost grows with t − since (one H × H product per step), so long texts pass a `since`.
+    `trace`: recompute(gru, x, h0) when the caller has it already, else it is computed up to t.
     """
     T = x.shape[0]
     if not 0 <= since <= t < T:
         raise IndexError(f"need 0 <= since <= t <= {T - 1}")
-    trace = recompute(gru, x[: t + 1], h0)
+    if trace is None:
+        trace = recompute(gru, x[: t + 1], h0)
     w = layer_weights(gru, layer, 0)
     x_k = trace.layer_inputs[layer][since + 1 : t + 1]  # (n, I), n = t − since
     h_prev = trace.gate("h_prev", layer)[since + 1 : t + 1]  # (n, H)

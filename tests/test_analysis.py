@@ -70,6 +70,9 @@ def test_jacobian_norms_match_autograd_through_nn_gru(layer):
 
         J = torch.autograd.functional.jacobian(h_t, hs[s])
         assert norms[s] == pytest.approx(J.norm().item(), rel=1e-9)
+    # a trace of the whole text, passed in, gives the same numbers; `since` cuts the front
+    tail = jacobian_norms(gru, x, t, layer=layer, since=12, trace=recompute(gru, x))
+    assert torch.equal(tail, norms[12:])
 
 
 def test_course_notation(bi_trace):
