@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="a context string, e.g. ', w': the character right after it weighs "
                    "--focus-weight times the others in the loss")
     p.add_argument("--focus-weight", type=float, default=1.0)
+    p.add_argument("--keep-best", action="store_true",
+                   help="save the weights of the epoch with the lowest validation loss (as "
+                   "char-rnn keeps its best checkpoint) instead of the last epoch's")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--device", default="cpu", help="e.g. cuda; training needs none")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
@@ -104,7 +107,7 @@ def train(args: argparse.Namespace) -> dict:
     ema = None
     if args.ema:
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema))
-    history, start = [], time.time()
+    history, start, best_val = [], time.time(), float("inf")
     for epoch in range(1, args.epochs + 1):
         offset = int(torch.randint(0, args.seq_len, ()).item())
         train_loss = _epoch(model, opt, sched, train_data, args, offset, steps_per_epoch, epoch,
@@ -120,10 +123,18 @@ def train(args: argparse.Namespace) -> dict:
         judged.to(args.device)
         model.to(args.device)
         history.append(row)
+        if args.keep_best and val_loss < best_val:
+            best_val = val_loss
+            best = {k: v.detach().clone() for k, v in judged.state_dict().items()}, row
         tqdm.write("  ".join(f"{k} {v}" for k, v in row.items()))
+    kept = history[-1]
+    if args.keep_best:
+        state, kept = best
+        judged.load_state_dict(state)
     meta.update(
         {
-            **{k: v for k, v in history[-1].items() if k != "epoch"},
+            **{k: v for k, v in kept.items() if k != "epoch"},
+            "kept_epoch": kept["epoch"],
             "val_loss_definition": "mean next-character cross-entropy, nats/char, "
             + ("each validation line read from a zero state" if args.windows == "lines"
                else "one pass over the validation text from a zero state"),

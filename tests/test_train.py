@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from gru_core import agreement, load_checkpoint
-from gru_core.corpus import line_windows, split, to_indices, windows
+from gru_core.corpus import evaluate, line_windows, split, to_indices, windows
 
 from .conftest import ROOT
 
 
-@pytest.mark.parametrize("extra", [[], ["--ema", "0.95", "--dropout", "0.1"]],
-                         ids=["plain", "ema-dropout"])
+@pytest.mark.parametrize("extra", [[], ["--ema", "0.95", "--dropout", "0.1"],
+                                   ["--keep-best", "--weight-drop", "0.2"]],
+                         ids=["plain", "ema-dropout", "best-weightdrop"])
 def test_trainer_writes_a_loadable_checkpoint_whose_loss_went_down(tmp_path, extra):
     rng = random.Random(0)
     words = ["the cat sat", "a dog ran", "we sing", "to the sea", "it rains"]
@@ -31,12 +32,16 @@ def test_trainer_writes_a_loadable_checkpoint_whose_loss_went_down(tmp_path, ext
     history = ck.meta["history"]
     assert len(history) == 3 and history[-1]["val_loss"] < history[0]["val_loss"]
     assert history[-1]["val_loss"] < 0.5 * torch.log(torch.tensor(len(ck.vocab))).item()
-    assert ck.meta["val_loss"] == history[-1]["val_loss"]
+    kept = min(history, key=lambda r: r["val_loss"]) if "--keep-best" in extra else history[-1]
+    assert ck.meta["val_loss"] == kept["val_loss"] and ck.meta["kept_epoch"] == kept["epoch"]
+    _, val_text = split((tmp_path / "tiny.txt").read_text())
+    assert evaluate(ck.model, to_indices(val_text, ck.vocab)) == pytest.approx(
+        kept["val_loss"], abs=1e-4)  # the saved weights are the ones that were judged
     assert ck.meta["command"].startswith("python -m gru_core.train --corpus")
     assert ck.meta["wall_time_s"] > 0 and ck.meta["epochs"] == 3
     assert ck.vocab == sorted(set((tmp_path / "tiny.txt").read_text()))
     assert torch.load(out, weights_only=True)["format"] == "gru-stepper/1"
-    assert ck.meta["hyperparameters"]["ema"] == (0.95 if extra else 0.0)
+    assert ck.meta["hyperparameters"]["ema"] == (0.95 if "--ema" in extra else 0.0)
 
 
 def test_split_is_by_position():
