@@ -3,8 +3,9 @@
     python bench/step_latency.py [--repeats 10]
 
 Both pages are served and driven by headless Chromium in the same run, alternating: the time
-from clicking "next" to the new step's heading being shown and Streamlit having settled. The
-first render (navigation to settled page, trace cached) is timed too. Prints medians and ratios.
+from clicking "next" to the new step's heading being shown, Streamlit having settled and the
+chart showing the change (the app's step marker, the bare page's line). The first render
+(navigation to a settled page, trace cached) is timed too. Prints medians and ratios.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from playwright.sync_api import expect  # noqa: E402
+
 from tests.browser import ROOT, browser, serve, settle  # noqa: E402
 
 COURSE = "The cats, which already ate the fish, were full."
@@ -30,25 +33,39 @@ def timed(action, done) -> float:
     return time.perf_counter() - start
 
 
-def first_render(page, url: str, heading: str) -> float:
+def app_chart(page):  # dashboard/live_chart.py's step chart, in its iframe
+    return page.frame_locator(".st-key-step_chart iframe")
+
+
+def bare_chart(page):
+    return page.locator("[data-testid=stPlotlyChart]")
+
+
+def first_render(page, url: str, heading: str, chart) -> float:
     def go():
         page.goto(url)
 
     def ready():
         page.get_by_role("heading", name=re.compile(re.escape(heading))).wait_for(timeout=120_000)
-        page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=120_000)
+        chart(page).locator(".main-svg").first.wait_for(timeout=120_000)
         settle(page, 120_000)
 
     return timed(go, ready)
 
 
-def step(page, button: str, heading: str) -> float:
+def step(page, button: str, heading: str, drawn) -> float:
+    """Click, then wait for the new heading, a settled page, and the chart's drawn line (the
+    step marker, or the bare page's trace) having changed."""
+    line = drawn(page)
+    before = line.get_attribute("d")
+
     def click():
         page.get_by_role("button", name=button, exact=True).click()
 
     def ready():
         page.get_by_role("heading", name=re.compile(re.escape(heading))).wait_for(timeout=60_000)
         settle(page)
+        expect(line).not_to_have_attribute("d", before, timeout=60_000)
 
     return timed(click, ready)
 
@@ -63,13 +80,15 @@ def main() -> None:
                                for _ in range(2))
         t0 = 5
         app_url = f"{app}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": t0, "unit": 3})
-        first_render(page_app, app_url, f"Step t = {t0}")  # warm: model loaded, trace cached
-        first_app = first_render(page_app, app_url, f"Step t = {t0}")
-        first_bare = first_render(page_bare, bare, "Step 0")
+        first_render(page_app, app_url, f"Step t = {t0}", app_chart)  # warm: trace cached
+        first_app = first_render(page_app, app_url, f"Step t = {t0}", app_chart)
+        first_bare = first_render(page_bare, bare, "Step 0", bare_chart)
         app_times, bare_times = [], []
         for i in range(1, args.repeats + 1):
-            app_times.append(step(page_app, "▶", f"Step t = {t0 + i}"))
-            bare_times.append(step(page_bare, "next", f"Step {i}"))
+            app_times.append(step(page_app, "▶", f"Step t = {t0 + i}",
+                                  lambda p: app_chart(p).locator(".shapelayer path").first))
+            bare_times.append(step(page_bare, "next", f"Step {i}",
+                                   lambda p: bare_chart(p).locator(".scatterlayer path").first))
     a, b = statistics.median(app_times), statistics.median(bare_times)
     print(f"first render (cached trace): app {first_app:.2f} s, bare page {first_bare:.2f} s, "
           f"ratio {first_app / first_bare:.2f}x")

@@ -127,11 +127,17 @@ def main() -> None:
     if view != "step":
         st.header(questions.GUIDED[view][0])
     text, tt = read_text(ck, model_key)
+    at_step(view, ck, tt, unit, layer, direction)
+
+
+@st.fragment
+def at_step(view: str, ck, tt: TextTrace, unit: int, layer: int, direction: int) -> None:
+    """Everything that depends on t. A fragment: stepping reruns only this part of the page."""
     t = pick_step(tt.trace.T)
-    st.markdown(stepper.highlighted_text(text, t), unsafe_allow_html=True)
+    st.markdown(stepper.highlighted_text(tt.text, t), unsafe_allow_html=True)
     show_notices()
-    params = {"view": view, "ckpt": st.session_state["ckpt"], "text": text, "t": t, "unit": unit,
-              "layer": layer if ck.config.num_layers > 1 else None,
+    params = {"view": view, "ckpt": st.session_state["ckpt"], "text": tt.text, "t": t,
+              "unit": unit, "layer": layer if ck.config.num_layers > 1 else None,
               "direction": direction if ck.config.bidirectional else None,
               "notation": st.session_state["notation"]}
     state.write_url(params)
@@ -140,6 +146,8 @@ def main() -> None:
         stepper.render(ck, tt, t, unit, layer, direction, st.session_state["notation"], url)
     else:
         questions.render(view, ck, tt, t, unit, layer, direction, st.session_state["notation"])
+    if st.session_state["unit"] != unit:  # a click in a chart picked another unit: the sidebar
+        st.rerun(scope="app")  # shows it, so the whole page runs again
 
 
 def show_notices() -> None:

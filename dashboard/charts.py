@@ -33,9 +33,52 @@ def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
     fig.update_xaxes(**_char_ticks(steps, chars, numbers))
 
 
-def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
+
+# One figure, one time axis: the selected unit's balance on top, then r, z, n, h for every unit.
+# (y domain, y axis) per panel; the step line runs through all of them.
+PANELS = {"balance": ((0.80, 1.0), "y"), "r": ((0.60, 0.76), "y3"), "z": ((0.40, 0.56), "y4"),
+          "n": ((0.20, 0.36), "y5"), "h": ((0.0, 0.16), "y6")}
+MARGIN = dict(t=110, b=60, l=60, r=90)  # fixed: Plotly's automatic margins cost a second layout
+
+
+def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
+               sym: dict[str, str]) -> go.Figure:
+    """Top: for the selected unit, kept z·h_prev and new (1−z)·n stacked into h, with z. Below:
+    heatmaps of r, z (0..1) and n, h (−1..1) over (unit × step). Step t and the unit are marked
+    by shapes only, so that stepping can redraw just those (dashboard/live_chart.py)."""
+    steps = df.t.to_numpy()
+    data = _balance_traces(df, sym)
+    layout = dict(
+        height=1000, margin=MARGIN, barmode="relative", hovermode="closest",
+        title=dict(text=f"Where {sym['h']} comes from for unit {unit} (top), and every unit at the "
+                   "same steps (magenta: step t and the unit)"),
+        legend=dict(orientation="h", x=0, y=1.01, yanchor="bottom"),
+        xaxis=dict(anchor="y6", automargin=False, **_char_ticks(steps, df.char)),
+        yaxis=dict(domain=PANELS["balance"][0], anchor="x", title=dict(text="value"),
+                   automargin=False),
+        yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,
+                    dtick=0.25, showgrid=False, title=dict(text=sym["z"]), automargin=False),
+        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
+                       colorbar=dict(title=dict(text="gate"), y=0.58, len=0.36)),
+        coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
+                        colorbar=dict(title=dict(text="value"), y=0.18, len=0.36)),
+        shapes=[_line(x0=t, x1=t, xref="x", y0=0, y1=1, yref="paper")],
+        annotations=[])
+    for name, values in mats.items():
+        (lo, hi), ya = PANELS[name]
+        data.append(dict(type="heatmap", z=values, x=steps, xaxis="x", yaxis=ya,
+                         coloraxis="coloraxis" if name in "rz" else "coloraxis2",
+                         hovertemplate=f"{sym[name]} = %{{z:.4f}}<br>t = %{{x}}, unit = %{{y}}"
+                         "<extra></extra>"))
+        layout[f"yaxis{ya[1:]}"] = dict(domain=(lo, hi), anchor="x", automargin=False,
+                                        title=dict(text=f"{sym[name]}: unit"))
+        layout["shapes"].append(_line(x0=0, x1=1, xref="paper", y0=unit, y1=unit, yref=ya))
+    return _figure(data, layout)
+
+
+def _balance_traces(df: pd.DataFrame, sym: dict[str, str]) -> list[dict]:
     t_ = df.t.to_numpy()
-    data = [
+    return [
         dict(type="bar", x=t_, y=df.keep.to_numpy(), name=f"kept: {sym['keep']}",
              marker=dict(color=KEEP)),
         dict(type="bar", x=t_, y=df.new.to_numpy(), name=f"new: {sym['new']}",
@@ -45,87 +88,11 @@ def balance_chart(df: pd.DataFrame, t: int, sym: dict[str, str]) -> go.Figure:
         dict(type="scatter", x=t_, y=df.z.to_numpy(), name=sym["z"], mode="lines", yaxis="y2",
              line=dict(color=Z, dash="dot")),
     ]
-    return _figure(data, dict(
-        shapes=_marker_lines(t, None, [("x", "y")]), barmode="relative", height=360,
-        margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25),
-        title=dict(text=f"Where {sym['h']} comes from: kept from the old state vs taken from "
-                   "the candidate"),
-        xaxis=_char_ticks(t_, df.char),
-        yaxis=dict(title=dict(text="value")),
-        yaxis2=dict(title=dict(text=sym["z"]), overlaying="y", side="right", range=[0, 1.02],
-                    tickmode="linear", tick0=0, dtick=0.25, showgrid=False)))
 
 
-def _marker_lines(t: int, unit: int | None, cells: list[tuple[str, str]]) -> list[dict]:
-    """Shapes for the current step (and unit) on each (xaxis, yaxis) pair."""
-    line = dict(color="#e600e6", width=2)  # magenta: visible on Viridis and on RdBu alike
-    shapes = []
-    for xa, ya in cells:
-        shapes.append(dict(type="line", xref=xa, yref=f"{ya} domain", x0=t, x1=t, y0=0, y1=1,
-                           line=line))
-        if unit is not None:
-            shapes.append(dict(type="line", xref=f"{xa} domain", yref=ya, x0=0, x1=1, y0=unit,
-                               y1=unit, line=line))
-    return shapes
-
-
-# 2 x 2 grid: (x domain, y domain) per cell, r z on top, n h below, with small gaps
-_GRID = [((0, 0.485), (0.54, 1)), ((0.515, 1), (0.54, 1)),
-         ((0, 0.485), (0, 0.46)), ((0.515, 1), (0, 0.46))]
-
-
-def heatmaps(steps, chars, mats: dict[str, np.ndarray], t: int, unit: int,
-             titles: dict[str, str], clickable: bool = False) -> go.Figure:
-    """r, z (0..1) and n, h (−1..1) over (unit × step), 2 × 2; the current step and unit marked.
-
-    Plotly reports no clicks on heatmaps, so with clickable=True an invisible WebGL scatter with
-    one point per cell takes them. It is optional because every step redraws the figure, and a
-    WebGL context costs more to set up than everything else on the page.
-    """
-    steps = np.asarray(steps)
-    data, layout, axes = [], {}, []
-    for i, (name, (x_dom, y_dom)) in enumerate(zip(mats, _GRID, strict=True)):
-        k = "" if i == 0 else str(i + 1)
-        xa, ya = f"x{k}", f"y{k}"
-        axes.append((xa, ya))
-        heat = dict(type="heatmap", z=mats[name], x=steps, xaxis=xa, yaxis=ya,
-                    coloraxis="coloraxis" if i < 2 else "coloraxis2",
-                    hovertemplate=f"{titles[name]} = %{{z:.4f}}<br>t = %{{x}}, "
-                    "unit = %{y}<extra></extra>")
-        data.append(heat)
-        if clickable:
-            heat["hoverinfo"] = "skip"
-            data.append(_click_targets(steps, mats[name], titles[name], xa, ya))
-        bottom, left = i >= 2, i % 2 == 0
-        layout[f"xaxis{k}"] = dict(domain=x_dom, anchor=ya, showticklabels=bottom,
-                                   **_char_ticks(steps, chars, False),
-                                   title=dict(text="character read at each step (hover for t)"
-                                              if bottom else ""))
-        layout[f"yaxis{k}"] = dict(domain=y_dom, anchor=xa, showticklabels=left,
-                                   title=dict(text="unit" if left else ""))
-        if i:  # zooming one heatmap zooms all four
-            layout[f"xaxis{k}"]["matches"], layout[f"yaxis{k}"]["matches"] = "x", "y"
-    layout.update(
-        height=760, margin=dict(t=60, b=10, l=10, r=10), shapes=_marker_lines(t, unit, axes),
-        title=dict(text="Every unit at the steps around t (magenta lines: current step and unit)"),
-        annotations=[dict(text=titles[name], x=sum(x_dom) / 2, y=y_dom[1], xref="paper",
-                          yref="paper", xanchor="center", yanchor="bottom", showarrow=False,
-                          font=dict(size=16))
-                     for name, (x_dom, y_dom) in zip(mats, _GRID, strict=True)],
-        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
-                       colorbar=dict(title=dict(text="gate"), y=0.78, len=0.42)),
-        coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
-                        colorbar=dict(title=dict(text="value"), y=0.22, len=0.42)))
-    return _figure(data, layout)
-
-
-def _click_targets(steps: np.ndarray, values: np.ndarray, title: str, xa: str, ya: str) -> dict:
-    n_units = values.shape[0]
-    return dict(type="scattergl", x=np.tile(steps.astype(np.int32), n_units),
-                y=np.repeat(np.arange(n_units, dtype=np.int16), len(steps)), xaxis=xa, yaxis=ya,
-                mode="markers", showlegend=False, marker=dict(size=6, opacity=0),
-                customdata=values.ravel(), hovertemplate=f"{title} = %{{customdata:.4f}}<br>"
-                "t = %{x}, unit = %{y}<extra></extra>")
+def _line(**where) -> dict:
+    """A marker line: magenta is visible on Viridis, on RdBu and on the bars alike."""
+    return dict(type="line", line=dict(color="#e600e6", width=2), **where)
 
 
 def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | None = None

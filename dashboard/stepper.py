@@ -12,6 +12,7 @@ from gru_core.notation import SYMBOLS
 
 from . import charts
 from .export import course_latex, f4, forum_post, pytorch_latex
+from .live_chart import live_chart
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 
@@ -46,8 +47,8 @@ def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str,
         _verify(card)
     with right:
         actual = tt.text[t + 1] if t + 1 < len(tt.text) else None
-        st.plotly_chart(charts.prediction_chart(tt.top_next(t), f"Next character after t = {t}",
-                                                actual), config=charts.CONFIG, key="pred")
+        live_chart(charts.prediction_chart(tt.top_next(t), f"Next character after t = {t}",
+                                           actual), f"{id(tt)}:{t}", charts.CONFIG, key="pred")
         st.caption("The model's top 5 guesses for the character after t"
                    + (f"; the text actually continues with {charts.show_char(actual)!r} "
                       "(orange when it is among them)." if actual else "."))
@@ -69,7 +70,11 @@ def _verify(card) -> None:
 
 
 def _where_from(card, sym) -> None:
-    with st.expander("Where r, z and n came from: input column and largest h_prev terms"):
+    box = st.expander("Where r, z and n came from: input column and largest h_prev terms",
+                      key="where", on_change="rerun")
+    if not box.open:  # drawn only while open: stepping stays fast
+        return
+    with box:
         if card.one_hot_index is not None:
             col = card.input_column
             st.markdown(
@@ -103,35 +108,33 @@ def _differences(card) -> None:
 def _charts(tt, t, unit, layer, direction, sym) -> None:
     w = window(t, tt.trace.T)
     df = balance(tt, unit, layer, direction, w)
-    st.plotly_chart(charts.balance_chart(df, t, sym), config=charts.CONFIG, key="balance")
-    st.caption(f"Each bar pair adds up to {sym['h']} (black line). When {sym['z']} (dotted, right "
-               "axis) is near 1 the unit keeps its old value (blue); near 0 it takes the candidate "
-               "(orange).")
-    tr = tt.trace
-    mats = {k: tr.gate(k, layer, direction, w).t().numpy() for k in ("r", "z", "n", "h")}
-    steps = list(range(w.start, w.stop))
-    clickable = st.toggle("Click a cell to jump to its step and unit", key="pick",
-                          help="Adds one invisible WebGL point per cell to take the clicks; "
-                          "stepping redraws more slowly while it is on.")
-    fig = charts.heatmaps(steps, [tt.text[i] for i in steps], mats, t, unit, sym, clickable)
-    if clickable:
-        st.plotly_chart(fig, config=charts.CONFIG, key="heatmaps", on_select=_select_cell,
-                        selection_mode="points")
-    else:
-        st.plotly_chart(fig, config=charts.CONFIG, key="heatmaps")
-    st.caption("Rows are units, columns are steps (characters below). Look for rows that stay "
-               f"one colour in {sym['z']}: those units hold their value while others change.")
+    mats = {k: tt.trace.gate(k, layer, direction, w).t().numpy() for k in ("r", "z", "n", "h")}
+    fig = charts.step_chart(df, mats, t, unit, sym)
+    # the drawn data depend on all of these; t only moves the marker lines
+    revision = f"{id(tt)}:{layer}:{direction}:{w.start}:{unit}:{sym['z']}"
+    live_chart(fig, revision, charts.CONFIG, key="step_chart", on_click=_clicked)
+    st.caption(
+        f"Top, for unit {unit}: each bar pair adds up to {sym['h']} (black line). When "
+        f"{sym['z']} (dotted, right axis) is near 1 the unit keeps its old value (blue); near 0 it "
+        "takes the candidate (orange). Below, every unit (rows) at the same steps: look for rows "
+        f"that stay one colour in {sym['z']}; those units hold their value while others change. "
+        "Click a cell to jump to its step and unit, a bar to jump to its step.")
 
 
-def _select_cell() -> None:
-    points = st.session_state["heatmaps"].selection.get("points", [])
-    if points:
-        st.session_state["t"] = int(points[0]["x"])
-        st.session_state["unit"] = int(points[0]["y"])
+def _clicked() -> None:
+    click = st.session_state["step_chart"]
+    if click:
+        st.session_state["t"] = int(click["t"])
+        if click["unit"] is not None:
+            st.session_state["unit"] = int(click["unit"])
 
 
 def _export(ck, tt, card, notation, url, layer, direction, unit) -> None:
-    with st.expander("Copy as forum post, or download the numbers"):
+    box = st.expander("Copy as forum post, or download the numbers", key="export",
+                      on_change="rerun")
+    if not box.open:
+        return
+    with box:
         st.code(forum_post(card, ck.name, tt.text, url, notation), language="markdown")
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",

@@ -4,8 +4,11 @@ Every number checked here is recomputed in the test from the checkpoint file wit
 (tests/reference.py), not with gru_core.
 """
 
+import base64
+import json
 import re
 
+import numpy as np
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
@@ -43,7 +46,46 @@ def test_default_view_is_the_course_example_on_the_number_unit():
     assert at.query_params["ckpt"] == "agreement" and at.query_params["view"] == "step"
     t = int(at.slider[0].value)
     assert COURSE.index(",") < t < COURSE.index(", were")  # inside the clause
-    assert len(at.get("plotly_chart")) >= 3
+    assert set(live_charts(at)) == {"step_chart", "pred"}
+
+
+def live_charts(at) -> dict[str, dict]:
+    """The figures sent to dashboard/live_chart.py's component, by key."""
+    out = {}
+    for el in at.get("component_instance"):
+        args = json.loads(el.proto.json_args)
+        out[args["key"]] = json.loads(args["spec"])
+    return out
+
+
+def decode(array) -> np.ndarray:
+    """A plotly.py typed array ({"dtype", "bdata", "shape"}) or a plain list."""
+    if isinstance(array, list):
+        return np.asarray(array)
+    values = np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    shape = array.get("shape")
+    return values.reshape([int(n) for n in shape.split(",")]) if shape else values
+
+
+def test_step_chart_draws_nn_grus_numbers_and_marks_step_and_unit():
+    t, unit = 30, 17
+    at = open_app(ckpt="agreement", text=COURSE, t=t, unit=unit)
+    fig = live_charts(at)["step_chart"]
+    g = ref.gates("agreement", COURSE)
+    heat = {tr["yaxis"]: tr for tr in fig["data"] if tr["type"] == "heatmap"}
+    steps = decode(heat["y6"]["x"]).astype(int)
+    assert t in steps and len(steps) <= 60
+    # h is nn.GRU's own output, bit for bit; the gates by the equations, summed in another order
+    np.testing.assert_array_equal(decode(heat["y6"]["z"]), g["h"][steps].T.numpy())
+    for ya, name in (("y3", "r"), ("y4", "z"), ("y5", "n")):
+        want = g[name][steps].T.numpy()  # (unit, step)
+        np.testing.assert_allclose(decode(heat[ya]["z"]), want, atol=1e-5, rtol=0)
+    bars = {tr["name"]: decode(tr["y"]) for tr in fig["data"] if tr["type"] == "bar"}
+    kept = (g["z"] * g["h_prev"])[steps, unit].numpy()
+    np.testing.assert_allclose(bars["kept: z·h_prev"], kept, atol=1e-6)
+    shapes = fig["layout"]["shapes"]
+    assert [s["x0"] for s in shapes if s["xref"] == "x"] == [t]
+    assert {s["y0"] for s in shapes if s["xref"] == "paper"} == {unit}
 
 
 @pytest.mark.parametrize("t, unit", [(5, 3), (30, 102), (47, 0)])
@@ -136,9 +178,9 @@ def test_very_long_text_answers_with_windowed_charts():
     assert not at.exception
     assert at.slider[0].value == 99_990
     short = open_app(ckpt="agreement", text=COURSE * 2, t=60, unit=4)
-    sizes = {c.proto.id: len(c.proto.spec) for c in short.get("plotly_chart")}
-    for chart in at.get("plotly_chart"):  # windowed: as big as for a 96-character text
-        assert len(chart.proto.spec) < 1.2 * max(sizes.values())
+    size = len(json.dumps(live_charts(short)["step_chart"]))
+    long = live_charts(at)["step_chart"]  # windowed: as big as for a 96-character text
+    assert len(json.dumps(long)) < 1.2 * size
     assert "text" not in at.query_params  # too long for a link; the rest of the view is kept
     assert at.query_params["t"] == "99990"
 
@@ -165,6 +207,9 @@ def test_upload_of_a_good_file_is_stepped(tmp_path):
 
 def test_forum_post_and_csv():
     at = open_app(ckpt="agreement", text=COURSE, t=8, unit=2)
+    assert not at.code  # closed: nothing is computed or sent while stepping
+    at.session_state["export"] = True  # the user opens the expander
+    at.run()
     post = at.code[0].value
     out, _, _ = ref.run("agreement", COURSE)
     assert "$$" in post and r"\begin{aligned}" in post and "t = 8, unit 2" in post
@@ -249,3 +294,21 @@ def test_number_view_on_another_model_points_to_agreement(tmp_path):
     at = open_app(view="number", ckpt="shakespeare", text="To be, or not to be")
     assert not at.exception
     assert any("agreement" in i.value for i in at.info)
+
+
+def test_where_from_names_the_input_column_and_top_h_prev_terms():
+    t, unit = 12, 9
+    at = open_app(ckpt="agreement", text=COURSE, t=t, unit=unit)
+    assert "is one-hot at position" not in texts(at)  # closed until the user opens it
+    at.session_state["where"] = True
+    at.run()
+    gru, _, vocab = ref.plain_model("agreement")
+    k = vocab.index(COURSE[t])
+    assert f"is one-hot at position **{k}**" in texts(at)
+    from dashboard.export import f4
+    assert f"W_ir = {f4(gru.weight_ih_l0[unit, k].item())}" in texts(at)
+    g = ref.gates("agreement", COURSE)
+    W_hr = gru.weight_hh_l0.chunk(3)[0]
+    product = W_hr[unit] * g["h_prev"][t]
+    top = product.abs().topk(5).indices.tolist()
+    assert list(at.table[0].value.index) == top  # hr's largest terms W_hr[unit, j]·h_prev[j]

@@ -5,6 +5,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from .browser import ROOT, chromium, serve, settle
 
@@ -32,10 +33,20 @@ def heading(page, text: str):
     return page.get_by_role("heading", name=re.compile(re.escape(text)))
 
 
+LIVE = "iframe[title='dashboard.live_chart.live_chart']"
+
+
 def goto(page, url: str) -> None:
     page.goto(url)
-    page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg", timeout=90_000)
+    page.wait_for_selector(f"[data-testid=stPlotlyChart] .main-svg, {LIVE}", timeout=90_000)
     settle(page)
+
+
+def live_chart(page, key: str = "step_chart"):
+    """The chart drawn by dashboard/live_chart.py under this key, once drawn."""
+    frame = page.frame_locator(f".st-key-{key} iframe")
+    frame.locator(".main-svg").first.wait_for(timeout=60_000)
+    return frame
 
 
 def no_exception(page) -> None:
@@ -54,14 +65,20 @@ def test_deep_link_renders_and_next_advances(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
                                            "unit": 5}))
     no_exception(page)
-    assert page.locator("[data-testid=stPlotlyChart] .main-svg").count() >= 3
+    chart = live_chart(page)
+    assert chart.locator(".imagelayer image, .heatmaplayer image").count() == 4  # r, z, n, h
+    assert chart.locator(".barlayer .point").count() > 40  # kept and new, per step
+    assert live_chart(page, "pred").locator(".barlayer .point").count() == 5  # top 5
     assert heading(page, "Step t = 20, unit 5").count() == 1
     assert page.locator(".katex .mord").count() >= 40  # the equations were typeset
     shot(page, "step-t20-unit5")
+    marker = chart.locator(".shapelayer path").first
+    before = marker.get_attribute("d")
     page.get_by_role("button", name="▶", exact=True).click()
     heading(page, "Step t = 21, unit 5").wait_for(timeout=30_000)
     settle(page)
     assert params(page)["t"] == "21"
+    expect(marker).not_to_have_attribute("d", before)  # the step line moved, one column right
     no_exception(page)
     shot(page, "step-t21-unit5")
 
@@ -69,17 +86,15 @@ def test_deep_link_renders_and_next_advances(app_url, page):
 def test_clicking_a_heatmap_cell_selects_step_and_unit(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
                                            "unit": 5}))
-    page.get_by_text("Click a cell to jump to its step and unit").click()
-    settle(page)
-    page.wait_for_selector(".st-key-heatmaps canvas", timeout=30_000)  # the WebGL click layer
-    heat = page.locator(".st-key-heatmaps .nsewdrag").first
-    heat.scroll_into_view_if_needed()
+    page.locator(".st-key-step_chart iframe").scroll_into_view_if_needed()
+    heat = live_chart(page).locator(".draglayer .xy3 .nsewdrag")  # the r heatmap
     box = heat.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.5)
     page.wait_for_function("() => !location.search.includes('t=20&')", timeout=30_000)
     settle(page)
-    p = params(page)
-    assert p["t"] != "20" and p["unit"] != "5"
+    p = params(page)  # a cell near the left edge, half-way up the 128 units
+    assert int(p["t"]) < 10 and 40 < int(p["unit"]) < 90
+    assert heading(page, f"Step t = {p['t']}, unit {p['unit']}").count() == 1
     no_exception(page)
 
 

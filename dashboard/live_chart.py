@@ -1,0 +1,55 @@
+"""A Plotly chart that stays mounted while the user steps: moving t moves only its marker lines.
+
+st.plotly_chart makes every changed figure a new element, so the browser draws the whole step
+chart again at each step (four heatmaps, the balance bars, a hundred tick labels). This component
+keeps one plot in an iframe and, while `revision` is unchanged, only relayouts the shapes. It also
+reports clicks on heatmap cells, which st.plotly_chart's selections do not support.
+
+Its frontend is live_chart/index.html plus plotly.js from the installed plotly package, copied
+together into a cache folder that Streamlit serves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit.components.v1 as components
+
+HERE = Path(__file__).parent / "live_chart"
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def _frontend() -> Path:
+    """A folder with index.html and plotly.min.js side by side, named after their contents."""
+    html = (HERE / "index.html").read_bytes()
+    tag = hashlib.sha256(html + plotly.__version__.encode()).hexdigest()[:12]
+    folder = Path(tempfile.gettempdir()) / f"gru-stepper-live-chart-{tag}"
+    if not (folder / "plotly.min.js").is_file():
+        staging = Path(tempfile.mkdtemp(prefix="gru-stepper-live-chart-"))
+        (staging / "index.html").write_bytes(html)
+        shutil.copyfile(PLOTLY_JS, staging / "plotly.min.js")
+        try:
+            staging.rename(folder)
+        except OSError:  # another server made it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+_component = components.declare_component("live_chart", path=str(_frontend()))
+
+
+def live_chart(fig: go.Figure, revision: str, config: dict, key: str,
+               on_click: Callable[[], None] | None = None) -> dict | None:
+    """Draw fig; keep the drawn data while `revision` is the same. The value is the last click,
+    {"t", "unit" (None outside a heatmap), "at"}, or None."""
+    return _component(spec=pio.to_json(fig, validate=False), revision=revision,
+                      config=json.dumps(config), clicks=on_click is not None, key=key,
+                      on_change=on_click, default=None)
