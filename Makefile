@@ -31,7 +31,8 @@ bench: install
 # Reproduce the shipped checkpoints (see checkpoints/README.md for times and figures).
 checkpoints: install
 	$(PY) -m gru_core.train --corpus $(CORPUS) --out checkpoints/shakespeare.pt \
-		--layers 1 --hidden 256 --epochs 50 --dropout 0.3 --ema 0.999 --threads 1
+		--layers 1 --hidden 256 --epochs 50 --dropout 0.3 --weight-drop 0.15 --ema 0.999 \
+		--threads 1
 	$(PY) -m gru_core.train --corpus $(CORPUS) --out checkpoints/shakespeare-2layer.pt \
 		--layers 2 --hidden 256 --epochs 36 --dropout 0.3 --threads 1
 	$(PY) -m gru_core.train --task agreement --out checkpoints/agreement.pt \

@@ -89,5 +89,9 @@ def write_url(keys: dict[str, object]) -> None:
         params.pop("text")
     if st.session_state.get("ckpt") == UPLOAD:
         params.pop("ckpt", None)
-    if dict(st.query_params) != params:
-        st.query_params.from_dict(params)
+    current = dict(st.query_params)
+    for k in current.keys() - params.keys():
+        del st.query_params[k]
+    for k, v in params.items():  # each write is one history entry: a step writes only t
+        if current.get(k) != v:
+            st.query_params[k] = v
