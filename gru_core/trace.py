@@ -20,8 +20,10 @@ are a (vocabulary, 3H) table looked up on demand rather than T copies of its row
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -78,11 +80,9 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = Non
         h0 = x.new_zeros(L * D, H)
     h0 = h0.to(dtype)
 
-    # nn.GRU's recurrence is sequential and keeps about one core busy: the gate arithmetic of
-    # what it has already produced runs beside it, on a second thread.
-    inputs, terms, finals, pending = [], {}, [], []
+    inputs, terms, finals = [], {}, []
     layer_in = x
-    with ThreadPoolExecutor(max_workers=1) as beside:
+    with _one_core_each() as (beside, pending, threads):
         for layer in range(L):
             inputs.append(layer_in)
             h0_l = h0[layer * D : (layer + 1) * D]
@@ -94,16 +94,41 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = Non
                 out, h_n = single_layer(sd, layer)(layer_in, h0_l)
                 for d, part in enumerate(parts):
                     part.set_h(out[:, d * H : (d + 1) * H])
-                    pending.append(beside.submit(part.fill, slice(0, len(out))))
                 if D == 1:
                     out = parts[0].h  # the same numbers, now a view: nn.GRU's copy is freed
+                if layer < L - 1:  # computed beside the next layer's nn.GRU
+                    pending += [beside.submit(part.fill, slice(0, len(out))) for part in parts]
             terms.update({(layer, d): part for d, part in enumerate(parts)})
             finals.append(h_n)
             layer_in = out
-        for job in pending:
-            job.result()
+        torch.set_num_threads(threads)  # nn.GRU is done: this thread may use every core again
+        for part in parts:  # the last layer's gates, unless its blocks went beside
+            if not part.filled:
+                part.fill(slice(0, len(out)))
     terms = {k: part.as_dict() for k, part in terms.items()}
     return Trace(config, layer_in, torch.cat(finals), inputs, terms)
+
+
+_THREADS = threading.Lock()
+
+
+@contextmanager
+def _one_core_each():
+    """nn.GRU's recurrence runs step after step and is no faster on two threads than on one, so
+    it gets one core and the gate arithmetic of what it has already produced runs beside it, on
+    a second thread with one core. torch's thread count is process-wide, hence the lock (one
+    recompute at a time changes it) and the restore."""
+    with _THREADS:
+        threads, jobs = torch.get_num_threads(), []
+        torch.set_num_threads(1)
+        try:
+            with ThreadPoolExecutor(max_workers=1, initializer=torch.set_num_threads,
+                                    initargs=(1,)) as beside:
+                yield beside, jobs, threads
+                for job in jobs:
+                    job.result()
+        finally:
+            torch.set_num_threads(threads)
 
 
 def _run_in_blocks(run: nn.GRU, part: _Terms, h0: torch.Tensor, beside, pending) -> torch.Tensor:
@@ -116,6 +141,7 @@ def _run_in_blocks(run: nn.GRU, part: _Terms, h0: torch.Tensor, beside, pending)
         out, h = run(part.x[block], h)
         part.h_buf[block.start + 1 : block.stop + 1] = out
         pending.append(beside.submit(part.fill, block))
+    part.filled = True
     return h
 
 
@@ -143,12 +169,15 @@ class _Terms:
         self.gh = x.new_empty(T, 3 * H)  # [hr | hz | hn]
         self.rz = x.new_empty(T, 2 * H)  # [r | z]
         self.n = x.new_empty(T, H)
+        self.filled = False  # True once every block is computed or queued
 
     def set_h(self, h: torch.Tensor) -> None:
         self.h.copy_(h)
 
     @torch.no_grad()
     def fill(self, steps: slice) -> None:
+        if steps == slice(0, len(self.x)):
+            self.filled = True
         for lo in range(steps.start, steps.stop, CHUNK):
             c = slice(lo, min(steps.stop, lo + CHUNK))
             gi = self.table[self.idx[c]] if self.gi is None else self.gi[c]
