@@ -111,6 +111,9 @@ def _move(delta: int, T: int) -> None:
 
 def main() -> None:
     state.init_from_url()
+    for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     with st.sidebar:
         st.title("GRU stepper")
         view = st.radio("View", list(state.VIEWS), format_func=state.VIEWS.get, key="view")
@@ -122,6 +125,9 @@ def main() -> None:
                    f"units, {len(ck.vocab)} characters")
     if view == "questions":
         show_notices()
+        state.write_url({"view": view, "ckpt": st.session_state["ckpt"],
+                         "text": st.session_state.get("text"), "t": st.session_state.get("t"),
+                         "unit": unit, "notation": st.session_state["notation"]})
         questions.index()
         return
     if view != "step":

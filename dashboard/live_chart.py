@@ -16,11 +16,13 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import plotly
 import plotly.graph_objects as go
 import plotly.io as pio
+import streamlit as st
 import streamlit.components.v1 as components
 
 HERE = Path(__file__).parent / "live_chart"
@@ -47,9 +49,24 @@ _component = components.declare_component("live_chart", path=str(_frontend()))
 
 
 def live_chart(fig: go.Figure, revision: str, config: dict, key: str,
-               on_click: Callable[[], None] | None = None) -> dict | None:
-    """Draw fig; keep the drawn data while `revision` is the same. The value is the last click,
-    {"t", "unit" (None outside a heatmap), "at"}, or None."""
-    return _component(spec=pio.to_json(fig, validate=False), revision=revision,
-                      config=json.dumps(config), clicks=on_click is not None, key=key,
-                      on_change=on_click, default=None)
+               on_click: Callable[[dict], None] | None = None) -> None:
+    """Draw fig in a chart that stays mounted. While `revision` is the same as last time, only
+    fig's shapes are sent and moved; the figure itself is sent when the revision changes (or
+    when the frame is new and asks for it). on_click gets {"t", "unit" (None outside a
+    heatmap), "at"} for a click on the chart."""
+    sent = f"live_chart_sent:{key}"
+    same = st.session_state.get(sent) == revision
+    st.session_state[sent] = revision
+    shapes = fig.layout.to_plotly_json().get("shapes", [])
+    _component(spec=None if same else pio.to_json(fig, validate=False),
+               shapes=pio.json.to_json_plotly(shapes), revision=revision,
+               config=json.dumps(config), clicks=on_click is not None, key=key,
+               on_change=partial(_answer, key, sent, on_click), default=None)
+
+
+def _answer(key: str, sent: str, on_click: Callable[[dict], None] | None) -> None:
+    value = st.session_state[key]
+    if value and "missing" in value:  # a new frame: send the whole figure on this rerun
+        st.session_state.pop(sent, None)
+    elif value and on_click is not None:
+        on_click(value)

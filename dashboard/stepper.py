@@ -121,12 +121,10 @@ def _charts(tt, t, unit, layer, direction, sym) -> None:
         "Click a cell to jump to its step and unit, a bar to jump to its step.")
 
 
-def _clicked() -> None:
-    click = st.session_state["step_chart"]
-    if click:
-        st.session_state["t"] = int(click["t"])
-        if click["unit"] is not None:
-            st.session_state["unit"] = int(click["unit"])
+def _clicked(click: dict) -> None:
+    st.session_state["t"] = int(click["t"])
+    if click["unit"] is not None:
+        st.session_state["unit"] = int(click["unit"])
 
 
 def _export(ck, tt, card, notation, url, layer, direction, unit) -> None:

@@ -124,3 +124,20 @@ def test_question_views_render(app_url, page, view):
     no_exception(page)
     assert page.locator("[data-testid=stPlotlyChart] .main-svg").count() >= 1
     shot(page, f"question-{view}")
+
+
+def test_step_chart_comes_back_after_another_view(app_url, page):
+    """A new chart frame has no figure: it asks for one, and gets it on the next rerun."""
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
+                                           "unit": 5}))
+    live_chart(page)
+    page.locator(".st-key-view").get_by_text("Questions", exact=True).click()
+    page.wait_for_function("() => location.search.includes('view=questions')", timeout=30_000)
+    settle(page)
+    assert page.locator(".st-key-step_chart iframe").count() == 0
+    page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
+    heading(page, "Step t = 20, unit 5").wait_for(timeout=30_000)
+    settle(page)
+    chart = live_chart(page)  # drawn again, same data as before
+    assert chart.locator(".imagelayer image, .heatmaplayer image").count() == 4
+    no_exception(page)
