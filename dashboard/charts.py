@@ -103,7 +103,7 @@ def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | Non
     return _figure(
         [dict(type="bar", x=probs, y=labels, orientation="h", marker=dict(color=colors),
               text=[f"{p:.1%}" for p in probs])],
-        dict(title=dict(text=title), height=260, margin=dict(t=40, b=10, l=10, r=10),
+        dict(title=dict(text=title), height=260, margin=dict(t=40, b=30, l=50, r=10),
              xaxis=dict(range=[0, 1], tickformat=".0%")))
 
 
