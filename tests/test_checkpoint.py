@@ -3,6 +3,7 @@
 import io
 import os
 import pickle
+import random
 
 import pytest
 import torch
@@ -85,12 +86,22 @@ def test_pickle_with_arbitrary_objects_is_refused_and_never_runs(tmp_path):
 
 @pytest.mark.parametrize("data, message", [
     (b"", "empty"),
-    (os.urandom(4096), "not a readable checkpoint|refused"),
-    (b"PK\x03\x04" + os.urandom(100), "not a readable checkpoint"),
+    (random.Random(0).randbytes(4096), "not a readable checkpoint|refused"),
+    (b"PK\x03\x04" + random.Random(1).randbytes(100), "not a readable checkpoint"),
 ])
 def test_garbage_bytes(data, message):
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(data)
+
+
+def test_random_bytes_always_give_a_checkpoint_error():
+    """Garbage trips torch's unpickler in many ways (IndexError, KeyError, ...): every one of
+    them must reach the user as a CheckpointError, never as a traceback."""
+    rng = random.Random(7)
+    for _ in range(600):
+        data = rng.randbytes(rng.choice([1, 7, 64, 4096]))
+        with pytest.raises(CheckpointError, match="not a readable checkpoint|refused|empty"):
+            load_checkpoint(data)
 
 
 def test_truncated_file(tmp_path):
