@@ -162,3 +162,19 @@ def test_bidirectional_gates_are_bitwise_across_chunks():
         for d in (0, 1):
             g = {k: tr.gate(k, layer, d) for k in ("h_prev", "n", "z", "h")}
             assert torch.equal((g["h_prev"] - g["n"]) * g["z"] + g["n"], g["h"])
+
+
+def test_recompute_gives_torchs_thread_count_back():
+    """recompute runs nn.GRU and the gates on one core each, then restores the thread count,
+    for this thread and for threads started later."""
+    import threading
+
+    gru = make_gru(9, 32, seed=4)
+    x = torch.nn.functional.one_hot(torch.randint(0, 9, (2500,)), 9).float()
+    before = torch.get_num_threads()
+    recompute(gru, x)
+    seen = []
+    worker = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    worker.start()
+    worker.join()
+    assert torch.get_num_threads() == before and seen == [before]
