@@ -34,7 +34,7 @@ from .model import GRUConfig
 from .weights import config_of, single_layer, state_dict_of, suffix
 
 GATES = ("r", "z", "n", "h", "h_prev", "ir", "hr", "iz", "hz", "in", "hn")
-CHUNK = 1024  # steps per batch of gate arithmetic: the temporaries stay in cache
+CHUNK = 256  # steps per block: the temporaries stay in cache, and little is left after nn.GRU
 
 Steps = slice | int | torch.Tensor | None
 
