@@ -80,31 +80,32 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = Non
         h0 = x.new_zeros(L * D, H)
     h0 = h0.to(dtype)
 
-    inputs, terms, finals = [], {}, []
+    inputs, terms, finals, last = [], {}, [], []
     layer_in = x
     with _one_core_each() as (beside, pending, threads):
         for layer in range(L):
             inputs.append(layer_in)
             h0_l = h0[layer * D : (layer + 1) * D]
             parts = [_Terms(sd, layer, d, layer_in, h0_l[d]) for d in range(D)]
-            if D == 1 and parts[0].idx is not None:
+            if D == 1 and parts[0].idx is not None:  # its gates go beside, block by block
                 h_n = _run_in_blocks(single_layer(sd, layer), parts[0], h0_l, beside, pending)
                 out = parts[0].h
             else:
                 out, h_n = single_layer(sd, layer)(layer_in, h0_l)
                 for d, part in enumerate(parts):
-                    part.set_h(out[:, d * H : (d + 1) * H])
+                    part.h.copy_(out[:, d * H : (d + 1) * H])
                 if D == 1:
                     out = parts[0].h  # the same numbers, now a view: nn.GRU's copy is freed
                 if layer < L - 1:  # computed beside the next layer's nn.GRU
                     pending += [beside.submit(part.fill, slice(0, len(out))) for part in parts]
+                else:  # nothing left to overlap with: computed below, on every core
+                    last = parts
             terms.update({(layer, d): part for d, part in enumerate(parts)})
             finals.append(h_n)
             layer_in = out
         torch.set_num_threads(threads)  # nn.GRU is done: this thread may use every core again
-        for part in parts:  # the last layer's gates, unless its blocks went beside
-            if not part.filled:
-                part.fill(slice(0, len(out)))
+        for part in last:
+            part.fill(slice(0, len(out)))
     terms = {k: part.as_dict() for k, part in terms.items()}
     return Trace(config, layer_in, torch.cat(finals), inputs, terms)
 
@@ -114,10 +115,11 @@ _THREADS = threading.Lock()
 
 @contextmanager
 def _one_core_each():
-    """nn.GRU's recurrence runs step after step and is no faster on two threads than on one, so
-    it gets one core and the gate arithmetic of what it has already produced runs beside it, on
-    a second thread with one core. torch's thread count is process-wide, hence the lock (one
-    recompute at a time changes it) and the restore."""
+    """nn.GRU's recurrence runs step after step and gains little from a second thread (one thread
+    takes about 1.16x the time of two at H = 256), so it gets one core and the gate arithmetic of
+    what it has already produced runs beside it, on a second thread with the other core. torch's
+    thread count is process-wide, hence the lock (one recompute at a time changes it) and the
+    restore."""
     with _THREADS:
         threads, jobs = torch.get_num_threads(), []
         torch.set_num_threads(1)
@@ -141,7 +143,6 @@ def _run_in_blocks(run: nn.GRU, part: _Terms, h0: torch.Tensor, beside, pending)
         out, h = run(part.x[block], h)
         part.h_buf[block.start + 1 : block.stop + 1] = out
         pending.append(beside.submit(part.fill, block))
-    part.filled = True
     return h
 
 
@@ -150,7 +151,7 @@ class _Terms:
 
     def __init__(self, sd: dict, layer: int, d: int, x: torch.Tensor, h0: torch.Tensor):
         s, (T, H) = suffix(layer, d), (x.shape[0], h0.shape[0])
-        self.x, self.d, self.H = x, d, H
+        self.x, self.H = x, H
         self.W = sd["weight_hh" + s].t()  # (H, 3H)
         self.b_hh = sd.get("bias_hh" + s)
         W_ih, b_ih = sd["weight_ih" + s], sd.get("bias_ih" + s)
@@ -169,15 +170,9 @@ class _Terms:
         self.gh = x.new_empty(T, 3 * H)  # [hr | hz | hn]
         self.rz = x.new_empty(T, 2 * H)  # [r | z]
         self.n = x.new_empty(T, H)
-        self.filled = False  # True once every block is computed or queued
-
-    def set_h(self, h: torch.Tensor) -> None:
-        self.h.copy_(h)
 
     @torch.no_grad()
     def fill(self, steps: slice) -> None:
-        if steps == slice(0, len(self.x)):
-            self.filled = True
         for lo in range(steps.start, steps.stop, CHUNK):
             c = slice(lo, min(steps.stop, lo + CHUNK))
             gi = self.table[self.idx[c]] if self.gi is None else self.gi[c]
