@@ -36,7 +36,7 @@ def highlighted_text(text: str, t: int, around: int = 160) -> str:
 
 def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str, url: str
            ) -> None:
-    sym = SYMBOLS[notation]
+    sym, tag = SYMBOLS[notation], _data_tag(ck, tt)
     card = step_card(ck.model, tt, t, unit, layer, direction)
     left, right = st.columns([2, 1])
     with left:
@@ -48,14 +48,14 @@ def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str,
     with right:
         actual = tt.text[t + 1] if t + 1 < len(tt.text) else None
         live_chart(charts.prediction_chart(tt.top_next(t), f"Next character after t = {t}",
-                                           actual), f"{id(tt)}:{t}", charts.CONFIG, key="pred")
+                                           actual), f"{tag}:{t}", charts.CONFIG, key="pred")
         st.caption("The model's top 5 guesses for the character after t"
                    + (f"; the text actually continues with {charts.show_char(actual)!r} "
                       "(orange when it is among them)." if actual else "."))
     _where_from(card, sym)
     if notation == "course":
         _differences(card)
-    _charts(tt, t, unit, layer, direction, sym)
+    _charts(tag, tt, t, unit, layer, direction, sym)
     _export(ck, tt, card, notation, url, layer, direction, unit)
 
 
@@ -105,13 +105,19 @@ def _differences(card) -> None:
         f"course c̃ = {f4(C['c̃'])}, PyTorch n = {f4(T['n'])}.")
 
 
-def _charts(tt, t, unit, layer, direction, sym) -> None:
+def _data_tag(ck, tt) -> str:
+    """Names the (model, text) a live chart draws. Not id(tt): a cached trace that is evicted
+    frees its id for the next one, and the chart would keep the old text's numbers."""
+    return f"{ck.name}:{hash(tt.text)}"
+
+
+def _charts(tag: str, tt, t, unit, layer, direction, sym) -> None:
     w = window(t, tt.trace.T)
     df = balance(tt, unit, layer, direction, w)
     mats = {k: tt.trace.gate(k, layer, direction, w).t().numpy() for k in ("r", "z", "n", "h")}
     fig = charts.step_chart(df, mats, t, unit, sym)
     # the drawn data depend on all of these; t only moves the marker lines
-    revision = f"{id(tt)}:{layer}:{direction}:{w.start}:{unit}:{sym['z']}"
+    revision = f"{tag}:{layer}:{direction}:{w.start}:{unit}:{sym['z']}"
     live_chart(fig, revision, charts.CONFIG, key="step_chart", on_click=_clicked)
     st.caption(
         f"Top, for unit {unit}: each bar pair adds up to {sym['h']} (black line). When "
