@@ -125,9 +125,8 @@ def main() -> None:
                    f"units, {len(ck.vocab)} characters")
     if view == "questions":
         show_notices()
-        state.write_url({"view": view, "ckpt": st.session_state["ckpt"],
-                         "text": st.session_state.get("text"), "t": st.session_state.get("t"),
-                         "unit": unit, "notation": st.session_state["notation"]})
+        state.write_url(view_params(view, ck, st.session_state.get("text"),
+                                    st.session_state.get("t"), unit, layer, direction))
         questions.index()
         return
     if view != "step":
@@ -142,10 +141,7 @@ def at_step(view: str, ck, tt: TextTrace, unit: int, layer: int, direction: int)
     t = pick_step(tt.trace.T)
     st.markdown(stepper.highlighted_text(tt.text, t), unsafe_allow_html=True)
     show_notices()
-    params = {"view": view, "ckpt": st.session_state["ckpt"], "text": tt.text, "t": t,
-              "unit": unit, "layer": layer if ck.config.num_layers > 1 else None,
-              "direction": direction if ck.config.bidirectional else None,
-              "notation": st.session_state["notation"]}
+    params = view_params(view, ck, tt.text, t, unit, layer, direction)
     state.write_url(params)
     url = f"{st.context.url or ''}?{urlencode({k: v for k, v in params.items() if v is not None})}"
     if view == "step":
@@ -154,6 +150,14 @@ def at_step(view: str, ck, tt: TextTrace, unit: int, layer: int, direction: int)
         questions.render(view, ck, tt, t, unit, layer, direction, st.session_state["notation"])
     if st.session_state["unit"] != unit:  # a click in a chart picked another unit: the sidebar
         st.rerun(scope="app")  # shows it, so the whole page runs again
+
+
+def view_params(view: str, ck, text, t, unit: int, layer: int, direction: int) -> dict:
+    """What the URL carries; layer and direction only where the model has them."""
+    return {"view": view, "ckpt": st.session_state["ckpt"], "text": text, "t": t, "unit": unit,
+            "layer": layer if ck.config.num_layers > 1 else None,
+            "direction": direction if ck.config.bidirectional else None,
+            "notation": st.session_state["notation"]}
 
 
 def show_notices() -> None:

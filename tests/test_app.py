@@ -312,3 +312,11 @@ def test_where_from_names_the_input_column_and_top_h_prev_terms():
     product = W_hr[unit] * g["h_prev"][t]
     top = product.abs().topk(5).indices.tolist()
     assert list(at.table[0].value.index) == top  # hr's largest terms W_hr[unit, j]·h_prev[j]
+
+
+def test_questions_index_keeps_the_rest_of_the_view_in_the_url():
+    at = open_app(view="questions", ckpt="shakespeare-2layer", text="ROMEO:", t=3, unit=9,
+                  layer=1)
+    assert not at.exception
+    assert at.query_params["view"] == "questions" and at.query_params["layer"] == "1"
+    assert at.query_params["text"] == "ROMEO:" and at.query_params["t"] == "3"
