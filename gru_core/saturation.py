@@ -14,7 +14,7 @@ from .trace import Trace
 
 def saturation(trace: Trace, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
     rows = []
-    for (layer, direction) in sorted(trace.terms):
+    for (layer, direction) in trace.layer_directions:
         for gate in ("r", "z"):
             g = trace.gate(gate, layer, direction)  # (T, H)
             left = (g < low).double().mean(0)

@@ -1,29 +1,39 @@
 """recompute(): nn.GRU's own output, plus every intermediate term of every step.
 
 nn.GRU is fused and exposes neither r, z nor n. A per-step Python loop recovers them but is about
-twice as slow and drifts from nn.GRU in the last bits. Instead:
+twice as slow. Instead:
 
-1. Run nn.GRU itself, one layer at a time (bitwise the same as the stacked module): this gives
-   every h, so the output *is* PyTorch's.
+1. Run nn.GRU itself, one layer at a time (bitwise the stacked module: each layer reads the same
+   tensors the stacked one would), so `output` and `h_n` *are* PyTorch's.
 2. The gates at step t depend only on x_t and h_{t-1}, both now known for all t, so every step's
-   gates are computed at once, batched over time, with no loop over steps.
+   gates are computed at once, batched over time, with no Python loop over steps.
 
-On the CPU, nn.GRU computes W_ih x for all steps in one product and W_hh h_prev one step at a time.
-Step 2 does the same: one product for the input terms, and bmm with the weight broadcast over time
-for the hidden terms, which reproduces the per-step matrix-vector product bit for bit. So r, z, n
-are the values nn.GRU computed internally, not approximations of them (tests check this).
+Bit for bit. On the CPU, nn.GRU computes W_ih x for all steps in one product, then per step
+W_hh h_prev + b_hh as a (1, H) x (H, 3H) product and the gates with element-wise kernels
+(ATen's GRUCell). Step 2 repeats those operations on the same operands, so r, z, n are the
+values nn.GRU computed internally, not approximations of them:
+- the input terms come from the same product on the same tensor (or, for one-hot x, from an
+  exact column look-up: the product has a single nonzero term);
+- the hidden product is `baddbmm` over time with the weight broadcast, which does per step the
+  product nn.GRU does, provided every h_prev row is 64-byte aligned like nn.GRU's fresh h (MKL
+  rounds differently otherwise), hence the padded rows of h_buf;
+- element-wise kernels vectorise a row of H values and finish its tail with scalar code; they
+  see one row at a time here too (every view has a row stride other than H, so rows are never
+  merged, and gate work runs on one thread per chunk, so a row is never split).
 
-Memory: h and h_prev are two views of one (T+1, H) buffer, and nn.GRU's output is a view of it
-too. For one-hot input, W_ir x_t + b_ir is a column of W_ir plus the bias, so the input terms
-are a (vocabulary, 3H) table looked up on demand rather than T copies of its rows.
+At the caller's thread count. MKL's results can depend on the thread count (and, for the input
+product, on T). nn.GRU therefore runs with the caller's own setting, except for one-hot layers
+when a probe shows that one thread gives the same bits: then nn.GRU runs on one core, block by
+block, while the gates of the blocks it has produced are computed on another (about 1.2x nn.GRU
+instead of 1.35x). If a step's bits do depend on the thread count, the hidden products are
+recomputed one step at a time at the caller's setting, as nn.GRU did them.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -35,6 +45,8 @@ from .weights import config_of, single_layer, state_dict_of, suffix
 
 GATES = ("r", "z", "n", "h", "h_prev", "ir", "hr", "iz", "hz", "in", "hn")
 CHUNK = 256  # steps per block: the temporaries stay in cache, and little is left after nn.GRU
+ALIGN = 64  # bytes: nn.GRU's h is a fresh allocation, aligned like this
+PROBE = 8  # steps run on one thread and on the caller's to compare their bits
 
 Steps = slice | int | torch.Tensor | None
 
@@ -47,11 +59,15 @@ class Trace:
     output: torch.Tensor  # (T, D*H), nn.GRU's output
     h_n: torch.Tensor  # (L*D, H), nn.GRU's final state
     layer_inputs: list[torch.Tensor]  # per layer, (T, input of that layer)
-    terms: dict[tuple[int, int], dict[str, torch.Tensor | Callable]] = field(repr=False)
+    parts: dict[tuple[int, int], _Terms] = field(repr=False)
 
     @property
     def T(self) -> int:
         return self.output.shape[0]
+
+    @property
+    def layer_directions(self) -> list[tuple[int, int]]:
+        return sorted(self.parts)
 
     def gate(self, name: str, layer: int = 0, direction: int = 0, steps: Steps = None
              ) -> torch.Tensor:
@@ -59,12 +75,16 @@ class Trace:
         position, in both directions."""
         if name not in GATES:
             raise KeyError(f"unknown term {name!r}; choose from {', '.join(GATES)}")
-        if (layer, direction) not in self.terms:
+        if (layer, direction) not in self.parts:
             raise KeyError(f"no layer {layer}, direction {direction} in this GRU")
-        value = self.terms[(layer, direction)][name]
-        if callable(value):  # an input term of a one-hot layer: looked up, only the rows asked
-            return value(slice(None) if steps is None else steps)
-        return value if steps is None else value[steps]
+        return self.parts[(layer, direction)].term(name, slice(None) if steps is None else steps)
+
+    def nbytes(self) -> int:
+        """Memory held by the trace's tensors (shared storages counted once)."""
+        tensors = [self.output, self.h_n, *self.layer_inputs]
+        tensors += [t for part in self.parts.values() for t in part.tensors()]
+        return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+                    for t in tensors}.values())
 
 
 @torch.no_grad()
@@ -76,82 +96,127 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = Non
     if x.dim() != 2 or x.shape[1] != config.input_size or x.shape[0] == 0:
         raise ValueError(f"x must be (T > 0, {config.input_size}), got {tuple(x.shape)}")
     x = x.to(dtype)
-    if h0 is None:
-        h0 = x.new_zeros(L * D, H)
-    h0 = h0.to(dtype)
+    h0 = x.new_zeros(L * D, H) if h0 is None else h0.to(dtype)
+    threads, (recurrence, pool) = torch.get_num_threads(), _pools()
 
-    inputs, terms, finals, last = [], {}, [], []
+    inputs, parts, finals, pending = [], {}, [], []
     layer_in = x
-    with _one_core_each() as (beside, pending, threads):
-        for layer in range(L):
-            inputs.append(layer_in)
-            h0_l = h0[layer * D : (layer + 1) * D]
-            parts = [_Terms(sd, layer, d, layer_in, h0_l[d]) for d in range(D)]
-            if D == 1 and parts[0].idx is not None:  # its gates go beside, block by block
-                h_n = _run_in_blocks(single_layer(sd, layer), parts[0], h0_l, beside, pending)
-                out = parts[0].h
-            else:
-                out, h_n = single_layer(sd, layer)(layer_in, h0_l)
-                for d, part in enumerate(parts):
-                    part.h.copy_(out[:, d * H : (d + 1) * H])
-                if D == 1:
-                    out = parts[0].h  # the same numbers, now a view: nn.GRU's copy is freed
-                if layer < L - 1:  # computed beside the next layer's nn.GRU
-                    pending += [beside.submit(part.fill, slice(0, len(out))) for part in parts]
-                else:  # nothing left to overlap with: computed below, on every core
-                    last = parts
-            terms.update({(layer, d): part for d, part in enumerate(parts)})
-            finals.append(h_n)
-            layer_in = out
-        torch.set_num_threads(threads)  # nn.GRU is done: this thread may use every core again
-        for part in last:
-            part.fill(slice(0, len(out)))
-    terms = {k: part.as_dict() for k, part in terms.items()}
-    return Trace(config, layer_in, torch.cat(finals), inputs, terms)
+    for layer in range(L):
+        inputs.append(layer_in)
+        run, h0_l = single_layer(sd, layer), h0[layer * D : (layer + 1) * D]
+        own = [_Terms(sd, layer, d, layer_in, h0_l[d : d + 1]) for d in range(D)]
+        one_core = threads == 1 or _same_bits_on_one_core(run, threads, recurrence)
+        if D == 1 and own[0].idx is not None and one_core:  # nn.GRU on one core, gates beside
+            h_n = _run_in_blocks(run, own[0], h0_l, recurrence, pool, pending)
+            out = own[0].h
+        else:
+            if threads > 1:  # nothing runs beside an nn.GRU that uses several cores
+                _wait(pending)
+            out, h_n = run(layer_in, h0_l)
+            for d, part in enumerate(own):
+                part.h.copy_(out[:, d * H : (d + 1) * H])
+                if one_core:
+                    pending += [pool.submit(part.fill, c) for c in _chunks(len(x))]
+                else:  # the step's bits depend on the thread count: nn.GRU's own way
+                    part.fill(slice(0, len(x)), step_by_step=True)
+        if D == 1:
+            out = own[0].h  # the trace keeps one copy of h; the next layer reads a dense one
+        parts.update({(layer, d): part for d, part in enumerate(own)})
+        finals.append(h_n)
+        layer_in = out if layer == L - 1 else out.contiguous()
+    _wait(pending)
+    return Trace(config, layer_in, torch.cat(finals), inputs, parts)
 
 
-_THREADS = threading.Lock()
+def _chunks(T: int) -> list[slice]:
+    return [slice(lo, min(T, lo + CHUNK)) for lo in range(0, T, CHUNK)]
 
 
-@contextmanager
-def _one_core_each():
-    """nn.GRU's recurrence runs step after step and gains little from a second thread (one thread
-    takes about 1.16x the time of two at H = 256), so it gets one core and the gate arithmetic of
-    what it has already produced runs beside it, on a second thread with the other core. torch's
-    thread count is process-wide, hence the lock (one recompute at a time changes it) and the
-    restore."""
-    with _THREADS:
-        threads, jobs = torch.get_num_threads(), []
-        torch.set_num_threads(1)
-        try:
-            with ThreadPoolExecutor(max_workers=1, initializer=torch.set_num_threads,
-                                    initargs=(1,)) as beside:
-                yield beside, jobs, threads
-                for job in jobs:
-                    job.result()
-        finally:
-            torch.set_num_threads(threads)
+def _wait(pending: list[Future]) -> None:
+    for job in pending:
+        job.result()
+    pending.clear()
 
 
-def _run_in_blocks(run: nn.GRU, part: _Terms, h0: torch.Tensor, beside, pending) -> torch.Tensor:
-    """nn.GRU block by block, h carried: for one-hot input this is bitwise one nn.GRU run (the
-    input terms are exact column look-ups, the recurrence is the same), and each block's gates
-    are computed beside while nn.GRU reads the next block."""
+def _run_in_blocks(run: nn.GRU, part: _Terms, h0: torch.Tensor, recurrence: ThreadPoolExecutor,
+                   pool: ThreadPoolExecutor, pending: list[Future]) -> torch.Tensor:
+    """nn.GRU block by block on one core, h carried: for one-hot input this is bitwise one
+    nn.GRU run (the input terms are exact column look-ups, the recurrence is the same), and
+    each block's gates are computed on another core while nn.GRU reads the next block. This
+    thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
+    def block(steps: slice, h: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            out, h = run(part.x[steps], h)
+            part.h[steps] = out
+        return h
+
     h = h0
-    for lo in range(0, len(part.x), CHUNK):
-        block = slice(lo, min(len(part.x), lo + CHUNK))
-        out, h = run(part.x[block], h)
-        part.h_buf[block.start + 1 : block.stop + 1] = out
-        pending.append(beside.submit(part.fill, block))
+    for steps in _chunks(len(part.x)):
+        h = recurrence.submit(block, steps, h).result()
+        pending.append(pool.submit(part.fill, steps))
     return h
 
 
+def _same_bits_on_one_core(run: nn.GRU, threads: int, one_thread: ThreadPoolExecutor) -> bool:
+    """Does nn.GRU's step give the same bits on one thread as on `threads`? The step's shapes
+    do not depend on T, so a few steps tell; one-hot input keeps the input product exact."""
+    gen = torch.Generator().manual_seed(0)
+    dtype = run.weight_hh_l0.dtype
+    idx = torch.randint(run.input_size, (PROBE,), generator=gen)
+    x = F.one_hot(idx, run.input_size).to(dtype)
+    h0 = torch.randn(2 if run.bidirectional else 1, run.hidden_size, generator=gen, dtype=dtype)
+    here = _no_grad(run)(x, h0)
+    there = one_thread.submit(_no_grad(run), x, h0).result()
+    return all(torch.equal(a, b) for a, b in zip(here, there, strict=True))
+
+
+def _no_grad(fn):
+    """Grad mode is per thread: work sent to the pool must switch it off itself."""
+    def call(*args):
+        with torch.no_grad():
+            return fn(*args)
+    return call
+
+
+_POOLS: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
+_POOLS_LOCK = threading.Lock()
+
+
+def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+    """(recurrence, gates): worker threads that run torch on one thread each, nn.GRU on a
+    thread of its own (it stays on one core, with W_hh in that core's cache) and the gate
+    arithmetic on the others. torch.set_num_threads is per thread, but a new thread takes the
+    last value any thread set, so the workers are made once, all at once, and the value is put
+    back before any other thread can start."""
+    global _POOLS
+    with _POOLS_LOCK:
+        if _POOLS is None:
+            n, threads = max(2, os.cpu_count() or 2), torch.get_num_threads()
+            ready = threading.Barrier(n + 2)
+
+            def init() -> None:
+                torch.set_num_threads(1)
+                torch.get_num_threads()  # torch reads its setting for this thread now
+                ready.wait()
+
+            pools = tuple(ThreadPoolExecutor(k, thread_name_prefix=f"gru-{name}",
+                                             initializer=init)
+                          for k, name in ((1, "recurrence"), (n, "gates")))
+            for pool in pools:
+                for _ in range(pool._max_workers):
+                    pool.submit(int)
+            ready.wait()
+            torch.set_num_threads(threads)
+            _POOLS = pools
+    return _POOLS
+
+
 class _Terms:
-    """The buffers of one layer and direction, filled block by block in nn.GRU's own order."""
+    """The buffers of one layer and direction, filled chunk by chunk in nn.GRU's own order."""
 
     def __init__(self, sd: dict, layer: int, d: int, x: torch.Tensor, h0: torch.Tensor):
-        s, (T, H) = suffix(layer, d), (x.shape[0], h0.shape[0])
-        self.x, self.H = x, H
+        s, (T, H) = suffix(layer, d), (x.shape[0], h0.shape[1])
+        self.x, self.H, self.h0, self.reverse = x, H, h0, d == 1
         self.W = sd["weight_hh" + s].t()  # (H, 3H)
         self.b_hh = sd.get("bias_hh" + s)
         W_ih, b_ih = sd["weight_ih" + s], sd.get("bias_ih" + s)
@@ -159,45 +224,78 @@ class _Terms:
         if self.idx is not None:  # W_ih x_t + b_ih is exactly column idx[t] of W_ih plus b_ih
             self.table = W_ih.t() + (b_ih if b_ih is not None else 0)  # (V, 3H) per character
             self.gi = None
-        else:
+        else:  # the product nn.GRU does, on the same tensor, at the same thread count
             self.gi = F.linear(x.unsqueeze(1), W_ih, b_ih)[:, 0]  # (T, 3H) = [ir | iz | in]
-        # (T+1, H), forward [h0, h_0 .. h_T-1]: h_prev = buf[:-1]; reverse [h_0 .. h_T-1, h0]:
-        # h_prev = buf[1:], since the reverse pass reaches t from t + 1
-        self.h_buf = x.new_empty(T + 1, H)
-        self.h_buf[0 if d == 0 else T] = h0
-        self.h, self.h_prev = ((self.h_buf[1:], self.h_buf[:-1]) if d == 0
-                               else (self.h_buf[:-1], self.h_buf[1:]))
+        # (T+1, H) in rows of ALIGN bytes. Forward [h0, h_0 .. h_T-1]: h_prev = rows[:-1];
+        # reverse [h_0 .. h_T-1, h0]: h_prev = rows[1:], since the reverse pass reaches t from t+1
+        per_row = ALIGN // x.element_size()
+        self.h_buf = x.new_empty(T + 1, -(-H // per_row) * per_row)[:, :H]
+        self.h_buf[T if self.reverse else 0] = h0[0]
+        rows = (self.h_buf[1:], self.h_buf[:-1])
+        self.h, self.h_prev = rows[::-1] if self.reverse else rows
         self.gh = x.new_empty(T, 3 * H)  # [hr | hz | hn]
-        self.rz = x.new_empty(T, 2 * H)  # [r | z]
-        self.n = x.new_empty(T, H)
+        self.g = x.new_empty(T, 3 * H)  # [r | z | n]: row stride 3H, so rows are never merged
 
-    @torch.no_grad()
-    def fill(self, steps: slice) -> None:
-        for lo in range(steps.start, steps.stop, CHUNK):
-            c = slice(lo, min(steps.stop, lo + CHUNK))
-            gi = self.table[self.idx[c]] if self.gi is None else self.gi[c]
-            _chunk(self.h_prev[c], self.W, self.b_hh, gi, self.gh[c], self.rz[c], self.n[c])
+    def fill(self, steps: slice, step_by_step: bool = False) -> None:
+        """The gates of `steps`, CHUNK at a time, as nn.GRU's GRUCell computed them."""
+        with torch.no_grad():
+            for lo in range(steps.start, steps.stop, CHUNK):
+                c = slice(lo, min(steps.stop, lo + CHUNK))
+                self._hidden_product(c, step_by_step)
+                self._gates(c)
 
-    def as_dict(self) -> dict[str, torch.Tensor | Callable]:
-        H, gh, rz = self.H, self.gh, self.rz
-        terms = {"r": rz[:, :H], "z": rz[:, H:], "n": self.n, "h": self.h, "h_prev": self.h_prev,
-                 "hr": gh[:, :H], "hz": gh[:, H : 2 * H], "hn": gh[:, 2 * H :]}
-        for k, name in enumerate(("ir", "iz", "in")):
+    def _hidden_product(self, c: slice, step_by_step: bool) -> None:
+        """gh[c] = W_hh h_prev + b_hh, per step the (1, H) x (H, 3H) product nn.GRU does."""
+        H, first = self.H, len(self.x) - 1 if self.reverse else 0
+        tiny = 3 * H * H < 400  # baddbmm's own loop below this size: do MKL's per step
+        if not (step_by_step or tiny):
+            n = c.stop - c.start
+            a, W = self.h_prev[c].unsqueeze(1), self.W.expand(n, *self.W.shape)
+            out = self.gh[c].unsqueeze(1)
+            if self.b_hh is None:
+                torch.bmm(a, W, out=out)
+            else:
+                torch.baddbmm(self.b_hh.expand(n, 1, 3 * H), a, W, out=out)
+        for t in range(c.start, c.stop) if (step_by_step or tiny) else ():
+            self._linear_hh(self.h_prev[t : t + 1], t)
+        if c.start <= first < c.stop:  # nn.GRU's first step reads h0 where the caller keeps it
+            self._linear_hh(self.h0, first)
+
+    def _linear_hh(self, h: torch.Tensor, t: int) -> None:
+        if self.b_hh is None:
+            torch.mm(h, self.W, out=self.gh[t : t + 1])
+        else:
+            torch.addmm(self.b_hh, h, self.W, out=self.gh[t : t + 1])
+
+    def _gates(self, c: slice) -> None:
+        """r, z, n of chunk c in GRUCell's order: r = σ(hr + ir), z = σ(hz + iz),
+        n = tanh(in + hn·r)."""
+        H = self.H
+        gi = self.table[self.idx[c]] if self.gi is None else self.gi[c]
+        gh, g = self.gh[c], self.g[c]
+        for k in (0, 1):  # r, z
             part = slice(k * H, (k + 1) * H)
-            terms[name] = (self.gi[:, part] if self.gi is not None
-                           else _lookup(self.table[:, part], self.idx))
-        return terms
+            torch.sigmoid(torch.add(gh[:, part], gi[:, part], out=g[:, part]), out=g[:, part])
+        n = g[:, 2 * H :]
+        torch.tanh(torch.add(gi[:, 2 * H :], gh[:, 2 * H :] * g[:, :H], out=n), out=n)
 
+    def term(self, name: str, steps: Steps) -> torch.Tensor:
+        H = self.H
+        at = {"r": 0, "z": 1, "n": 2}
+        if name in at:
+            return self.g[steps, at[name] * H : (at[name] + 1) * H]
+        if name in ("hr", "hz", "hn"):
+            k = ("hr", "hz", "hn").index(name)
+            return self.gh[steps, k * H : (k + 1) * H]
+        if name in ("h", "h_prev"):
+            return getattr(self, name)[steps]
+        k = ("ir", "iz", "in").index(name)
+        gi = self.table[self.idx[steps]] if self.gi is None else self.gi[steps]
+        return gi[..., k * H : (k + 1) * H]
 
-def _chunk(h_prev, W, b_hh, gi, gh, rz, n) -> None:
-    """One block of steps, in nn.GRU's own order of operations (ATen's GRUCell)."""
-    H = h_prev.shape[1]
-    # (C, 1, H) @ (C, H, 3H): per step the same matrix-vector product nn.GRU does, bit for bit
-    torch.bmm(h_prev.unsqueeze(1), W.expand(len(h_prev), *W.shape), out=gh.unsqueeze(1))
-    if b_hh is not None:
-        gh += b_hh
-    torch.sigmoid(torch.add(gh[:, : 2 * H], gi[:, : 2 * H], out=rz), out=rz)  # r, z
-    torch.tanh(torch.add(gi[:, 2 * H :], gh[:, 2 * H :] * rz[:, :H], out=n), out=n)  # n
+    def tensors(self) -> list[torch.Tensor]:
+        held = [self.h_buf, self.gh, self.g]
+        return held + ([self.table, self.idx] if self.gi is None else [self.gi])
 
 
 def _one_hot_index(x: torch.Tensor) -> torch.Tensor | None:
@@ -205,7 +303,3 @@ def _one_hot_index(x: torch.Tensor) -> torch.Tensor | None:
     if ((x == 0) | (x == 1)).all() and (x.sum(1) == 1).all():
         return x.argmax(1)
     return None
-
-
-def _lookup(table: torch.Tensor, idx: torch.Tensor) -> Callable[[Steps], torch.Tensor]:
-    return lambda steps: table[idx[steps]]

@@ -46,3 +46,34 @@ def gates(name: str, text: str) -> dict[str, torch.Tensor]:
     n_no_reset = torch.tanh(x @ W_in.T + b_in + h_prev @ W_hn.T + b_hn)
     return {"r": r, "z": z, "n": n, "h_prev": h_prev, "h": out, "n_no_reset": n_no_reset,
             "b_r": b_ir + b_hr}
+
+
+@torch.no_grad()
+def gru_cell_steps(gru: torch.nn.GRU, x: torch.Tensor, layer: int = 0, direction: int = 0,
+                   h0: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """One layer and direction of nn.GRU on the CPU, operation for operation as ATen's GRUCell
+    and FullLayer do it (the input product for all steps, then per step a fresh h), at the
+    current thread count. Returns every term, indexed by input position; x is that layer's
+    input. Checked against nn.GRU's own h by the tests that use it."""
+    s = f"_l{layer}" + ("_reverse" if direction else "")
+    W_ih, W_hh = getattr(gru, "weight_ih" + s), getattr(gru, "weight_hh" + s)
+    b_ih, b_hh = getattr(gru, "bias_ih" + s, None), getattr(gru, "bias_hh" + s, None)
+    gi = torch.nn.functional.linear(x.unsqueeze(1), W_ih, b_ih)  # (T, 1, 3H)
+    h = torch.zeros(1, gru.hidden_size, dtype=x.dtype) if h0 is None else h0.reshape(1, -1)
+    T = x.shape[0]
+    terms = {k: [None] * T for k in ("ir", "iz", "in", "hr", "hz", "hn", "r", "z", "n",
+                                     "h_prev", "h")}
+    for t in (range(T - 1, -1, -1) if direction else range(T)):
+        gh = torch.nn.functional.linear(h, W_hh, b_hh)
+        ir, iz, in_ = gi[t].unsafe_chunk(3, 1)
+        hr, hz, hn = gh.unsafe_chunk(3, 1)
+        for k, v in (("ir", ir), ("iz", iz), ("in", in_), ("hr", hr), ("hz", hz), ("hn", hn),
+                     ("h_prev", h)):
+            terms[k][t] = v.clone()
+        r = hr.add_(ir).sigmoid_()
+        z = hz.add_(iz).sigmoid_()
+        n = in_.add(hn.mul_(r)).tanh_()
+        h = (h - n).mul_(z).add_(n)
+        for k, v in (("r", r), ("z", z), ("n", n), ("h", h)):
+            terms[k][t] = v.clone()
+    return {k: torch.cat(v) for k, v in terms.items()}

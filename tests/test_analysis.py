@@ -70,9 +70,13 @@ def test_jacobian_norms_match_autograd_through_nn_gru(layer):
 
         J = torch.autograd.functional.jacobian(h_t, hs[s])
         assert norms[s] == pytest.approx(J.norm().item(), rel=1e-9)
-    # a trace of the whole text, passed in, gives the same numbers; `since` cuts the front
-    tail = jacobian_norms(gru, x, t, layer=layer, since=12, trace=recompute(gru, x))
-    assert torch.equal(tail, norms[12:])
+    # a trace of the whole text, passed in, gives the same numbers; `since` cuts the front.
+    # Not bit for bit across the two traces: nn.GRU's own input product for layer 1 rounds
+    # differently over 21 steps than over 30 (MKL blocks by T), so h differs in the last bits.
+    whole = recompute(gru, x)
+    full = jacobian_norms(gru, x, t, layer=layer, trace=whole)
+    torch.testing.assert_close(full, norms, rtol=1e-12, atol=0)
+    assert torch.equal(jacobian_norms(gru, x, t, layer=layer, since=12, trace=whole), full[12:])
 
 
 def test_course_notation(bi_trace):

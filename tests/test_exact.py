@@ -1,0 +1,103 @@
+"""Bit for bit at the caller's own settings: the trace against nn.GRU run in the test at the same
+thread count, and every gate against nn.GRU's cell replayed operation for operation."""
+
+import itertools
+
+import pytest
+import torch
+
+from gru_core import GATES, recompute
+from gru_core import trace as trace_mod
+
+from .conftest import make_gru
+from .reference import gru_cell_steps
+
+SIZES = (1, 33, 100, 130, 256)
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+def _inputs(kind: str, T: int, width: int, dtype=torch.float32) -> torch.Tensor:
+    if kind == "dense":
+        return torch.randn(T, width, dtype=dtype)
+    return torch.nn.functional.one_hot(torch.randint(0, width, (T,)), width).to(dtype)
+
+
+@pytest.mark.parametrize("H, layers, kind",
+                         list(itertools.product(SIZES, (1, 2), ("one-hot", "dense"))))
+def test_output_and_h_n_are_the_callers_own(threads, H, layers, kind):
+    gru = make_gru(7, H, layers=layers, seed=H + layers)
+    for T in (10, 40, 600):  # short texts too: MKL splits small products by thread differently
+        x = _inputs(kind, T, 7)
+        with torch.no_grad():
+            out, h_n = gru(x)
+        tr = recompute(gru, x)
+        assert torch.get_num_threads() == threads
+        assert torch.equal(tr.output, out), (T, (tr.output - out).abs().max())
+        assert torch.equal(tr.h_n, h_n)
+
+
+@pytest.mark.parametrize("H, layers, kind, bidirectional", [
+    *itertools.product(SIZES, (1, 2), ("one-hot", "dense"), (False,)),
+    *itertools.product((33, 100), (2,), ("one-hot", "dense"), (True,)),
+])
+def test_every_gate_is_nn_grus_own(threads, H, layers, kind, bidirectional):
+    gru = make_gru(7, H, layers=layers, bidirectional=bidirectional, seed=H)
+    x = _inputs(kind, 300, 7)
+    h0 = torch.randn(layers * (2 if bidirectional else 1), H)
+    tr = recompute(gru, x, h0)
+    with torch.no_grad():
+        out, _ = gru(x, h0)
+    assert torch.equal(tr.output, out)
+    for layer, d in tr.layer_directions:
+        D = tr.config.num_directions
+        ref = gru_cell_steps(gru, tr.layer_inputs[layer], layer, d, h0[layer * D + d])
+        assert torch.equal(ref["h"], tr.gate("h", layer, d))  # the replay is nn.GRU's own run
+        for name in GATES:
+            assert torch.equal(tr.gate(name, layer, d), ref[name]), (layer, d, name)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("H", [12, 48, 100])
+def test_step_by_step_path_is_exact_too(monkeypatch, threads, dtype, H):
+    """Where one thread would give other bits than the caller's (not on every CPU), nn.GRU runs
+    at the caller's setting and the hidden products are redone one step at a time."""
+    monkeypatch.setattr(trace_mod, "_same_bits_on_one_core", lambda *a: threads == 1)
+    gru = make_gru(7, H, layers=2, dtype=dtype, seed=2)
+    x = _inputs("one-hot", 200, 7, dtype)
+    tr = recompute(gru, x)
+    with torch.no_grad():
+        out, h_n = gru(x)
+    assert torch.equal(tr.output, out) and torch.equal(tr.h_n, h_n)
+    for layer in (0, 1):
+        ref = gru_cell_steps(gru, tr.layer_inputs[layer], layer)
+        for name in GATES:
+            assert torch.equal(tr.gate(name, layer), ref[name]), (layer, name)
+
+
+def test_float64_output_and_gates_are_bitwise_too(threads):
+    gru = make_gru(7, 130, layers=2, dtype=torch.float64, seed=9)
+    x = _inputs("dense", 257, 7, torch.float64)
+    tr = recompute(gru, x)
+    with torch.no_grad():
+        out, h_n = gru(x)
+    assert torch.equal(tr.output, out) and torch.equal(tr.h_n, h_n)
+    ref = gru_cell_steps(gru, tr.layer_inputs[1], 1)
+    assert all(torch.equal(tr.gate(k, 1), ref[k]) for k in GATES)
+
+
+def test_the_probe_tells_one_core_from_the_callers_setting():
+    """It compares nn.GRU's bits on one thread and on the caller's: here, a module whose run
+    depends on the thread count must be caught."""
+    class ThreadBits(torch.nn.GRU):
+        def forward(self, x, h=None):
+            out, h_n = super().forward(x, h)
+            return out + torch.get_num_threads() * 1e-3, h_n
+
+    assert not trace_mod._same_bits_on_one_core(ThreadBits(5, 8), 2, trace_mod._pools()[0])
