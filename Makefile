@@ -7,9 +7,11 @@ CORPUS ?= ../shared/data/tinyshakespeare.txt
 
 .PHONY: run test install lint bench checkpoints
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# the project itself, editable: `import gru_core, dashboard` works from anywhere
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
 
 install: $(VENV)/.installed

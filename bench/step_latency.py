@@ -13,15 +13,12 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
-import sys
 import time
-from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from playwright.sync_api import expect  # noqa: E402
+from playwright.sync_api import expect
 
-from tests.browser import ROOT, browser, serve, settle  # noqa: E402
+from tests.browser import ROOT, browser, serve, settle
 
 COURSE = "The cats, which already ate the fish, were full."
 

@@ -14,12 +14,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gru_core import layer_weights, recompute, step  # noqa: E402
+from gru_core import layer_weights, recompute, step
 
 CONFIGS = [("H=256, 1 layer", 256, 1, False), ("H=256, 2 layers", 256, 2, False),
            ("H=256, 1 layer, bidirectional", 256, 1, True)]
@@ -60,8 +58,7 @@ def compare(label, hidden, layers, bidirectional, steps, repeats) -> None:
 
 
 PEAK = """
-import torch, sys
-sys.path.insert(0, {root!r})
+import torch
 from gru_core import recompute
 torch.set_num_threads(2)
 def rss(field):
@@ -81,7 +78,7 @@ print((rss('VmHWM:') - base) / 2**20, kept / 2**20)
 
 
 def peak_memory(steps: int) -> None:
-    code = PEAK.format(root=str(Path(__file__).resolve().parents[1]), steps=steps)
+    code = PEAK.format(steps=steps)
     peak, kept = map(float, subprocess.check_output([sys.executable, "-c", code]).split())
     print(f"{steps:,}-step trace, H=256: peak memory +{peak:.0f} MiB, trace holds {kept:.0f} MiB")
 

@@ -6,12 +6,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from .text import show_token
+
 KEEP, NEW, H, Z = "#4C78A8", "#F58518", "#222222", "#54A24B"
 CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-
-
-def show_char(c: str) -> str:
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(c, c)
 
 
 def _figure(data: list[dict], layout: dict) -> go.Figure:
@@ -20,17 +18,17 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure(data=data, layout=layout, _validate=False)
 
 
-def _char_ticks(steps, chars, numbers: bool = True) -> dict:
-    """Characters (and step numbers) as ticks; a categorical axis would merge repeated ones."""
+def _token_ticks(steps, tokens, numbers: bool = True) -> dict:
+    """Tokens (and step numbers) as ticks; a categorical axis would merge repeated ones."""
     every = max(1, len(steps) // 60)
-    labels = [f"{show_char(c)}<br>{t}" if numbers else show_char(c)
-              for t, c in zip(steps, chars, strict=True)]
+    labels = [f"{show_token(c)}<br>{t}" if numbers else show_token(c)
+              for t, c in zip(steps, tokens, strict=True)]
     return dict(tickmode="array", tickvals=list(steps)[::every], ticktext=labels[::every],
                 tickangle=0)
 
 
-def _char_axis(fig: go.Figure, steps, chars, numbers: bool = True) -> None:
-    fig.update_xaxes(**_char_ticks(steps, chars, numbers))
+def _token_axis(fig: go.Figure, steps, tokens, numbers: bool = True) -> None:
+    fig.update_xaxes(**_token_ticks(steps, tokens, numbers))
 
 
 
@@ -53,7 +51,7 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
         title=dict(text=f"Where {sym['h']} comes from for unit {unit} (top), and every unit at the "
                    "same steps (magenta: step t and the unit)"),
         legend=dict(orientation="h", x=0, y=1.01, yanchor="bottom"),
-        xaxis=dict(anchor="y6", automargin=False, **_char_ticks(steps, df.char)),
+        xaxis=dict(anchor="y6", automargin=False, **_token_ticks(steps, df.token)),
         yaxis=dict(domain=PANELS["balance"][0], anchor="x", title=dict(text="value"),
                    automargin=False),
         yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,
@@ -97,7 +95,7 @@ def _line(**where) -> dict:
 
 def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | None = None
                      ) -> go.Figure:
-    labels = [repr(show_char(c)) for c, _ in top][::-1]
+    labels = [repr(show_token(c)) for c, _ in top][::-1]
     colors = [KEEP if c != actual else NEW for c, _ in top][::-1]
     probs = [p for _, p in top][::-1]
     return _figure(
@@ -157,7 +155,7 @@ def unit_lines(steps, chars, series: dict[str, object], title: str, span=None) -
         fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
     fig.update_layout(height=340, title=title, yaxis_title="h", margin=dict(t=40, b=10, l=10, r=10),
                       legend=dict(orientation="h", y=-0.25))
-    _char_axis(fig, steps, chars)
+    _token_axis(fig, steps, chars)
     return fig
 
 
@@ -171,7 +169,7 @@ def pair_lines(steps, chars, pairs: dict[int, tuple], title: str) -> go.Figure:
                         line=dict(color=color, dash="dash"), marker=dict(size=4, symbol="x"))
     fig.update_layout(height=340, title=title, yaxis_title="h", margin=dict(t=40, b=10, l=10, r=10),
                       legend=dict(orientation="h", y=-0.25))
-    _char_axis(fig, steps, chars)
+    _token_axis(fig, steps, chars)
     return fig
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gru_core.explain import StepCard
+from gru_core import StepCard
 
-from .charts import show_char
+from .text import show_token
 
 
 def f4(v: float) -> str:
@@ -54,7 +54,7 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str) -> s
     return "\n".join([
         f"**GRU step t = {c.t}, unit {c.unit}** (model `{model}`, layer {c.layer}"
         f"{', reverse direction' if c.direction else ''}), reading "
-        f"`{show_char(c.char)}` in:",
+        f"`{show_token(c.token)}` in:",
         "",
         f"> {text if len(text) <= 300 else text[:300] + '…'}",
         "",

@@ -1,18 +1,17 @@
-"""gru_core: nn.GRU recomputed exactly, every intermediate term exposed, and the analyses on top."""
+"""gru_core: nn.GRU recomputed exactly, every intermediate term exposed, and the analyses on top.
 
-from .cell import step
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .gradients import jacobian_norms
-from .lm import TextTrace, UnknownCharacters, encode
-from .memory import retention
-from .model import CharGRU, GRUConfig
-from .saturation import saturation
-from .trace import GATES, Trace, recompute
-from .weights import LayerWeights, config_of, layer_weights
+    import gru_core
+    trace = gru_core.recompute(gru, x)            # any nn.GRU (or its state_dict) and input
+    tt = gru_core.load_checkpoint("model.pt").trace("The cats, which ...")
+    card = gru_core.step_card(tt, t=12, unit=9)   # every term of one step, one unit
 
-__all__ = [
-    "GATES", "CharGRU", "Checkpoint", "CheckpointError", "GRUConfig", "LayerWeights",
-    "TextTrace", "Trace", "UnknownCharacters", "config_of", "encode", "jacobian_norms",
-    "layer_weights", "load_checkpoint", "recompute", "retention", "saturation",
-    "save_checkpoint", "step",
-]
+Three layers: core/ (the exact trace and the model around it), analysis/ (numbers read off a
+trace), data/ (corpora, the agreement task and the trainer). See docs/architecture.md.
+"""
+
+from .analysis import *  # noqa: F403
+from .analysis import __all__ as _analysis
+from .core import *  # noqa: F403
+from .core import __all__ as _core
+
+__all__ = [*_core, *_analysis]

@@ -4,10 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from gru_core import jacobian_norms, recompute, retention, saturation
-from gru_core.notation import course_bias, course_candidate, gamma_u
-from gru_core.saturation import fractions
-from gru_core.weights import single_layer
+from gru_core import (
+    course_bias,
+    course_candidate,
+    fractions,
+    jacobian_norms,
+    recompute,
+    retention,
+    retention_curve,
+    saturation,
+    single_layer,
+)
 
 from .conftest import make_gru
 
@@ -56,7 +63,7 @@ def test_jacobian_norms_match_autograd_through_nn_gru(layer):
     gru = make_gru(5, 10, layers=2, dtype=torch.float64, scale=2.0, seed=3)
     x = torch.randn(30, 5, dtype=torch.float64)
     t = 20
-    norms = jacobian_norms(gru, x, t, layer=layer)
+    norms = jacobian_norms(recompute(gru, x[: t + 1]), t, layer=layer)
     assert norms.shape == (t + 1,)
     assert norms[t] == pytest.approx(10 ** 0.5)
     # independently: run nn.GRU itself from h_s over x_{s+1..t} and differentiate
@@ -74,9 +81,9 @@ def test_jacobian_norms_match_autograd_through_nn_gru(layer):
     # Not bit for bit across the two traces: nn.GRU's own input product for layer 1 rounds
     # differently over 21 steps than over 30 (MKL blocks by T), so h differs in the last bits.
     whole = recompute(gru, x)
-    full = jacobian_norms(gru, x, t, layer=layer, trace=whole)
+    full = jacobian_norms(whole, t, layer=layer)
     torch.testing.assert_close(full, norms, rtol=1e-12, atol=0)
-    assert torch.equal(jacobian_norms(gru, x, t, layer=layer, since=12, trace=whole), full[12:])
+    assert torch.equal(jacobian_norms(whole, t, layer=layer, since=12), full[12:])
 
 
 def test_course_notation(bi_trace):
@@ -88,18 +95,16 @@ def test_course_notation(bi_trace):
     W_c = torch.cat([W_hn, W_in], dim=1)  # the course's W_c acting on [Γr ⊙ c<t−1>, x<t>]
     r, h_prev, x = tr.gate("r", layer, d), tr.gate("h_prev", layer, d), tr.layer_inputs[layer]
     expected = torch.tanh(torch.cat([r * h_prev, x], dim=1) @ W_c.t() + b_c)
-    torch.testing.assert_close(course_candidate(gru, tr, layer, d), expected)
-    window = course_candidate(gru, tr, layer, d, steps=slice(3, 5))
+    torch.testing.assert_close(course_candidate(tr, layer, d), expected)
+    window = course_candidate(tr, layer, d, steps=slice(3, 5))
     torch.testing.assert_close(window, expected[3:5])
     assert not torch.allclose(expected, tr.gate("n", layer, d))  # the two candidates differ
-    torch.testing.assert_close(gamma_u(tr, layer, d), 1 - tr.gate("z", layer, d))
-    torch.testing.assert_close(course_bias(gru, "r", 0, 0),
+    torch.testing.assert_close(course_bias(tr, "r", 0, 0),
                                sd["bias_ih_l0"][:12] + sd["bias_hh_l0"][:12])
-    assert course_bias(make_gru(3, 4, bias=False), "r") is None
+    assert course_bias(recompute(make_gru(3, 4, bias=False), torch.randn(2, 3)), "r") is None
 
 
 def test_retention_curve_rows_are_retentions(bi_trace):
-    from gru_core.memory import retention_curve
     _, tr = bi_trace
     curve = retention_curve(tr, 25, layer=1, since=10)
     assert curve.shape == (16, 12)
@@ -110,7 +115,8 @@ def test_retention_curve_rows_are_retentions(bi_trace):
 def test_jacobian_norms_since_is_the_tail_of_the_full_curve():
     gru = make_gru(5, 10, dtype=torch.float64, scale=2.0)
     x = torch.randn(30, 5, dtype=torch.float64)
-    full = jacobian_norms(gru, x, 25)
-    torch.testing.assert_close(jacobian_norms(gru, x, 25, since=12), full[12:])
+    tr = recompute(gru, x)
+    full = jacobian_norms(tr, 25)
+    torch.testing.assert_close(jacobian_norms(tr, 25, since=12), full[12:])
     with pytest.raises(IndexError):
-        jacobian_norms(gru, x, 30)
+        jacobian_norms(tr, 30)

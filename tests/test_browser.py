@@ -126,9 +126,9 @@ def test_bad_link_and_broken_upload_give_messages(app_url, page, tmp_path):
 
 @pytest.mark.parametrize("view", ["saturation", "memory", "gradients", "reset", "number"])
 def test_question_views_render(app_url, page, view):
-    from dashboard.questions import GUIDED
+    from dashboard.registry import VIEWS
 
-    goto(page, f"{app_url}/?" + urlencode({"view": view, **GUIDED[view][1]}))
+    goto(page, f"{app_url}/?" + urlencode({"view": view, **VIEWS[view].link}))
     no_exception(page)
     expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_visible()
     shot(page, f"question-{view}")

@@ -7,13 +7,13 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboard import charts
-from gru_core.notation import SYMBOLS
+from gru_core import SYMBOLS
 
 
 @pytest.mark.parametrize("notation", ["pytorch", "course"])
 def test_step_chart_is_valid_plotly_with_markers(notation):
     steps, units = list(range(40, 100)), 16
-    df = pd.DataFrame({"t": steps, "char": ["a"] * len(steps), "keep": np.linspace(-1, 1, 60),
+    df = pd.DataFrame({"t": steps, "token": ["a"] * len(steps), "keep": np.linspace(-1, 1, 60),
                        "new": np.zeros(60), "h": np.linspace(-1, 1, 60), "z": np.ones(60)})
     mats = {k: np.random.rand(units, len(steps)).astype(np.float32) for k in "rznh"}
     raw = charts.step_chart(df, mats, 57, 3, SYMBOLS[notation])

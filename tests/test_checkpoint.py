@@ -8,16 +8,16 @@ import random
 import pytest
 import torch
 
-from gru_core import CharGRU, CheckpointError, GRUConfig, UnknownCharacters, load_checkpoint
-from gru_core import checkpoint as ckpt_mod
-from gru_core.checkpoint import FORMAT, save_checkpoint
+from gru_core import CheckpointError, GRUConfig, TokenGRU, UnknownTokens, load_checkpoint
+from gru_core.core import checkpoint as ckpt_mod
+from gru_core.core.checkpoint import FORMAT, save_checkpoint
 
 VOCAB = list("abc .")
 
 
 def _valid(tmp_path, hidden=8, layers=1, dtype=torch.float32):
     torch.manual_seed(0)
-    model = CharGRU(GRUConfig(len(VOCAB), hidden, layers)).to(dtype)
+    model = TokenGRU(GRUConfig(len(VOCAB), hidden, layers)).to(dtype)
     path = tmp_path / "ok.pt"
     save_checkpoint(path, model, VOCAB, {"note": "test"})
     return path, model
@@ -40,8 +40,9 @@ def _bytes(obj) -> bytes:
 def test_round_trip_matches_plain_nn_gru_and_linear(tmp_path, dtype):
     path, _ = _valid(tmp_path, layers=2, dtype=dtype)
     ck = load_checkpoint(path)
-    assert ck.config == GRUConfig(5, 8, 2) and ck.vocab == VOCAB and ck.meta == {"note": "test"}
-    assert load_checkpoint(path.read_bytes()).vocab == VOCAB
+    assert ck.config == GRUConfig(5, 8, 2) and list(ck.vocab.tokens) == VOCAB
+    assert ck.meta == {"note": "test"}
+    assert list(load_checkpoint(path.read_bytes()).vocab.tokens) == VOCAB
     raw = torch.load(path, weights_only=True)["state_dict"]
     gru, head = torch.nn.GRU(5, 8, num_layers=2).to(dtype), torch.nn.Linear(8, 5).to(dtype)
     gru.load_state_dict({k[4:]: v for k, v in raw.items() if k.startswith("gru.")})
@@ -52,7 +53,7 @@ def test_round_trip_matches_plain_nn_gru_and_linear(tmp_path, dtype):
         out, _ = gru(x)
         probs = torch.softmax(head(out), -1)
     tt = ck.trace(text)
-    assert torch.equal(tt.trace.output, out)
+    assert torch.equal(tt.output, out)
     torch.testing.assert_close(tt.probs, probs)
     torch.testing.assert_close(tt.probs.sum(-1), torch.ones(len(text), dtype=dtype))
     assert torch.equal(ck.encode(text), x)
@@ -61,9 +62,9 @@ def test_round_trip_matches_plain_nn_gru_and_linear(tmp_path, dtype):
 
 def test_unknown_characters_are_named_with_positions(tmp_path):
     ck = load_checkpoint(_valid(tmp_path)[0])
-    with pytest.raises(UnknownCharacters) as err:
+    with pytest.raises(UnknownTokens) as err:
         ck.encode("abXc Z!")
-    assert err.value.chars == ["!", "X", "Z"] and err.value.positions == [2, 5, 6]
+    assert err.value.tokens == ["!", "X", "Z"] and err.value.positions == [2, 5, 6]
     assert "'X'" in str(err.value) and "2, 5, 6" in str(err.value)
     with pytest.raises(ValueError, match="empty"):
         ck.encode("")
@@ -130,7 +131,11 @@ def _broken_state(tmp_path, key, value):
      "config is missing: bias"),
     (lambda p: _obj(p, vocab=list("abcd")), "vocabulary has 4 characters but input_size is 5"),
     (lambda p: _obj(p, vocab=list("abca.")), "repeated"),
-    (lambda p: _obj(p, vocab=["ab", "c", "d", "e", "f"]), "one-character strings"),
+    # words are tokens too ("ab"), but never with spaces inside, empty, or not strings
+    (lambda p: _obj(p, vocab=["a b", "c", "d", "e", "f"]), "is not a token"),
+    (lambda p: _obj(p, vocab=["", "c", "d", "e", "f"]), "is not a token"),
+    (lambda p: _obj(p, vocab=[1, "c", "d", "e", "f"]), "is not a token"),
+    (lambda p: _obj(p, vocab=["x" * 65, "c", "d", "e", "f"]), "is not a token"),
     (lambda p: _obj(p, meta=[1]), "'meta' must be a dict"),
     (lambda p: _obj(p, state_dict=[1]), "dict of tensors"),
     (lambda p: _broken_state(p, "gru.weight_hh_l0", torch.zeros(24, 7)), r"shape \(24, 7\)"),

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gru_core import GATES, recompute
-from gru_core import trace as trace_mod
+from gru_core.core import trace as trace_mod
 
 from .conftest import make_gru
 from .reference import gru_cell_steps

@@ -7,8 +7,9 @@ whole validation split (the last 10% of tinyshakespeare), one pass from a zero s
 import pytest
 import torch
 
-from gru_core import agreement, load_checkpoint
-from gru_core.corpus import build_vocab, split
+from gru_core import load_checkpoint
+from gru_core.data import agreement
+from gru_core.data.corpus import build_vocab, split
 
 from .conftest import CHECKPOINTS
 from .reference import plain_model
@@ -23,7 +24,7 @@ def test_loads_safely_and_is_small(name):
     assert path.stat().st_size < 5 * 2**20
     raw = torch.load(path, weights_only=True)
     ck = load_checkpoint(path)
-    assert raw["format"] == "gru-stepper/1" and ck.vocab == raw["vocab"]
+    assert raw["format"] == "gru-stepper/1" and list(ck.vocab.tokens) == raw["vocab"]
     for key in ("data", "split", "val_loss", "epochs", "wall_time_s", "command", "history"):
         assert key in ck.meta, key
     assert ck.meta["command"].startswith("python -m gru_core.train")
@@ -43,7 +44,7 @@ def test_shakespeare_validation_loss(name, corpus_text):
     layers, goal = GOALS[name]
     ck = load_checkpoint(CHECKPOINTS / f"{name}.pt")
     assert ck.config.num_layers == layers and ck.config.hidden_size == 256
-    assert ck.vocab == build_vocab(corpus_text) and len(ck.vocab) == 65
+    assert list(ck.vocab.tokens) == build_vocab(corpus_text) and len(ck.vocab) == 65
     _, val_text = split(corpus_text)
     loss = full_validation_loss(name, val_text)
     assert loss <= goal
@@ -69,7 +70,8 @@ def test_agreement_on_held_out_nouns_and_clauses():
     attractor in the clause, recomputed with plain nn.GRU + nn.Linear from the file."""
     ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
     seed = ck.meta["hyperparameters"]["seed"]
-    assert set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'-") <= set(ck.vocab)
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'-"
+    assert set(letters) <= set(ck.vocab.tokens)
     held_out = agreement.splits(seed)
     assert set(held_out["test_nouns"]) == set(ck.meta["held_out_nouns"])
     assert set(held_out["test_clauses"]) == set(ck.meta["held_out_clauses"])

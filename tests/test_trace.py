@@ -3,8 +3,7 @@
 import pytest
 import torch
 
-from gru_core import GATES, layer_weights, recompute, step
-from gru_core.weights import config_of
+from gru_core import GATES, config_of, layer_weights, recompute, step
 
 from .conftest import CONFIGS, config_id, make_gru
 

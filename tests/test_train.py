@@ -8,8 +8,9 @@ import sys
 import pytest
 import torch
 
-from gru_core import agreement, load_checkpoint
-from gru_core.corpus import evaluate, line_windows, split, to_indices, windows
+from gru_core import Vocab, load_checkpoint, minimal_pair_of
+from gru_core.data import agreement
+from gru_core.data.corpus import evaluate, line_windows, split, windows
 
 from .conftest import ROOT
 
@@ -35,11 +36,11 @@ def test_trainer_writes_a_loadable_checkpoint_whose_loss_went_down(tmp_path, ext
     kept = min(history, key=lambda r: r["val_loss"]) if "--keep-best" in extra else history[-1]
     assert ck.meta["val_loss"] == kept["val_loss"] and ck.meta["kept_epoch"] == kept["epoch"]
     _, val_text = split((tmp_path / "tiny.txt").read_text())
-    assert evaluate(ck.model, to_indices(val_text, ck.vocab)) == pytest.approx(
+    assert evaluate(ck.module, ck.vocab.encode(val_text)) == pytest.approx(
         kept["val_loss"], abs=1e-4)  # the saved weights are the ones that were judged
     assert ck.meta["command"].startswith("python -m gru_core.train --corpus")
     assert ck.meta["wall_time_s"] > 0 and ck.meta["epochs"] == 3
-    assert ck.vocab == sorted(set((tmp_path / "tiny.txt").read_text()))
+    assert list(ck.vocab.tokens) == sorted(set((tmp_path / "tiny.txt").read_text()))
     assert torch.load(out, weights_only=True)["format"] == "gru-stepper/1"
     assert ck.meta["hyperparameters"]["ema"] == (0.95 if "--ema" in extra else 0.0)
 
@@ -61,7 +62,7 @@ def test_stream_windows_continue_each_other():
 def test_line_windows_open_on_line_starts():
     text = "ab\ncde\nf\nghij\n" * 50
     vocab = sorted(set(text))
-    data = to_indices(text, vocab)
+    data = Vocab(tuple(vocab)).encode(text)
     nl = vocab.index("\n")
     for x, y in line_windows(data, nl, batch_size=8, seq_len=6, steps=5):
         first = [vocab[i] for i in x[0].tolist()]
@@ -111,14 +112,13 @@ def test_training_clauses_never_open_like_a_held_out_template():
                                           ("peach", "peaches"), ("city", "cities"),
                                           ("jockey", "jockeys")])
 def test_plural_and_minimal_pair(noun, plural):
-    from gru_core.units import minimal_pair_of
     assert agreement.plural(noun) == plural
     sg, pl = minimal_pair_of(f"The {plural}, which ran, were late.")
     assert (sg, pl) == (f"The {noun}, which ran, w", f"The {plural}, which ran, w")
 
 
 def test_focus_weights_the_character_after_the_context():
-    from gru_core.train import focus, parse_args
+    from gru_core.data.train import focus, parse_args
 
     vocab = sorted(set("ab, w"))
     args = parse_args(["--out", "x.pt", "--focus", ", w", "--focus-weight", "10"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from .trace import Trace
+from ..core import Trace
 
 
 def saturation(trace: Trace, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""The view's state: read once from the URL, validated, kept in st.session_state, written back.
+"""The view's state: read once from the URL, validated, kept in st.session_state, written back,
+and handed to the views as one frozen Selection.
 
 Every value a URL can carry is checked here; anything out of range is clamped with a notice
 that the page shows, so a pasted link never breaks the page.
@@ -6,24 +7,55 @@ that the page shows, so a pasted link never breaks the page.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from .models import SHIPPED, UPLOAD
+from gru_core import SYMBOLS, Checkpoint
 
 COURSE_TEXT = "The cats, which already ate the fish, were full."
 COURSE_T = COURSE_TEXT.index("ate")  # a step inside the clause: does the unit still hold "plural"?
-VIEWS = {
-    "step": "Stepper",
-    "saturation": "Do gates go to 0/1?",
-    "memory": "Is the state frozen?",
-    "gradients": "Vanishing gradients",
-    "reset": "The reset gate",
-    "number": "Number units",
-    "questions": "Questions",
-}
 NOTATIONS = {"pytorch": "PyTorch (r, z, n, h)", "course": "Course (Γr, Γu, c̃, c)"}
 INTS = ("t", "unit", "layer", "direction", "s")
 MAX_URL_TEXT = 2000  # longer texts are not put in the URL: servers refuse very long request lines
+UPLOAD = "upload"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the page shows: built once per run from the URL and the widgets."""
+
+    view: str
+    model_key: str  # a shipped model's name, or "upload:<sha256>" for an uploaded file
+    model: Checkpoint
+    text: str
+    t: int
+    unit: int
+    layer: int
+    direction: int
+    notation: str
+
+    @property
+    def sym(self) -> dict[str, str]:
+        return SYMBOLS[self.notation]
+
+    def params(self, **extra: object) -> dict[str, str]:
+        """What the URL carries: layer and direction only where the model has them; an upload
+        cannot be linked to, so its name is left out."""
+        cfg = self.model.config
+        params = {"view": self.view, "ckpt": self.model_key, "text": self.text, "t": self.t,
+                  "unit": self.unit, "layer": self.layer if cfg.num_layers > 1 else None,
+                  "direction": self.direction if cfg.bidirectional else None,
+                  "notation": self.notation, **extra}
+        if self.model_key.startswith(UPLOAD) or len(self.text) > MAX_URL_TEXT:
+            params.pop("ckpt" if self.model_key.startswith(UPLOAD) else "text")
+        return {k: str(v) for k, v in params.items() if v is not None}
+
+    def link(self, **extra: object) -> str:
+        """The address that reopens this view."""
+        return f"{st.context.url or ''}?{urlencode(self.params(**extra))}"
 
 
 def notices() -> list[str]:
@@ -34,20 +66,20 @@ def notice(message: str) -> None:
     notices().append(message)
 
 
-def init_from_url() -> None:
+def init_from_url(views: Collection[str], shipped: Collection[str], default_model: str) -> None:
     """Once per session: take the URL's parameters into session_state, validating each."""
     if st.session_state.get("_initialised"):
         return
     st.session_state["_initialised"] = True
     qp = st.query_params
-    ckpt = qp.get("ckpt", "agreement")
-    if ckpt not in SHIPPED:
-        notice(f"Unknown model {ckpt!r}: only {', '.join(SHIPPED)} (or an upload) can be opened; "
-               "showing agreement.")
-        ckpt = "agreement"
+    ckpt = qp.get("ckpt", default_model)
+    if ckpt not in shipped:
+        notice(f"Unknown model {ckpt!r}: only {', '.join(shipped)} (or an upload) can be "
+               f"opened; showing {default_model}.")
+        ckpt = default_model
     st.session_state["ckpt"] = ckpt
     view = qp.get("view", "step")
-    if view not in VIEWS:
+    if view not in views:
         notice(f"Unknown view {view!r}; showing the stepper.")
         view = "step"
     st.session_state["view"] = view
@@ -82,13 +114,8 @@ def clamp(key: str, hi: int, what: str, default: int = 0) -> int:
     return value
 
 
-def write_url(keys: dict[str, object]) -> None:
+def write_url(params: dict[str, str]) -> None:
     """Mirror the view into the URL so that copying it reproduces the page."""
-    params = {k: str(v) for k, v in keys.items() if v is not None}
-    if len(params.get("text", "")) > MAX_URL_TEXT:
-        params.pop("text")
-    if st.session_state.get("ckpt") == UPLOAD:
-        params.pop("ckpt", None)
     current = dict(st.query_params)
     for k in current.keys() - params.keys():
         del st.query_params[k]

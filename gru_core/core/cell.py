@@ -6,7 +6,7 @@
     h   = (1 − z) ⊙ n + z ⊙ h_prev
 
 The course writes Γu = 1 − z, Γr = r, c̃ = n, and applies Γr to c<t−1> *before* the matrix
-product; see notation.py. recompute() gets the same numbers for every step at once.
+product; see analysis/notation.py. recompute() gets the same numbers for every step at once.
 """
 
 from __future__ import annotations
@@ -14,6 +14,12 @@ from __future__ import annotations
 import torch
 
 from .weights import LayerWeights
+
+
+def update(h_prev: torch.Tensor, z: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """h = (1 − z) ⊙ n + z ⊙ h_prev, computed as nn.GRU does, (h_prev − n) ⊙ z + n: the same
+    number in exact arithmetic, and bit for bit nn.GRU's own h in floating point."""
+    return (h_prev - n) * z + n
 
 
 def _affine(W: torch.Tensor, v: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
@@ -34,6 +40,6 @@ def step(x: torch.Tensor, h_prev: torch.Tensor, w: LayerWeights) -> dict[str, to
     hn = _affine(w.W_hn, h_prev, w.b_hn)
     n = torch.tanh(in_ + r * hn)
 
-    h = (1 - z) * n + z * h_prev
+    h = update(h_prev, z, n)
     return {"ir": ir, "hr": hr, "r": r, "iz": iz, "hz": hz, "z": z,
             "in": in_, "hn": hn, "n": n, "h_prev": h_prev, "h": h}

@@ -16,6 +16,7 @@ import string
 
 import torch
 
+from ..core import Vocab
 from .grammar import CLAUSES, NOUNS, PREDICATES, generated_clause, plural, sentence
 
 VOCAB = sorted(set(string.ascii_letters + " .,;:!?'-\n"))
@@ -104,17 +105,17 @@ def minimal_pairs(seed: int = 0, n: int = 50, attractor: bool | None = None
 
 
 @torch.no_grad()
-def accuracy(model, vocab: list[str], prefixes: list[tuple[str, bool]]) -> float:
+def accuracy(model, vocab: Vocab, prefixes: list[tuple[str, bool]]) -> float:
     """Share of prefixes where P('e') > P('a') exactly when the subject is plural ("were"/"was")."""
     a, e = vocab.index("a"), vocab.index("e")
     correct = 0
     for text, is_plural in prefixes:
-        logits, _ = model(torch.tensor([vocab.index(c) for c in text]).unsqueeze(1))
+        logits, _ = model(vocab.encode(text).unsqueeze(1))
         correct += bool(logits[-1, 0, e] > logits[-1, 0, a]) == is_plural
     return correct / len(prefixes)
 
 
-def report(model, vocab: list[str], seed: int = 0, n: int = 1000) -> dict[str, float]:
+def report(model, vocab: Vocab, seed: int = 0, n: int = 1000) -> dict[str, float]:
     """Held-out agreement accuracy: all sentences, and those whose clause holds an attractor;
     "seen": training nouns and clauses, to tell not learnt from not generalised."""
     model.eval()

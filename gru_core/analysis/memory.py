@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from .trace import Trace
+from ..core import Trace
 
 
 def retention(trace: Trace, s: int, t: int, layer: int = 0, direction: int = 0) -> torch.Tensor:
@@ -49,6 +49,15 @@ def holders(trace: Trace, s: int, t: int, layer: int = 0) -> pd.DataFrame:
     df = pd.DataFrame({"unit": range(len(ret)), "retention": ret.double().numpy(),
                        "h_s": h[s].double().numpy(), "h_t": h[t].double().numpy()})
     return df.sort_values("retention", ascending=False, ignore_index=True)
+
+
+HOLDS, MOVES = 0.5, 0.01  # "kept more than half" / "kept less than 1%" of its value
+
+
+def held_and_moved(table: pd.DataFrame) -> tuple[int, int]:
+    """How many units of a holders() table kept more than HOLDS of their value, and how many
+    kept less than MOVES."""
+    return int((table.retention > HOLDS).sum()), int((table.retention < MOVES).sum())
 
 
 def direct_path(trace: Trace, t: int, layer: int = 0, since: int = 0) -> pd.DataFrame:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import streamlit as st
 
-from gru_core.explain import balance, step_card, trace_table
-from gru_core.notation import SYMBOLS
+from gru_core import TextTrace, balance, heatmaps, step_card, trace_table
 
-from . import charts
-from .export import course_latex, f4, forum_post, pytorch_latex
-from .live_chart import live_chart
+from .. import charts
+from ..export import course_latex, f4, forum_post, pytorch_latex
+from ..live_chart import live_chart
+from ..selection import Selection
+from ..text import show_token
+from ..view import View
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 
@@ -24,39 +24,36 @@ def window(t: int, T: int) -> slice:
     return slice(lo, min(T, lo + WIDTH))
 
 
-def highlighted_text(text: str, t: int, around: int = 160) -> str:
-    lo, hi = max(0, t - around), min(len(text), t + around)
-    before, here, after = (html.escape(s) for s in (text[lo:t], text[t], text[t + 1 : hi]))
-    here = html.escape(charts.show_char(text[t])) if text[t] in " \n\t" else here
-    return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.6'>"
-            f"{'…' if lo else ''}{before}<mark style='background:#ffd54f;padding:0 2px;"
-            f"border-radius:3px;font-weight:bold' title='t = {t}'>{here}</mark>{after}"
-            f"{'…' if hi < len(text) else ''}</div>")
-
-
-def render(ck, tt, t: int, unit: int, layer: int, direction: int, notation: str, url: str
-           ) -> None:
-    sym, tag = SYMBOLS[notation], _data_tag(ck, tt)
-    card = step_card(ck.model, tt, t, unit, layer, direction)
+def render(sel: Selection, tt: TextTrace) -> None:
+    t, unit = sel.t, sel.unit
+    card = step_card(tt, t, unit, sel.layer, sel.direction)
+    tag = data_tag(sel, tt)
     left, right = st.columns([2, 1])
     with left:
-        st.subheader(f"Step t = {t}, unit {unit}: reading {charts.show_char(card.char)!r}")
-        lines = course_latex(card) if notation == "course" else pytorch_latex(card)
+        st.subheader(f"Step t = {t}, unit {unit}: reading {show_token(card.token)!r}")
+        lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
         st.latex(r"\small\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
         _verify(card)
     with right:
-        actual = tt.text[t + 1] if t + 1 < len(tt.text) else None
-        live_chart(charts.prediction_chart(tt.top_next(t), f"Next character after t = {t}",
-                                           actual), f"{tag}:{t}", charts.CONFIG, key="pred")
-        st.caption("The model's top 5 guesses for the character after t"
-                   + (f"; the text actually continues with {charts.show_char(actual)!r} "
-                      "(orange when it is among them)." if actual else "."))
-    _where_from(card, sym)
-    if notation == "course":
+        _prediction(tt, t, tag)
+    _where_from(card, tt)
+    if sel.notation == "course":
         _differences(card)
-    _charts(tag, tt, t, unit, layer, direction, sym)
-    _export(ck, tt, card, notation, url, layer, direction, unit)
+    _charts(sel, tt, tag)
+    _export(sel, tt, card)
+
+
+def _prediction(tt: TextTrace, t: int, tag: str) -> None:
+    if tt.probs is None:
+        st.caption("This model has no head: it predicts nothing, only its states are shown.")
+        return
+    actual = tt.tokens[t + 1] if t + 1 < tt.T else None
+    live_chart(charts.prediction_chart(tt.top_next(t), f"Next token after t = {t}", actual),
+               f"{tag}:{t}", charts.CONFIG, key="pred")
+    st.caption("The model's top 5 guesses for the token after t"
+               + (f"; the text actually continues with {show_token(actual)!r} "
+                  "(orange when it is among them)." if actual else "."))
 
 
 def _verify(card) -> None:
@@ -69,7 +66,7 @@ def _verify(card) -> None:
                f"Summing kept + new instead rounds differently in float32: {T['split_diff']:+.1e}.")
 
 
-def _where_from(card, sym) -> None:
+def _where_from(card, tt: TextTrace) -> None:
     box = st.expander("Where r, z and n came from: input column and largest h_prev terms",
                       key="where", on_change="rerun")
     if not box.open:  # drawn only while open: stepping stays fast
@@ -79,7 +76,7 @@ def _where_from(card, sym) -> None:
             col = card.input_column
             st.markdown(
                 f"x_t is one-hot at position **{card.one_hot_index}** "
-                f"({charts.show_char(card.char)!r}), so W_ir·x_t is column "
+                f"({show_token(card.token)!r}), so W_ir·x_t is column "
                 f"{card.one_hot_index} of W_ir, and likewise for W_iz and W_in. For unit "
                 f"{card.unit}: W_ir = {f4(col['W_ir'])}, W_iz = {f4(col['W_iz'])}, "
                 f"W_in = {f4(col['W_in'])}.")
@@ -105,19 +102,18 @@ def _differences(card) -> None:
         f"course c̃ = {f4(C['c̃'])}, PyTorch n = {f4(T['n'])}.")
 
 
-def _data_tag(ck, tt) -> str:
+def data_tag(sel: Selection, tt: TextTrace) -> str:
     """Names the (model, text) a live chart draws. Not id(tt): a cached trace that is evicted
     frees its id for the next one, and the chart would keep the old text's numbers."""
-    return f"{ck.name}:{hash(tt.text)}"
+    return f"{sel.model_key}:{hash(tt.text)}"
 
 
-def _charts(tag: str, tt, t, unit, layer, direction, sym) -> None:
-    w = window(t, tt.trace.T)
-    df = balance(tt, unit, layer, direction, w)
-    mats = {k: tt.trace.gate(k, layer, direction, w).t().numpy() for k in ("r", "z", "n", "h")}
-    fig = charts.step_chart(df, mats, t, unit, sym)
+def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
+    w, sym, unit = window(sel.t, tt.T), sel.sym, sel.unit
+    df = balance(tt, unit, sel.layer, sel.direction, w)
+    fig = charts.step_chart(df, heatmaps(tt, sel.layer, sel.direction, w), sel.t, unit, sym)
     # the drawn data depend on all of these; t only moves the marker lines
-    revision = f"{tag}:{layer}:{direction}:{w.start}:{unit}:{sym['z']}"
+    revision = f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{unit}:{sym['z']}"
     live_chart(fig, revision, charts.CONFIG, key="step_chart", on_click=_clicked)
     st.caption(
         f"Top, for unit {unit}: each bar pair adds up to {sym['h']} (black line). When "
@@ -133,22 +129,27 @@ def _clicked(click: dict) -> None:
         st.session_state["unit"] = int(click["unit"])
 
 
-def _export(ck, tt, card, notation, url, layer, direction, unit) -> None:
+def _export(sel: Selection, tt: TextTrace, card) -> None:
     box = st.expander("Copy as forum post, or download the numbers", key="export",
                       on_change="rerun")
     if not box.open:
         return
     with box:
-        st.code(forum_post(card, ck.name, tt.text, url, notation), language="markdown")
+        st.code(forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation),
+                language="markdown")
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",
-                          file_name=f"gru_trace_unit{unit}.csv",
-                          data=lambda: _csv(trace_table(tt, layer, direction, [unit])))
-        w = window(card.t, tt.trace.T)
+                          file_name=f"gru_trace_unit{sel.unit}.csv",
+                          data=lambda: _csv(trace_table(tt, sel.layer, sel.direction,
+                                                        [sel.unit])))
+        w = window(card.t, tt.T)
         b.download_button("CSV: every unit, steps in the charts", key="csv_window",
                           mime="text/csv", file_name=f"gru_trace_t{w.start}-{w.stop - 1}.csv",
-                          data=lambda: _csv(trace_table(tt, layer, direction, steps=w)))
+                          data=lambda: _csv(trace_table(tt, sel.layer, sel.direction, steps=w)))
 
 
 def _csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, float_format="%.8g")
+
+
+VIEW = View("step", "Stepper", "Every term of one step, for one unit", render)

@@ -1,4 +1,4 @@
-"""Text in, index tensors out: the vocabulary, the positional split, and char-rnn style streams."""
+"""A training corpus: the vocabulary, the positional split, and char-rnn style streams of ids."""
 
 from __future__ import annotations
 
@@ -21,11 +21,6 @@ def read_corpus(path: str | Path) -> str:
 
 def build_vocab(text: str) -> list[str]:
     return sorted(set(text))
-
-
-def to_indices(text: str, vocab: list[str]) -> torch.Tensor:
-    stoi = {c: i for i, c in enumerate(vocab)}
-    return torch.tensor([stoi[c] for c in text], dtype=torch.long)
 
 
 def windows(data: torch.Tensor, batch_size: int, seq_len: int, offset: int = 0):

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .model import GRUConfig
-from .weights import config_of, single_layer, state_dict_of, suffix
+from .weights import LayerWeights, config_of, layer_weights, single_layer, state_dict_of, suffix
 
 GATES = ("r", "z", "n", "h", "h_prev", "ir", "hr", "iz", "hz", "in", "hn")
 CHUNK = 256  # steps per block: the temporaries stay in cache, and little is left after nn.GRU
@@ -53,12 +53,14 @@ Steps = slice | int | torch.Tensor | None
 
 @dataclass
 class Trace:
-    """Every term of an nn.GRU run over one unbatched sequence of length T."""
+    """Every term of an nn.GRU run over one unbatched sequence of length T, and the weights
+    that made it."""
 
     config: GRUConfig
     output: torch.Tensor  # (T, D*H), nn.GRU's output
     h_n: torch.Tensor  # (L*D, H), nn.GRU's final state
     layer_inputs: list[torch.Tensor]  # per layer, (T, input of that layer)
+    state_dict: dict[str, torch.Tensor] = field(repr=False)  # nn.GRU's own keys
     parts: dict[tuple[int, int], _Terms] = field(repr=False)
 
     @property
@@ -79,8 +81,12 @@ class Trace:
             raise KeyError(f"no layer {layer}, direction {direction} in this GRU")
         return self.parts[(layer, direction)].term(name, slice(None) if steps is None else steps)
 
+    def weights(self, layer: int = 0, direction: int = 0) -> LayerWeights:
+        """W_ir .. b_hn of one layer and direction."""
+        return layer_weights(self.state_dict, layer, direction)
+
     def nbytes(self) -> int:
-        """Memory held by the trace's tensors (shared storages counted once)."""
+        """Memory held by the trace's tensors (shared storages counted once; not the weights)."""
         tensors = [self.output, self.h_n, *self.layer_inputs]
         tensors += [t for part in self.parts.values() for t in part.tensors()]
         return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
@@ -125,7 +131,7 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = Non
         finals.append(h_n)
         layer_in = out if layer == L - 1 else out.contiguous()
     _wait(pending)
-    return Trace(config, layer_in, torch.cat(finals), inputs, parts)
+    return Trace(config, layer_in, torch.cat(finals), inputs, sd, parts)
 
 
 def _chunks(T: int) -> list[slice]:

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from .trace import Trace
-from .weights import layer_weights
+from ..core import Trace
 
 SYMBOLS = {
     "pytorch": {"r": "r", "z": "z", "n": "n", "h": "h", "h_prev": "h_prev", "keep": "z·h_prev",
@@ -29,15 +28,10 @@ SYMBOLS = {
 }
 
 
-def gamma_u(trace: Trace, layer: int = 0, direction: int = 0) -> torch.Tensor:
-    """(T, H): the course's update gate, Γu = 1 − z."""
-    return 1 - trace.gate("z", layer, direction)
-
-
-def course_candidate(gru, trace: Trace, layer: int = 0, direction: int = 0,
+def course_candidate(trace: Trace, layer: int = 0, direction: int = 0,
                      steps: slice = slice(None)) -> torch.Tensor:
     """(T, H): c̃ = tanh(W_in x + b_in + W_hn (r ⊙ h_prev) + b_hn), reset *before* the product."""
-    w = layer_weights(gru, layer, direction)
+    w = trace.weights(layer, direction)
     r, h_prev = (trace.gate(k, layer, direction, steps) for k in ("r", "h_prev"))
     pre = trace.gate("in", layer, direction, steps) + (r * h_prev) @ w.W_hn.t()
     if w.b_hn is not None:
@@ -45,8 +39,9 @@ def course_candidate(gru, trace: Trace, layer: int = 0, direction: int = 0,
     return torch.tanh(pre)
 
 
-def course_bias(gru, gate: str, layer: int = 0, direction: int = 0) -> torch.Tensor | None:
+def course_bias(trace: Trace, gate: str, layer: int = 0, direction: int = 0
+                ) -> torch.Tensor | None:
     """The course's single bias: b_r = b_ir + b_hr, b_u = b_iz + b_hz, b_c = b_in + b_hn."""
-    w = layer_weights(gru, layer, direction)
+    w = trace.weights(layer, direction)
     pair = {"r": (w.b_ir, w.b_hr), "u": (w.b_iz, w.b_hz), "c": (w.b_in, w.b_hn)}[gate]
     return None if pair[0] is None else pair[0] + pair[1]

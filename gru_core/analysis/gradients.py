@@ -1,7 +1,7 @@
 """Does the gradient vanish? ‖∂h_t/∂h_s‖ for every s <= t, exactly, with autograd.
 
 By the chain rule ∂h_t/∂h_s = A_t A_{t−1} … A_{s+1}, where A_k = ∂h_k/∂h_{k−1} is the Jacobian of
-one step (cell.step) at the trace's own (x_k, h_{k−1}). Autograd computes all A_k in one batched
+one step (core.step) at the trace's own (x_k, h_{k−1}). Autograd computes all A_k in one batched
 pass (torch.func.jacrev under vmap: no Python loop over steps or over rows), then the products
 are accumulated from t backwards, one H × H matrix product per step. The layers below are held
 fixed: they only supply x_k.
@@ -10,32 +10,23 @@ fixed: they only supply x_k.
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch.func import jacrev, vmap
 
-from .cell import step
-from .trace import Trace, recompute
-from .weights import layer_weights
+from ..core import Trace, step
 
 BLOCK = 64
 
 
-def jacobian_norms(gru: nn.GRU | dict, x: torch.Tensor, t: int, layer: int = 0,
-                   h0: torch.Tensor | None = None, since: int = 0, trace: Trace | None = None
-                   ) -> torch.Tensor:
+def jacobian_norms(trace: Trace, t: int, layer: int = 0, since: int = 0) -> torch.Tensor:
     """(t − since + 1,): Frobenius norm of ∂h_t/∂h_s for s = since..t in `layer` (forward).
 
     The cost grows with t − since (one H × H product per step), so long texts pass a `since`.
-    `trace`: recompute(gru, x, h0) when the caller has it already, else it is computed up to t.
     """
-    T = x.shape[0]
-    if not 0 <= since <= t < T:
-        raise IndexError(f"need 0 <= since <= t <= {T - 1}")
-    if trace is None:
-        trace = recompute(gru, x[: t + 1], h0)
-    w = layer_weights(gru, layer, 0)
+    if not 0 <= since <= t < trace.T:
+        raise IndexError(f"need 0 <= since <= t <= {trace.T - 1}")
+    w = trace.weights(layer, 0)
     x_k = trace.layer_inputs[layer][since + 1 : t + 1]  # (n, I), n = t − since
-    h_prev = trace.gate("h_prev", layer)[since + 1 : t + 1]  # (n, H)
+    h_prev = trace.gate("h_prev", layer, steps=slice(since + 1, t + 1))  # (n, H)
 
     def one_step(h, x_t):
         return step(x_t, h, w)["h"]

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import torch
 
-from .lm import TextTrace, encode, trace_text
-from .model import CharGRU, GRUConfig
+from .lm import TextTrace, trace_text
+from .model import GRUConfig, TokenGRU
+from .vocab import Vocab
 
 FORMAT = "gru-stepper/1"
 MAX_BYTES = 64 * 1024 * 1024
 LIMITS = {"input_size": 4096, "hidden_size": 4096, "num_layers": 8}
+MAX_VOCAB, MAX_TOKEN = 100_000, 64
+OPTIONS = {"embedding": False, "head": True}  # optional in config; older files have neither
 CONFIG_TYPES = {
     "input_size": int,
     "hidden_size": int,
@@ -37,25 +40,28 @@ class CheckpointError(ValueError):
 @dataclass
 class Checkpoint:
     config: GRUConfig
-    vocab: list[str]
-    model: CharGRU
+    vocab: Vocab
+    module: TokenGRU
     meta: dict = field(default_factory=dict)
     name: str = ""
 
     def encode(self, text: str) -> torch.Tensor:
-        return encode(text, self.vocab, self.model.head.weight.dtype)
+        """text -> (T, input_size): the x_t that nn.GRU reads."""
+        return self.module.inputs(self.vocab.encode(text))
 
     def trace(self, text: str) -> TextTrace:
-        return trace_text(self.model, self.vocab, text)
+        return trace_text(self, text)
 
 
-def save_checkpoint(path: str | Path, model: CharGRU, vocab: list[str], meta: dict) -> None:
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+def save_checkpoint(path: str | Path, module: TokenGRU, vocab: list[str] | Vocab,
+                    meta: dict) -> None:
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
+    options = {"embedding": module.embed is not None, "head": module.head is not None}
     torch.save(
         {
             "format": FORMAT,
-            "config": model.config.to_dict(),
-            "vocab": list(vocab),
+            "config": {**module.config.to_dict(), **options},
+            "vocab": list(vocab.tokens if isinstance(vocab, Vocab) else vocab),
             "state_dict": state,
             "meta": meta,
         },
@@ -73,16 +79,21 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
         raise CheckpointError(f"missing keys: {', '.join(missing)}")
     if obj["format"] != FORMAT:
         raise CheckpointError(f"unknown format {obj['format']!r}; this version reads {FORMAT!r}")
-    config = _check_config(obj["config"])
-    vocab = _check_vocab(obj["vocab"], config)
-    state = _check_state_dict(obj["state_dict"], config)
+    config, options = _check_config(obj["config"])
+    vocab = _check_vocab(obj["vocab"], config, options["embedding"])
+    state = _check_state_dict(obj["state_dict"], config, len(vocab), options)
     if not isinstance(obj["meta"], dict):
         raise CheckpointError("'meta' must be a dict")
+    return _build(config, vocab, state, options, obj["meta"])
+
+
+def _build(config: GRUConfig, vocab: Vocab, state: dict[str, torch.Tensor], options: dict,
+           meta: dict) -> Checkpoint:
     dtype = next(iter(state.values())).dtype
-    model = CharGRU(config).to(dtype)
-    model.load_state_dict(state)
-    model.eval()
-    return Checkpoint(config=config, vocab=vocab, model=model, meta=obj["meta"])
+    module = TokenGRU(config, len(vocab), **options).to(dtype)
+    module.load_state_dict(state)
+    module.eval()
+    return Checkpoint(config=config, vocab=vocab, module=module, meta=meta)
 
 
 def _read_bytes(source: str | Path | bytes) -> bytes:
@@ -117,13 +128,14 @@ def _unpickle_safely(data: bytes) -> object:
         ) from None
 
 
-def _check_config(raw: object) -> GRUConfig:
+def _check_config(raw: object) -> tuple[GRUConfig, dict]:
     if not isinstance(raw, dict):
         raise CheckpointError("'config' must be a dict")
     missing = [k for k in CONFIG_TYPES if k not in raw]
     if missing:
         raise CheckpointError(f"config is missing: {', '.join(missing)}")
-    for key, kind in CONFIG_TYPES.items():
+    kinds = {**CONFIG_TYPES, **{k: bool for k in OPTIONS if k in raw}}
+    for key, kind in kinds.items():
         value = raw[key]
         ok = isinstance(value, bool) if kind is bool else type(value) is int
         if not ok:
@@ -131,30 +143,43 @@ def _check_config(raw: object) -> GRUConfig:
     for key, limit in LIMITS.items():
         if not 1 <= raw[key] <= limit:
             raise CheckpointError(f"config[{key!r}] = {raw[key]} is outside 1..{limit}")
-    return GRUConfig(**{k: raw[k] for k in CONFIG_TYPES})
+    options = {k: raw.get(k, default) for k, default in OPTIONS.items()}
+    return GRUConfig(**{k: raw[k] for k in CONFIG_TYPES}), options
 
 
-def _check_vocab(vocab: object, config: GRUConfig) -> list[str]:
-    if not isinstance(vocab, list) or not all(isinstance(c, str) and len(c) == 1 for c in vocab):
-        raise CheckpointError("'vocab' must be a list of one-character strings")
-    if len(set(vocab)) != len(vocab):
-        raise CheckpointError("'vocab' has repeated characters")
-    if len(vocab) != config.input_size:
+def check_vocab(tokens: object) -> Vocab:
+    """A vocabulary is a list of distinct tokens: single characters, or words without spaces."""
+    if not isinstance(tokens, (list, tuple)) or not tokens:
+        raise CheckpointError("the vocabulary must be a non-empty list of strings")
+    if len(tokens) > MAX_VOCAB:
+        raise CheckpointError(f"the vocabulary has {len(tokens):,} tokens; the limit is "
+                              f"{MAX_VOCAB:,}")
+    for tok in tokens:
+        if not isinstance(tok, str) or not tok or len(tok) > MAX_TOKEN or (
+                len(tok) > 1 and any(c.isspace() for c in tok)):
+            raise CheckpointError(
+                f"vocabulary entry {tok!r:.40} is not a token: tokens are single characters, "
+                f"or words of up to {MAX_TOKEN} characters without spaces")
+    if len(set(tokens)) != len(tokens):
+        raise CheckpointError("the vocabulary has repeated tokens")
+    return Vocab(tuple(tokens))
+
+
+def _check_vocab(raw: object, config: GRUConfig, embedding: bool) -> Vocab:
+    vocab = check_vocab(raw)
+    if not embedding and len(vocab) != config.input_size:
         raise CheckpointError(
-            f"vocabulary has {len(vocab)} characters but input_size is {config.input_size}"
-        )
+            f"vocabulary has {len(vocab)} {vocab.kind} but input_size is {config.input_size}")
     return vocab
 
 
-def _expected_shapes(config: GRUConfig) -> dict[str, torch.Size]:
+def _expected_shapes(config: GRUConfig, vocab_size: int, options: dict) -> dict[str, torch.Size]:
     with torch.device("meta"):
-        return {k: v.shape for k, v in CharGRU(config).state_dict().items()}
+        return {k: v.shape for k, v in TokenGRU(config, vocab_size, **options).state_dict().items()}
 
 
-def _check_state_dict(state: object, config: GRUConfig) -> dict[str, torch.Tensor]:
-    if not isinstance(state, dict):
-        raise CheckpointError("'state_dict' must be a dict of tensors")
-    expected = _expected_shapes(config)
+def check_tensors(state: dict, expected: dict[str, torch.Size]) -> dict[str, torch.Tensor]:
+    """Every expected key present with its shape, float32 or float64 throughout, finite."""
     missing = sorted(set(expected) - set(state))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
@@ -176,3 +201,9 @@ def _check_state_dict(state: object, config: GRUConfig) -> dict[str, torch.Tenso
         raise CheckpointError("state_dict mixes float32 and float64 tensors")
     return state
 
+
+def _check_state_dict(state: object, config: GRUConfig, vocab_size: int, options: dict
+                      ) -> dict[str, torch.Tensor]:
+    if not isinstance(state, dict):
+        raise CheckpointError("'state_dict' must be a dict of tensors")
+    return check_tensors(state, _expected_shapes(config, vocab_size, options))

@@ -1,0 +1,17 @@
+"""The exact core: nn.GRU recomputed from its weights, every term of every step, and the model
+around it (tokens in, next-token probabilities out). Imports nothing from analysis/ or data/."""
+
+from .cell import step, update
+from .checkpoint import Checkpoint, CheckpointError, check_vocab, load_checkpoint, save_checkpoint
+from .lm import TextTrace, top_k, trace_text
+from .model import GRUConfig, TokenGRU
+from .trace import GATES, Trace, recompute
+from .vocab import UnknownTokens, Vocab
+from .weights import LayerWeights, config_of, layer_weights, single_layer
+
+__all__ = [
+    "GATES", "Checkpoint", "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace",
+    "TokenGRU", "Trace", "UnknownTokens", "Vocab", "check_vocab", "config_of", "layer_weights",
+    "load_checkpoint", "recompute", "save_checkpoint", "single_layer", "step", "top_k",
+    "trace_text", "update",
+]

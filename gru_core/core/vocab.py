@@ -1,0 +1,79 @@
+"""Text in, token ids out: the one encoder the trace, the trainer and the analyses share.
+
+A vocabulary of single characters reads text character by character (char-rnn, the forum's worked
+example). A vocabulary that holds words reads it word by word: the text is split into words and
+punctuation marks, and step t is the t-th of those tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import torch
+
+WORDS = re.compile(r"[\w'-]+|[^\w\s]", re.UNICODE)  # "cats", "don't", ",", "." ...
+
+
+class UnknownTokens(ValueError):
+    """Text holds tokens the vocabulary has no entry for."""
+
+    def __init__(self, tokens: list[str], positions: list[int], kind: str):
+        self.tokens, self.positions, self.kind = tokens, positions, kind
+        shown = ", ".join(repr(c) for c in tokens[:20]) + (" …" if len(tokens) > 20 else "")
+        where = ", ".join(map(str, positions[:10])) + (" …" if len(positions) > 10 else "")
+        super().__init__(f"{kind} not in the model's vocabulary: {shown} (positions {where})")
+
+
+@dataclass(frozen=True)
+class Vocab:
+    tokens: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {tok: i for i, tok in enumerate(self.tokens)})
+
+    @property
+    def words(self) -> bool:
+        """True when the vocabulary reads words, not characters."""
+        return any(len(tok) > 1 for tok in self.tokens)
+
+    @property
+    def kind(self) -> str:
+        return "words" if self.words else "characters"
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def index(self, token: str) -> int:
+        return self._index[token]
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) in `text` of every token, in reading order."""
+        if not self.words:
+            return [(i, i + 1) for i in range(len(text))]
+        return [m.span() for m in WORDS.finditer(text)]
+
+    def split(self, text: str) -> list[str]:
+        return [text[a:b] for a, b in self.spans(text)]
+
+    def encode(self, text: str) -> torch.Tensor:
+        """text -> (T,) token ids. Raises UnknownTokens naming every token it cannot read."""
+        tokens = self.split(text)
+        if not tokens:
+            raise ValueError("the text is empty" if not text.strip() or not self.words
+                             else "the text holds no words")
+        bad = [i for i, tok in enumerate(tokens) if tok not in self._index]
+        if bad:
+            raise UnknownTokens(sorted({tokens[i] for i in bad}), bad, self.kind)
+        return torch.tensor([self._index[tok] for tok in tokens])
+
+    def without_unknown(self, text: str) -> str:
+        """The text with every token the vocabulary cannot read removed."""
+        kept, end = [], 0
+        for a, b in self.spans(text):
+            if text[a:b] not in self._index:
+                kept.append(text[end:a])
+                end = b
+        kept.append(text[end:])
+        out = "".join(kept)
+        return re.sub(r"[ \t]{2,}", " ", out) if self.words else out
