@@ -9,6 +9,7 @@ one frozen Selection -> cached trace (cache.trace) -> the view's render function
 
 from __future__ import annotations
 
+import string
 from dataclasses import replace
 
 import streamlit as st
@@ -18,7 +19,7 @@ from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import highlighted_text
 from dashboard.views.questions import index
-from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens
+from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens, read_vocab
 
 st.set_page_config(page_title="GRU stepper", layout="wide")
 
@@ -29,21 +30,61 @@ def pick_model() -> tuple[Checkpoint, str]:
         notice(f"Model {st.session_state.get('ckpt')!r} is not shipped with this copy; "
                f"showing {names[0]}.")
         st.session_state["ckpt"] = names[0]
-    name = st.selectbox("Model", names, key="ckpt",
+    name = st.selectbox("Model", names, key="ckpt", on_change=_forget_unit,
                         format_func=lambda n: "upload your own…" if n == UPLOAD else n)
     if name != UPLOAD:
-        return cache.shipped(name), name
-    file = st.file_uploader("Checkpoint (.pt, format gru-stepper/1)", type=["pt"])
+        return cache.model(name), name
+    file = st.file_uploader("Model file: a checkpoint from `python -m gru_core.train`, or your "
+                            "model's state_dict", type=["pt", "pth", "safetensors"])
+    vocab = pick_vocab()
     if file is None:
-        st.info("Upload a checkpoint written by `python -m gru_core.train`.")
+        st.info("Upload `torch.save(model.state_dict(), \"model.pt\")` of a model with an "
+                "nn.GRU (and, if it has them, its nn.Embedding and nn.Linear head), or a "
+                "safetensors file, and say which tokens it reads.")
         st.stop()
     data = file.getvalue()
-    key = cache.upload_key(data)
+    key = cache.upload_key(data, vocab)
     try:
-        return cache.uploaded(key, data), key
+        ck = cache.uploaded(key, data, vocab)
     except CheckpointError as e:
         st.error(f"This file cannot be used: {e}")
         st.stop()
+    st.success("Found: " + "; ".join(ck.meta.get("found", ["this project's checkpoint format"]))
+               + ".")
+    return ck, key
+
+
+VOCABS = {"file": "from the file (checkpoints of this project carry theirs)",
+          "printable": "string.printable (100 characters: spro/char-rnn.pytorch)",
+          "upload": "a vocabulary file…"}
+
+
+def pick_vocab() -> list[str] | None:
+    """The tokens a plain state_dict reads, in the order it was trained with."""
+    shipped = {f"of:{n}": f"the vocabulary of {n}" for n in cache.available()}
+    choice = st.selectbox("Vocabulary", [*VOCABS, *shipped], key="vocab_source",
+                          format_func={**VOCABS, **shipped}.get)
+    if choice == "printable":
+        return list(string.printable)
+    if choice.startswith("of:"):
+        return list(cache.model(choice[3:]).vocab.tokens)
+    if choice != "upload":
+        return None
+    file = st.file_uploader("Vocabulary: one token per line (\\n for the newline), or a JSON "
+                            "list", type=["txt", "json"])
+    if file is None:
+        st.stop()
+    try:
+        return read_vocab(file.getvalue())
+    except ValueError as e:
+        st.error(f"This vocabulary cannot be used: {e}")
+        st.stop()
+
+
+def _forget_unit() -> None:
+    """Another model: its own default unit, layer 0, forward (not the last model's numbers)."""
+    for key in ("unit", "layer", "direction"):
+        st.session_state.pop(key, None)
 
 
 def pick_unit_layer(ck: Checkpoint, model_key: str) -> tuple[int, int, int]:
@@ -65,7 +106,7 @@ def pick_unit_layer(ck: Checkpoint, model_key: str) -> tuple[int, int, int]:
 
 
 def default_unit(ck: Checkpoint, model_key: str, layer: int) -> int:
-    if ck.name == "agreement":
+    if ck.name.startswith("agreement"):
         return int(cache.number_units(model_key, ck, layer).unit[0])
     return 0
 
@@ -132,7 +173,7 @@ def sidebar() -> Selection:
 
 
 def main() -> None:
-    selection.init_from_url([*VIEWS, QUESTIONS], cache.SHIPPED, "agreement")
+    selection.init_from_url([*VIEWS, QUESTIONS], cache.available(), "agreement")
     for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

@@ -23,7 +23,9 @@ def pytorch_latex(c: StepCard) -> list[str]:
         x_line = (rf"ir = W_{{ir}}[{c.unit},{c.one_hot_index}] + b_{{ir}} = "
                   rf"{_p(c.input_column['W_ir'])} + {_p(b['b_ir'])} = {T['ir']:.4f}")
     else:
-        x_line = rf"ir = W_{{ir}}\,x_t + b_{{ir}} = {T['ir']:.4f}\quad(x_t = \text{{layer below}})"
+        where = (rf"x_t = E[{c.token_id}]" if c.input_kind == "embedding"
+                 else r"x_t = \text{layer below}")
+        x_line = rf"ir = W_{{ir}}\,x_t + b_{{ir}} = {T['ir']:.4f}\quad({where})"
     return [
         x_line,
         rf"r = \sigma(ir + hr) = \sigma({_p(T['ir'])} + {_p(T['hr'])}) = {T['r']:.4f}",

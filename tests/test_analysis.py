@@ -120,3 +120,26 @@ def test_jacobian_norms_since_is_the_tail_of_the_full_curve():
     torch.testing.assert_close(jacobian_norms(tr, 25, since=12), full[12:])
     with pytest.raises(IndexError):
         jacobian_norms(tr, 30)
+
+
+def test_rnn_jacobian_norms_match_autograd_through_nn_rnn():
+    """The course's contrast: the same curve for a plain nn.RNN checkpoint."""
+    from gru_core import GRUConfig, TokenGRU, Vocab, rnn_jacobian_norms
+    from gru_core.core.checkpoint import Checkpoint
+
+    torch.manual_seed(1)
+    vocab = Vocab(tuple("abcde "))
+    module = TokenGRU(GRUConfig(6, 12), cell="rnn").double()
+    ck = Checkpoint(module.config, vocab, module)
+    text, t = "abc de ab cd eab", 13
+    norms = rnn_jacobian_norms(ck, text, t, since=2)
+    x = module.inputs(vocab.encode(text))
+    with torch.no_grad():
+        hs = module.rnn(x)[0]
+    for s in (2, 7, 12):
+        J = torch.autograd.functional.jacobian(
+            lambda h, s=s: module.rnn(x[s + 1 : t + 1], h.unsqueeze(0))[1][0], hs[s])
+        assert norms[s - 2] == pytest.approx(J.norm().item(), rel=1e-9)
+    assert norms[-1] == pytest.approx(12 ** 0.5)
+    with pytest.raises(ValueError, match="plain RNN"):
+        ck.trace(text)

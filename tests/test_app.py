@@ -320,3 +320,58 @@ def test_questions_index_keeps_the_rest_of_the_view_in_the_url():
     assert not at.exception
     assert at.query_params["view"] == "questions" and at.query_params["layer"] == "1"
     assert at.query_params["text"] == "ROMEO:" and at.query_params["t"] == "3"
+
+
+def test_word_model_steps_over_words_with_the_embedding_named():
+    t = COURSE_WORDS.index("were")
+    at = open_app(ckpt="agreement-words", text=COURSE, t=t, unit=3)
+    assert not at.exception and not at.error
+    assert at.slider[0].max == len(COURSE_WORDS) - 1  # one step per word or punctuation mark
+    assert "reading 'were'" in at.subheader[0].value
+    assert "one word per step" in at.text_area[0].label
+    embed, gru, head, vocab = ref_words()
+    ids = torch.tensor([vocab.index(w) for w in COURSE_WORDS])
+    with torch.no_grad():
+        out, _ = gru(embed(ids))
+    page = texts(at)
+    assert number_after(r"nn\.GRU's own output", page) == pytest.approx(out[t, 3].item(),
+                                                                       abs=5e-5)
+    at.session_state["where"] = True
+    at.run()
+    page = texts(at)
+    assert f"x_t is row **{vocab.index('were')}** of the embedding E" in page
+    x_t = embed.weight[vocab.index("were")]
+    W_ir = gru.weight_ih_l0[:64]
+    top = (W_ir[3] * x_t).abs().topk(5).indices.tolist()
+    assert list(at.table[0].value.index) == top  # ir's largest terms W_ir[unit, j]·x_t[j]
+
+
+def test_unknown_words_are_named_and_can_be_dropped():
+    at = open_app(ckpt="agreement-words", text="The cats, which devoured the fish, were full.")
+    assert not at.exception
+    assert "words not in the model's vocabulary: 'devoured'" in at.error[0].value
+    at.button[0].click().run()
+    assert not at.exception and not at.error
+    assert at.text_area[0].value == "The cats, which the fish, were full."
+
+
+def test_number_view_on_the_word_model():
+    at = open_app(view="number", ckpt="agreement-words", text=COURSE)
+    assert not at.exception
+    metrics = [m for m in at.metric if "P(were)" in m.label]
+    embed, gru, head, vocab = ref_words()
+    for m, words in zip(metrics, (["The", "cat"], ["The", "cats"]), strict=True):
+        ids = torch.tensor([vocab.index(w) for w in words + COURSE_WORDS[2:9]])
+        with torch.no_grad():
+            p = torch.softmax(head(gru(embed(ids))[0][-1]), -1)
+        expected = p[vocab.index("were")] - p[vocab.index("was")]
+        assert float(m.value) == pytest.approx(expected.item(), abs=1e-3)
+
+
+COURSE_WORDS = ["The", "cats", ",", "which", "already", "ate", "the", "fish", ",", "were", "full",
+                "."]
+
+
+def ref_words():
+    from .test_shipped import plain_words_model
+    return plain_words_model()

@@ -149,3 +149,33 @@ def test_step_chart_comes_back_after_another_view(app_url, page):
     chart = live_chart(page)  # drawn again, same data as before
     expect(chart.locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)
     no_exception(page)
+
+
+def test_upload_an_embedding_model_with_a_vocabulary_file(app_url, page, tmp_path):
+    import torch
+
+    vocab = sorted(set(COURSE))
+    torch.manual_seed(0)
+    model = torch.nn.ModuleDict({"encoder": torch.nn.Embedding(len(vocab), 24),
+                                 "rnn": torch.nn.GRU(24, 32, num_layers=2),
+                                 "decoder": torch.nn.Linear(32, len(vocab))})
+    torch.save(model.state_dict(), tmp_path / "mine.pt")
+    (tmp_path / "mine.txt").write_text("\n".join(vocab) + "\n")
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 7}))
+    page.locator(".st-key-ckpt").click()
+    page.get_by_role("option", name="upload your own…").click()
+    settle(page)
+    page.locator("input[type=file]").first.set_input_files(str(tmp_path / "mine.pt"))
+    settle(page)
+    expect(page.get_by_text("carries no vocabulary")).to_be_visible()  # what to do next
+    page.locator(".st-key-vocab_source").click()
+    page.get_by_role("option", name="a vocabulary file…").click()
+    settle(page)
+    page.locator("input[type=file]").nth(1).set_input_files(str(tmp_path / "mine.txt"))
+    settle(page)
+    expect(page.get_by_text(f"Found: nn.Embedding at 'encoder': {len(vocab)} tokens × 24")
+           ).to_be_visible()
+    expect(heading(page, "Step t = 7")).to_have_count(1)
+    expect(live_chart(page).locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)
+    no_exception(page)
+    shot(page, "upload-embedding-model")

@@ -18,7 +18,8 @@ from .reference import plain_model
 GOALS = {"shakespeare": (1, 1.55), "shakespeare-2layer": (2, 1.50)}
 
 
-@pytest.mark.parametrize("name", ["shakespeare", "shakespeare-2layer", "agreement"])
+@pytest.mark.parametrize("name", ["shakespeare", "shakespeare-2layer", "agreement",
+                                  "agreement-words"])
 def test_loads_safely_and_is_small(name):
     path = CHECKPOINTS / f"{name}.pt"
     assert path.stat().st_size < 5 * 2**20
@@ -80,3 +81,48 @@ def test_agreement_on_held_out_nouns_and_clauses():
     assert accuracy >= 0.95 and attractor >= 0.90
     assert accuracy == pytest.approx(ck.meta["agreement_accuracy"])
     assert attractor == pytest.approx(ck.meta["agreement_accuracy_attractor"])
+
+
+def plain_words_model():
+    """agreement-words as plain nn.Embedding + nn.GRU + nn.Linear, built from the file."""
+    raw = torch.load(CHECKPOINTS / "agreement-words.pt", weights_only=True)
+    cfg, sd, vocab = raw["config"], raw["state_dict"], raw["vocab"]
+    embed = torch.nn.Embedding(len(vocab), cfg["input_size"])
+    gru = torch.nn.GRU(cfg["input_size"], cfg["hidden_size"], num_layers=cfg["num_layers"])
+    head = torch.nn.Linear(cfg["hidden_size"], len(vocab))
+    for module, prefix in ((embed, "embed."), (gru, "gru."), (head, "head.")):
+        module.load_state_dict({k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)})
+    return embed, gru, head, vocab
+
+
+def test_word_level_agreement_on_held_out_clauses():
+    """The lecture's sentence read word by word: >= 95% on held-out clause templates, with and
+    without an attractor, recomputed with plain modules; the card's figures match."""
+    import re
+    ck = load_checkpoint(CHECKPOINTS / "agreement-words.pt")
+    assert ck.vocab.words and ck.module.embed is not None
+    assert ck.vocab.split(COURSE) == ["The", "cats", ",", "which", "already", "ate", "the",
+                                      "fish", ",", "were", "full", "."]
+    embed, gru, head, vocab = plain_words_model()
+    seed = ck.meta["hyperparameters"]["seed"]
+    assert set(agreement.splits(seed, words=True)["test_clauses"]) == set(
+        ck.meta["held_out_clauses"])
+
+    @torch.no_grad()
+    def accuracy(prefixes):
+        right = 0
+        for text, is_plural in prefixes:
+            words = re.findall(r"[\w'-]+|[^\w\s]", text.removesuffix(" w"))
+            out, _ = gru(embed(torch.tensor([vocab.index(w) for w in words])))
+            logits = head(out[-1])
+            right += bool(logits[vocab.index("were")] > logits[vocab.index("was")]) == is_plural
+        return right / len(prefixes)
+
+    plain = accuracy(agreement.test_prefixes(seed, 1000, words=True))
+    attractor = accuracy(agreement.test_prefixes(seed, 1000, True, words=True))
+    assert plain >= 0.95 and attractor >= 0.95
+    assert plain == pytest.approx(ck.meta["agreement_accuracy"])
+    assert attractor == pytest.approx(ck.meta["agreement_accuracy_attractor"])
+
+
+COURSE = "The cats, which already ate the fish, were full."

@@ -19,14 +19,16 @@ def link(view: str, **params) -> str:
 
 def render(sel: Selection, tt: TextTrace) -> None:
     ck, layer = sel.model, sel.layer
-    if ck.name != "agreement":
+    if not ck.name.startswith("agreement"):
         st.info("The number-unit finder works on the `agreement` model: open it from the "
                 f"[questions page]({link('number', **VIEW.link)}).")
         return
     table = cache.number_units(sel.model_key, ck, layer)
-    pair = minimal_pair_of(tt.text) or minimal_pair_of(COURSE_TEXT)
+    words = ck.vocab.words
+    pair = minimal_pair_of(tt.text, words) or minimal_pair_of(COURSE_TEXT, words)
     top = table.unit[:2].tolist()
-    st.markdown(f"Ranked over 40 held-out minimal pairs, unit **{top[0]}** differs most between "
+    st.markdown(f"Ranked over 40 minimal pairs on held-out clauses, unit **{top[0]}** differs most "
+                "between "
                 f"singular and plural all through the clause (mean h difference "
                 f"{table.difference[0]:+.3f}, held at {table.persistence[0]:.0%} of clause steps).")
     sg, pl = (cache.trace(sel.model_key, ck, text) for text in pair)

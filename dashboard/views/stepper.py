@@ -67,7 +67,7 @@ def _verify(card) -> None:
 
 
 def _where_from(card, tt: TextTrace) -> None:
-    box = st.expander("Where r, z and n came from: input column and largest h_prev terms",
+    box = st.expander("Where r, z and n came from: the input's and h_prev's largest terms",
                       key="where", on_change="rerun")
     if not box.open:  # drawn only while open: stepping stays fast
         return
@@ -81,13 +81,27 @@ def _where_from(card, tt: TextTrace) -> None:
                 f"{card.unit}: W_ir = {f4(col['W_ir'])}, W_iz = {f4(col['W_iz'])}, "
                 f"W_in = {f4(col['W_in'])}.")
         else:
-            st.markdown(f"Layer {card.layer} reads the output of layer {card.layer - 1}, "
-                        "not a one-hot vector.")
-        cols = st.columns(3)
-        for col, key in zip(cols, ("hr", "hz", "hn"), strict=True):
-            with col:
-                st.markdown(f"**{key}** = W_{key}·h_prev + b_{key} = {f4(card.terms[key])}")
-                st.table(card.top_h_prev[key].round(4).set_index("j"))
+            width = len(tt.layer_inputs[card.layer][card.t])
+            if card.input_kind == "embedding":
+                st.markdown(
+                    f"x_t is row **{card.token_id}** of the embedding E ({show_token(card.token)!r}"
+                    f"), a dense vector of {width} numbers, so W_ir·x_t is a sum over all "
+                    f"{width} of them, not one column. The dimensions j that contribute most "
+                    f"to unit {card.unit}:")
+            else:
+                st.markdown(f"Layer {card.layer} reads the output of layer {card.layer - 1} "
+                            f"({width} numbers), not a one-hot vector. Its units j that "
+                            f"contribute most to unit {card.unit}:")
+            _terms_tables(card, ("ir", "iz", "in"), card.top_x, "x_t")
+        _terms_tables(card, ("hr", "hz", "hn"), card.top_h_prev, "h_prev")
+
+
+def _terms_tables(card, keys: tuple[str, ...], tables: dict, vector: str) -> None:
+    """Per term, the products W[unit, j]·v[j] of its sum that are largest in size."""
+    for col, key in zip(st.columns(len(keys)), keys, strict=True):
+        with col:
+            st.markdown(f"**{key}** = W_{key}·{vector} + b_{key} = {f4(card.terms[key])}")
+            st.table(tables[key].round(4).set_index("j"))
 
 
 def _differences(card) -> None:

@@ -2,7 +2,7 @@
 tables and sentences; no drawing. Rule: analysis imports core (and data's task definitions)."""
 
 from .explain import StepCard, balance, heatmaps, one_hot_column, step_card, trace_table
-from .gradients import jacobian_norms
+from .gradients import jacobian_norms, rnn_jacobian_norms
 from .memory import HOLDS, MOVES, direct_path, held_and_moved, holders, retention, retention_curve
 from .notation import SYMBOLS, course_bias, course_candidate
 from .reset import ResetCounterfactual, reset_counterfactual
@@ -20,5 +20,5 @@ __all__ = [
     "clause_start", "course_bias", "course_candidate", "describe", "direct_path", "fractions",
     "heatmaps", "held_and_moved", "histogram", "holders", "jacobian_norms", "minimal_pair_of",
     "number_units", "one_hot_column", "reset_counterfactual", "retention", "retention_curve",
-    "saturation", "step_card", "trace_table", "were_minus_was",
+    "rnn_jacobian_norms", "saturation", "step_card", "trace_table", "were_minus_was",
 ]

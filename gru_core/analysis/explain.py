@@ -19,8 +19,11 @@ class StepCard:
     layer: int
     direction: int
     token: str  # the token read at t
+    input_kind: str  # x_t is "one-hot", a row of the "embedding", or the "layer below"'s h
+    token_id: int  # the token's index in the vocabulary (its one-hot position, or row of E)
     one_hot_index: int | None  # its column in W_ir when x_t is one-hot, else None
     input_column: dict[str, float]  # W_ir[unit, k], W_iz[unit, k], W_in[unit, k] for that k
+    top_x: dict[str, pd.DataFrame]  # dense x_t: per ir/iz/in the dimensions d contributing most
     terms: dict[str, float]  # every GATES term, and r_hn = r·hn, keep = z·h_prev,
     # new = (1−z)·n, h = nn.GRU's update of the gates, h_gru = nn.GRU's own h, h_diff = h − h_gru,
     # split_diff = (keep + new) − h: float32 rounds the textbook form a few ulps differently
@@ -45,6 +48,11 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
               for name in ("b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn")}
     top_h_prev = {k: _contributions(getattr(w, f"W_{k}")[unit], g["h_prev"], top)
                   for k in ("hr", "hz", "hn")}
+    kind = "layer below" if layer > 0 else (
+        "one-hot" if tt.model.module.embed is None else "embedding")
+    x_t = tt.layer_inputs[layer][t]
+    top_x = {} if kind == "one-hot" else {
+        k: _contributions(getattr(w, f"W_{k}")[unit], x_t, top, "x_t") for k in ("ir", "iz", "in")}
     c_tilde = float(course_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
     gamma_u = 1 - float(z)
     course = {
@@ -55,8 +63,9 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
     k = one_hot_column(tt, t, layer)
     column = {} if k is None else {name: float(getattr(w, name)[unit, k])
                                    for name in ("W_ir", "W_iz", "W_in")}
-    return StepCard(t, unit, layer, direction, tt.tokens[t], k, column, terms, biases,
-                    top_h_prev, course)
+    return StepCard(t, unit, layer, direction, tt.tokens[t], kind,
+                    tt.vocab.index(tt.tokens[t]), k, column, top_x, terms, biases, top_h_prev,
+                    course)
 
 
 def one_hot_column(tt: TextTrace, t: int, layer: int) -> int | None:
@@ -70,12 +79,13 @@ def _or_zero(b: torch.Tensor | None, unit: int) -> float:
     return 0.0 if b is None else float(b[unit])
 
 
-def _contributions(w_row: torch.Tensor, h_prev: torch.Tensor, top: int) -> pd.DataFrame:
-    """The terms W[unit, j]·h_prev[j] of the sum W h_prev, largest in size first."""
-    product = w_row * h_prev
+def _contributions(w_row: torch.Tensor, v: torch.Tensor, top: int, name: str = "h_prev"
+                   ) -> pd.DataFrame:
+    """The terms W[unit, j]·v[j] of the sum W v, largest in size first."""
+    product = w_row * v
     idx = product.abs().topk(min(top, len(product))).indices
     return pd.DataFrame({"j": idx.numpy(), "W[unit, j]": w_row[idx].double().numpy(),
-                         "h_prev[j]": h_prev[idx].double().numpy(),
+                         f"{name}[j]": v[idx].double().numpy(),
                          "product": product[idx].double().numpy()})
 
 

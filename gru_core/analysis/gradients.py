@@ -5,6 +5,9 @@ one step (core.step) at the trace's own (x_k, h_{k−1}). Autograd computes all 
 pass (torch.func.jacrev under vmap: no Python loop over steps or over rows), then the products
 are accumulated from t backwards, one H × H matrix product per step. The layers below are held
 fixed: they only supply x_k.
+
+The course's argument is a comparison: rnn_jacobian_norms() gives the same curve for a plain
+RNN, h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh), read over the same text.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch.func import jacrev, vmap
 
-from ..core import Trace, step
+from ..core import Checkpoint, Trace, step
 
 BLOCK = 64
 
@@ -31,6 +34,30 @@ def jacobian_norms(trace: Trace, t: int, layer: int = 0, since: int = 0) -> torc
     def one_step(h, x_t):
         return step(x_t, h, w)["h"]
 
+    return _chain(one_step, h_prev, x_k)
+
+
+@torch.no_grad()
+def rnn_jacobian_norms(rnn: Checkpoint, text: str, t: int, since: int = 0) -> torch.Tensor:
+    """(t − since + 1,): ‖∂h_t/∂h_s‖ of a plain-RNN checkpoint's first layer over `text`."""
+    module = rnn.module
+    x = module.inputs(rnn.vocab.encode(text)[: t + 1])
+    if not 0 <= since <= t < len(x):
+        raise IndexError(f"need 0 <= since <= t <= {len(x) - 1}")
+    cell = module.recurrent
+    h = cell(x.unsqueeze(1))[0][:, 0]  # nn.RNN's own states
+    W_ih, W_hh = cell.weight_ih_l0, cell.weight_hh_l0
+    b = (cell.bias_ih_l0 + cell.bias_hh_l0) if cell.bias else 0
+
+    def one_step(h_prev, x_t):
+        return torch.tanh(W_ih @ x_t + W_hh @ h_prev + b)
+
+    return _chain(one_step, h[since:t], x[since + 1 : t + 1])  # jacrev ignores no_grad
+
+
+def _chain(one_step, h_prev: torch.Tensor, x_k: torch.Tensor) -> torch.Tensor:
+    """Norms of the products A_t … A_{s+1} for every s, with A_k = ∂one_step/∂h_prev at
+    (h_prev[k], x_k[k]); the last entry is the identity (s = t)."""
     per_step = vmap(jacrev(one_step))  # A[k] = ∂h_{since+k+1}/∂h_{since+k}, (H, H) each
     J = torch.eye(h_prev.shape[1], dtype=h_prev.dtype)  # ∂h_t/∂h_t
     norms = [J.norm()]

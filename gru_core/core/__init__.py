@@ -6,12 +6,12 @@ from .checkpoint import Checkpoint, CheckpointError, check_vocab, load_checkpoin
 from .lm import TextTrace, top_k, trace_text
 from .model import GRUConfig, TokenGRU
 from .trace import GATES, Trace, recompute
-from .vocab import UnknownTokens, Vocab
+from .vocab import UnknownTokens, Vocab, read_vocab
 from .weights import LayerWeights, config_of, layer_weights, single_layer
 
 __all__ = [
     "GATES", "Checkpoint", "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace",
     "TokenGRU", "Trace", "UnknownTokens", "Vocab", "check_vocab", "config_of", "layer_weights",
-    "load_checkpoint", "recompute", "save_checkpoint", "single_layer", "step", "top_k",
-    "trace_text", "update",
+    "load_checkpoint", "read_vocab", "recompute", "save_checkpoint", "single_layer", "step",
+    "top_k", "trace_text", "update",
 ]

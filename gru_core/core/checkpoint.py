@@ -1,28 +1,33 @@
-"""The checkpoint file: written with torch.save, read with torch.load(weights_only=True) only.
+"""Checkpoint files: this project's own format, or a plain state_dict (.pt, .safetensors).
 
-A file is untrusted input (users upload them), so loading never unpickles arbitrary objects and
-every field is checked before a module is built from it. Every failure is a CheckpointError whose
-message says what is wrong in words a user can act on.
+A file is untrusted input (users upload them), so loading never unpickles arbitrary objects
+(torch.load(weights_only=True); safetensors holds tensors only) and every field is checked before
+a module is built from it. Every failure is a CheckpointError whose message says what is wrong in
+words a user can act on.
 """
 
 from __future__ import annotations
 
 import io
 import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
+from .importer import NotFound, find_gru_model
 from .lm import TextTrace, trace_text
-from .model import GRUConfig, TokenGRU
+from .model import CELLS, GRUConfig, TokenGRU
 from .vocab import Vocab
 
 FORMAT = "gru-stepper/1"
 MAX_BYTES = 64 * 1024 * 1024
 LIMITS = {"input_size": 4096, "hidden_size": 4096, "num_layers": 8}
 MAX_VOCAB, MAX_TOKEN = 100_000, 64
-OPTIONS = {"embedding": False, "head": True}  # optional in config; older files have neither
+OPTIONS = {"embedding": False, "head": True, "cell": "gru"}  # optional in config: older files
+# have none of them; cell "rnn" is the plain RNN kept to compare gradients with, never traced
 CONFIG_TYPES = {
     "input_size": int,
     "hidden_size": int,
@@ -50,13 +55,17 @@ class Checkpoint:
         return self.module.inputs(self.vocab.encode(text))
 
     def trace(self, text: str) -> TextTrace:
+        if self.module.cell != "gru":
+            raise ValueError(f"{self.name or 'this model'} is a plain RNN: it has no gates to "
+                             "trace (it is there to compare gradients with)")
         return trace_text(self, text)
 
 
 def save_checkpoint(path: str | Path, module: TokenGRU, vocab: list[str] | Vocab,
                     meta: dict) -> None:
     state = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-    options = {"embedding": module.embed is not None, "head": module.head is not None}
+    options = {"embedding": module.embed is not None, "head": module.head is not None,
+               "cell": module.cell}
     torch.save(
         {
             "format": FORMAT,
@@ -69,11 +78,17 @@ def save_checkpoint(path: str | Path, module: TokenGRU, vocab: list[str] | Vocab
     )
 
 
-def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
-    """Read and validate a checkpoint from a path or from the file's bytes."""
-    obj = _unpickle_safely(_read_bytes(source))
+def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None = None
+                    ) -> Checkpoint:
+    """Read and validate a checkpoint from a path or from the file's bytes: this project's own
+    format, or a plain state_dict (torch.save(model.state_dict()) or safetensors) holding one
+    nn.GRU, optionally an nn.Embedding and an nn.Linear head, with `vocab` its tokens in order."""
+    data = _read_bytes(source)
+    obj = _safetensors(data) if _is_safetensors(data) else _unpickle_safely(data)
     if not isinstance(obj, dict):
         raise CheckpointError(f"expected a dict at the top of the file, found {type(obj).__name__}")
+    if "format" not in obj:
+        return _from_state_dict(obj, vocab)
     missing = [k for k in KEYS if k not in obj]
     if missing:
         raise CheckpointError(f"missing keys: {', '.join(missing)}")
@@ -85,6 +100,50 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
     if not isinstance(obj["meta"], dict):
         raise CheckpointError("'meta' must be a dict")
     return _build(config, vocab, state, options, obj["meta"])
+
+
+def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None) -> Checkpoint:
+    state, where = _tensors_of(obj)
+    if vocab is None:
+        raise CheckpointError("this is a plain state_dict, which carries no vocabulary: give the "
+                              "model's tokens in order (a text file, one per line, or a JSON "
+                              "list), the same list it was trained with")
+    vocab = vocab if isinstance(vocab, Vocab) else check_vocab(vocab)
+    try:
+        config, options, state, found = find_gru_model(state, len(vocab))
+    except NotFound as e:
+        raise CheckpointError(str(e)) from None
+    _check_config({**config.to_dict()})
+    check_tensors(state, _expected_shapes(config, len(vocab), options))
+    meta = {"source": f"plain state_dict{where}", "found": found}
+    return _build(config, vocab, state, options, meta)
+
+
+def _tensors_of(obj: dict) -> tuple[dict[str, torch.Tensor], str]:
+    """The dict of tensors: the file itself, or the one dict of tensors inside it (training
+    scripts often save {"model": state_dict, "epoch": ...})."""
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj, ""
+    inner = [(k, v) for k, v in obj.items() if isinstance(v, dict) and v
+             and all(isinstance(t, torch.Tensor) for t in v.values())]
+    if len(inner) == 1:
+        return inner[0][1], f" (under {inner[0][0]!r})"
+    raise CheckpointError("not a state_dict: expected a dict of tensors (as written by "
+                          "torch.save(model.state_dict(), path)), or this project's format")
+
+
+def _is_safetensors(data: bytes) -> bool:
+    """safetensors: an 8-byte little-endian header size, then a JSON header (a torch.save zip
+    starts with PK, a pickle with \\x80)."""
+    return len(data) > 8 and data[8:9] == b"{" and 0 < int.from_bytes(data[:8], "little") < 2**32
+
+
+def _safetensors(data: bytes) -> dict[str, torch.Tensor]:
+    try:
+        return safetensors.torch.load(data)
+    except Exception as e:  # a corrupt header or payload, in any of its forms
+        raise CheckpointError(f"not a readable checkpoint (corrupt safetensors file): {e}"
+                              ) from None
 
 
 def _build(config: GRUConfig, vocab: Vocab, state: dict[str, torch.Tensor], options: dict,
@@ -117,9 +176,13 @@ def _unpickle_safely(data: bytes) -> object:
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unpickling failed"
+        named = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f"a pickled Python object ({named.group(1)})" if named else "data"
         raise CheckpointError(
-            f"refused to load: the file holds objects other than tensors and plain data ({first})"
+            f"refused to load: the file holds {what} other than tensors and plain values (or is "
+            "corrupt), and a pickle can run code, so it is never opened here. A model saved "
+            "whole with torch.save(model) is such a file: save its weights instead, with "
+            "torch.save(model.state_dict(), \"model.pt\")"
         ) from None
     except Exception as e:  # garbage trips the unpickler in many ways (IndexError, KeyError,
         # ...): to the user they all mean the same
@@ -134,12 +197,14 @@ def _check_config(raw: object) -> tuple[GRUConfig, dict]:
     missing = [k for k in CONFIG_TYPES if k not in raw]
     if missing:
         raise CheckpointError(f"config is missing: {', '.join(missing)}")
-    kinds = {**CONFIG_TYPES, **{k: bool for k in OPTIONS if k in raw}}
+    kinds = {**CONFIG_TYPES, **{k: type(v) for k, v in OPTIONS.items() if k in raw}}
     for key, kind in kinds.items():
         value = raw[key]
-        ok = isinstance(value, bool) if kind is bool else type(value) is int
+        ok = isinstance(value, bool) if kind is bool else type(value) is kind
         if not ok:
             raise CheckpointError(f"config[{key!r}] must be {kind.__name__}, got {value!r}")
+    if raw.get("cell", "gru") not in CELLS:
+        raise CheckpointError(f"config['cell'] must be one of {', '.join(CELLS)}")
     for key, limit in LIMITS.items():
         if not 1 <= raw[key] <= limit:
             raise CheckpointError(f"config[{key!r}] = {raw[key]} is outside 1..{limit}")

@@ -7,12 +7,14 @@ punctuation marks, and step t is the t-th of those tokens.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 import torch
 
 WORDS = re.compile(r"[\w'-]+|[^\w\s]", re.UNICODE)  # "cats", "don't", ",", "." ...
+SPECIAL = re.compile(r"^<[^<>\s]+>$")  # <unk>, <pad>, <eos>: in a vocabulary, never in a text
 
 
 class UnknownTokens(ValueError):
@@ -34,8 +36,8 @@ class Vocab:
 
     @property
     def words(self) -> bool:
-        """True when the vocabulary reads words, not characters."""
-        return any(len(tok) > 1 for tok in self.tokens)
+        """True when the vocabulary reads words, not characters (special tokens aside)."""
+        return any(len(tok) > 1 and not SPECIAL.match(tok) for tok in self.tokens)
 
     @property
     def kind(self) -> str:
@@ -77,3 +79,26 @@ class Vocab:
         kept.append(text[end:])
         out = "".join(kept)
         return re.sub(r"[ \t]{2,}", " ", out) if self.words else out
+
+
+def read_vocab(data: bytes) -> list[str]:
+    """A vocabulary file: a JSON list of tokens, or UTF-8 text with one token per line, where a
+    line holding only a space is the space token and the escapes \\n and \\t stand for the
+    newline and tab characters."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the vocabulary file is not UTF-8 text") from None
+    if text.lstrip().startswith("["):
+        try:
+            tokens = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"the vocabulary file is not a valid JSON list: {e}") from None
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise ValueError("the JSON vocabulary must be a list of strings")
+        return tokens
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    escapes = {"\\n": "\n", "\\t": "\t"}
+    return [escapes.get(line.rstrip("\r"), line.rstrip("\r")) for line in lines]

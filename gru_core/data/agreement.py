@@ -17,9 +17,13 @@ import string
 import torch
 
 from ..core import Vocab
+from ..core.vocab import WORDS
 from .grammar import CLAUSES, NOUNS, PREDICATES, generated_clause, plural, sentence
 
 VOCAB = sorted(set(string.ascii_letters + " .,;:!?'-\n"))
+# Read word by word, a noun is its own token: a held-out noun would be an untrained embedding,
+# so the word task holds out clause templates only, and adds the lecture's "fish".
+WORD_NOUNS = sorted({*NOUNS, "fish"})
 HELD_OUT_FRACTION = 0.2
 GENERATED = 0.7  # share of training clauses drawn from the generator, the rest hand-written
 
@@ -31,11 +35,13 @@ def _split(items: list[str], rng: random.Random) -> tuple[list[str], list[str]]:
     return items[k:], items[:k]
 
 
-def splits(seed: int = 0) -> dict[str, list[str]]:
+def splits(seed: int = 0, words: bool = False) -> dict[str, list[str]]:
     rng = random.Random(seed)
     train_nouns, test_nouns = _split(NOUNS, rng)
     train_clauses, test_clauses = _split(CLAUSES, rng)
     train_clauses = [c for c in train_clauses if not opens_like(c, test_clauses)]
+    if words:
+        train_nouns = test_nouns = WORD_NOUNS
     return {"train_nouns": train_nouns, "test_nouns": test_nouns,
             "train_clauses": train_clauses, "test_clauses": test_clauses}
 
@@ -73,10 +79,10 @@ def _unseen_clause(rng: random.Random, held_out: list[str]) -> str:
 
 
 def test_prefixes(seed: int = 0, n: int = 1000, attractor: bool | None = None,
-                  part: str = "test"):
+                  part: str = "test", words: bool = False):
     """(prefix ending in ', w', is_plural) on held-out nouns and held-out clause templates
     (part="train": on training nouns and hand-written training clauses, for comparison)."""
-    s = splits(seed)
+    s = splits(seed, words)
     rng = random.Random(seed + 1)
     nouns, clauses = s[f"{part}_nouns"], s[f"{part}_clauses"]
     clauses = [c for c in clauses if "{n}" in c] if attractor else clauses
@@ -89,27 +95,31 @@ def test_prefixes(seed: int = 0, n: int = 1000, attractor: bool | None = None,
     return out
 
 
-def minimal_pairs(seed: int = 0, n: int = 50, attractor: bool | None = None
-                  ) -> list[tuple[str, str]]:
-    """(singular, plural) prefixes ending in ', w' that differ only in the subject's number."""
-    s = splits(seed)
+def minimal_pairs(seed: int = 0, n: int = 50, attractor: bool | None = None,
+                  words: bool = False) -> list[tuple[str, str]]:
+    """(singular, plural) prefixes that differ only in the subject's number, ending in ', w'
+    (for a word model, in ',': the verb is the next token)."""
+    s = splits(seed, words)
     rng = random.Random(seed + 4)
     pairs = []
     for _ in range(n):
         noun = rng.choice(s["test_nouns"])
         sg = sentence(noun, False, rng.choice(s["test_clauses"]), "x", rng, s["test_nouns"],
                       attractor=attractor)
-        sg = sg[: sg.rindex(", w") + 3]
+        sg = sg[: sg.rindex(", w") + (1 if words else 3)]
         pairs.append((sg, sg.replace(f"The {noun},", f"The {plural(noun)},", 1)))
     return pairs
 
 
 @torch.no_grad()
 def accuracy(model, vocab: Vocab, prefixes: list[tuple[str, bool]]) -> float:
-    """Share of prefixes where P('e') > P('a') exactly when the subject is plural ("were"/"was")."""
-    a, e = vocab.index("a"), vocab.index("e")
+    """Share of prefixes where "were" beats "was" exactly when the subject is plural: P('e') >
+    P('a') after ', w' for characters, P(were) > P(was) after ',' for words."""
+    a, e = (vocab.index("was"), vocab.index("were")) if vocab.words else (
+        vocab.index("a"), vocab.index("e"))
     correct = 0
     for text, is_plural in prefixes:
+        text = text.removesuffix(" w") if vocab.words else text
         logits, _ = model(vocab.encode(text).unsqueeze(1))
         correct += bool(logits[-1, 0, e] > logits[-1, 0, a]) == is_plural
     return correct / len(prefixes)
@@ -119,11 +129,13 @@ def report(model, vocab: Vocab, seed: int = 0, n: int = 1000) -> dict[str, float
     """Held-out agreement accuracy: all sentences, and those whose clause holds an attractor;
     "seen": training nouns and clauses, to tell not learnt from not generalised."""
     model.eval()
+    w = vocab.words
     return {
-        "agreement_accuracy": accuracy(model, vocab, test_prefixes(seed, n)),
-        "agreement_accuracy_attractor": accuracy(model, vocab, test_prefixes(seed, n, True)),
-        "agreement_accuracy_seen": accuracy(model, vocab,
-                                            test_prefixes(seed, n // 5, part="train")),
+        "agreement_accuracy": accuracy(model, vocab, test_prefixes(seed, n, words=w)),
+        "agreement_accuracy_attractor": accuracy(model, vocab,
+                                                 test_prefixes(seed, n, True, words=w)),
+        "agreement_accuracy_seen": accuracy(model, vocab, test_prefixes(
+            seed, n // 5, part="train", words=w)),
     }
 
 
@@ -147,3 +159,24 @@ def make_task(seed: int = 0, n_train: int = 60000, n_val: int = 2000):
         "held_out_clauses": s["test_clauses"],
     }
     return VOCAB, train_text, val_text, meta
+
+
+def make_word_task(seed: int = 0, n_train: int = 60000, n_val: int = 2000):
+    """The same task read word by word: (vocab, train_text, val_text, meta). Every noun is seen
+    in training; the clause templates held out are the character task's."""
+    s = splits(seed, words=True)
+    train_text = corpus(n_train, s["train_nouns"], s["train_clauses"], random.Random(seed + 2),
+                        plain=PLAIN, generated=GENERATED, held_out=s["test_clauses"])
+    val_text = corpus(n_val, s["test_nouns"], s["test_clauses"], random.Random(seed + 3))
+    template_words = " ".join(CLAUSES + PREDICATES).replace("{n}", " ")
+    vocab = sorted({*WORDS.findall(train_text + val_text + template_words), "was", "were",
+                    *WORD_NOUNS, *map(plural, WORD_NOUNS)})
+    meta = {
+        "data": f"generated by gru_core.data.agreement (seed {seed}), read word by word",
+        "split": f"{len(s['test_clauses'])} clause templates held out of training; validation "
+        f"text uses only those; every noun is seen in training (a word model cannot know the "
+        f"number of a noun it never saw); {PLAIN:.0%} of training sentences have no clause",
+        "held_out_clauses": s["test_clauses"],
+    }
+    return vocab, train_text, val_text, meta
+

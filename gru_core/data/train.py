@@ -25,7 +25,13 @@ from .corpus import build_vocab, evaluate, evaluate_lines, line_windows, read_co
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m gru_core.train", description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=["text", "agreement"], default="text")
+    p.add_argument("--task", choices=["text", "agreement", "agreement-words"], default="text",
+                   help="text: a corpus read character by character; agreement: the course's "
+                   "sentences, by character; agreement-words: the same, word by word")
+    p.add_argument("--cell", choices=["gru", "rnn"], default="gru",
+                   help="rnn: a plain tanh nn.RNN, the course's contrast to the GRU")
+    p.add_argument("--embedding", type=int, default=0,
+                   help="x_t = a learnt embedding of this width instead of the one-hot token")
     p.add_argument("--corpus", help="text file (task 'text'); its last 10%% is validation")
     p.add_argument("--out", required=True, help="checkpoint path to write")
     p.add_argument("--layers", type=int, default=1)
@@ -64,6 +70,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def load_task(args: argparse.Namespace) -> tuple[list[str], str, str, dict]:
     if args.task == "agreement":
         return agreement.make_task(seed=args.seed)
+    if args.task == "agreement-words":
+        return agreement.make_word_task(seed=args.seed)
     if not args.corpus:
         raise SystemExit("--corpus is required for --task text")
     text = read_corpus(args.corpus)
@@ -83,11 +91,13 @@ def train(args: argparse.Namespace) -> dict:
     tokens, train_text, val_text, meta = load_task(args)
     vocab = Vocab(tuple(tokens))
     train_data, val_data = vocab.encode(train_text), vocab.encode(val_text)
-    args.focus_idx = [vocab.index(c) for c in args.focus]
-    config = GRUConfig(input_size=len(vocab), hidden_size=args.hidden, num_layers=args.layers)
-    model = TokenGRU(config, dropout=args.dropout)
+    args.focus_idx = vocab.encode(args.focus).tolist() if args.focus else []
+    config = GRUConfig(input_size=args.embedding or len(vocab), hidden_size=args.hidden,
+                       num_layers=args.layers)
+    model = TokenGRU(config, len(vocab), embedding=bool(args.embedding), dropout=args.dropout,
+                     cell=args.cell)
     with torch.no_grad():
-        for k in range(args.layers):
+        for k in range(args.layers if args.cell == "gru" else 0):
             getattr(model.gru, f"bias_ih_l{k}")[args.hidden : 2 * args.hidden] += args.z_bias
     model.to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -102,14 +112,14 @@ def train(args: argparse.Namespace) -> dict:
     for epoch in range(1, args.epochs + 1):
         offset = int(torch.randint(0, args.seq_len, ()).item())
         train_loss = _epoch(model, opt, sched, train_data, args, offset, steps_per_epoch, epoch,
-                            vocab.index("\n") if "\n" in vocab.tokens else -1, ema)
+                            _sentence_end(vocab), ema)
         judged = model if ema is None else ema.module
         if args.windows == "lines":
-            val_loss = evaluate_lines(judged.cpu(), val_data, vocab.index("\n"))
+            val_loss = evaluate_lines(judged.cpu(), val_data, _sentence_end(vocab))
         else:
             val_loss = evaluate(judged.cpu(), val_data)
         row = {"epoch": epoch, "train_loss": round(train_loss, 4), "val_loss": round(val_loss, 4)}
-        if args.task == "agreement":
+        if args.task.startswith("agreement"):
             row.update(agreement.report(judged, vocab, seed=args.seed))
         judged.to(args.device)
         model.to(args.device)
@@ -126,8 +136,9 @@ def train(args: argparse.Namespace) -> dict:
         {
             **{k: v for k, v in kept.items() if k != "epoch"},
             "kept_epoch": kept["epoch"],
-            "val_loss_definition": "mean next-character cross-entropy, nats/char, "
-            + ("each validation line read from a zero state" if args.windows == "lines"
+            "val_loss_definition": ("mean next-word cross-entropy, nats/word, " if vocab.words
+                                    else "mean next-character cross-entropy, nats/char, ")
+            + ("each validation sentence read from a zero state" if args.windows == "lines"
                else "one pass over the validation text from a zero state"),
             "epochs": args.epochs,
             "history": history,
@@ -140,6 +151,12 @@ def train(args: argparse.Namespace) -> dict:
     )
     save_checkpoint(args.out, judged.cpu(), vocab, meta)
     return meta
+
+
+def _sentence_end(vocab: Vocab) -> int:
+    """The token that ends a line: the newline for characters, the full stop for words."""
+    end = "." if vocab.words else "\n"
+    return vocab.index(end) if end in vocab.tokens else -1
 
 
 def weight_dropped(model: torch.nn.Module, p: float) -> dict[str, torch.Tensor]:
