@@ -26,9 +26,9 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
-	$(PY) bench/trace_vs_gru.py
-	$(PY) bench/jacobians.py
-	$(PY) bench/step_latency.py
+	$(PY) -m bench.trace_vs_gru
+	$(PY) -m bench.jacobians
+	$(PY) -m bench.step_latency
 
 # Reproduce the shipped checkpoints (see checkpoints/README.md for times and figures).
 checkpoints: install
@@ -40,3 +40,8 @@ checkpoints: install
 	$(PY) -m gru_core.train --task agreement --out checkpoints/agreement.pt \
 		--layers 1 --hidden 128 --epochs 16 --windows lines --weight-decay 0.01 \
 		--focus ", w" --focus-weight 10 --threads 1
+	$(PY) -m gru_core.train --task agreement-words --out checkpoints/agreement-words.pt \
+		--embedding 32 --hidden 64 --epochs 24 --windows lines --seq-len 32 \
+		--weight-decay 0.01 --focus , --focus-weight 10 --threads 1
+	$(PY) -m gru_core.train --cell rnn --corpus $(CORPUS) --out checkpoints/shakespeare-rnn.pt \
+		--layers 1 --hidden 256 --epochs 40 --dropout 0.2 --lr 2e-3 --threads 1

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 st.session_state.setdefault("i", 0)
-if st.button("next"):
+if st.button("next", key="next"):
     st.session_state["i"] += 1
 i = st.session_state["i"]
 st.subheader(f"Step {i}")

@@ -1,6 +1,6 @@
 """Time gru_core.jacobian_norms (‖∂h_t/∂h_s‖ for every s <= t) on a 256-unit layer.
 
-    python bench/jacobians.py
+    python -m bench.jacobians
 
 Printed against nn.GRU's own forward + one backward over the same t steps, measured in the same
 run, and against the unbatched way (one backward pass per row of the Jacobian) at small t.

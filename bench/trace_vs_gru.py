@@ -1,6 +1,6 @@
 """Full trace (every gate of every step materialised) against nn.GRU's own forward, same run.
 
-    python bench/trace_vs_gru.py [--steps 10000] [--repeats 7]
+    python -m bench.trace_vs_gru [--steps 10000] [--repeats 7]
 
 Timings alternate between the two so that machine noise hits both alike; the ratio printed is the
 median over repeats of trace_time / gru_time. A per-step Python loop (the usual way to get the

@@ -82,24 +82,25 @@ def pick_vocab() -> list[str] | None:
 
 
 def _forget_unit() -> None:
-    """Another model: its own default unit, layer 0, forward (not the last model's numbers)."""
-    for key in ("unit", "layer", "direction"):
-        st.session_state.pop(key, None)
+    """Another model: unit, layer and direction carry over where they exist in it, and are
+    moved into its range without a notice (the notices are for values a link asked for)."""
+    st.session_state["_model_changed"] = True
 
 
 def pick_unit_layer(ck: Checkpoint, model_key: str) -> tuple[int, int, int]:
     cfg = ck.config
     layer = direction = 0
+    quiet = st.session_state.pop("_model_changed", False)
     if cfg.num_layers > 1:
-        clamp("layer", cfg.num_layers - 1, "layers of this model")
+        clamp("layer", cfg.num_layers - 1, "layers of this model", quiet=quiet)
         layer = st.selectbox("Layer", range(cfg.num_layers), key="layer")
     if cfg.bidirectional:
-        clamp("direction", 1, "0 forward, 1 reverse")
+        clamp("direction", 1, "0 forward, 1 reverse", quiet=quiet)
         direction = st.selectbox("Direction", (0, 1), key="direction",
                                  format_func=("forward", "reverse").__getitem__)
     if "unit" not in st.session_state:
         st.session_state["unit"] = default_unit(ck, model_key, layer)
-    clamp("unit", cfg.hidden_size - 1, f"this model has {cfg.hidden_size} units")
+    clamp("unit", cfg.hidden_size - 1, f"this model has {cfg.hidden_size} units", quiet=quiet)
     unit = st.number_input(f"Hidden unit (0–{cfg.hidden_size - 1})", min_value=0,
                            max_value=cfg.hidden_size - 1, step=1, key="unit")
     return int(unit), layer, direction
@@ -111,9 +112,10 @@ def default_unit(ck: Checkpoint, model_key: str, layer: int) -> int:
     return 0
 
 
-def read_text(ck: Checkpoint, model_key: str) -> TextTrace:
-    """The text area and the cached trace of its text; stops the page with a message if the
-    model cannot read it (the trace is the check, so a step change does no extra work)."""
+def read_text(ck: Checkpoint, model_key: str) -> str:
+    """The text area; stops the page with a message if the model cannot read the text. The
+    trace is the check (so a step change does no extra work), and it is left in the cache:
+    holding it here would keep an evicted trace alive while the page runs."""
     text = st.session_state.get("text", "")
     if len(text) > cache.MAX_CHARS:
         notice(f"The text has {len(text):,} characters; only the first "
@@ -125,13 +127,25 @@ def read_text(ck: Checkpoint, model_key: str) -> TextTrace:
         st.warning("The text is empty: type a sentence for the GRU to read.")
         st.stop()
     try:
-        return cache.trace(model_key, ck, text)
+        cache.trace(model_key, ck, text)
+        return text
+    except cache.TooLarge as e:
+        st.error(f"{str(e).capitalize()}: shorten the text.")
+        st.stop()
     except UnknownTokens as e:
         st.error(f"The model `{ck.name}` cannot read this text: {e}.")
         st.button(f"Drop those {e.kind}", on_click=_drop, args=(ck,))
         st.stop()
     except ValueError as e:
         st.warning(f"{str(e).capitalize()}: type a sentence for the GRU to read.")
+        st.stop()
+
+
+def read_text_trace(sel: Selection) -> TextTrace:
+    try:
+        return cache.trace(sel.model_key, sel.model, sel.text)
+    except cache.TooLarge as e:  # the budget changed under a running session
+        st.error(f"{str(e).capitalize()}: shorten the text.")
         st.stop()
 
 
@@ -146,14 +160,15 @@ def pick_step(T: int) -> int:
         return 0
     prev, slider, nxt = st.columns([1, 12, 1], vertical_alignment="bottom")
     prev.button("◀", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
-                help="previous step")
+                help="previous step (←)", shortcut="left")
     nxt.button("▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
-               help="next step")
+               help="next step (→)", shortcut="right")
     return slider.slider("Timestep t (index of the token read)", 0, T - 1, key="t")
 
 
 def _move(delta: int, T: int) -> None:
     st.session_state["t"] = min(max(st.session_state["t"] + delta, 0), T - 1)
+    st.session_state["playing"] = False
 
 
 def sidebar() -> Selection:
@@ -185,13 +200,15 @@ def main() -> None:
         return
     if sel.view != "step":
         st.header(VIEWS[sel.view].question)
-    tt = read_text(sel.model, sel.model_key)
-    at_step(replace(sel, text=tt.text), tt)
+    at_step(replace(sel, text=read_text(sel.model, sel.model_key)))
 
 
 @st.fragment
-def at_step(sel: Selection, tt: TextTrace) -> None:
-    """Everything that depends on t. A fragment: stepping reruns only this part of the page."""
+def at_step(sel: Selection) -> None:
+    """Everything that depends on t. A fragment: stepping reruns only this part of the page.
+    Streamlit keeps a fragment's arguments, so it gets the selection, not the trace: the
+    trace stays in the byte-bounded cache, and a step after an eviction runs it again."""
+    tt = read_text_trace(sel)
     sel = replace(sel, t=pick_step(tt.T))
     st.markdown(highlighted_text(tt.text, tt.vocab.spans(tt.text), sel.t),
                 unsafe_allow_html=True)

@@ -6,16 +6,23 @@ which Streamlit does not hash."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import gc
 import hashlib
 import json
+import os
 import sys
+import threading
 from pathlib import Path
 
+import cachetools
 import streamlit as st
 
 from gru_core import (
     Checkpoint,
     TextTrace,
+    estimate_nbytes,
     jacobian_norms,
     load_checkpoint,
     read_vocab,
@@ -76,9 +83,76 @@ def uploaded(model_key: str, _data: bytes, _vocab: list[str] | None) -> Checkpoi
     return ck
 
 
-@st.cache_resource(max_entries=32, show_spinner="Running the GRU over the text…")
-def trace(model_key: str, _ck: Checkpoint, text: str) -> TextTrace:
-    return _ck.trace(text)
+def budget_bytes() -> int:
+    """The memory the traces may hold together: GRU_STEPPER_CACHE_MB, or cache_mb in
+    .streamlit/secrets.toml; the default leaves room for the server itself on a 4 GiB host."""
+    raw = os.environ.get("GRU_STEPPER_CACHE_MB")
+    if raw is None:
+        try:
+            raw = st.secrets.get("cache_mb")
+        except FileNotFoundError:  # no secrets file: fine
+            raw = None
+    return int(float(raw if raw is not None else DEFAULT_CACHE_MB) * 2**20)
+
+
+DEFAULT_CACHE_MB = 2048  # + ~650 MiB for Python, torch and Streamlit: under 3 GiB at rest
+_TRACES = cachetools.LRUCache(maxsize=1)
+_TRACES_LOCK = threading.Lock()
+
+
+def traces() -> cachetools.LRUCache:
+    """The trace cache, made anew when the host's budget changes."""
+    global _TRACES
+    budget = budget_bytes()
+    with _TRACES_LOCK:
+        if _TRACES.maxsize != budget:
+            _TRACES = cachetools.LRUCache(maxsize=budget, getsizeof=lambda tt: tt.nbytes())
+        return _TRACES
+_RUNNING = threading.Semaphore(1)  # one trace at a time: the cores are busy anyway, and a
+# trace under construction is memory the cache does not see yet
+
+
+class TooLarge(ValueError):
+    """A text whose trace alone would not fit in the memory budget."""
+
+
+def trace(model_key: str, ck: Checkpoint, text: str) -> TextTrace:
+    """The trace of (model, text), from the cache if it is there. Traces are accounted by their
+    size in bytes, least recently used evicted first; room is made before a trace is run."""
+    key, cache = (model_key, text), traces()
+    with _TRACES_LOCK:
+        if key in cache:
+            return cache[key]
+    T = len(ck.vocab.split(text))
+    need = estimate_nbytes(ck, T)
+    if need > cache.maxsize:
+        fit = int(T * cache.maxsize / need)
+        raise TooLarge(f"this text is too long for this server: its trace would hold "
+                       f"{need / 2**20:,.0f} MiB, more than the {cache.maxsize / 2**20:,.0f} "
+                       f"MiB the host allows for traces (GRU_STEPPER_CACHE_MB). About "
+                       f"{fit:,} {ck.vocab.kind} fit")
+    with _RUNNING, st.spinner("Running the GRU over the text…"):
+        with _TRACES_LOCK:
+            if key in cache:  # another session ran it meanwhile
+                return cache[key]
+            evicted = bool(cache) and cache.currsize + need > cache.maxsize
+            while cache and cache.currsize + need > cache.maxsize:
+                cache.popitem()
+        if evicted:  # a finished rerun can leave a trace in a reference cycle (.streamlit/
+            gc.collect()  # config.toml turns the collection after every rerun off)
+        tt = ck.trace(text)
+        with _TRACES_LOCK:
+            cache[key] = tt
+        give_back_memory()
+    return tt
+
+
+def give_back_memory() -> None:
+    """Return freed memory to the system. nn.GRU allocates a small tensor per step; freed, they
+    stay in the allocator's per-thread arenas, and every Streamlit rerun is a new thread: without
+    this, a server that has run a few long texts keeps gigabytes it no longer uses."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Finding the units that carry number…")
@@ -95,13 +169,14 @@ def gradient_norms(model_key: str, text: str, t: int, layer: int, since: int,
     return jacobian_norms(_tt, t, layer, since=since).tolist()
 
 
-@st.cache_data(max_entries=16, show_spinner="The same for a plain RNN…")
-def rnn_gradient_norms(text: str, t: int, since: int) -> list[float] | None:
-    """The plain RNN's curve on the same text, or None where it cannot read the text."""
+def contrast_for(ck: Checkpoint) -> bool:
+    """Is there a plain RNN trained on the same data as this model (the same vocabulary)?"""
     if not (CHECKPOINT_DIR / f"{CONTRAST}.pt").is_file():
-        return None
-    rnn = model(CONTRAST)
-    try:
-        return rnn_jacobian_norms(rnn, text, t, since).tolist()
-    except ValueError:  # characters the Shakespeare vocabulary lacks
-        return None
+        return False
+    return ck.vocab == model(CONTRAST).vocab
+
+
+@st.cache_data(max_entries=16, show_spinner="The same for the plain RNN…")
+def rnn_gradient_norms(text: str, t: int, since: int) -> list[float]:
+    """The plain RNN's curve over the same text (contrast_for tells when it applies)."""
+    return rnn_jacobian_norms(model(CONTRAST), text, t, since).tolist()

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from .text import show_token
 
-KEEP, NEW, H, Z = "#4C78A8", "#F58518", "#222222", "#54A24B"
+KEEP, NEW, H, Z, RNN = "#4C78A8", "#F58518", "#222222", "#54A24B", "#D62728"
 CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
@@ -40,11 +40,18 @@ MARGIN = dict(t=110, b=60, l=60, r=90)  # fixed: Plotly's automatic margins cost
 
 
 def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
-               sym: dict[str, str]) -> go.Figure:
+               sym: dict[str, str], order: list[int] | None = None) -> dict:
     """Top: for the selected unit, kept z·h_prev and new (1−z)·n stacked into h, with z. Below:
     heatmaps of r, z (0..1) and n, h (−1..1) over (unit × step). Step t and the unit are marked
-    by shapes only, so that stepping can redraw just those (dashboard/live_chart.py)."""
+    by shapes only (step_markers), so that stepping can redraw just those
+    (dashboard/live_chart.py). A plain dict: built only when its data change. `order`: the
+    units from the top row of each heatmap down (default: by index); rows are positions, each
+    labelled with its unit."""
     steps = df.t.to_numpy()
+    H = len(next(iter(mats.values())))
+    order = list(range(H)) if order is None else order
+    ids = np.repeat(np.asarray(order, dtype=np.int16)[:, None], len(steps), axis=1)
+    row = unit if order == list(range(H)) else order.index(unit)
     data = _balance_traces(df, sym)
     layout = dict(
         height=1000, margin=MARGIN, barmode="relative", hovermode="closest",
@@ -60,18 +67,27 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
                        colorbar=dict(title=dict(text="gate"), y=0.58, len=0.36)),
         coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
                         colorbar=dict(title=dict(text="value"), y=0.18, len=0.36)),
-        shapes=[_line(x0=t, x1=t, xref="x", y0=0, y1=1, yref="paper")],
-        annotations=[])
+        shapes=step_markers(t, row, tuple(mats)), annotations=[])
+    every = max(1, H // 8)
     for name, values in mats.items():
         (lo, hi), ya = PANELS[name]
-        data.append(dict(type="heatmap", z=values, x=steps, xaxis="x", yaxis=ya,
-                         coloraxis="coloraxis" if name in "rz" else "coloraxis2",
-                         hovertemplate=f"{sym[name]} = %{{z:.4f}}<br>t = %{{x}}, unit = %{{y}}"
-                         "<extra></extra>"))
+        data.append(dict(type="heatmap", z=values[order], x=steps, xaxis="x", yaxis=ya,
+                         customdata=ids, coloraxis="coloraxis" if name in "rz" else "coloraxis2",
+                         hovertemplate=f"{sym[name]} = %{{z:.4f}}<br>t = %{{x}}, unit = "
+                         "%{customdata}<extra></extra>"))
         layout[f"yaxis{ya[1:]}"] = dict(domain=(lo, hi), anchor="x", automargin=False,
-                                        title=dict(text=f"{sym[name]}: unit"))
-        layout["shapes"].append(_line(x0=0, x1=1, xref="paper", y0=unit, y1=unit, yref=ya))
-    return _figure(data, layout)
+                                        title=dict(text=f"{sym[name]}: unit"),
+                                        tickmode="array", tickvals=list(range(0, H, every)),
+                                        ticktext=[str(u) for u in order[::every]])
+    return dict(data=data, layout=layout)
+
+
+def step_markers(t: int, unit: int, panels: tuple[str, ...] = ("r", "z", "n", "h")
+                 ) -> list[dict]:
+    """The magenta lines: step t through every panel, the unit across each heatmap."""
+    return [_line(x0=t, x1=t, xref="x", y0=0, y1=1, yref="paper")] + [
+        _line(x0=0, x1=1, xref="paper", y0=unit, y1=unit, yref=PANELS[name][1])
+        for name in panels]
 
 
 def _balance_traces(df: pd.DataFrame, sym: dict[str, str]) -> list[dict]:
@@ -173,10 +189,13 @@ def pair_lines(steps, chars, pairs: dict[int, tuple], title: str) -> go.Figure:
     return fig
 
 
-def gradient_flow(distance, norms, z_mean, z_max, sym_z: str) -> go.Figure:
+def gradient_flow(distance, norms, z_mean, z_max, sym_z: str, rnn=None) -> go.Figure:
     fig = go.Figure()
-    fig.add_scatter(x=distance, y=norms, mode="lines+markers", name="‖∂h_t/∂h_s‖ (Frobenius)",
-                    line=dict(color=H), marker=dict(size=4))
+    fig.add_scatter(x=distance, y=norms, mode="lines+markers",
+                    name="GRU: ‖∂h_t/∂h_s‖ (Frobenius)", line=dict(color=H), marker=dict(size=4))
+    if rnn is not None:
+        fig.add_scatter(x=distance, y=rnn, mode="lines", name="plain RNN: ‖∂h_t/∂h_s‖",
+                        line=dict(color=RNN))
     fig.add_scatter(x=distance, y=z_max, mode="lines", line=dict(color=Z),
                     name=f"direct path: max over units of ∏{sym_z}")
     fig.add_scatter(x=distance, y=z_mean, mode="lines", name=f"direct path: mean of ∏{sym_z}",
@@ -187,10 +206,35 @@ def gradient_flow(distance, norms, z_mean, z_max, sym_z: str) -> go.Figure:
     return fig
 
 
-def candidates(units, series: dict[str, object], title: str) -> go.Figure:
+def candidates(labels: list[str], series: dict[str, object], title: str) -> go.Figure:
+    """Per labelled unit, in the given order, each candidate as a marker."""
     fig = go.Figure()
     for name, ys in series.items():
-        fig.add_scatter(x=list(units), y=ys, mode="markers", name=name, marker=dict(size=7))
-    fig.update_layout(height=340, title=title, xaxis_title="unit", yaxis=dict(range=[-1.05, 1.05]),
-                      margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+        fig.add_scatter(x=labels, y=ys, mode="markers", name=name, marker=dict(size=9))
+    fig.update_layout(height=360, title=title, yaxis=dict(range=[-1.05, 1.05]),
+                      xaxis=dict(type="category"), margin=dict(t=40, b=10, l=10, r=10),
+                      legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
+    """The unit's h, actual and after the edit, over the following steps; and how far the
+    whole state moved (‖Δh‖, right axis)."""
+    steps = list(wi.steps)
+    u = wi.unit
+    data = [
+        dict(type="scatter", x=steps, y=wi.h[:, u].tolist(), name=f"{sym['h']}, unit {u}: actual",
+             mode="lines+markers", line=dict(color=H), marker=dict(size=5)),
+        dict(type="scatter", x=steps, y=wi.h_what_if[:, u].tolist(),
+             name=f"{sym['h']}, unit {u}: with the edit", mode="lines+markers",
+             line=dict(color=NEW, dash="dash"), marker=dict(size=5, symbol="x")),
+        dict(type="bar", x=steps, y=wi.drift.tolist(), name="‖Δh‖, every unit (right axis)",
+             yaxis="y2", marker=dict(color=KEEP), opacity=0.35),
+    ]
+    layout = dict(height=340, title=dict(text=f"After the edit at t = {wi.t}"),
+                  margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.3),
+                  yaxis=dict(title=dict(text=sym["h"]), range=[-1.05, 1.05]),
+                  yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
+                              title=dict(text="‖Δh‖")),
+                  xaxis=_token_ticks(steps, tokens[wi.t : wi.t + len(steps)]))
+    return _figure(data, layout)

@@ -50,7 +50,8 @@ def course_latex(c: StepCard) -> list[str]:
     ]
 
 
-def forum_post(c: StepCard, model: str, text: str, url: str, notation: str) -> str:
+def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,
+               summary: list[str] = ()) -> str:
     lines = course_latex(c) if notation == "course" else pytorch_latex(c)
     T = c.terms
     return "\n".join([
@@ -70,5 +71,6 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str) -> s
         f"(1−z)·n = {T['new']:.4f}. nn.GRU's own h = {T['h_gru']:.4f} "
         f"(difference {'0, bit for bit' if T['h_diff'] == 0 else format(T['h_diff'], '.1e')}).",
         "",
+        *([summary[0], "", *(f"- {line}" for line in summary[1:]), ""] if summary else []),
         f"[Open this step in the GRU stepper]({url})",
     ])

@@ -20,7 +20,6 @@ from functools import partial
 from pathlib import Path
 
 import plotly
-import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 import streamlit.components.v1 as components
@@ -48,25 +47,36 @@ def _frontend() -> Path:
 _component = components.declare_component("live_chart", path=str(_frontend()))
 
 
-def live_chart(fig: go.Figure, revision: str, config: dict, key: str,
-               on_click: Callable[[dict], None] | None = None) -> None:
-    """Draw fig in a chart that stays mounted. While `revision` is the same as last time, only
-    fig's shapes are sent and moved; the figure itself is sent when the revision changes (or
-    when the frame is new and asks for it). on_click gets {"t", "unit" (None outside a
-    heatmap), "at"} for a click on the chart."""
+def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], config: dict,
+               key: str, on_click: Callable[[dict], None] | None = None,
+               player: dict | None = None, on_play: Callable[[dict], None] | None = None
+               ) -> None:
+    """Draw figure() in a chart that stays mounted. While `revision` is the same as last time,
+    only `shapes` are sent and moved, and figure() is not even called; the figure is built and
+    sent when the revision changes (or when the frame is new and asks for it). on_click gets
+    {"t", "unit" (None outside a heatmap), "at"} for a click on the chart.
+
+    With `player` ({"t", "T", "playing", "speed"}) the chart shows play/pause: it steps
+    through figure()["steps"] ([{"t", "line"}], the card line of each step it holds) on its
+    own, moving the step line without a server round trip, and calls on_play with
+    {"t", "playing"} when it pauses or needs the next window."""
     sent = f"live_chart_sent:{key}"
     same = st.session_state.get(sent) == revision
     st.session_state[sent] = revision
-    shapes = fig.layout.to_plotly_json().get("shapes", [])
-    _component(spec=None if same else pio.to_json(fig, validate=False),
+    _component(spec=None if same else pio.to_json(figure(), validate=False),
                shapes=pio.json.to_json_plotly(shapes), revision=revision,
                config=json.dumps(config), clicks=on_click is not None, key=key,
-               on_change=partial(_answer, key, sent, on_click), default=None)
+               player=None if player is None else json.dumps(player),
+               on_change=partial(_answer, key, sent, on_click, on_play), default=None)
 
 
-def _answer(key: str, sent: str, on_click: Callable[[dict], None] | None) -> None:
+def _answer(key: str, sent: str, on_click: Callable[[dict], None] | None,
+            on_play: Callable[[dict], None] | None) -> None:
     value = st.session_state[key]
     if value and "missing" in value:  # a new frame: send the whole figure on this rerun
         st.session_state.pop(sent, None)
+    elif value and "playing" in value:
+        if on_play is not None:
+            on_play(value)
     elif value and on_click is not None:
         on_click(value)

@@ -7,6 +7,7 @@ that the page shows, so a pasted link never breaks the page.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -55,7 +56,20 @@ class Selection:
 
     def link(self, **extra: object) -> str:
         """The address that reopens this view."""
-        return f"{st.context.url or ''}?{urlencode(self.params(**extra))}"
+        return f"{public_url()}?{urlencode(self.params(**extra))}"
+
+
+def public_url() -> str:
+    """Where readers reach the app: GRU_STEPPER_PUBLIC_URL or public_url in secrets.toml when
+    the host sets one (behind a proxy the server cannot know it), else the page's own address
+    as the browser sees it (st.context.url)."""
+    url = os.environ.get("GRU_STEPPER_PUBLIC_URL")
+    if url is None:
+        try:
+            url = st.secrets.get("public_url")
+        except FileNotFoundError:  # no secrets file
+            url = None
+    return (url or st.context.url or "").rstrip("/") + "/"
 
 
 def notices() -> list[str]:
@@ -101,14 +115,15 @@ def _as_int(key: str, raw: str) -> int:
         return 0
 
 
-def clamp(key: str, hi: int, what: str, default: int = 0) -> int:
+def clamp(key: str, hi: int, what: str, default: int = 0, quiet: bool = False) -> int:
     """Keep session_state[key] within 0..hi, with a notice when it had to move."""
     value = st.session_state.get(key, default)
     if not isinstance(value, int):
         value = default
     if value < 0 or value > hi:
         fixed = 0 if value < 0 else hi
-        notice(f"{key}={value} is outside 0..{hi} ({what}); showing {key}={fixed}.")
+        if not quiet:
+            notice(f"{key}={value} is outside 0..{hi} ({what}); showing {key}={fixed}.")
         value = fixed
     st.session_state[key] = value
     return value

@@ -27,6 +27,12 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 INITIAL_WAIT_MS = 210  # Streamlit debounces some widgets by ~200 ms; a rerun starts after that
 
 
+class Served(str):
+    """The server's base URL, with the process id of the server (for its memory)."""
+
+    pid: int
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -46,7 +52,8 @@ def serve(script: str | Path, timeout: float = 60, env: dict[str, str] | None = 
              "--server.port", str(port), "--server.address", "127.0.0.1",
              "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    url = f"http://127.0.0.1:{port}"
+    url = Served(f"http://127.0.0.1:{port}")
+    url.pid = proc.pid
     try:
         deadline = time.time() + timeout
         while True:

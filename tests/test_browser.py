@@ -73,13 +73,13 @@ def test_deep_link_renders_and_next_advances(app_url, page):
     chart = live_chart(page)
     expect(chart.locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)  # r z n h
     expect(chart.locator(".barlayer .point").nth(40)).to_be_attached()  # kept and new, per step
-    expect(live_chart(page, "pred").locator(".barlayer .point")).to_have_count(5)  # top 5
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()  # the top 5 next tokens
     expect(heading(page, "Step t = 20, unit 5")).to_have_count(1)
     expect(page.locator(".katex .mord").nth(39)).to_be_attached()  # the equations were typeset
     shot(page, "step-t20-unit5")
     marker = chart.locator(".shapelayer path").first
     before = marker.get_attribute("d")
-    page.get_by_role("button", name="▶", exact=True).click()
+    page.locator(".st-key-next button").first.click()
     settle(page)
     expect(heading(page, "Step t = 21, unit 5")).to_have_count(1)
     wait_for_params(page, {"t": "20"})
@@ -179,3 +179,36 @@ def test_upload_an_embedding_model_with_a_vocabulary_file(app_url, page, tmp_pat
     expect(live_chart(page).locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)
     no_exception(page)
     shot(page, "upload-embedding-model")
+
+
+def test_playback_moves_the_step_line_every_step_without_the_server(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
+                                           "unit": 5}))
+    chart = live_chart(page)
+    chart.locator("#speed").select_option("10")
+    chart.locator("#play").click()
+    frame = page.frame(url=re.compile("live_chart"))
+    frame.wait_for_function("() => window.stepLog.length >= 21", timeout=30_000)
+    chart.locator("#play").click()  # pause: the page follows the player to its step
+    log = frame.evaluate("() => window.stepLog")[:21]
+    assert [e["t"] for e in log] == list(range(5, 26))  # from t = 5, every step, in order
+    assert all(b["x"] > a["x"] for a, b in zip(log, log[1:], strict=False))  # the line moved
+    settle(page)
+    t = int(params(page)["t"])
+    assert t >= 25
+    expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
+    expect(chart.locator("#card")).to_contain_text(f"t = {t} ")
+    no_exception(page)
+
+
+def test_arrow_keys_step(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 10,
+                                           "unit": 5}))
+    heading(page, "Step t = 10, unit 5").click()  # the page has the focus, not a text field
+    page.keyboard.press("ArrowRight")
+    settle(page)
+    expect(heading(page, "Step t = 11, unit 5")).to_have_count(1)
+    for t in (10, 9):
+        page.keyboard.press("ArrowLeft")
+        settle(page)
+        expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)

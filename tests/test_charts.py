@@ -17,9 +17,10 @@ def test_step_chart_is_valid_plotly_with_markers(notation):
                        "new": np.zeros(60), "h": np.linspace(-1, 1, 60), "z": np.ones(60)})
     mats = {k: np.random.rand(units, len(steps)).astype(np.float32) for k in "rznh"}
     raw = charts.step_chart(df, mats, 57, 3, SYMBOLS[notation])
-    fig = go.Figure(raw.to_dict())  # raises on any unknown property or bad value
+    fig = go.Figure(raw)  # raises on any unknown property or bad value
     assert [tr.type for tr in fig.data] == ["bar", "bar", "scatter", "scatter"] + ["heatmap"] * 4
-    assert np.array_equal(raw.data[0].y, df.keep.to_numpy())
+    assert np.array_equal(raw["data"][0]["y"], df.keep.to_numpy())
+    assert charts.step_markers(57, 3) == raw["layout"]["shapes"]  # what a step sends
     heat_axes = [tr.yaxis for tr in fig.data if tr.type == "heatmap"]
     assert heat_axes == ["y3", "y4", "y5", "y6"]
     assert all(tr.xaxis in (None, "x") for tr in fig.data)  # one time axis for all

@@ -162,3 +162,21 @@ def test_size_limit_and_missing_path(tmp_path, monkeypatch):
         load_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(CheckpointError, match="no checkpoint file"):
         load_checkpoint(tmp_path)
+
+
+@pytest.mark.parametrize("layers, hidden, bidirectional, embedding", [
+    (1, 8, False, False), (2, 33, False, False), (2, 16, True, False), (3, 100, False, True),
+    (1, 12, True, True)])
+def test_trace_size_is_known_before_the_trace(layers, hidden, bidirectional, embedding):
+    """The server refuses or makes room by this estimate before it runs the GRU."""
+    from gru_core import estimate_nbytes
+    from gru_core.core.checkpoint import Checkpoint
+    from gru_core.core.vocab import Vocab
+
+    cfg = GRUConfig(12 if embedding else len(VOCAB), hidden, layers, bidirectional)
+    module = TokenGRU(cfg, len(VOCAB), embedding=embedding)
+    ck = Checkpoint(cfg, Vocab(tuple(VOCAB)), module)
+    for T in (1, 2, 50, 700):
+        tt = ck.trace(("abc ." * 200)[:T])
+        held, estimate = tt.nbytes(), estimate_nbytes(ck, T)
+        assert estimate == held or (T == 1 and estimate > held), (T, estimate, held)

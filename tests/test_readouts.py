@@ -12,6 +12,7 @@ from gru_core import (
     TokenGRU,
     balance,
     clause_difference,
+    contributions,
     describe,
     direct_path,
     heatmaps,
@@ -75,7 +76,11 @@ def test_step_card_is_every_term_of_the_step(model):
     gru = model.module.gru
     W_hr = gru.weight_hh_l1[:16]
     products = (W_hr[unit] * ref["h_prev"][t]).detach()
-    assert card.top_h_prev["hr"].j.tolist() == products.abs().topk(5).indices.tolist()
+    tables = contributions(tt, t, unit, layer=1)
+    assert tables["hr"].j.tolist() == products.abs().topk(5).indices.tolist()
+    x_t = h0[t]  # layer 1 reads layer 0's h: a dense x_t
+    in_products = (gru.weight_ih_l1[32 + unit] * x_t).detach()
+    assert tables["in"].j.tolist() == in_products.abs().topk(5).indices.tolist()
     assert card.one_hot_index is None  # layer 1 reads layer 0's h
     card0 = step_card(tt, t, unit, layer=0)
     k = VOCAB.index(TEXT[t])
@@ -180,3 +185,71 @@ def test_describe_states_the_fractions(below, above, verdict):
     f = {"below": below, "between": 1 - below - above, "above": above}
     sentence = describe("z", f)
     assert verdict in sentence and f"{below:.0%} of values are below 0.1" in sentence
+
+
+def test_step_summary_counts_and_sentences(model):
+    from gru_core import step_summary
+
+    tt = model.trace(TEXT)
+    _, _, ref = plain(model, TEXT)
+    t = 21
+    z, h, h_prev, n = (ref[k][t].double() for k in ("z", "h", "h_prev", "n"))
+    s = step_summary(tt, t, layer=1)
+    assert (s.kept, s.took) == (int((z > 0.9).sum()), int((z < 0.1).sum()))
+    assert s.kept + s.took + s.mixed == 16
+    most = int((h - h_prev).abs().argmax())
+    assert s.changed.unit[0] == most and s.held.unit[0] == int(z.argmax())
+    first = s.sentences()[0]
+    assert first.startswith(f"unit {most}: z = {z[most]:.2f}, so h ")
+    assert f"{h_prev[most]:.2f} → {h[most]:.2f}".replace("-", "−") in first
+    course = s.sentences("course")[0]
+    assert f"Γu = {1 - z[most]:.2f}" in course and "c<t−1>" in course or "c̃" in course
+    assert "1 units" not in s.headline() and s.headline().startswith(f"At t = {t}, ")
+
+
+def test_what_if_against_an_independent_recurrence(model):
+    from gru_core import what_if
+
+    tt = model.trace(TEXT)
+    x, h0, ref = plain(model, TEXT)
+    gru, t, unit, K = model.module.gru, 9, 4, 6
+    w = {k: getattr(gru, k) for k in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
+                                      "bias_hh_l0", "weight_ih_l1", "weight_hh_l1",
+                                      "bias_ih_l1", "bias_hh_l1")}
+
+    def cell(x_t, h, layer, edit=None):
+        """The GRU equations, written out once more; edit = (gate, unit, value)."""
+        s = f"_l{layer}"
+        gi = w["weight_ih" + s] @ x_t + w["bias_ih" + s]
+        gh = w["weight_hh" + s] @ h + w["bias_hh" + s]
+        r = torch.sigmoid(gi[:16] + gh[:16])
+        z = torch.sigmoid(gi[16:32] + gh[16:32])
+        if edit and edit[0] == "r":
+            r = r.clone()
+            r[edit[1]] = edit[2]
+        if edit and edit[0] == "z":
+            z = z.clone()
+            z[edit[1]] = edit[2]
+        n = torch.tanh(gi[32:] + r * gh[32:])
+        return (1 - z) * n + z * h
+
+    for gate, value, layer in (("z", 0.0, 0), ("r", 1.0, 0), ("z", 1.0, 1)):
+        wi = what_if(tt, t, unit, gate, value, layer=layer, steps=K)
+        with torch.no_grad():
+            h = [h0[t - 1], ref["h"][t - 1]]  # layer 0, layer 1 before step t
+            hs, outs = [], []
+            for k in range(t, t + K + 1):
+                edit = (gate, unit, value) if k == t else None
+                h[0] = cell(x[k], h[0], 0, edit if layer == 0 else None)
+                h[1] = cell(h[0], h[1], 1, edit if layer == 1 else None)
+                hs.append(h[layer])
+                outs.append(h[1])
+            probs = torch.softmax(model.module.head(torch.stack(outs)), -1)
+        torch.testing.assert_close(wi.h_what_if, torch.stack(hs), atol=1e-5, rtol=0)
+        torch.testing.assert_close(wi.probs_what_if, probs, atol=1e-5, rtol=0)
+        assert wi.steps == range(t, t + K + 1) and wi.drift[0] > 0
+    same = what_if(tt, t, unit, "z", float(tt.gate("z", 0, steps=t)[unit]), steps=K)
+    assert torch.equal(same.h_what_if, same.h)  # no edit: exactly the actual run
+    # the layer above reruns nn.GRU over these steps only; nn.GRU's input product over K rows
+    # rounds a few last bits differently from the product over the whole text
+    torch.testing.assert_close(same.probs_what_if, same.probs, atol=1e-6, rtol=0)

@@ -16,10 +16,11 @@ from .reference import plain_model
 
 # (layers, the issue's goal for the validation loss in nats/char)
 GOALS = {"shakespeare": (1, 1.55), "shakespeare-2layer": (2, 1.50)}
+RNN_GOAL = 1.80  # the plain RNN: worse than the GRU of the same width, as the course says
 
 
 @pytest.mark.parametrize("name", ["shakespeare", "shakespeare-2layer", "agreement",
-                                  "agreement-words"])
+                                  "agreement-words", "shakespeare-rnn"])
 def test_loads_safely_and_is_small(name):
     path = CHECKPOINTS / f"{name}.pt"
     assert path.stat().st_size < 5 * 2**20
@@ -126,3 +127,20 @@ def test_word_level_agreement_on_held_out_clauses():
 
 
 COURSE = "The cats, which already ate the fish, were full."
+
+
+@torch.no_grad()
+def test_plain_rnn_validation_loss(corpus_text):
+    """The contrast model: a plain nn.RNN, recomputed with nn.RNN + nn.Linear from the file."""
+    raw = torch.load(CHECKPOINTS / "shakespeare-rnn.pt", weights_only=True)
+    assert raw["config"]["cell"] == "rnn" and raw["vocab"] == build_vocab(corpus_text)
+    rnn, head = torch.nn.RNN(65, 256), torch.nn.Linear(256, 65)
+    sd = raw["state_dict"]
+    rnn.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("rnn.")})
+    head.load_state_dict({k[5:]: v for k, v in sd.items() if k.startswith("head.")})
+    _, val_text = split(corpus_text)
+    idx = torch.tensor([raw["vocab"].index(c) for c in val_text])
+    out, _ = rnn(torch.nn.functional.one_hot(idx[:-1], 65).float())
+    loss = torch.nn.functional.cross_entropy(head(out), idx[1:]).item()
+    assert loss <= RNN_GOAL and loss > GOALS["shakespeare"][1]
+    assert loss == pytest.approx(raw["meta"]["val_loss"], abs=2e-3)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import TextTrace, direct_path
+from gru_core import TextTrace, describe_flow, direct_path
 
 from .. import cache, charts
 from ..selection import Selection
@@ -21,18 +21,15 @@ def render(sel: Selection, tt: TextTrace) -> None:
         return
     since = max(0, t - MAX_JACOBIAN_SPAN)
     norms = cache.gradient_norms(sel.model_key, tt.text, t, sel.layer, since, tt)
+    rnn = cache.rnn_gradient_norms(tt.text, t, since) if cache.contrast_for(sel.model) else None
     path = direct_path(tt, t, sel.layer, since)
     st.plotly_chart(charts.gradient_flow(path.distance, norms, path["mean"], path["max"],
-                                         sym["z"]), config=charts.CONFIG, key="grad")
-    far = path.iloc[0]
-    st.markdown(
-        f"From t = {t} back to s = {since} ({t - since} steps): ‖∂h_t/∂h_s‖ goes from "
-        f"{norms[-1]:.2f} (s = t, the identity) to {norms[0]:.2e}. Along the direct path the "
-        f"best-held unit still passes on {far['max']:.2e} of its value: a product of "
-        f"{sym['z']} close to 1 is a path on which the gradient does not shrink step after "
-        "step, which is how the update gate fights vanishing gradients.")
-    st.caption("Log scale. Black: the exact Jacobian norm from autograd (all paths). Green: the "
-               f"direct path h_s → h_t through {sym['z']}·h_prev alone.")
+                                         sym["z"], rnn), config=charts.CONFIG, key="grad")
+    st.markdown(describe_flow(norms, path["max"].tolist(), rnn, sym["z"]))
+    st.caption("Log scale. Black: the GRU's exact Jacobian norm from autograd (all paths). "
+               + ("Red: the same for `shakespeare-rnn`, a plain tanh RNN trained on the same "
+                  "data. " if rnn else "")
+               + f"Green: the GRU's direct path h_s → h_t through {sym['z']}·h_prev alone.")
 
 
 VIEW = View("gradients", "Vanishing gradients",

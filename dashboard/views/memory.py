@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import HOLDS, MOVES, TextTrace, held_and_moved, holders
+from gru_core import HOLDS, MOVES, TextTrace, count_of, held_and_moved, holders
 
 from .. import charts
 from ..selection import COURSE_TEXT, Selection
@@ -22,15 +22,16 @@ def render(sel: Selection, tt: TextTrace) -> None:
     held, moved = held_and_moved(df)
     best = df.iloc[0]
     if held:
-        st.markdown(f"From step {s} to step {t}, **{held}** units kept more than half of their "
-                    f"value along the direct path and **{moved}** kept less than 1%: the gates are "
-                    "vectors, so some units hold while the others move. The activation is not "
-                    "frozen.")
+        noun = count_of(held, "unit").split()[1]
+        st.markdown(f"From step {s} to step {t}, **{held}** {noun} kept more than half "
+                    f"of {'its' if held == 1 else 'their'} value along the direct path and "
+                    f"**{moved}** kept less than 1%: the gates are vectors, so some units hold "
+                    "while the others move. The activation is not frozen.")
     else:
         st.markdown(f"From step {s} to step {t} no unit kept more than half of its value along "
                     f"the direct path (the best, unit {int(best.unit)}, kept {best.retention:.2g}; "
-                    f"**{moved}** kept less than 1%). Over {t - s} steps every unit was "
-                    "rewritten at least partly: try a shorter span to see units hold.")
+                    f"**{moved}** kept less than 1%). Over {count_of(t - s, 'step')} every unit "
+                    "was rewritten at least partly: try a shorter span to see units hold.")
     top = df.unit[:3].tolist()
     st.plotly_chart(charts.retention_bars(df.sort_values("unit").retention.to_numpy(), top,
                                           sym["z"]), config=charts.CONFIG, key="ret_bars")

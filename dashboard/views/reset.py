@@ -12,6 +12,7 @@ from ..text import show_token
 from ..view import View
 from .texts import HAMLET
 
+TOP = 20  # units shown: the ones the reset gate changes most
 
 def render(sel: Selection, tt: TextTrace) -> None:
     t, sym = sel.t, sel.sym
@@ -24,13 +25,17 @@ def render(sel: Selection, tt: TextTrace) -> None:
                 f"gate (r = 1) would move the candidate by up to **{change.max():.3f}** "
                 f"(mean {change.mean():.3f}). The reset gate decides how much of the old state "
                 "enters the candidate.")
-    series = {f"{sym['n']} with the actual {sym['r']}": cf.n.numpy(),
-              f"{sym['n']} with {sym['r']} = 1 (no reset)": cf.n_no_reset.numpy(),
-              "course's c̃ (reset before the product)": cf.n_course.numpy()}
-    st.plotly_chart(charts.candidates(range(tt.config.hidden_size), series,
-                                      f"The candidate at t = {t}, every unit"),
+    top = cf.most_changed(TOP)
+    series = {f"{sym['n']} with the actual {sym['r']}": cf.n[top].numpy(),
+              f"{sym['n']} with {sym['r']} = 1 (no reset)": cf.n_no_reset[top].numpy(),
+              "course's c̃ (reset before the product)": cf.n_course[top].numpy()}
+    st.plotly_chart(charts.candidates([f"unit {u}" for u in top], series,
+                                      f"The {len(top)} units whose candidate the reset gate "
+                                      f"changes most at t = {t}, most first"),
                     config=charts.CONFIG, key="reset_n")
-    st.caption("Where the dots part, the reset gate changed what the unit could become.")
+    st.caption(f"The gap between the two {sym['n']} of a unit is what its reset gate "
+               f"({sym['r']} = {', '.join(f'{cf.r[u]:.2f}' for u in top[:3])} … for these units) "
+               "took out of the old state at this step.")
     if cf.probs is None:
         return
     a, b = st.columns(2)

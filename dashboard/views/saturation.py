@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import TextTrace, describe, fractions, histogram, saturation
+from gru_core import TextTrace, count_of, describe, fractions, histogram, saturation
 
 from .. import charts
 from ..selection import Selection
@@ -16,8 +16,8 @@ LOW, HIGH = 0.1, 0.9
 
 def render(sel: Selection, tt: TextTrace) -> None:
     sym = sel.sym
-    st.markdown(f"Over the {tt.T} steps of this text, layer {sel.layer}, all "
-                f"{tt.config.hidden_size} units:")
+    st.markdown(f"Over {count_of(tt.T, 'step')} of this text, layer {sel.layer}, "
+                f"{count_of(tt.config.hidden_size, 'unit')}:")
     cols = st.columns(2)
     for col, gate in zip(cols, ("r", "z"), strict=True):
         f = fractions(tt, gate, sel.layer, LOW, HIGH)

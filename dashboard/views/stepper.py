@@ -5,7 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from gru_core import TextTrace, balance, heatmaps, step_card, trace_table
+from gru_core import (
+    TextTrace,
+    balance,
+    contributions,
+    heatmaps,
+    step_card,
+    step_summary,
+    top_k,
+    trace_table,
+    unit_order,
+    what_if,
+)
 
 from .. import charts
 from ..export import course_latex, f4, forum_post, pytorch_latex
@@ -15,11 +26,16 @@ from ..text import show_token
 from ..view import View
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
+PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
 
 
-def window(t: int, T: int) -> slice:
+def window(t: int, T: int, playing: bool = False) -> slice:
     """WIDTH steps around t, moved in STRIDE-step jumps, so t keeps STRIDE steps of context on
-    the left and the view does not scroll at every step."""
+    the left and the view does not scroll at every step. While playing, PLAYING steps that
+    start just before t, so that the player runs as long as it can on the steps it holds."""
+    if playing:
+        lo = max(0, min(t - 5, T - PLAYING))
+        return slice(lo, min(T, lo + PLAYING))
     lo = max(0, min((t // STRIDE - 1) * STRIDE, T - WIDTH))
     return slice(lo, min(T, lo + WIDTH))
 
@@ -36,24 +52,86 @@ def render(sel: Selection, tt: TextTrace) -> None:
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
         _verify(card)
     with right:
-        _prediction(tt, t, tag)
+        _prediction(tt, t)
+    summary = step_summary(tt, t, sel.layer, sel.direction)
+    _summary(sel, summary)
     _where_from(card, tt)
     if sel.notation == "course":
         _differences(card)
+    _what_if(sel, tt)
     _charts(sel, tt, tag)
-    _export(sel, tt, card)
+    _export(sel, tt, card, summary)
 
 
-def _prediction(tt: TextTrace, t: int, tag: str) -> None:
+def _summary(sel: Selection, summary) -> None:
+    """Every unit at t, as the mentor wrote it: the counts, then a sentence per unit."""
+    st.markdown(f"**Every unit at this step.** {summary.headline(sel.notation)} The units whose "
+                "value changed most, then the two that held best (click one to step it):")
+    for row, line in zip(_listed(summary).itertuples(), summary.sentences(sel.notation),
+                         strict=True):
+        pick, text = st.columns([1, 9], vertical_alignment="center")
+        pick.button(f"unit {row.unit}", key=f"pick_{row.unit}", on_click=_select,
+                    args=(int(row.unit),), disabled=row.unit == sel.unit)
+        text.markdown(line.split(": ", 1)[1])
+
+
+def _listed(summary) -> pd.DataFrame:
+    held = summary.held[~summary.held.unit.isin(summary.changed.unit)]
+    return pd.concat([summary.changed, held], ignore_index=True)
+
+
+def _select(unit: int) -> None:
+    st.session_state["unit"] = unit
+
+
+def _what_if(sel: Selection, tt: TextTrace) -> None:
+    box = st.expander("What if? Set this unit's gate at t to another value and run on",
+                      key="whatif", on_change="rerun")
+    if not box.open or tt.config.bidirectional:
+        return
+    course = sel.notation == "course"
+    with box:
+        a, b = st.columns([1, 3])
+        gate = a.radio("Gate", ("z", "r"), key="whatif_gate", horizontal=True,
+                       format_func={"z": "Γu" if course else "z", "r": sel.sym["r"]}.get)
+        value = b.slider(f"New value of {'Γu' if course and gate == 'z' else sel.sym[gate]}",
+                         0.0, 1.0, 0.0 if gate == "z" else 1.0, 0.01, key=f"whatif_{gate}")
+        if course and gate == "z":
+            value = 1.0 - value  # the course's Γu is 1 − z
+        wi = what_if(tt, sel.t, sel.unit, gate, value, sel.layer, steps=20)
+        st.markdown(wi.describe(tt.vocab.tokens, sel.notation))
+        st.plotly_chart(charts.what_if_chart(wi, tt.tokens, sel.sym), config=charts.CONFIG,
+                        key="whatif_chart")
+        if wi.probs is not None:
+            left, right = st.columns(2)
+            for col, probs, title in ((left, wi.probs[0], "actual"),
+                                      (right, wi.probs_what_if[0], "with the edit")):
+                col.markdown(f"Next token after t = {sel.t}, {title}:")
+                col.dataframe(_top(tt, probs), hide_index=True, column_config=PROBABILITY)
+
+
+PROBABILITY = {"probability": st.column_config.ProgressColumn(format="percent", min_value=0,
+                                                             max_value=1)}
+
+
+def _top(tt: TextTrace, probs, actual: str | None = None) -> pd.DataFrame:
+    """The five likeliest next tokens, the actual one marked."""
+    return pd.DataFrame([{"token": repr(show_token(tok)), "probability": p,
+                          "": "← actual" if tok == actual else ""}
+                         for tok, p in top_k(probs, tt.vocab)])
+
+
+def _prediction(tt: TextTrace, t: int) -> None:
     if tt.probs is None:
         st.caption("This model has no head: it predicts nothing, only its states are shown.")
         return
     actual = tt.tokens[t + 1] if t + 1 < tt.T else None
-    live_chart(charts.prediction_chart(tt.top_next(t), f"Next token after t = {t}", actual),
-               f"{tag}:{t}", charts.CONFIG, key="pred")
+    st.markdown(f"**Next token after t = {t}**")
+    st.dataframe(_top(tt, tt.probs[t], actual), hide_index=True, key="pred",
+                 column_config=PROBABILITY)
     st.caption("The model's top 5 guesses for the token after t"
                + (f"; the text actually continues with {show_token(actual)!r} "
-                  "(orange when it is among them)." if actual else "."))
+                  "(marked when it is among them)." if actual else "."))
 
 
 def _verify(card) -> None:
@@ -71,6 +149,7 @@ def _where_from(card, tt: TextTrace) -> None:
                       key="where", on_change="rerun")
     if not box.open:  # drawn only while open: stepping stays fast
         return
+    tables = contributions(tt, card.t, card.unit, card.layer, card.direction)
     with box:
         if card.one_hot_index is not None:
             col = card.input_column
@@ -92,8 +171,8 @@ def _where_from(card, tt: TextTrace) -> None:
                 st.markdown(f"Layer {card.layer} reads the output of layer {card.layer - 1} "
                             f"({width} numbers), not a one-hot vector. Its units j that "
                             f"contribute most to unit {card.unit}:")
-            _terms_tables(card, ("ir", "iz", "in"), card.top_x, "x_t")
-        _terms_tables(card, ("hr", "hz", "hn"), card.top_h_prev, "h_prev")
+            _terms_tables(card, ("ir", "iz", "in"), tables, "x_t")
+        _terms_tables(card, ("hr", "hz", "hn"), tables, "h_prev")
 
 
 def _terms_tables(card, keys: tuple[str, ...], tables: dict, vector: str) -> None:
@@ -122,13 +201,28 @@ def data_tag(sel: Selection, tt: TextTrace) -> str:
     return f"{sel.model_key}:{hash(tt.text)}"
 
 
+ORDERS = {"index": "unit index", "mean z": "mean z over these steps (holders first)",
+          "similarity": "similarity (units that move together, together)"}
+
+
 def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
-    w, sym, unit = window(sel.t, tt.T), sel.sym, sel.unit
-    df = balance(tt, unit, sel.layer, sel.direction, w)
-    fig = charts.step_chart(df, heatmaps(tt, sel.layer, sel.direction, w), sel.t, unit, sym)
+    playing = st.session_state.get("playing", False)
+    w, sym, unit = window(sel.t, tt.T, playing), sel.sym, sel.unit
+    how = st.selectbox("Heatmap rows: order the units by", list(ORDERS), key="order",
+                       format_func=ORDERS.get)
+    order = unit_order(tt, how, sel.layer, sel.direction, w)
+
+    def figure() -> dict:
+        df = balance(tt, unit, sel.layer, sel.direction, w)
+        mats = heatmaps(tt, sel.layer, sel.direction, w)
+        return {**charts.step_chart(df, mats, sel.t, unit, sym, order),
+                "steps": card_lines(df, unit, sel.notation)}
+
     # the drawn data depend on all of these; t only moves the marker lines
-    revision = f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{unit}:{sym['z']}"
-    live_chart(fig, revision, charts.CONFIG, key="step_chart", on_click=_clicked)
+    revision = f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{unit}:{sel.notation}:{how}"
+    player = {"t": sel.t, "T": tt.T, "playing": playing}
+    live_chart(figure, revision, charts.step_markers(sel.t, order.index(unit)), charts.CONFIG,
+               key="step_chart", on_click=_clicked, player=player, on_play=_played)
     st.caption(
         f"Top, for unit {unit}: each bar pair adds up to {sym['h']} (black line). When "
         f"{sym['z']} (dotted, right axis) is near 1 the unit keeps its old value (blue); near 0 it "
@@ -137,19 +231,40 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
         "Click a cell to jump to its step and unit, a bar to jump to its step.")
 
 
+def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:
+    """The step card of each step in the window, one line each, for the player."""
+    course = notation == "course"
+    lines = []
+    for row in df.itertuples():
+        gate = f"Γu = {1 - row.z:.2f}" if course else f"z = {row.z:.2f}"
+        n, h_prev, h = ("c̃", "c<t−1>", "c<t>") if course else ("n", "h_prev", "h")
+        lines.append({"t": int(row.t), "line": (
+            f"t = {row.t} {show_token(row.token)!r} · unit {unit}: {gate} · {n} = "
+            f"{f4(row.n)} · {h_prev} {f4(row.h_prev)} → {h} {f4(row.h)} "
+            f"(kept {f4(row.keep)} + new {f4(row.new)})")})
+    return lines
+
+
+def _played(value: dict) -> None:
+    """The player paused, or reached the end of its window: the page follows it."""
+    st.session_state["t"] = int(value["t"])
+    st.session_state["playing"] = bool(value["playing"])
+
+
 def _clicked(click: dict) -> None:
     st.session_state["t"] = int(click["t"])
     if click["unit"] is not None:
         st.session_state["unit"] = int(click["unit"])
 
 
-def _export(sel: Selection, tt: TextTrace, card) -> None:
+def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
     box = st.expander("Copy as forum post, or download the numbers", key="export",
                       on_change="rerun")
     if not box.open:
         return
     with box:
-        st.code(forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation),
+        lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
+        st.code(forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines),
                 language="markdown")
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",

@@ -23,17 +23,15 @@ class StepCard:
     token_id: int  # the token's index in the vocabulary (its one-hot position, or row of E)
     one_hot_index: int | None  # its column in W_ir when x_t is one-hot, else None
     input_column: dict[str, float]  # W_ir[unit, k], W_iz[unit, k], W_in[unit, k] for that k
-    top_x: dict[str, pd.DataFrame]  # dense x_t: per ir/iz/in the dimensions d contributing most
     terms: dict[str, float]  # every GATES term, and r_hn = r·hn, keep = z·h_prev,
     # new = (1−z)·n, h = nn.GRU's update of the gates, h_gru = nn.GRU's own h, h_diff = h − h_gru,
     # split_diff = (keep + new) − h: float32 rounds the textbook form a few ulps differently
     biases: dict[str, float]  # b_ir .. b_hn (0.0 when the GRU has no bias)
-    top_h_prev: dict[str, pd.DataFrame]  # per hr/hz/hn: units j of h_prev contributing most
     course: dict[str, float]  # Γr, Γu, b_r, b_u, b_c, c̃ (course), c<t> (course)
 
 
-def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int = 0,
-              top: int = 5) -> StepCard:
+def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int = 0
+              ) -> StepCard:
     """Numbers are float64 copies of the trace's own values."""
     g = {k: tt.gate(k, layer, direction, t) for k in GATES}
     w = tt.weights(layer, direction)
@@ -46,13 +44,8 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
                  split_diff=float(keep + new - h))
     biases = {name: _or_zero(getattr(w, name), unit)
               for name in ("b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn")}
-    top_h_prev = {k: _contributions(getattr(w, f"W_{k}")[unit], g["h_prev"], top)
-                  for k in ("hr", "hz", "hn")}
     kind = "layer below" if layer > 0 else (
         "one-hot" if tt.model.module.embed is None else "embedding")
-    x_t = tt.layer_inputs[layer][t]
-    top_x = {} if kind == "one-hot" else {
-        k: _contributions(getattr(w, f"W_{k}")[unit], x_t, top, "x_t") for k in ("ir", "iz", "in")}
     c_tilde = float(course_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
     gamma_u = 1 - float(z)
     course = {
@@ -64,8 +57,21 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
     column = {} if k is None else {name: float(getattr(w, name)[unit, k])
                                    for name in ("W_ir", "W_iz", "W_in")}
     return StepCard(t, unit, layer, direction, tt.tokens[t], kind,
-                    tt.vocab.index(tt.tokens[t]), k, column, top_x, terms, biases, top_h_prev,
-                    course)
+                    tt.vocab.index(tt.tokens[t]), k, column, terms, biases, course)
+
+
+def contributions(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int = 0,
+                  top: int = 5) -> dict[str, pd.DataFrame]:
+    """Where hr, hz, hn (and, for a dense x_t, ir, iz, in) came from: the products
+    W[unit, j]·h_prev[j] (W[unit, j]·x_t[j]) of each sum that are largest in size."""
+    w, h_prev = tt.weights(layer, direction), tt.gate("h_prev", layer, direction, t)
+    tables = {k: _contributions(getattr(w, f"W_{k}")[unit], h_prev, top)
+              for k in ("hr", "hz", "hn")}
+    if one_hot_column(tt, t, layer) is None:
+        x_t = tt.layer_inputs[layer][t]
+        tables.update({k: _contributions(getattr(w, f"W_{k}")[unit], x_t, top, "x_t")
+                       for k in ("ir", "iz", "in")})
+    return tables
 
 
 def one_hot_column(tt: TextTrace, t: int, layer: int) -> int | None:

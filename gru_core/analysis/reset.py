@@ -17,6 +17,7 @@ from .notation import course_candidate
 
 @dataclass
 class ResetCounterfactual:
+    r: torch.Tensor  # (H,) the reset gate at the step
     n: torch.Tensor  # (H,) the actual candidate
     n_no_reset: torch.Tensor  # (H,) the candidate with r = 1
     n_course: torch.Tensor  # (H,) the course's candidate, reset before the product
@@ -44,5 +45,6 @@ def reset_counterfactual(tt: TextTrace, t: int, layer: int = 0) -> ResetCounterf
     head = tt.model.module.head
     probs_no_reset = None if head is None else torch.softmax(head(h), dim=-1)
     n_course = course_candidate(tt, layer, steps=slice(t, t + 1))[0]
-    return ResetCounterfactual(tt.gate("n", layer, 0, t), n_no_reset, n_course,
+    return ResetCounterfactual(tt.gate("r", layer, 0, t), tt.gate("n", layer, 0, t), n_no_reset,
+                               n_course,
                                None if tt.probs is None else tt.probs[t], probs_no_reset)

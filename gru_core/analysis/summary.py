@@ -1,0 +1,103 @@
+"""Every unit at one step, the way the forum's mentor explained it: how many units kept their
+value, how many took the candidate, which changed most, each in a sentence from its numbers.
+
+    "when z_34 at index 9 is 0, h_34 takes the candidate completely (−0.12) … when z_34 at
+     index 0 is 0.94, h_34 retains h_33 (0.84 → 0.82)"
+
+PyTorch's z is the share of h_prev kept (z > KEEP: kept); the course's Γu = 1 − z is the share
+of the candidate taken (Γu > 1 − TAKE, i.e. z < TAKE: took the candidate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from ..core import Trace
+
+KEEP, TAKE = 0.9, 0.1
+
+
+@dataclass
+class StepSummary:
+    t: int
+    units: int  # H
+    kept: int  # z > KEEP
+    took: int  # z < TAKE
+    mixed: int
+    changed: pd.DataFrame  # the units whose h moved most: unit, h_prev, h, change, z, n
+    held: pd.DataFrame  # the units with the largest z, the same columns
+
+    def headline(self, notation: str = "pytorch") -> str:
+        z = "z" if notation == "pytorch" else "Γu"
+        keep, take = ((f"{z} > {KEEP}", f"{z} < {TAKE}") if notation == "pytorch"
+                      else (f"{z} < {1 - KEEP:.1f}", f"{z} > {1 - TAKE:.1f}"))
+        return (f"At t = {self.t}, {self.kept} of the {self.units} units kept their value "
+                f"({keep}), {self.took} took the candidate ({take}) and {self.mixed} mixed "
+                "the two.")
+
+    def sentences(self, notation: str = "pytorch") -> list[str]:
+        """One sentence per listed unit, most changed first, then the best holders."""
+        rows = pd.concat([self.changed, self.held[~self.held.unit.isin(self.changed.unit)]])
+        return [sentence(row, notation) for row in rows.itertuples()]
+
+
+def step_summary(trace: Trace, t: int, layer: int = 0, direction: int = 0, top: int = 3
+                 ) -> StepSummary:
+    z, n, h_prev, h = (trace.gate(k, layer, direction, t).double()
+                       for k in ("z", "n", "h_prev", "h"))
+    kept, took = int((z > KEEP).sum()), int((z < TAKE).sum())
+    table = pd.DataFrame({"unit": range(len(z)), "h_prev": h_prev.numpy(), "h": h.numpy(),
+                          "change": (h - h_prev).numpy(), "z": z.numpy(), "n": n.numpy()})
+    k = min(top, len(z))
+    changed = table.iloc[(h - h_prev).abs().topk(k).indices.numpy()].reset_index(drop=True)
+    held = table.iloc[z.topk(min(2, len(z))).indices.numpy()].reset_index(drop=True)
+    return StepSummary(t, len(z), kept, took, len(z) - kept - took, changed, held)
+
+
+def sentence(row, notation: str = "pytorch") -> str:
+    """'unit 9: z = 0.00, so h takes the candidate: 0.19 → −0.12', from one unit's numbers."""
+    course = notation == "course"
+    h, h_prev, n = ("c", "c<t−1>", "c̃") if course else ("h", "h_prev", "n")
+    gate = f"Γu = {1 - row.z:.2f}" if course else f"z = {row.z:.2f}"
+    move = f"{num(row.h_prev)} → {num(row.h)}"
+    if row.z > KEEP:
+        what = f"{h} keeps {h_prev}: {move}"
+    elif row.z < TAKE:
+        what = f"{h} takes the candidate {n} = {num(row.n)}: {move}"
+    else:
+        what = (f"{h} mixes {h_prev} ({1 - row.z if course else row.z:.0%} kept) with "
+                f"{n} = {num(row.n)}: {move}")
+    return f"unit {row.unit}: {gate}, so {what}"
+
+
+def count_of(k: int, noun: str) -> str:
+    """'1 unit', '3 units'."""
+    return f"{k} {noun}" + ("" if k == 1 else "s")
+
+
+def num(v: float) -> str:
+    return f"{v:.2f}".replace("-", "−")
+
+
+def unit_order(trace: Trace, how: str, layer: int = 0, direction: int = 0,
+               steps: slice = slice(None)) -> list[int]:
+    """Units in the order the heatmaps list them: "index"; "mean z" (the units that hold most,
+    first); "similarity" (by the leading principal direction of their h over the steps, so
+    units that move together sit together)."""
+    H = trace.config.hidden_size
+    if how == "index":
+        return list(range(H))
+    if how == "mean z":
+        return trace.gate("z", layer, direction, steps).double().mean(0).argsort(
+            descending=True).tolist()
+    if how == "similarity":
+        h = trace.gate("h", layer, direction, steps).double().t()  # (H, steps)
+        h = h - h.mean(1, keepdim=True)
+        if h.shape[1] < 2:
+            return list(range(H))
+        u = torch.linalg.svd(h, full_matrices=False).U[:, 0]
+        return u.argsort().tolist()
+    raise ValueError(f"unknown order {how!r}: index, mean z or similarity")
