@@ -126,9 +126,14 @@ def read_text(ck: Checkpoint, model_key: str) -> str:
     if not text:
         st.warning("The text is empty: type a sentence for the GRU to read.")
         st.stop()
+    trace_or_stop(ck, model_key, text)
+    return text
+
+
+def trace_or_stop(ck: Checkpoint, model_key: str, text: str) -> TextTrace:
+    """The cached trace, or the page stopped with the reason the model cannot read the text."""
     try:
-        cache.trace(model_key, ck, text)
-        return text
+        return cache.trace(model_key, ck, text)
     except cache.TooLarge as e:
         st.error(f"{str(e).capitalize()}: shorten the text.")
         st.stop()
@@ -138,14 +143,6 @@ def read_text(ck: Checkpoint, model_key: str) -> str:
         st.stop()
     except ValueError as e:
         st.warning(f"{str(e).capitalize()}: type a sentence for the GRU to read.")
-        st.stop()
-
-
-def read_text_trace(sel: Selection) -> TextTrace:
-    try:
-        return cache.trace(sel.model_key, sel.model, sel.text)
-    except cache.TooLarge as e:  # the budget changed under a running session
-        st.error(f"{str(e).capitalize()}: shorten the text.")
         st.stop()
 
 
@@ -208,7 +205,7 @@ def at_step(sel: Selection) -> None:
     """Everything that depends on t. A fragment: stepping reruns only this part of the page.
     Streamlit keeps a fragment's arguments, so it gets the selection, not the trace: the
     trace stays in the byte-bounded cache, and a step after an eviction runs it again."""
-    tt = read_text_trace(sel)
+    tt = trace_or_stop(sel.model, sel.model_key, sel.text)
     sel = replace(sel, t=pick_step(tt.T))
     st.markdown(highlighted_text(tt.text, tt.vocab.spans(tt.text), sel.t),
                 unsafe_allow_html=True)
