@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from gru_core import (
+    SYMBOLS,
     TextTrace,
     balance,
     contributions,
@@ -67,17 +68,12 @@ def _summary(sel: Selection, summary) -> None:
     """Every unit at t, as the mentor wrote it: the counts, then a sentence per unit."""
     st.markdown(f"**Every unit at this step.** {summary.headline(sel.notation)} The units whose "
                 "value changed most, then the two that held best (click one to step it):")
-    for row, line in zip(_listed(summary).itertuples(), summary.sentences(sel.notation),
+    for row, line in zip(summary.listed.itertuples(), summary.sentences(sel.notation),
                          strict=True):
         pick, text = st.columns([1, 9], vertical_alignment="center")
         pick.button(f"unit {row.unit}", key=f"pick_{row.unit}", on_click=_select,
                     args=(int(row.unit),), disabled=row.unit == sel.unit)
         text.markdown(line.split(": ", 1)[1])
-
-
-def _listed(summary) -> pd.DataFrame:
-    held = summary.held[~summary.held.unit.isin(summary.changed.unit)]
-    return pd.concat([summary.changed, held], ignore_index=True)
 
 
 def _select(unit: int) -> None:
@@ -234,10 +230,10 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
 def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:
     """The step card of each step in the window, one line each, for the player."""
     course = notation == "course"
+    n, h_prev, h = (SYMBOLS[notation][k] for k in ("n", "h_prev", "h"))
     lines = []
     for row in df.itertuples():
         gate = f"Γu = {1 - row.z:.2f}" if course else f"z = {row.z:.2f}"
-        n, h_prev, h = ("c̃", "c<t−1>", "c<t>") if course else ("n", "h_prev", "h")
         lines.append({"t": int(row.t), "line": (
             f"t = {row.t} {show_token(row.token)!r} · unit {unit}: {gate} · {n} = "
             f"{f4(row.n)} · {h_prev} {f4(row.h_prev)} → {h} {f4(row.h)} "

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from ..core import Trace
+from .notation import SYMBOLS
 
 KEEP, TAKE = 0.9, 0.1
 
@@ -38,10 +39,15 @@ class StepSummary:
                 f"({keep}), {self.took} took the candidate ({take}) and {self.mixed} mixed "
                 "the two.")
 
+    @property
+    def listed(self) -> pd.DataFrame:
+        """The units worth a sentence: most changed first, then the best holders not yet in."""
+        return pd.concat([self.changed, self.held[~self.held.unit.isin(self.changed.unit)]],
+                         ignore_index=True)
+
     def sentences(self, notation: str = "pytorch") -> list[str]:
-        """One sentence per listed unit, most changed first, then the best holders."""
-        rows = pd.concat([self.changed, self.held[~self.held.unit.isin(self.changed.unit)]])
-        return [sentence(row, notation) for row in rows.itertuples()]
+        """One sentence per listed unit."""
+        return [sentence(row, notation) for row in self.listed.itertuples()]
 
 
 def step_summary(trace: Trace, t: int, layer: int = 0, direction: int = 0, top: int = 3
@@ -60,7 +66,7 @@ def step_summary(trace: Trace, t: int, layer: int = 0, direction: int = 0, top: 
 def sentence(row, notation: str = "pytorch") -> str:
     """'unit 9: z = 0.00, so h takes the candidate: 0.19 → −0.12', from one unit's numbers."""
     course = notation == "course"
-    h, h_prev, n = ("c", "c<t−1>", "c̃") if course else ("h", "h_prev", "n")
+    h, h_prev, n = (SYMBOLS[notation][k] for k in ("h", "h_prev", "n"))
     gate = f"Γu = {1 - row.z:.2f}" if course else f"z = {row.z:.2f}"
     move = f"{num(row.h_prev)} → {num(row.h)}"
     if row.z > KEEP:
@@ -68,7 +74,7 @@ def sentence(row, notation: str = "pytorch") -> str:
     elif row.z < TAKE:
         what = f"{h} takes the candidate {n} = {num(row.n)}: {move}"
     else:
-        what = (f"{h} mixes {h_prev} ({1 - row.z if course else row.z:.0%} kept) with "
+        what = (f"{h} mixes {h_prev} ({row.z:.0%} kept) with "
                 f"{n} = {num(row.n)}: {move}")
     return f"unit {row.unit}: {gate}, so {what}"
 

@@ -113,7 +113,7 @@ def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None) -> Checkpoint:
         config, options, state, found = find_gru_model(state, len(vocab))
     except NotFound as e:
         raise CheckpointError(str(e)) from None
-    _check_config({**config.to_dict()})
+    _check_config(config.to_dict())  # the limits on sizes hold for state_dicts too
     check_tensors(state, _expected_shapes(config, len(vocab), options))
     meta = {"source": f"plain state_dict{where}", "found": found}
     return _build(config, vocab, state, options, meta)

@@ -255,7 +255,10 @@ class _Terms:
         """gh[c] = W_hh h_prev + b_hh, per step the (1, H) x (H, 3H) product nn.GRU does."""
         H, first = self.H, len(self.x) - 1 if self.reverse else 0
         tiny = 3 * H * H < 400  # baddbmm's own loop below this size: do MKL's per step
-        if not (step_by_step or tiny):
+        if step_by_step or tiny:
+            for t in range(c.start, c.stop):
+                self._linear_hh(self.h_prev[t : t + 1], t)
+        else:
             n = c.stop - c.start
             a, W = self.h_prev[c].unsqueeze(1), self.W.expand(n, *self.W.shape)
             out = self.gh[c].unsqueeze(1)
@@ -263,8 +266,6 @@ class _Terms:
                 torch.bmm(a, W, out=out)
             else:
                 torch.baddbmm(self.b_hh.expand(n, 1, 3 * H), a, W, out=out)
-        for t in range(c.start, c.stop) if (step_by_step or tiny) else ():
-            self._linear_hh(self.h_prev[t : t + 1], t)
         if c.start <= first < c.stop:  # nn.GRU's first step reads h0 where the caller keeps it
             self._linear_hh(self.h0, first)
 
@@ -278,27 +279,27 @@ class _Terms:
         """r, z, n of chunk c in GRUCell's order: r = σ(hr + ir), z = σ(hz + iz),
         n = tanh(in + hn·r)."""
         H = self.H
-        gi = self.table[self.idx[c]] if self.gi is None else self.gi[c]
-        gh, g = self.gh[c], self.g[c]
+        gi, gh, g = self._input_terms(c), self.gh[c], self.g[c]
         for k in (0, 1):  # r, z
             part = slice(k * H, (k + 1) * H)
             torch.sigmoid(torch.add(gh[:, part], gi[:, part], out=g[:, part]), out=g[:, part])
         n = g[:, 2 * H :]
         torch.tanh(torch.add(gi[:, 2 * H :], gh[:, 2 * H :] * g[:, :H], out=n), out=n)
 
+    def _input_terms(self, steps: Steps) -> torch.Tensor:
+        """[ir | iz | in] of `steps`: looked up for one-hot input, stored otherwise."""
+        return self.table[self.idx[steps]] if self.gi is None else self.gi[steps]
+
     def term(self, name: str, steps: Steps) -> torch.Tensor:
-        H = self.H
-        at = {"r": 0, "z": 1, "n": 2}
-        if name in at:
-            return self.g[steps, at[name] * H : (at[name] + 1) * H]
-        if name in ("hr", "hz", "hn"):
-            k = ("hr", "hz", "hn").index(name)
-            return self.gh[steps, k * H : (k + 1) * H]
         if name in ("h", "h_prev"):
             return getattr(self, name)[steps]
-        k = ("ir", "iz", "in").index(name)
-        gi = self.table[self.idx[steps]] if self.gi is None else self.gi[steps]
-        return gi[..., k * H : (k + 1) * H]
+        for names, rows in ((("r", "z", "n"), self.g), (("hr", "hz", "hn"), self.gh),
+                            (("ir", "iz", "in"), None)):
+            if name in names:
+                rows = self._input_terms(steps) if rows is None else rows[steps]
+                k = names.index(name)
+                return rows[..., k * self.H : (k + 1) * self.H]
+        raise KeyError(name)
 
     def tensors(self) -> list[torch.Tensor]:
         held = [self.h_buf, self.gh, self.g]
