@@ -59,6 +59,11 @@ class Selection:
         return f"{public_url()}?{urlencode(self.params(**extra))}"
 
 
+def view_link(view: str, **params: object) -> str:
+    """A relative deep link that opens `view` with these parameters."""
+    return "?" + urlencode({"view": view, **params})
+
+
 def public_url() -> str:
     """Where readers reach the app: GRU_STEPPER_PUBLIC_URL or public_url in secrets.toml when
     the host sets one (behind a proxy the server cannot know it), else the page's own address

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import streamlit as st
 
 from gru_core import TextTrace, clause_start, minimal_pair_of, were_minus_was
 
 from .. import cache, charts
-from ..selection import COURSE_TEXT, Selection
+from ..selection import COURSE_TEXT, Selection, view_link
 from ..view import View
-
-
-def link(view: str, **params) -> str:
-    return "?" + urlencode({"view": view, **params})
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
     ck, layer = sel.model, sel.layer
     if not ck.name.startswith("agreement"):
         st.info("The number-unit finder works on the `agreement` model: open it from the "
-                f"[questions page]({link('number', **VIEW.link)}).")
+                f"[questions page]({view_link('number', **VIEW.link)}).")
         return
     table = cache.number_units(sel.model_key, ck, layer)
     words = ck.vocab.words
@@ -45,7 +39,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     st.caption("Same tokens from the comma on; a gap that stays open to the end is the memory "
                "of the subject's number.")
     last = dict(ckpt=sel.model_key, text=pl.text, t=pl.T - 1)
-    st.markdown(" · ".join(f"[step through unit {u}]({link('step', **last, unit=u)})"
+    st.markdown(" · ".join(f"[step through unit {u}]({view_link('step', **last, unit=u)})"
                            for u in top))
     st.dataframe(table.head(10).round(4), hide_index=True)
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import streamlit as st
 
+from ..selection import view_link
 from ..view import View
 
 
 def index(views: list[View]) -> None:
     st.header("Questions from the course forum, answered on a trained GRU")
     for view in views:
-        url = "?" + urlencode({"view": view.key, **view.link})
-        st.markdown(f"**{view.question}** → [{view.label}]({url})")
+        st.markdown(f"**{view.question}** → [{view.label}]({view_link(view.key, **view.link)})")
     st.caption("Each link opens a live view on a shipped model; change the text, step or unit "
                "there and the answer is recomputed.")
