@@ -206,11 +206,14 @@ def at_step(sel: Selection) -> None:
     Streamlit keeps a fragment's arguments, so it gets the selection, not the trace: the
     trace stays in the byte-bounded cache, and a step after an eviction runs it again."""
     tt = trace_or_stop(sel.model, sel.model_key, sel.text)
-    sel = replace(sel, t=pick_step(tt.T))
-    st.markdown(highlighted_text(tt.text, tt.vocab.spans(tt.text), sel.t),
-                unsafe_allow_html=True)
-    show_notices()
     view = VIEWS[sel.view]
+    if view.uses_t:
+        sel = replace(sel, t=pick_step(tt.T))
+        st.markdown(highlighted_text(tt.text, tt.vocab.spans(tt.text), sel.t),
+                    unsafe_allow_html=True)
+    else:  # the answer is about the whole text: no step is marked (st.text renders no markup)
+        st.text(tt.text if len(tt.text) <= 320 else tt.text[:320] + "…")
+    show_notices()
     selection.write_url(sel.params(**{k: st.session_state.get(k) for k in view.params}))
     view.render(sel, tt)
     if st.session_state["unit"] != sel.unit:  # a click in a chart picked another unit: the

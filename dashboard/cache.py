@@ -33,7 +33,8 @@ from gru_core.data import agreement
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = ("agreement", "agreement-words", "shakespeare", "shakespeare-2layer")
-CONTRAST = "shakespeare-rnn"  # the plain RNN the gradient view compares with; never stepped
+# the plain RNNs the gradient view compares with, each trained on its GRUs' data; never stepped
+CONTRASTS = ("shakespeare-rnn", "agreement-rnn")
 MAX_CHARS = 100_000
 
 
@@ -63,7 +64,7 @@ def model(name: str) -> Checkpoint:
     if name in hosted:
         path, vocab = hosted[name]
         ck = load_checkpoint(path, read_vocab(vocab.read_bytes()) if vocab else None)
-    elif name in (*SHIPPED, CONTRAST):
+    elif name in (*SHIPPED, *CONTRASTS):
         ck = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
     else:
         raise KeyError(name)
@@ -169,14 +170,15 @@ def gradient_norms(model_key: str, text: str, t: int, layer: int, since: int,
     return jacobian_norms(_tt, t, layer, since=since).tolist()
 
 
-def contrast_for(ck: Checkpoint) -> bool:
-    """Is there a plain RNN trained on the same data as this model (the same vocabulary)?"""
-    if not (CHECKPOINT_DIR / f"{CONTRAST}.pt").is_file():
-        return False
-    return ck.vocab == model(CONTRAST).vocab
+def contrast_for(ck: Checkpoint) -> str | None:
+    """The plain RNN trained on the same data as this model (the same vocabulary), if any."""
+    for name in CONTRASTS:
+        if (CHECKPOINT_DIR / f"{name}.pt").is_file() and ck.vocab == model(name).vocab:
+            return name
+    return None
 
 
 @st.cache_data(max_entries=16, show_spinner="The same for the plain RNN…")
-def rnn_gradient_norms(text: str, t: int, since: int) -> list[float]:
-    """The plain RNN's curve over the same text (contrast_for tells when it applies)."""
-    return rnn_jacobian_norms(model(CONTRAST), text, t, since).tolist()
+def rnn_gradient_norms(name: str, text: str, t: int, since: int) -> list[float]:
+    """The plain RNN `name`'s curve over the same text (contrast_for names it)."""
+    return rnn_jacobian_norms(model(name), text, t, since).tolist()

@@ -77,6 +77,7 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
                          "%{customdata}<extra></extra>"))
         layout[f"yaxis{ya[1:]}"] = dict(domain=(lo, hi), anchor="x", automargin=False,
                                         title=dict(text=f"{sym[name]}: unit"),
+                                        autorange="reversed",  # order[0] on the top row
                                         tickmode="array", tickvals=list(range(0, H, every)),
                                         ticktext=[str(u) for u in order[::every]])
     return dict(data=data, layout=layout)
@@ -153,9 +154,15 @@ def saturation_scatter(df: pd.DataFrame, sym: dict[str, str]) -> go.Figure:
     return fig
 
 
-def retention_bars(ret, top_units: list[int], sym_z: str) -> go.Figure:
-    fig = go.Figure(go.Bar(x=list(range(len(ret))), y=ret,
-                           marker_color=[NEW if u in top_units else KEEP for u in range(len(ret))]))
+def retention_bars(ret, top_units: list[int], sym_z: str, unit: int | None = None,
+                   holds: float | None = None, rewritten: float | None = None) -> go.Figure:
+    """Retention per unit (log); the best holders orange, the selected unit black, the hold
+    and rewritten thresholds dashed."""
+    colors = [H if u == unit else NEW if u in top_units else KEEP for u in range(len(ret))]
+    fig = go.Figure(go.Bar(x=list(range(len(ret))), y=ret, marker_color=colors))
+    for y in (holds, rewritten):
+        if y is not None:
+            fig.add_hline(y=y, line=dict(color="gray", dash="dash"))
     fig.update_layout(height=300, title=f"Retention per unit: product of {sym_z} over the span",
                       xaxis_title="unit", yaxis=dict(title="share of the old value kept (log)",
                                                      type="log", range=[-6, 0.05]),
@@ -163,14 +170,15 @@ def retention_bars(ret, top_units: list[int], sym_z: str) -> go.Figure:
     return fig
 
 
-def unit_lines(steps, chars, series: dict[str, object], title: str, span=None) -> go.Figure:
+def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
+               y_title: str = "h") -> go.Figure:
     fig = go.Figure()
     for name, ys in series.items():
         fig.add_scatter(x=list(steps), y=ys, mode="lines+markers", name=name, marker=dict(size=4))
     if span is not None:
         fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
-    fig.update_layout(height=340, title=title, yaxis_title="h", margin=dict(t=40, b=10, l=10, r=10),
-                      legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(height=340, title=title, yaxis_title=y_title, xaxis_title="step (token)",
+                      margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
     _token_axis(fig, steps, chars)
     return fig
 
@@ -189,32 +197,46 @@ def pair_lines(steps, chars, pairs: dict[int, tuple], title: str) -> go.Figure:
     return fig
 
 
-def gradient_flow(distance, norms, z_mean, z_max, sym_z: str, rnn=None) -> go.Figure:
+def gradient_flow(distance, norms, z_mean, z_max, sym_z: str, rnn=None,
+                  rnn_name: str = "plain RNN") -> go.Figure:
     fig = go.Figure()
     fig.add_scatter(x=distance, y=norms, mode="lines+markers",
                     name="GRU: ‖∂h_t/∂h_s‖ (Frobenius)", line=dict(color=H), marker=dict(size=4))
     if rnn is not None:
-        fig.add_scatter(x=distance, y=rnn, mode="lines", name="plain RNN: ‖∂h_t/∂h_s‖",
+        fig.add_scatter(x=distance, y=rnn, mode="lines", name=f"{rnn_name}: ‖∂h_t/∂h_s‖",
                         line=dict(color=RNN))
     fig.add_scatter(x=distance, y=z_max, mode="lines", line=dict(color=Z),
                     name=f"direct path: max over units of ∏{sym_z}")
     fig.add_scatter(x=distance, y=z_mean, mode="lines", name=f"direct path: mean of ∏{sym_z}",
                     line=dict(color=Z, dash="dot"))
     fig.update_layout(height=380, title="How much of a change at step s still reaches step t",
-                      xaxis_title="distance t − s (steps back)", yaxis=dict(type="log"),
+                      xaxis_title="distance t − s (steps back)",
+                      yaxis=dict(type="log", title="‖∂h_t/∂h_s‖ and ∏ of the update gate (log)"),
                       margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
     return fig
 
 
-def candidates(labels: list[str], series: dict[str, object], title: str) -> go.Figure:
-    """Per labelled unit, in the given order, each candidate as a marker."""
+# Okabe–Ito colours with distinct marker shapes: told apart without colour vision too
+CANDIDATE_STYLES = (("#0072B2", "circle"), ("#E69F00", "diamond-open"), ("#009E73", "x"))
+
+
+def candidates(labels: list[str], series: dict[str, object], title: str,
+               y_title: str = "candidate value") -> go.Figure:
+    """Per labelled unit, in the given order, each candidate as a marker: each series its own
+    colour and shape."""
     fig = go.Figure()
-    for name, ys in series.items():
-        fig.add_scatter(x=labels, y=ys, mode="markers", name=name, marker=dict(size=9))
-    fig.update_layout(height=360, title=title, yaxis=dict(range=[-1.05, 1.05]),
+    for (color, symbol), (name, ys) in zip(CANDIDATE_STYLES, series.items(), strict=False):
+        fig.add_scatter(x=labels, y=ys, mode="markers", name=name,
+                        marker=dict(size=10, color=color, symbol=symbol,
+                                    line=dict(width=2, color=color)))
+    fig.update_layout(height=360, title=title, xaxis_title="unit",
+                      yaxis=dict(range=[-1.05, 1.05], title=y_title),
                       xaxis=dict(type="category"), margin=dict(t=40, b=10, l=10, r=10),
                       legend=dict(orientation="h", y=-0.3))
     return fig
+
+
+DRIFT_FLOOR = 0.1  # ‖Δh‖ axis at least this tall: an edit that changes nothing looks like nothing
 
 
 def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
@@ -234,7 +256,9 @@ def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
     layout = dict(height=340, title=dict(text=f"After the edit at t = {wi.t}"),
                   margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.3),
                   yaxis=dict(title=dict(text=sym["h"]), range=[-1.05, 1.05]),
-                  yaxis2=dict(overlaying="y", side="right", showgrid=False, rangemode="tozero",
+                  yaxis2=dict(overlaying="y", side="right", showgrid=False,
+                              range=[0, max(DRIFT_FLOOR, 1.05 * float(wi.drift.max()))],
                               title=dict(text="‖Δh‖")),
-                  xaxis=_token_ticks(steps, tokens[wi.t : wi.t + len(steps)]))
+                  xaxis=dict(title=dict(text="step (token)"),
+                             **_token_ticks(steps, tokens[wi.t : wi.t + len(steps)])))
     return _figure(data, layout)

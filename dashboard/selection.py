@@ -20,6 +20,7 @@ COURSE_TEXT = "The cats, which already ate the fish, were full."
 COURSE_T = COURSE_TEXT.index("ate")  # a step inside the clause: does the unit still hold "plural"?
 NOTATIONS = {"pytorch": "PyTorch (r, z, n, h)", "course": "Course (Γr, Γu, c̃, c)"}
 INTS = ("t", "unit", "layer", "direction", "s")
+CHOICES = {"order": ("index", "mean z", "similarity")}  # the stepper's heatmap row order
 MAX_URL_TEXT = 2000  # longer texts are not put in the URL: servers refuse very long request lines
 UPLOAD = "upload"
 
@@ -108,6 +109,12 @@ def init_from_url(views: Collection[str], shipped: Collection[str], default_mode
     for key in INTS:
         if key in qp:
             st.session_state[key] = _as_int(key, qp[key])
+    for key, allowed in CHOICES.items():
+        if key in qp:
+            if qp[key] in allowed:
+                st.session_state[key] = qp[key]
+            else:
+                notice(f"Unknown {key} {qp[key]!r}: one of {', '.join(allowed)}.")
     if "text" not in qp and "t" not in qp:
         st.session_state["t"] = COURSE_T
 

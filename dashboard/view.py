@@ -18,3 +18,4 @@ class View:
     render: Callable[[Selection, TextTrace], None]
     link: dict = field(default_factory=dict)  # deep-link defaults: the page the question opens
     params: tuple[str, ...] = ()  # URL parameters of its own (they live in session_state)
+    uses_t: bool = True  # False: the answer does not depend on t, so no t control is shown

@@ -13,15 +13,15 @@ from gru_core import (
     balance,
     clause_difference,
     contributions,
-    describe,
     direct_path,
     heatmaps,
-    held_and_moved,
     histogram,
     holders,
     load_checkpoint,
     number_units,
     reset_counterfactual,
+    saturation_claim,
+    span_counts,
     save_checkpoint,
     step_card,
     top_k,
@@ -168,7 +168,7 @@ def test_holders_direct_path_and_histogram(model):
     df = holders(tt, s, t, layer=1)
     assert df.unit.tolist() == list(np.argsort(-ret, kind="stable"))
     np.testing.assert_allclose(df.retention, np.sort(ret)[::-1], rtol=1e-6)
-    assert held_and_moved(df) == (int((ret > 0.5).sum()), int((ret < 0.01).sum()))
+    assert span_counts(df) == (int((ret > 0.5).sum()), int((ret < 0.01).sum()))
     path = direct_path(tt, t, layer=1, since=s)
     curves = [np.prod(z[k + 1 : t + 1], axis=0) for k in range(s, t + 1)]
     np.testing.assert_allclose(path["max"], [c.max() for c in curves], rtol=1e-6)
@@ -180,11 +180,14 @@ def test_holders_direct_path_and_histogram(model):
 
 
 @pytest.mark.parametrize("below, above, verdict", [
-    (0.4, 0.3, "mostly saturated"), (0.1, 0.05, "mostly grey"), (0.2, 0.1, "partly saturated")])
-def test_describe_states_the_fractions(below, above, verdict):
+    (0.4, 0.3, "mostly saturated"), (0.1, 0.05, "mostly grey"),
+    (0.22, 0.32, "mostly saturated"), (0.2, 0.1, "mostly grey"),
+    (0.25, 0.25, "half saturated, half grey"), (0.2, 0.3, "half saturated, half grey")])
+def test_saturation_claim_states_the_fractions(below, above, verdict):
     f = {"below": below, "between": 1 - below - above, "above": above}
-    sentence = describe("z", f)
-    assert verdict in sentence and f"{below:.0%} of values are below 0.1" in sentence
+    claim = saturation_claim("z", f)
+    assert claim.kind == verdict and verdict in claim.text
+    assert f"{below:.0%} of values are below 0.1" in claim.text
 
 
 def test_step_summary_counts_and_sentences(model):
@@ -203,7 +206,8 @@ def test_step_summary_counts_and_sentences(model):
     assert first.startswith(f"unit {most}: z = {z[most]:.2f}, so h ")
     assert f"{h_prev[most]:.2f} → {h[most]:.2f}".replace("-", "−") in first
     course = s.sentences("course")[0]
-    assert f"Γu = {1 - z[most]:.2f}" in course and "c<t−1>" in course or "c̃" in course
+    assert f"Γu = {1 - z[most]:.2f}" in course and ("c⟨t−1⟩" in course or "c̃" in course)
+    assert "<t" not in course
     assert "1 units" not in s.headline() and s.headline().startswith(f"At t = {t}, ")
 
 

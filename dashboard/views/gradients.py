@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import TextTrace, describe_flow, direct_path
+from gru_core import TextTrace, direct_path, gradient_claims
 
 from .. import cache, charts
-from ..selection import Selection
+from ..selection import COURSE_TEXT, Selection
 from ..view import View
-from .texts import HAMLET
 
 MAX_JACOBIAN_SPAN = 500  # steps back from t: bounded work on any text
 
@@ -21,17 +20,24 @@ def render(sel: Selection, tt: TextTrace) -> None:
         return
     since = max(0, t - MAX_JACOBIAN_SPAN)
     norms = cache.gradient_norms(sel.model_key, tt.text, t, sel.layer, since, tt)
-    rnn = cache.rnn_gradient_norms(tt.text, t, since) if cache.contrast_for(sel.model) else None
+    contrast = cache.contrast_for(sel.model)
+    rnn = cache.rnn_gradient_norms(contrast, tt.text, t, since) if contrast else None
     path = direct_path(tt, t, sel.layer, since)
     st.plotly_chart(charts.gradient_flow(path.distance, norms, path["mean"], path["max"],
-                                         sym["z"], rnn), config=charts.CONFIG, key="grad")
-    st.markdown(describe_flow(norms, path["max"].tolist(), rnn, sym["z"]))
+                                         sym["z"], rnn, f"plain RNN `{contrast}`"),
+                    config=charts.CONFIG, key="grad")
+    claims = gradient_claims(norms, path["max"].tolist(), rnn, sym["z"],
+                             f"the plain RNN `{contrast}`")
+    st.markdown(" ".join(c.text for c in claims))
     st.caption("Log scale. Black: the GRU's exact Jacobian norm from autograd (all paths). "
-               + ("Red: the same for `shakespeare-rnn`, a plain tanh RNN trained on the same "
-                  "data. " if rnn else "")
-               + f"Green: the GRU's direct path h_s → h_t through {sym['z']}·h_prev alone.")
+               + (f"Red: the same for `{contrast}`, a plain tanh RNN trained on the same "
+                  "data. " if rnn else "No plain RNN is trained on this model's data, so none "
+                  "is drawn. ")
+               + f"Green: the GRU's direct path h_s → h_t through {sym['z']}·h_prev alone "
+               "(solid: the best unit, dotted: the mean over units).")
 
 
 VIEW = View("gradients", "Vanishing gradients",
             "How does the update gate help with vanishing gradients?", render,
-            link=dict(ckpt="shakespeare", text=HAMLET, t=400, unit=0))
+            link=dict(ckpt="agreement", text=COURSE_TEXT, t=COURSE_TEXT.index(", were") + 2,
+                      unit=0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import TextTrace, reset_counterfactual, top_k
+from gru_core import TextTrace, fmt, reset_claim, reset_counterfactual, top_k
 
 from .. import charts
 from ..selection import Selection
@@ -14,28 +14,29 @@ from .texts import HAMLET
 
 TOP = 20  # units shown: the ones the reset gate changes most
 
+
 def render(sel: Selection, tt: TextTrace) -> None:
     t, sym = sel.t, sel.sym
     if tt.config.bidirectional:
         st.info("The counterfactual is defined for unidirectional models.")
         return
     cf = reset_counterfactual(tt, t, sel.layer)
-    change = cf.change
-    st.markdown(f"At step t = {t} (reading {show_token(tt.tokens[t])!r}), removing the reset "
-                f"gate (r = 1) would move the candidate by up to **{change.max():.3f}** "
-                f"(mean {change.mean():.3f}). The reset gate decides how much of the old state "
-                "enters the candidate.")
+    st.markdown(reset_claim(cf, t, show_token(tt.tokens[t]), sym).text)
     top = cf.most_changed(TOP)
-    series = {f"{sym['n']} with the actual {sym['r']}": cf.n[top].numpy(),
+    series = {f"{sym['n']} with the actual {sym['r']} (this model)": cf.n[top].numpy(),
               f"{sym['n']} with {sym['r']} = 1 (no reset)": cf.n_no_reset[top].numpy(),
-              "course's c̃ (reset before the product)": cf.n_course[top].numpy()}
+              "for comparison: the lecture's c̃ (reset before the product)":
+                  cf.n_course[top].numpy()}
     st.plotly_chart(charts.candidates([f"unit {u}" for u in top], series,
                                       f"The {len(top)} units whose candidate the reset gate "
-                                      f"changes most at t = {t}, most first"),
+                                      f"changes most at t = {t}, most first",
+                                      f"candidate {sym['n']}"),
                     config=charts.CONFIG, key="reset_n")
-    st.caption(f"The gap between the two {sym['n']} of a unit is what its reset gate "
-               f"({sym['r']} = {', '.join(f'{cf.r[u]:.2f}' for u in top[:3])} … for these units) "
-               "took out of the old state at this step.")
+    st.caption(f"The gap between the first two {sym['n']} of a unit (blue circle, orange "
+               f"diamond) is what its reset gate ({sym['r']} = "
+               f"{', '.join(fmt(cf.r[u], 2) for u in top[:3])} … for these units) took out of "
+               "the old state at this step. Green crosses: what the lecture's formula would give "
+               "with the same weights, a comparison, not this model's candidate.")
     if cf.probs is None:
         return
     a, b = st.columns(2)

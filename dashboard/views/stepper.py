@@ -10,7 +10,10 @@ from gru_core import (
     TextTrace,
     balance,
     contributions,
+    fmt,
+    fmt_e,
     heatmaps,
+    shown_update,
     step_card,
     step_summary,
     top_k,
@@ -20,7 +23,7 @@ from gru_core import (
 )
 
 from .. import charts
-from ..export import course_latex, f4, forum_post, pytorch_latex
+from ..export import comparison, course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
 from ..selection import Selection
 from ..text import show_token
@@ -132,12 +135,13 @@ def _prediction(tt: TextTrace, t: int) -> None:
 
 def _verify(card) -> None:
     T = card.terms
-    diff = "0 (bit for bit)" if T["h_diff"] == 0 else f"{T['h_diff']:.1e}"
+    diff = "0 (bit for bit)" if T["h_diff"] == 0 else fmt_e(T["h_diff"])
     st.markdown(
         f"Recomputed **h = {f4(T['h'])}** · nn.GRU's own output **{f4(T['h_gru'])}** · "
         f"difference **{diff}**")
     st.caption("Recomputed in PyTorch's order, (h_prev − n)·z + n, from the gates above. "
-               f"Summing kept + new instead rounds differently in float32: {T['split_diff']:+.1e}.")
+               "Summing kept + new instead rounds differently in float32: "
+               f"{fmt_e(T['split_diff'])}.")
 
 
 def _where_from(card, tt: TextTrace) -> None:
@@ -180,15 +184,14 @@ def _terms_tables(card, keys: tuple[str, ...], tables: dict, vector: str) -> Non
 
 
 def _differences(card) -> None:
-    C, T = card.course, card.terms
+    C = card.course
     st.info(
-        "**PyTorch vs the course, at this step.** (1) One bias per gate: b_r = b_ir + b_hr = "
-        f"{f4(C['b_r'])}; r and Γr are the same number ({f4(C['Γr'])}). (2) Γu = 1 − z = "
-        f"{f4(C['Γu'])}: the course's Γu is the share of the candidate taken, PyTorch's z the "
-        "share of the old state kept. (3) The course applies Γr to c<t−1> before multiplying by "
-        "W_c; PyTorch applies r after W_hn·h_prev + b_hn. With the same weights the candidates "
-        "differ: "
-        f"course c̃ = {f4(C['c̃'])}, PyTorch n = {f4(T['n'])}.")
+        "**PyTorch vs the course, at this step.** Every symbol above is this model's own number. "
+        f"(1) One bias per gate: b_r = b_ir + b_hr = {f4(C['b_r'])}; r and Γr are the same "
+        f"number ({f4(C['Γr'])}). (2) Γu = 1 − z = {f4(C['Γu'])}: the course's Γu is the share "
+        "of the candidate taken, PyTorch's z the share of the old state kept. (3) This model "
+        "applies Γr after W_hn·c⟨t−1⟩ + b_hn; the lecture applies it to c⟨t−1⟩ before the "
+        f"product. {comparison(card)}")
 
 
 def data_tag(sel: Selection, tt: TextTrace) -> str:
@@ -229,11 +232,10 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
 
 def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:
     """The step card of each step in the window, one line each, for the player."""
-    course = notation == "course"
     n, h_prev, h = (SYMBOLS[notation][k] for k in ("n", "h_prev", "h"))
     lines = []
     for row in df.itertuples():
-        gate = f"Γu = {1 - row.z:.2f}" if course else f"z = {row.z:.2f}"
+        gate = f"{SYMBOLS[notation]['u']} = {fmt(shown_update(row.z, notation), 2)}"
         lines.append({"t": int(row.t), "line": (
             f"t = {row.t} {show_token(row.token)!r} · unit {unit}: {gate} · {n} = "
             f"{f4(row.n)} · {h_prev} {f4(row.h_prev)} → {h} {f4(row.h)} "
@@ -277,4 +279,5 @@ def _csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, float_format="%.8g")
 
 
-VIEW = View("step", "Stepper", "Every term of one step, for one unit", render)
+VIEW = View("step", "Stepper", "Every term of one step, for one unit", render,
+            params=("order",))

@@ -1,6 +1,24 @@
 """The analyses: each reads one trace (or, to compare texts, one model) and returns numbers,
 tables and sentences; no drawing. Rule: analysis imports core (and data's task definitions)."""
 
+from .claims import (
+    FROZEN,
+    HIGH,
+    HOLDS,
+    LONG_HOLD,
+    LOW,
+    MOSTLY,
+    REWRITTEN,
+    Claim,
+    default_span_start,
+    gradient_claims,
+    hold_start,
+    memory_claims,
+    reset_claim,
+    saturation_claim,
+    span_counts,
+    state,
+)
 from .explain import (
     StepCard,
     balance,
@@ -10,12 +28,22 @@ from .explain import (
     step_card,
     trace_table,
 )
-from .gradients import describe_flow, jacobian_norms, rnn_jacobian_norms
-from .memory import HOLDS, MOVES, direct_path, held_and_moved, holders, retention, retention_curve
-from .notation import SYMBOLS, course_bias, course_candidate
+from .gradients import jacobian_norms, rnn_jacobian_norms
+from .memory import direct_path, holders, retention, retention_curve
+from .notation import (
+    LATEX,
+    NAMES,
+    SYMBOLS,
+    count_of,
+    course_bias,
+    course_candidate,
+    fmt,
+    fmt_e,
+    shown_update,
+)
 from .reset import ResetCounterfactual, reset_counterfactual
-from .saturation import describe, fractions, histogram, saturation
-from .summary import StepSummary, count_of, sentence, step_summary, unit_order
+from .saturation import fractions, histogram, saturation
+from .summary import StepSummary, sentence, step_summary, unit_order
 from .units import (
     clause_difference,
     clause_start,
@@ -26,10 +54,14 @@ from .units import (
 from .whatif import WhatIf, what_if
 
 __all__ = [
-    "count_of", "describe_flow", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",
-    "what_if", "HOLDS", "MOVES", "SYMBOLS", "ResetCounterfactual", "StepCard", "balance",
+    "FROZEN", "HIGH", "LONG_HOLD", "LOW", "MOSTLY", "REWRITTEN", "Claim", "default_span_start",
+    "gradient_claims", "hold_start", "memory_claims", "reset_claim", "saturation_claim",
+    "span_counts", "state",
+    "count_of", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",
+    "what_if", "HOLDS", "SYMBOLS",
+    "LATEX", "NAMES", "fmt", "fmt_e", "shown_update", "ResetCounterfactual", "StepCard", "balance",
     "clause_difference", "clause_start", "contributions", "course_bias", "course_candidate",
-    "describe", "direct_path", "fractions", "heatmaps", "held_and_moved", "histogram", "holders",
+    "direct_path", "fractions", "heatmaps", "histogram", "holders",
     "jacobian_norms", "minimal_pair_of", "number_units", "one_hot_column", "reset_counterfactual",
     "retention", "retention_curve", "rnn_jacobian_norms", "saturation", "step_card", "trace_table",
     "were_minus_was",

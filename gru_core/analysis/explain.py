@@ -27,7 +27,10 @@ class StepCard:
     # new = (1−z)·n, h = nn.GRU's update of the gates, h_gru = nn.GRU's own h, h_diff = h − h_gru,
     # split_diff = (keep + new) − h: float32 rounds the textbook form a few ulps differently
     biases: dict[str, float]  # b_ir .. b_hn (0.0 when the GRU has no bias)
-    course: dict[str, float]  # Γr, Γu, b_r, b_u, b_c, c̃ (course), c<t> (course)
+    course: dict[str, float]  # this model's terms in the course's names: Γr = r, Γu = 1 − z,
+    # c̃ = n, c⟨t−1⟩ = h_prev, c⟨t⟩ = h; b_r, b_u, b_c (one bias per gate); and, for the
+    # comparison only, "c̃ (lecture)": the lecture's formula (reset before the product) applied
+    # to these weights, which is not what this model computes
 
 
 def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int = 0
@@ -46,11 +49,10 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
               for name in ("b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn")}
     kind = "layer below" if layer > 0 else (
         "one-hot" if tt.model.module.embed is None else "embedding")
-    c_tilde = float(course_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
-    gamma_u = 1 - float(z)
+    lecture = float(course_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
     course = {
-        "Γr": terms["r"], "Γu": gamma_u, "c̃": c_tilde, "c<t−1>": terms["h_prev"],
-        "c<t>": gamma_u * c_tilde + (1 - gamma_u) * terms["h_prev"],
+        "Γr": terms["r"], "Γu": 1 - float(z), "c̃": terms["n"], "c⟨t−1⟩": terms["h_prev"],
+        "c⟨t⟩": terms["h"], "c̃ (lecture)": lecture,
         **{f"b_{k}": _or_zero(course_bias(tt, k, layer, direction), unit) for k in "ruc"},
     }
     k = one_hot_column(tt, t, layer)

@@ -68,33 +68,3 @@ def _chain(one_step, h_prev: torch.Tensor, x_k: torch.Tensor) -> torch.Tensor:
             J = J @ A_k
             norms.append(J.norm())
     return torch.stack(norms[::-1])
-
-
-def describe_flow(norms: list[float], z_max: list[float], rnn: list[float] | None = None,
-                  z_name: str = "z") -> str:
-    """What the curves show, in sentences from their numbers (no claim the numbers do not
-    back). Every list runs from s = since to s = t: the last entry is distance 0."""
-    span = len(norms) - 1
-    far = [d for d in (10, 50, 100, 200, 400) if d <= span] or [span]
-    at = lambda xs, d: xs[span - d]  # noqa: E731  the value d steps back
-    listed = lambda xs: ", ".join(f"{at(xs, d):.1e} at {d}" for d in far)  # noqa: E731
-    text = [f"Over {span} steps back from t, the GRU's ‖∂h_t/∂h_s‖ goes from {norms[-1]:.2f} "
-            f"(s = t) to {norms[0]:.2e} ({listed(norms)} steps back)."]
-    if rnn is not None:
-        ahead = sum(at(norms, d) > at(rnn, d) for d in far)
-        text.append(f"The plain RNN trained on the same text: {listed(rnn)} steps back; the "
-                    f"GRU passes on more at {ahead} of these {len(far)} distances.")
-    hold = max((d for d in range(span + 1) if at(z_max, d) >= 0.5), default=0)
-    text.append(f"Through ∏{z_name} alone, the direct path h_s → h_t, the best-holding unit "
-                f"keeps more than half of its value for up to {hold} steps back, and "
-                f"{z_max[0]:.1e} of it over all {span}.")
-    if hold >= 20:
-        text.append(f"That is the update gate's part: where {z_name} stays near 1, h and its "
-                    "gradient cross those steps almost unchanged, even while the Jacobian over "
-                    "all paths shrinks.")
-    else:
-        text.append(f"Here no unit holds for long: {z_name} is rarely near 1 for many steps in "
-                    "a row, so the gradient fades step after step, as in a plain RNN. The gate "
-                    f"can keep a path open ({z_name} ≈ 1 is a factor ≈ 1 per step), but only "
-                    "where the trained model uses it, and this one does not here.")
-    return " ".join(text)

@@ -51,15 +51,6 @@ def holders(trace: Trace, s: int, t: int, layer: int = 0) -> pd.DataFrame:
     return df.sort_values("retention", ascending=False, ignore_index=True)
 
 
-HOLDS, MOVES = 0.5, 0.01  # "kept more than half" / "kept less than 1%" of its value
-
-
-def held_and_moved(table: pd.DataFrame) -> tuple[int, int]:
-    """How many units of a holders() table kept more than HOLDS of their value, and how many
-    kept less than MOVES."""
-    return int((table.retention > HOLDS).sum()), int((table.retention < MOVES).sum())
-
-
 def direct_path(trace: Trace, t: int, layer: int = 0, since: int = 0) -> pd.DataFrame:
     """Per s in since..t: distance t − s and the mean and max over units of ∏ z_{s+1..t}."""
     curve = retention_curve(trace, t, layer, since).double()

@@ -1,17 +1,19 @@
 """PyTorch's GRU and the course's GRU, term by term.
 
     course                                   PyTorch (torch.nn.GRU)
-    Γr = σ(W_r[c<t−1>, x<t>] + b_r)          r = σ(W_ir x + b_ir + W_hr h_prev + b_hr)
-    Γu = σ(W_u[c<t−1>, x<t>] + b_u)          z = σ(W_iz x + b_iz + W_hz h_prev + b_hz)
-    c̃ = tanh(W_c[Γr ⊙ c<t−1>, x<t>] + b_c)   n = tanh(W_in x + b_in + r ⊙ (W_hn h_prev + b_hn))
-    c<t> = Γu ⊙ c̃ + (1 − Γu) ⊙ c<t−1>        h = (1 − z) ⊙ n + z ⊙ h_prev
+    Γr = σ(W_r[c⟨t−1⟩, x⟨t⟩] + b_r)          r = σ(W_ir x + b_ir + W_hr h_prev + b_hr)
+    Γu = σ(W_u[c⟨t−1⟩, x⟨t⟩] + b_u)          z = σ(W_iz x + b_iz + W_hz h_prev + b_hz)
+    c̃ = tanh(W_c[Γr ⊙ c⟨t−1⟩, x⟨t⟩] + b_c)   n = tanh(W_in x + b_in + r ⊙ (W_hn h_prev + b_hn))
+    c⟨t⟩ = Γu ⊙ c̃ + (1 − Γu) ⊙ c⟨t−1⟩        h = (1 − z) ⊙ n + z ⊙ h_prev
 
 Three real differences:
 1. One bias per gate in the course: b_r = b_ir + b_hr (likewise b_u); the values of r and Γr agree.
 2. PyTorch's z is the share of the *old* state kept; the course's Γu is the share of the candidate
    taken: Γu = 1 − z.
 3. The course resets c<t−1> before the matrix product, PyTorch resets W_hn h_prev + b_hn after it.
-   With the same weights the two candidates differ; course_candidate() gives the course's number.
+   With the same weights the two candidates differ; course_candidate() gives the lecture's
+   number. The page shows it only as a comparison: in the course's notation c̃ is this model's
+   own candidate n, and c⟨t⟩ = a⟨t⟩ is this model's h.
 """
 
 from __future__ import annotations
@@ -20,17 +22,66 @@ import torch
 
 from ..core import Trace
 
+# One table of symbols: a symbol always names *this model's* quantity. In the course's notation
+# for a PyTorch model Γr ≡ r, Γu ≡ 1 − z, c̃ ≡ n (the model's own candidate, reset after the
+# product), c⟨t⟩ ≡ a⟨t⟩ ≡ h. "z" names the update gate as the charts draw it (z itself: 1−Γu in
+# course notation); "u" names the gate as the notation defines it (z, or Γu). ⟨t⟩ is U+27E8/U+27E9:
+# "<t>" is stripped as an HTML tag by Markdown and forum sanitizers.
 SYMBOLS = {
-    "pytorch": {"r": "r", "z": "z", "n": "n", "h": "h", "h_prev": "h_prev", "keep": "z·h_prev",
-                "new": "(1−z)·n"},
-    "course": {"r": "Γr", "z": "1−Γu", "n": "c̃", "h": "c<t>", "h_prev": "c<t−1>",
-               "keep": "(1−Γu)·c<t−1>", "new": "Γu·c̃"},
+    "pytorch": {"r": "r", "z": "z", "u": "z", "n": "n", "h": "h", "h_prev": "h_prev",
+                "a": "h", "keep": "z·h_prev", "new": "(1−z)·n", "h_t": "h_t", "h_s": "h_s"},
+    "course": {"r": "Γr", "z": "1−Γu", "u": "Γu", "n": "c̃", "h": "c⟨t⟩", "h_prev": "c⟨t−1⟩",
+               "a": "a⟨t⟩", "keep": "(1−Γu)·c⟨t−1⟩", "new": "Γu·c̃", "h_t": "c⟨t⟩",
+               "h_s": "c⟨s⟩"},
 }
+
+# What each part is called, where a learner looks for it (the card, the legends).
+NAMES = {
+    "pytorch": {"r": "reset gate", "z": "update gate (share of the old state kept)",
+                "u": "update gate (share of the old state kept)", "n": "candidate",
+                "h": "new state", "h_prev": "old state"},
+    "course": {"r": "reset gate", "z": "1 − update gate (share of the old state kept)",
+               "u": "update gate (share of the candidate taken)", "n": "candidate",
+               "h": "new state (the activation: a⟨t⟩ = c⟨t⟩)", "h_prev": "old state"},
+}
+
+# The same symbols in LaTeX: multi-letter names upright (\mathrm{ir}, h_{\mathrm{prev}}).
+LATEX = {
+    "pytorch": {"r": "r", "z": "z", "u": "z", "n": "n", "h": "h",
+                "h_prev": r"h_{\mathrm{prev}}", "a": "h"},
+    "course": {"r": r"\Gamma_r", "z": r"(1 - \Gamma_u)", "u": r"\Gamma_u", "n": r"\tilde c",
+               "h": r"c^{\langle t\rangle}", "h_prev": r"c^{\langle t-1\rangle}",
+               "a": r"a^{\langle t\rangle}"},
+}
+
+
+def shown_update(z: float, notation: str) -> float:
+    """The update gate as the notation defines it: z in PyTorch's, Γu = 1 − z in the course's."""
+    return 1.0 - z if notation == "course" else z
+
+
+def count_of(k: int, noun: str) -> str:
+    """'1 unit', '3 units'."""
+    return f"{k} {noun}" + ("" if k == 1 else "s")
+
+
+def fmt(v: float, digits: int = 4) -> str:
+    """A number printed one way everywhere: one minus sign (U+2212), never a negative zero."""
+    s = f"{float(v):.{digits}f}"
+    if float(s) == 0:
+        s = s.lstrip("-")
+    return s.replace("-", "−")
+
+
+def fmt_e(v: float, digits: int = 1) -> str:
+    """Scientific notation with the same minus sign: 3.2e−01."""
+    return f"{float(v):.{digits}e}".replace("-", "−")
 
 
 def course_candidate(trace: Trace, layer: int = 0, direction: int = 0,
                      steps: slice = slice(None)) -> torch.Tensor:
-    """(T, H): c̃ = tanh(W_in x + b_in + W_hn (r ⊙ h_prev) + b_hn), reset *before* the product."""
+    """(T, H): the lecture's c̃ = tanh(W_in x + b_in + W_hn (r ⊙ h_prev) + b_hn), reset *before*
+    the product: a comparison, not this model's candidate."""
     w = trace.weights(layer, direction)
     r, h_prev = (trace.gate(k, layer, direction, steps) for k in ("r", "h_prev"))
     pre = trace.gate("in", layer, direction, steps) + (r * h_prev) @ w.W_hn.t()

@@ -12,11 +12,14 @@ import torch
 from ..core import Trace
 
 
-def saturation(trace: Trace, low: float = 0.1, high: float = 0.9) -> pd.DataFrame:
+def saturation(trace: Trace, low: float = 0.1, high: float = 0.9,
+               gates: tuple[str, ...] = ("r", "z")) -> pd.DataFrame:
+    """Per (gate, layer, direction, unit): left and right fractions; gate "u" is Γu = 1 − z."""
     rows = []
     for (layer, direction) in trace.layer_directions:
-        for gate in ("r", "z"):
-            g = trace.gate(gate, layer, direction)  # (T, H)
+        for gate in gates:
+            g = trace.gate("z" if gate == "u" else gate, layer, direction)  # (T, H)
+            g = 1 - g if gate == "u" else g
             left = (g < low).double().mean(0)
             right = (g > high).double().mean(0)
             rows.append(pd.DataFrame({
@@ -28,25 +31,25 @@ def saturation(trace: Trace, low: float = 0.1, high: float = 0.9) -> pd.DataFram
 
 def fractions(trace: Trace, gate: str, layer: int = 0, low: float = 0.1, high: float = 0.9
               ) -> dict[str, float]:
-    """Share of all (step, unit) values of a gate below low, between, and above high."""
-    g = torch.cat([trace.gate(gate, layer, d) for d in range(trace.config.num_directions)])
+    """Share of all (step, unit) values of a gate below low, between, and above high. gate "u"
+    is the course's Γu = 1 − z (its shares near 0 and near 1 are z's, swapped)."""
+    g = _values(trace, gate, layer)
     below, above = float((g < low).double().mean()), float((g > high).double().mean())
     return {"below": below, "between": 1.0 - below - above, "above": above}
 
 
 def histogram(trace: Trace, gate: str, layer: int = 0, bins: int = 40) -> pd.DataFrame:
-    """Counts of a gate's values over all steps and units, in equal bins on [0, 1]."""
-    g = torch.cat([trace.gate(gate, layer, d) for d in range(trace.config.num_directions)])
+    """Counts of a gate's values over all steps and units, in equal bins on [0, 1] (gate "u":
+    Γu = 1 − z)."""
+    g = _values(trace, gate, layer)
     counts = torch.histc(g.double().flatten(), bins=bins, min=0.0, max=1.0)
     edges = torch.linspace(0, 1, bins + 1, dtype=torch.float64)
     return pd.DataFrame({"left": edges[:-1].numpy(), "right": edges[1:].numpy(),
                          "share": (counts / counts.sum()).numpy()})
 
 
-def describe(gate: str, f: dict[str, float], low: float = 0.1, high: float = 0.9) -> str:
-    """One sentence that answers "do the gates go to 0/1 or stay grey?" from the fractions."""
-    near = f["below"] + f["above"]
-    verdict = ("mostly saturated" if near >= 0.5 else
-               "mostly grey" if near < 0.25 else "partly saturated")
-    return (f"{gate}: {f['below']:.0%} of values are below {low}, {f['above']:.0%} above "
-            f"{high}, {f['between']:.0%} in between — {verdict}.")
+def _values(trace: Trace, gate: str, layer: int) -> torch.Tensor:
+    """Every (step, unit) value of r, z, or the course's Γu = 1 − z, over all directions."""
+    g = torch.cat([trace.gate("z" if gate == "u" else gate, layer, d)
+                   for d in range(trace.config.num_directions)])
+    return 1 - g if gate == "u" else g

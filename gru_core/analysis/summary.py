@@ -16,9 +16,10 @@ import pandas as pd
 import torch
 
 from ..core import Trace
-from .notation import SYMBOLS
+from .claims import HIGH, LOW
+from .notation import SYMBOLS, fmt, shown_update
 
-KEEP, TAKE = 0.9, 0.1
+KEEP, TAKE = HIGH, LOW  # z saturated near 1: kept; near 0: took the candidate
 
 
 @dataclass
@@ -65,9 +66,8 @@ def step_summary(trace: Trace, t: int, layer: int = 0, direction: int = 0, top: 
 
 def sentence(row, notation: str = "pytorch") -> str:
     """'unit 9: z = 0.00, so h takes the candidate: 0.19 → −0.12', from one unit's numbers."""
-    course = notation == "course"
-    h, h_prev, n = (SYMBOLS[notation][k] for k in ("h", "h_prev", "n"))
-    gate = f"Γu = {1 - row.z:.2f}" if course else f"z = {row.z:.2f}"
+    h, h_prev, n, u = (SYMBOLS[notation][k] for k in ("h", "h_prev", "n", "u"))
+    gate = f"{u} = {fmt(shown_update(row.z, notation), 2)}"
     move = f"{num(row.h_prev)} → {num(row.h)}"
     if row.z > KEEP:
         what = f"{h} keeps {h_prev}: {move}"
@@ -79,13 +79,8 @@ def sentence(row, notation: str = "pytorch") -> str:
     return f"unit {row.unit}: {gate}, so {what}"
 
 
-def count_of(k: int, noun: str) -> str:
-    """'1 unit', '3 units'."""
-    return f"{k} {noun}" + ("" if k == 1 else "s")
-
-
 def num(v: float) -> str:
-    return f"{v:.2f}".replace("-", "−")
+    return fmt(v, 2)
 
 
 def unit_order(trace: Trace, how: str, layer: int = 0, direction: int = 0,
