@@ -20,7 +20,7 @@ RNN_GOAL = 1.80  # the plain RNN: worse than the GRU of the same width, as the c
 
 
 @pytest.mark.parametrize("name", ["shakespeare", "shakespeare-2layer", "agreement",
-                                  "agreement-words", "shakespeare-rnn"])
+                                  "agreement-words", "shakespeare-rnn", "agreement-rnn"])
 def test_loads_safely_and_is_small(name):
     path = CHECKPOINTS / f"{name}.pt"
     assert path.stat().st_size < 5 * 2**20
@@ -144,3 +144,29 @@ def test_plain_rnn_validation_loss(corpus_text):
     loss = torch.nn.functional.cross_entropy(head(out), idx[1:]).item()
     assert loss <= RNN_GOAL and loss > GOALS["shakespeare"][1]
     assert loss == pytest.approx(raw["meta"]["val_loss"], abs=2e-3)
+
+
+@torch.no_grad()
+def test_agreement_rnn_is_the_plain_rnn_contrast_and_stays_at_chance():
+    """agreement-rnn: nn.RNN on agreement.pt's data and split; recomputed with plain nn.RNN +
+    nn.Linear from the file, it does not carry the subject's number (the card's figures)."""
+    raw = torch.load(CHECKPOINTS / "agreement-rnn.pt", weights_only=True)
+    gru_card = torch.load(CHECKPOINTS / "agreement.pt", weights_only=True)
+    assert raw["config"]["cell"] == "rnn" and raw["vocab"] == gru_card["vocab"]
+    for key in ("held_out_nouns", "held_out_clauses", "split"):
+        assert raw["meta"][key] == gru_card["meta"][key], key
+    vocab, sd = raw["vocab"], raw["state_dict"]
+    rnn, head = torch.nn.RNN(len(vocab), 128), torch.nn.Linear(128, len(vocab))
+    rnn.load_state_dict({k[4:]: v for k, v in sd.items() if k.startswith("rnn.")})
+    head.load_state_dict({k[5:]: v for k, v in sd.items() if k.startswith("head.")})
+    seed = raw["meta"]["hyperparameters"]["seed"]
+    right = 0
+    prefixes = agreement.test_prefixes(seed, 1000)
+    for text, is_plural in prefixes:
+        x = torch.nn.functional.one_hot(torch.tensor([vocab.index(c) for c in text]),
+                                        len(vocab)).float()
+        logits = head(rnn(x)[0][-1])
+        right += bool(logits[vocab.index("e")] > logits[vocab.index("a")]) == is_plural
+    accuracy = right / len(prefixes)
+    assert accuracy == pytest.approx(raw["meta"]["agreement_accuracy"])
+    assert accuracy < 0.6 < gru_card["meta"]["agreement_accuracy"]
