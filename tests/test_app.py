@@ -105,7 +105,7 @@ def test_deep_link_shows_nn_grus_own_h(t, unit):
     assert at.query_params["t"] == str(t) and at.query_params["unit"] == str(unit)
 
 
-def test_course_notation_shows_both_candidates():
+def test_course_notation_shows_this_models_candidate_and_the_lecture_as_a_comparison():
     t, unit = 20, 7
     at = open_app(ckpt="agreement", text=COURSE, t=t, unit=unit, notation="course")
     g = ref.gates("agreement", COURSE)
@@ -118,8 +118,16 @@ def test_course_notation_shows_both_candidates():
     info = "\n".join(i.value for i in at.info)
     assert number_after("b_r = b_ir \\+ b_hr =", info) == pytest.approx(g["b_r"][unit].item(),
                                                                         abs=5e-5)
-    assert number_after("course c̃ =", info) == pytest.approx(c_tilde.item(), abs=5e-5)
-    assert number_after("PyTorch n =", info) == pytest.approx(g["n"][t, unit].item(), abs=5e-5)
+    assert number_after("would give c̃ =", info) == pytest.approx(c_tilde.item(), abs=5e-5)
+    assert number_after("this model computes c̃ = n =", info) == pytest.approx(
+        g["n"][t, unit].item(), abs=5e-5)
+    assert number_after("c⟨t⟩ = a⟨t⟩ = h =", info) == pytest.approx(g["h"][t, unit].item(),
+                                                                   abs=5e-5)
+    latex = "\n".join(m.value for m in at.latex)  # the card: c⟨t⟩ is this model's h
+    h = f"{g['h'][t, unit].item():.4f}"
+    assert re.search(r"c\^\{\\langle t\\rangle\} &= a\^\{\\langle t\\rangle\}.*= "
+                     + re.escape(h), latex)
+    assert "<t" not in latex and "<t" not in "\n".join(m.value for m in at.markdown)
     assert number_after("Γu = 1 − z =", info) == pytest.approx(1 - g["z"][t, unit].item(),
                                                                 abs=5e-5)
 
@@ -248,11 +256,41 @@ def test_memory_view_retention():
     assert best == int(ret.argmax())
     assert table.retention[0] == pytest.approx(ret[best].item(), abs=1e-4)
     held, moved = int((ret > 0.5).sum()), int((ret < 0.01).sum())
-    if held:
-        assert f"**{held}** unit{'s' if held != 1 else ''} kept more than half" in texts(at)
-    else:
-        assert "no unit kept more than half" in texts(at)
-    assert f"**{moved}** kept less than 1%" in texts(at)
+    assert (f"From step {s} to step {t}: **{held}** units held (kept more than 50%), "
+            f"**{moved}** were rewritten (kept less than 1%)") in texts(at)
+
+
+def test_memory_view_answers_for_the_selected_unit_first():
+    """The default link: the number unit holds from where it began holding to t; the page says
+    so first, with how long, what it kept, and that its activation is frozen while others move."""
+    from dashboard.views.memory import VIEW
+
+    link = VIEW.link
+    at = open_app(view="memory", **link)
+    assert not at.exception
+    t, unit = link["t"], link["unit"]
+    g = ref.gates("agreement", COURSE)
+    z, h = g["z"].double(), g["h"].double()
+    held = [s for s in range(t) if z[s + 1 : t + 1, unit].prod() > 0.5]
+    s = min(held)  # where it began holding
+    assert int(at.slider[-1].value) == s and at.query_params["s"] == str(s)
+    page = [m.value for m in at.markdown if not m.value.startswith("<div")]
+    kept = z[s + 1 : t + 1, unit].prod().item()
+    assert page[0].startswith(f"Unit {unit} has held since step {s}")
+    assert f"over {t - s} steps it kept {kept:.0%}" in page[0]
+    moved = (h[s : t + 1, unit] - h[s, unit]).abs().max().item()
+    assert moved < 0.05 and "frozen over the span too" in page[1] and "a⟨t⟩ = c⟨t⟩" in page[1]
+    ret = z[s + 1 : t + 1].prod(0)
+    others = [u for u in range(len(ret)) if u != unit]
+    rewritten = sum(int(ret[u] < 0.01) for u in others)
+    assert f"Meanwhile {rewritten} of the other {len(others)} units were rewritten" in page[2]
+
+
+def test_memory_link_selects_the_number_unit():
+    from dashboard.views.memory import NUMBER_UNIT
+
+    at = open_app(view="number", ckpt="agreement", text=COURSE, t=COURSE.index(", were") + 2)
+    assert int(at.dataframe[0].value.unit[0]) == NUMBER_UNIT
 
 
 def test_gradient_view_matches_autograd_through_nn_gru():
@@ -408,3 +446,32 @@ def test_what_if_panel_and_forum_post_summary():
     z = ref.gates("agreement", text)["z"][t, unit].item()
     assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to 0.00" in texts(at)
     assert "kept their value" in at.code[0].value  # the summary is in the forum post too
+
+
+@pytest.mark.parametrize("ckpt, contrast", [("agreement", "agreement-rnn"),
+                                            ("shakespeare", "shakespeare-rnn"),
+                                            ("agreement-words", None)])
+def test_gradient_view_compares_with_a_plain_rnn_only_where_it_draws_one(ckpt, contrast):
+    at = open_app(view="gradients", ckpt=ckpt, text=COURSE, t=20, notation="course")
+    assert not at.exception
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [d.get("name", "") for d in fig["data"]]
+    page = texts(at)
+    drawn = any("plain RNN" in n for n in names)
+    assert drawn == (contrast is not None) and ("plain RNN" in page) == drawn
+    if contrast:
+        assert f"`{contrast}`" in page and any(contrast in n for n in names)
+    assert fig["layout"]["yaxis"]["title"]["text"] and fig["layout"]["xaxis"]["title"]["text"]
+
+
+def test_saturation_view_has_no_t_control_and_course_shows_gamma_u():
+    at = open_app(view="saturation", ckpt="agreement", text=COURSE, notation="course")
+    assert not at.exception
+    assert not [s for s in at.slider if s.label.startswith("Timestep")]
+    labels = [m.label for m in at.metric]
+    assert "Γu near 0 (< 0.1)" in labels and not [x for x in labels if "1−Γu" in x]
+    g = ref.gates("agreement", COURSE)
+    u = 1 - g["z"].double()
+    near = ((u < 0.1).double().mean() + (u > 0.9).double().mean()).item()
+    line = next(m.value for m in at.markdown if m.value.startswith("Γu:"))
+    assert ("mostly saturated" in line) == (near > 0.5)

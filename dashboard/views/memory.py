@@ -16,7 +16,7 @@ from gru_core import (
 )
 
 from .. import charts
-from ..selection import COURSE_TEXT, Selection
+from ..selection import COURSE_TEXT, Selection, write_url
 from ..text import show_token
 from ..view import View
 
@@ -31,6 +31,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     _default_span(sel, tt)
     s = st.slider("Span start s (the earlier step; by default where the selected unit began "
                   "holding)", 0, t - 1, key="s")
+    write_url(sel.params(s=s))  # the span's start as shown: the link reproduces it
     tokens = [show_token(tok) for tok in tt.tokens]
     for claim in memory_claims(tt, s, t, unit, sel.layer, sel.notation, tokens):
         st.markdown(claim.text)

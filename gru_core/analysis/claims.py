@@ -96,7 +96,7 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         a = sym["a"]
         if moved < FROZEN:
             same = ("a⟨t⟩ = c⟨t⟩" if notation == "course"
-                    else "h is both its memory and its output")
+                    else "h is both its memory and its output: the course's a⟨t⟩ = c⟨t⟩")
             claims.append(Claim("activation frozen", (
                 f"In a GRU the activation is the state ({same}), so this unit's activation "
                 f"{a} is frozen over the span too: it stayed within {fmt(moved, 3)} of its "
