@@ -326,7 +326,7 @@ def test_number_view_were_minus_was():
                                  "The cats, which already ate the fish, w"), strict=True):
         _, probs, vocab = ref.run("agreement", text)
         expected = probs[-1, vocab.index("e")] - probs[-1, vocab.index("a")]
-        assert float(m.value) == pytest.approx(expected.item(), abs=1e-3)
+        assert float(m.value.replace("−", "-")) == pytest.approx(expected.item(), abs=1e-3)
     assert "?view=step" in texts(at)
 
 
@@ -405,7 +405,7 @@ def test_number_view_on_the_word_model():
         with torch.no_grad():
             p = torch.softmax(head(gru(embed(ids))[0][-1]), -1)
         expected = p[vocab.index("were")] - p[vocab.index("was")]
-        assert float(m.value) == pytest.approx(expected.item(), abs=1e-3)
+        assert float(m.value.replace("−", "-")) == pytest.approx(expected.item(), abs=1e-3)
 
 
 COURSE_WORDS = ["The", "cats", ",", "which", "already", "ate", "the", "fish", ",", "were", "full",
@@ -475,3 +475,14 @@ def test_saturation_view_has_no_t_control_and_course_shows_gamma_u():
     near = ((u < 0.1).double().mean() + (u > 0.9).double().mean()).item()
     line = next(m.value for m in at.markdown if m.value.startswith("Γu:"))
     assert ("mostly saturated" in line) == (near > 0.5)
+
+
+def test_heatmap_order_is_kept_in_the_url():
+    at = open_app(ckpt="agreement", text=COURSE, t=20, unit=76, order="mean z")
+    assert not at.exception
+    box = next(s for s in at.selectbox if s.label.startswith("Heatmap rows"))
+    assert box.value == "mean z" and at.query_params["order"] == "mean z"
+    box.set_value("similarity").run()
+    assert at.query_params["order"] == "similarity"
+    bad = open_app(ckpt="agreement", text=COURSE, t=20, order="<b>x</b>")
+    assert "Unknown order" in texts(bad) and bad.query_params.get("order") != "<b>x</b>"

@@ -34,3 +34,41 @@ def test_step_chart_is_valid_plotly_with_markers(notation):
 def test_prediction_chart_is_valid_plotly():
     pred = go.Figure(charts.prediction_chart([("a", 0.7), (" ", 0.2)], "next", "a").to_dict())
     assert list(pred.data[0].x) == [0.2, 0.7] and pred.data[0].marker.color[1] == charts.NEW
+
+
+def test_holders_first_puts_the_first_unit_of_the_order_on_the_top_row():
+    steps, units = list(range(10)), 6
+    df = pd.DataFrame({"t": steps, "token": ["a"] * 10, "keep": np.zeros(10),
+                       "new": np.zeros(10), "h": np.zeros(10), "z": np.ones(10)})
+    mats = {k: np.random.rand(units, 10).astype(np.float32) for k in "rznh"}
+    order = [4, 2, 0, 1, 3, 5]  # e.g. by mean z, the best holder (4) first
+    raw = charts.step_chart(df, mats, 3, 4, SYMBOLS["pytorch"], order)
+    fig = go.Figure(raw)
+    for tr in (t for t in fig.data if t.type == "heatmap"):
+        axis = fig.layout[tr.yaxis.replace("y", "yaxis")]
+        assert axis.autorange == "reversed"  # row 0 drawn at the top
+        assert int(tr.customdata[0][0]) == 4 and axis.ticktext[0] == "4"
+
+
+def test_candidates_differ_in_colour_and_marker():
+    series = {name: np.linspace(-1, 1, 5) for name in ("actual", "no reset", "lecture")}
+    fig = go.Figure(charts.candidates([f"unit {u}" for u in range(5)], series, "t", "c̃"))
+    colours = [tr.marker.color for tr in fig.data]
+    symbols = [tr.marker.symbol for tr in fig.data]
+    assert len(set(colours)) == 3 and len(set(symbols)) == 3
+    assert fig.layout.yaxis.title.text == "c̃" and fig.layout.xaxis.title.text == "unit"
+
+
+def test_what_if_axis_does_not_magnify_rounding_noise():
+    import torch
+
+    from gru_core.analysis.whatif import WhatIf
+
+    h = torch.zeros(5, 3)
+    wi = WhatIf(0, 1, 0, "z", 0.5, 0.5, range(0, 5), h, h + 1e-7, None, None)
+    fig = go.Figure(charts.what_if_chart(wi, ["a"] * 5, SYMBOLS["pytorch"]))
+    assert fig.layout.yaxis2.range[1] >= charts.DRIFT_FLOOR  # 1e-7 of drift looks like nothing
+    big = WhatIf(0, 1, 0, "z", 0.5, 0.0, range(0, 5), h, h + 0.5, None, None)
+    fig = go.Figure(charts.what_if_chart(big, ["a"] * 5, SYMBOLS["pytorch"]))
+    assert fig.layout.yaxis2.range[1] >= float(big.drift.max())
+    assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import TextTrace, clause_start, minimal_pair_of, were_minus_was
+from gru_core import TextTrace, clause_start, fmt, minimal_pair_of, were_minus_was
 
 from .. import cache, charts
 from ..selection import COURSE_TEXT, Selection, view_link
 from ..view import View
+
+
+def signed(v: float) -> str:
+    """+0.123 / −0.123: one minus sign, as everywhere (fmt), with the plus of a difference."""
+    text = fmt(v, 3)
+    return text if text.startswith("−") or text == "0.000" else "+" + text
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
@@ -24,11 +30,12 @@ def render(sel: Selection, tt: TextTrace) -> None:
     st.markdown(f"Ranked over 40 minimal pairs on held-out clauses, unit **{top[0]}** differs most "
                 "between "
                 f"singular and plural all through the clause (mean h difference "
-                f"{table.difference[0]:+.3f}, held at {table.persistence[0]:.0%} of clause steps).")
+                f"{signed(table.difference[0])}, held at {table.persistence[0]:.0%} of clause "
+                "steps).")
     sg, pl = (cache.trace(sel.model_key, ck, text) for text in pair)
     cols = st.columns(2)
     for col, run, number in zip(cols, (sg, pl), ("singular", "plural"), strict=True):
-        col.metric(f"P(were) − P(was), {number}: “{run.text}”", f"{were_minus_was(run):+.3f}")
+        col.metric(f"P(were) − P(was), {number}: “{run.text}”", signed(were_minus_was(run)))
     start, start_pl = clause_start(sg), clause_start(pl)  # "cat," / "cats,", "boxes,"
     steps = range(start, sg.T)
     h_sg, h_pl = sg.gate("h", layer), pl.gate("h", layer)
