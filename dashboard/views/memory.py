@@ -37,7 +37,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
         st.markdown(claim.text)
     df = holders(tt, s, t, sel.layer)  # sorted by retention; the bars want unit order
     held, rewritten = span_counts(df)
-    st.markdown(f"From step {s} to step {t}: **{held}** units held (kept more than "
+    st.markdown(f"From step {s} to step {t}: **{held}** {'unit' if held == 1 else 'units'} held "
+                f"(kept more than "
                 f"{HOLDS:.0%}), **{rewritten}** were rewritten (kept less than {REWRITTEN:.0%}), "
                 f"{len(df) - held - rewritten} kept something in between.")
     top = df.unit[:3].tolist()

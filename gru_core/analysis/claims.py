@@ -46,8 +46,11 @@ def saturation_claim(symbol: str, f: dict[str, float]) -> Claim:
     near = f["below"] + f["above"]
     verdict = ("mostly saturated" if near > MOSTLY else
                "mostly grey" if f["between"] > MOSTLY else "half saturated, half grey")
+    share = {"mostly saturated": f"{near:.0%} of values near 0 or 1",
+             "mostly grey": f"{f['between']:.0%} of values grey"}.get(verdict, f"{near:.0%} "
+                                                                         "near 0 or 1")
     text = (f"{symbol}: {f['below']:.0%} of values are below {LOW}, {f['above']:.0%} above "
-            f"{HIGH}, {f['between']:.0%} in between (grey): {verdict}.")
+            f"{HIGH}, {f['between']:.0%} in between (grey): {verdict} ({share}).")
     return Claim(verdict, text, {**f, "saturated": near})
 
 
@@ -90,7 +93,7 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     if row.retention > HOLDS:
         claims.append(Claim("unit holds", (
             f"Unit {unit} has held since step {s}{at(s)}: over {count_of(span, 'step')} it kept "
-            f"{row.retention:.0%} of its value along the direct path (∏{sym['z']} = "
+            f"{row.retention:.1%} of its value along the direct path (∏{sym['z']} = "
             f"{fmt(row.retention, 3)}), {sym['h_s']} = {fmt(row.h_s)} → {sym['h_t']} = "
             f"{fmt(row.h_t)}."), ev))
         a = sym["a"]
@@ -107,11 +110,11 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
                 "over the span, fed back in through the candidate."), ev))
     else:
         holding = _holding_units(trace, t, layer, exclude=unit)
-        names = ", ".join(f"unit {u} (since step {since}, kept {fmt(r, 3)})"
+        names = ", ".join(f"unit {u} (since step {since}, kept {share(r)})"
                           for u, since, r in holding[:3])
         ev.update(holding=[u for u, _, _ in holding])
         claims.append(Claim("unit does not hold", (
-            f"Unit {unit} does not hold at t = {t}: it kept {fmt(row.retention, 3)} of its "
+            f"Unit {unit} does not hold at t = {t}: it kept {share(row.retention)} of its "
             f"value from step {s}, less than half."
             + (f" Units that hold at t: {names}." if holding else
                " No unit holds at t: every unit kept less than half even from the step before.")),
@@ -122,6 +125,11 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         "vectors, so some units hold while the others move"
         + (", and the state as a whole is not frozen." if rewritten else ".")), ev))
     return claims
+
+
+def share(r: float) -> str:
+    """A retention as a share: 99.6%, 0.3%, or 2.1e−05 when it rounds to nothing."""
+    return f"{r:.1%}" if r >= 0.001 else fmt_e(r)
 
 
 def _holding_units(trace: Trace, t: int, layer: int, exclude: int) -> list[tuple[int, int, float]]:
@@ -159,13 +167,17 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
         dict(first=norms[-1], last=norms[0], at={d: at(norms, d) for d in far}))]
     if rnn is not None:
         ahead = sum(at(norms, d) > at(rnn, d) for d in far)
-        verdict = ("more than the plain RNN at most of them" if ahead > len(far) / 2 else
-                   "less than the plain RNN at most of them" if ahead < len(far) / 2 else
-                   "more at half of them, less at the other half")
+        if len(far) == 1:
+            verdict = (f"{'more' if ahead else 'less'} than the plain RNN at {far[0]} steps "
+                       "back")
+        else:
+            verdict = (f"more at {ahead} of these {len(far)} distances: " + (
+                "more than the plain RNN at most of them" if ahead > len(far) / 2 else
+                "less than the plain RNN at most of them" if ahead < len(far) / 2 else
+                "as often more as less"))
         claims.append(Claim("rnn comparison", (
             f"{rnn_name[0].upper() + rnn_name[1:]}, trained on the same data and read over the "
-            f"same text: {listed(rnn)} steps back; the GRU passes on more at {ahead} of these "
-            f"{len(far)} distances: {verdict}."),
+            f"same text: {listed(rnn)} steps back. The GRU passes on {verdict}."),
             dict(ahead=ahead, distances=len(far), gru={d: at(norms, d) for d in far},
                  rnn={d: at(rnn, d) for d in far})))
     hold = max((d for d in range(span + 1) if at(z_max, d) > HOLDS), default=0)
