@@ -29,8 +29,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
         st.info("Pick a step t > 0 to see what was held since an earlier step.")
         return
     _default_span(sel, tt)
-    s = st.slider("Span start s (the earlier step; by default where the selected unit began "
-                  "holding)", 0, t - 1, key="s")
+    s = 0 if t == 1 else st.slider("Span start s (the earlier step; by default where the "
+                                   "selected unit began holding)", 0, t - 1, key="s")
     write_url(sel.params(s=s))  # the span's start as shown: the link reproduces it
     tokens = [show_token(tok) for tok in tt.tokens]
     for claim in memory_claims(tt, s, t, unit, sel.layer, sel.notation, tokens):
