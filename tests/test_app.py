@@ -277,7 +277,7 @@ def test_memory_view_answers_for_the_selected_unit_first():
     page = [m.value for m in at.markdown if not m.value.startswith("<div")]
     kept = z[s + 1 : t + 1, unit].prod().item()
     assert page[0].startswith(f"Unit {unit} has held since step {s}")
-    assert f"over {t - s} steps it kept {kept:.0%}" in page[0]
+    assert f"over {t - s} steps it kept {kept:.1%}" in page[0]
     moved = (h[s : t + 1, unit] - h[s, unit]).abs().max().item()
     assert moved < 0.05 and "frozen over the span too" in page[1] and "a⟨t⟩ = c⟨t⟩" in page[1]
     ret = z[s + 1 : t + 1].prod(0)
