@@ -198,10 +198,8 @@ def _check_entry(name: str, entry: object, payload: int) -> int:
     if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
         raise Unreadable(f"the entry {label} is not dtype, shape and data_offsets")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-    ints = (lambda xs, k: isinstance(xs, list) and len(xs) <= k
-            and all(type(x) is int and x >= 0 for x in xs))
-    if dtype not in SAFETENSORS_DTYPES or not ints(shape, 8) or not ints(offsets, 2) or len(
-            offsets) != 2:
+    if dtype not in SAFETENSORS_DTYPES or not _naturals(shape, 8) or not _naturals(
+            offsets, 2) or len(offsets) != 2:
         raise Unreadable(f"the entry {label} has an unknown dtype, shape or offsets")
     begin, end = offsets
     if not begin <= end <= payload:
@@ -209,6 +207,12 @@ def _check_entry(name: str, entry: object, payload: int) -> int:
     if math.prod(shape) * SAFETENSORS_DTYPES[dtype] != end - begin:
         raise Unreadable(f"the tensor {label}'s shape does not match its offsets")
     return end - begin
+
+
+def _naturals(xs: object, most: int) -> bool:
+    """A list of at most `most` non-negative ints (JSON's true and false are not ints here)."""
+    return isinstance(xs, list) and len(xs) <= most and all(
+        type(x) is int and x >= 0 for x in xs)
 
 
 # -- JSON (vocabularies, configs) -----------------------------------------------------------

@@ -23,8 +23,14 @@ from typing import NoReturn
 import safetensors.torch
 import torch
 
-from .bounds import (BoundsError, Unreadable, check_safetensors, few, read_zip_bounded,
-                     require_methods)
+from .bounds import (
+    BoundsError,
+    Unreadable,
+    check_safetensors,
+    few,
+    read_zip_bounded,
+    require_methods,
+)
 from .importer import NotFound, find_gru_model
 from .lm import TextTrace, trace_text
 from .model import CELLS, GRUConfig, TokenGRU
