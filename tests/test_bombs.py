@@ -1,8 +1,8 @@
 """Bombs: files that declare far more than they hold are refused before anything is inflated.
 
-Each bomb is loaded in a child Python (torch imported) and its peak RSS measured there with
-resource.getrusage against the same child's peak just before load_checkpoint: the load may add
-little, and the message is short and says what is wrong.
+Each bomb is loaded in a child Python (torch imported, the file read) and its peak RSS measured
+there with resource.getrusage, against the same child's resident size just before
+load_checkpoint: the load may add little, and the message is short and says what is wrong.
 """
 
 import io
@@ -25,7 +25,7 @@ from gru_core.core.checkpoint import check_tensors
 from gru_core.core.importer import NotFound, find_gru_model
 
 ROOT = Path(__file__).resolve().parents[1]
-MAX_EXTRA_MIB = 150  # above the child's own peak with torch imported and the file read
+MAX_EXTRA_MIB = 150  # above the child's own RSS with torch imported and the file read
 VOCAB = list("abcde")
 
 CHILD = textwrap.dedent("""
@@ -37,7 +37,8 @@ CHILD = textwrap.dedent("""
     if len(sys.argv) > 3:  # a cap on the address space, for measuring code without bounds
         cap = int(sys.argv[3])
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    import gc; gc.collect()
+    before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() // 1024
     try:
         if kind == "vocab":
             read_vocab(data)
@@ -49,7 +50,7 @@ CHILD = textwrap.dedent("""
     except BaseException as e:
         message = type(e).__name__ + ": " + str(e)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print((after - before) // 1024)
+    print(max(0, after - before) // 1024)  # KiB -> MiB
     print(message[:2000])
     print(len(message))
 """)
@@ -59,7 +60,7 @@ def peak_rss(path: Path, kind: str = "checkpoint", cap: int | None = None,
              pythonpath: Path = ROOT) -> tuple[int, str, int]:
     """-> (MiB the load added to the child's peak RSS, its message, the message's length)."""
     args = [sys.executable, "-c", CHILD, str(path), kind] + ([str(cap)] if cap else [])
-    out = subprocess.run(args, capture_output=True, text=True, timeout=300,
+    out = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=pythonpath,
                          env={"PYTHONPATH": str(pythonpath), "PATH": "/usr/bin:/bin"})
     lines = out.stdout.splitlines()
     if out.returncode or len(lines) < 3:
@@ -93,6 +94,19 @@ def _torch_records(obj) -> list[tuple[str, int, int, int, bytes]]:
     torch.save(obj, buf)
     zf = zipfile.ZipFile(buf)
     return [(i.filename, 0, i.CRC, i.file_size, zf.read(i)) for i in zf.infolist()]
+
+
+def numel_bomb() -> bytes:
+    """torch.save's own records, its pickle declaring 2**31 - 1 floats (8 GiB) for a record of
+    16 bytes (torch compares the two before it allocates)."""
+    records = []
+    for name, method, crc, size, payload in _torch_records({"weight_ih_l0": torch.zeros(4)}):
+        if name.endswith("data.pkl"):
+            at = payload.index(b"K\x04", payload.index(b"cpu"))  # BININT1 4: the numel
+            payload = payload[:at] + b"J" + struct.pack("<i", 2**31 - 1) + payload[at + 2:]
+            crc, size = zlib.crc32(payload), len(payload)
+        records.append((name, method, crc, size, payload))
+    return _zip(records)
 
 
 def deflate_bomb(n_mib: int = 1024) -> bytes:
@@ -137,6 +151,7 @@ def torchscript() -> bytes:
 BOMBS = {
     "deflate zip, 1 MB -> 1 GiB": (deflate_bomb, "compressed"),
     "zip declaring 4 GiB": (declared_bomb, "declares"),
+    "pickle declaring 8 GiB for 16 bytes": (numel_bomb, "does not match expected size"),
     "safetensors, 900,000 empty entries": (lambda: empty_entries(900_000), "header is"),
     "safetensors header claiming 2**31 bytes": (
         lambda: (2**31).to_bytes(8, "little") + b'{"a":' + bytes(100), "claims"),

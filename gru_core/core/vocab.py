@@ -96,10 +96,11 @@ def read_vocab(data: bytes) -> list[str]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("the vocabulary file is not UTF-8 text") from None
-    if data.count(b"\n") > MAX_FILE_TOKENS or data.count(b",") > MAX_FILE_TOKENS:
+    is_json = text.lstrip().startswith("[")
+    if data.count(b"," if is_json else b"\n") > 2 * MAX_FILE_TOKENS:  # before a list is built
         raise ValueError(f"the vocabulary file holds more than {MAX_FILE_TOKENS:,} tokens, the "
                          "limit")
-    if text.lstrip().startswith("["):
+    if is_json:
         try:
             tokens = loads_json_bounded(data, MAX_JSON_DEPTH, "vocabulary file")
         except BoundsError as e:
