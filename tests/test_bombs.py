@@ -1,8 +1,10 @@
 """Bombs: files that declare far more than they hold are refused before anything is inflated.
 
 Each bomb is loaded in a child Python (torch imported, the file read) and its peak RSS measured
-there with resource.getrusage, against the same child's resident size just before
-load_checkpoint: the load may add little, and the message is short and says what is wrong.
+there, against the same child's resident size just before load_checkpoint: the load may add
+little, and the message is short and says what is wrong. The peak is the kernel's VmHWM, reset
+just before the load (/proc/self/clear_refs): getrusage's ru_maxrss would do, but a child
+starts with its parent's peak (Linux keeps it across exec), which would hide the load's.
 """
 
 import io
@@ -21,6 +23,7 @@ import safetensors.torch
 import torch
 
 from gru_core import CheckpointError, load_checkpoint, read_vocab
+from gru_core.core.bounds import BoundsError, Unreadable, read_record, read_zip_bounded
 from gru_core.core.checkpoint import check_tensors
 from gru_core.core.importer import NotFound, find_gru_model
 
@@ -29,16 +32,24 @@ MAX_EXTRA_MIB = 150  # above the child's own RSS with torch imported and the fil
 VOCAB = list("abcde")
 
 CHILD = textwrap.dedent("""
-    import resource, sys
+    import gc, resource, sys
     import torch
     from gru_core import load_checkpoint, read_vocab
+
+    def status(field):  # kB, of this process's own memory
+        for line in open("/proc/self/status"):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+
     data = open(sys.argv[1], "rb").read()
     kind = sys.argv[2]
     if len(sys.argv) > 3:  # a cap on the address space, for measuring code without bounds
         cap = int(sys.argv[3])
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    import gc; gc.collect()
-    before = int(open("/proc/self/statm").read().split()[1]) * resource.getpagesize() // 1024
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak restarts from the RSS now
+    before = status("VmRSS")
     try:
         if kind == "vocab":
             read_vocab(data)
@@ -49,8 +60,7 @@ CHILD = textwrap.dedent("""
         message = "MemoryError"
     except BaseException as e:
         message = type(e).__name__ + ": " + str(e)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(max(0, after - before) // 1024)  # KiB -> MiB
+    print(max(0, status("VmHWM") - before) // 1024)  # kB -> MiB
     print(message[:2000])
     print(len(message))
 """)
@@ -258,6 +268,28 @@ def test_a_legacy_format_state_dict_is_refused_with_the_line_that_resaves_it(tmp
 def test_lying_files_are_refused_with_a_reason(data, message):
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(data, vocab=VOCAB)
+
+
+def test_a_deflated_zip_is_read_within_its_limits(files):
+    """What a .keras loader uses: deflate allowed, every record read with a limit, whatever it
+    declares."""
+    data = files["deflate zip, 1 MB -> 1 GiB"].read_bytes()
+    with pytest.raises(BoundsError, match="declares 1,073,742,048 bytes"):
+        read_zip_bounded(data, 64 * 2**20, 16, allow_compressed=True)
+    zf = read_zip_bounded(data, 2**31, 16, allow_compressed=True)
+    with pytest.raises(BoundsError, match="declares more than 1,048,576 bytes"):
+        read_record(zf, "archive/data/0", 2**20)
+    stream = zlib.compress(bytes(2**24))[2:-4]  # 16 MiB of zeros, raw deflate
+    liar = _zip([("model.weights.h5", 8, zlib.crc32(bytes(100)), 100, stream)])
+    zf = read_zip_bounded(liar, 2**20, 16, allow_compressed=True)
+    assert read_record(zf, "model.weights.h5", 2**20) == bytes(100)  # declares 100: reads 100
+    zf = read_zip_bounded(_zip([("a", 8, 0, 100, stream)]), 2**20, 16, allow_compressed=True)
+    with pytest.raises(Unreadable, match="corrupt"):  # its CRC is wrong
+        read_record(zf, "a", 2**20)
+    with pytest.raises(BoundsError, match="compressed"):
+        read_zip_bounded(liar, 2**20, 16)
+    with pytest.raises(BoundsError, match="declares 20 records"):
+        read_zip_bounded(_zip([(f"r{i}", 0, 0, 0, b"") for i in range(20)]), 2**20, 16)
 
 
 @pytest.mark.parametrize("data, message", [

@@ -18,6 +18,7 @@ import math
 import re
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 MIB = 2**20
@@ -121,8 +122,11 @@ def read_record(zf: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
     """One record's bytes, never more than max_bytes inflated whatever the record declares."""
     if zf.getinfo(name).file_size > max_bytes:
         raise BoundsError(f"the record {name[:80]!r} declares more than {max_bytes:,} bytes")
-    with zf.open(name) as f:
-        out = f.read(max_bytes + 1)
+    try:
+        with zf.open(name) as f:
+            out = f.read(max_bytes + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as e:  # a bad CRC, a bad stream
+        raise Unreadable(f"the record {name[:80]!r} is corrupt: {str(e)[:80]}") from None
     if len(out) > max_bytes:
         raise BoundsError(f"the record {name[:80]!r} inflates past {max_bytes:,} bytes")
     return out
