@@ -1,22 +1,36 @@
 """Checkpoint files: this project's own format, or a plain state_dict (.pt, .safetensors).
 
 A file is untrusted input (users upload them), so loading never unpickles arbitrary objects
-(torch.load(weights_only=True); safetensors holds tensors only) and every field is checked before
-a module is built from it. Every failure is a CheckpointError whose message says what is wrong in
-words a user can act on.
+(torch.load(weights_only=True); safetensors holds tensors only), never runs TorchScript, checks
+what a file declares before anything is inflated (bounds.py: torch.load and safetensors trust the
+declarations), and checks every field before a module is built from it. Every failure is a
+CheckpointError whose message says what is wrong in words a user can act on, naming at most a few
+items.
 """
 
 from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 import re
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import safetensors.torch
 import torch
 
+from .bounds import (
+    BoundsError,
+    Unreadable,
+    check_safetensors,
+    few,
+    read_zip_bounded,
+    require_methods,
+)
 from .importer import NotFound, find_gru_model
 from .lm import TextTrace, trace_text
 from .model import CELLS, GRUConfig, TokenGRU
@@ -26,6 +40,13 @@ FORMAT = "gru-stepper/1"
 MAX_BYTES = 64 * 1024 * 1024
 LIMITS = {"input_size": 4096, "hidden_size": 4096, "num_layers": 8}
 MAX_VOCAB, MAX_TOKEN = 100_000, 64
+# What a file may declare. The largest model accepted is the largest that fits MAX_BYTES, and
+# torch.save stores its records uncompressed, so together they never hold more than the file.
+# The largest allowed architecture has 8 layers x 2 directions x 4 tensors + 3: MAX_TENSORS
+# leaves room for what training scripts save beside the model (an optimizer's state).
+MAX_TENSORS = 1024
+ZIP_RECORDS = MAX_TENSORS + 16  # torch.save's own: data.pkl, version, byteorder, ...
+MAX_SAFETENSORS_HEADER = 2 * 2**20  # ~100 bytes of JSON a tensor
 OPTIONS = {"embedding": False, "head": True, "cell": "gru"}  # optional in config: older files
 # have none of them; cell "rnn" is the plain RNN kept to compare gradients with, never traced
 CONFIG_TYPES = {
@@ -82,7 +103,8 @@ def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None 
                     ) -> Checkpoint:
     """Read and validate a checkpoint from a path or from the file's bytes: this project's own
     format, or a plain state_dict (torch.save(model.state_dict()) or safetensors) holding one
-    nn.GRU, optionally an nn.Embedding and an nn.Linear head, with `vocab` its tokens in order."""
+    nn.GRU, optionally an nn.Embedding and an nn.Linear head, with `vocab` its tokens in order.
+    A file's declared sizes are checked before anything in it is inflated."""
     data = _read_bytes(source)
     obj = _safetensors(data) if _is_safetensors(data) else _unpickle_safely(data)
     if not isinstance(obj, dict):
@@ -93,7 +115,8 @@ def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None 
     if missing:
         raise CheckpointError(f"missing keys: {', '.join(missing)}")
     if obj["format"] != FORMAT:
-        raise CheckpointError(f"unknown format {obj['format']!r}; this version reads {FORMAT!r}")
+        raise CheckpointError(f"unknown format {obj['format']!r:.60}; this version reads "
+                              f"{FORMAT!r}")
     config, options = _check_config(obj["config"])
     vocab = _check_vocab(obj["vocab"], config, options["embedding"])
     state = _check_state_dict(obj["state_dict"], config, len(vocab), options)
@@ -140,6 +163,13 @@ def _is_safetensors(data: bytes) -> bool:
 
 def _safetensors(data: bytes) -> dict[str, torch.Tensor]:
     try:
+        check_safetensors(data, MAX_SAFETENSORS_HEADER, MAX_TENSORS, MAX_BYTES)
+    except Unreadable as e:
+        raise CheckpointError(f"not a readable checkpoint (corrupt safetensors file): {e}"
+                              ) from None
+    except BoundsError as e:
+        raise CheckpointError(f"refused to load this safetensors file: {e}") from None
+    try:
         return safetensors.torch.load(data)
     except Exception as e:  # a corrupt header or payload, in any of its forms
         raise CheckpointError(f"not a readable checkpoint (corrupt safetensors file): {e}"
@@ -172,18 +202,88 @@ def _read_bytes(source: str | Path | bytes) -> bytes:
     return data
 
 
+TORCHSCRIPT = (
+    "refused to load: this is a TorchScript archive (written by torch.jit.save or "
+    "torch.jit.trace), and loading TorchScript runs the code inside it, so it is never opened "
+    "here. Save its weights on your own machine with torch.save(torch.jit.load(\"model.pt\")"
+    ".state_dict(), \"state_dict.pt\") and open state_dict.pt with its vocabulary")
+LEGACY = (
+    "refused to load: this file is in PyTorch's legacy format (torch.save before PyTorch 1.6, "
+    "or _use_new_zipfile_serialization=False), whose tensor sizes cannot be checked before "
+    "they are allocated. Save it again on your own machine with "
+    "torch.save(torch.load(\"old.pt\", weights_only=True), \"model.pt\")")
+
+
+def _refuse_pickle(named: str | None) -> CheckpointError:
+    what = f"a pickled Python object ({named})" if named else "data"
+    return CheckpointError(
+        f"refused to load: the file holds {what} other than tensors and plain values (or is "
+        "corrupt), and a pickle can run code, so it is never opened here. A model saved "
+        "whole with torch.save(model) is such a file: save its weights instead, with "
+        "torch.save(model.state_dict(), \"model.pt\")")
+
+
+def _check_zip(data: bytes) -> None:
+    """torch.save's zip, checked before torch.load inflates any record of it. TorchScript
+    (whose code records are deflated) is told apart by its record names first."""
+    try:
+        zf = read_zip_bounded(data, MAX_BYTES, ZIP_RECORDS, allow_compressed=True)
+        if any("/code/" in n or n.rpartition("/")[2] == "constants.pkl" for n in zf.namelist()):
+            raise CheckpointError(TORCHSCRIPT)
+        require_methods(zf, (zipfile.ZIP_STORED,))
+    except Unreadable as e:
+        raise CheckpointError(f"not a readable checkpoint (corrupt or truncated file): {e}"
+                              ) from None
+    except BoundsError as e:
+        raise CheckpointError(f"refused to load: {e}") from None
+
+
+def _refuse_not_zip(data: bytes) -> NoReturn:
+    """Not a zip: PyTorch's legacy format (a pickled magic number first) or a bare pickle.
+    torch.load would allocate the legacy format's storages at the sizes its pickle declares,
+    so neither reaches it; the first pickle is only parsed (pickletools runs nothing) to say
+    which it is."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pickletools decodes garbage's escapes noisily
+            ops = _first_pickle(data)
+    except CheckpointError:
+        raise
+    except Exception:  # garbage: any parse error of pickletools
+        raise CheckpointError("not a readable checkpoint (corrupt or truncated file, or not a "
+                              "file written by torch.save or safetensors)") from None
+    if [arg for name, arg in ops if name not in ("PROTO", "FRAME", "STOP")] == [
+            torch.serialization.MAGIC_NUMBER]:
+        raise CheckpointError(LEGACY)
+    raise CheckpointError("not a readable checkpoint (a bare pickle, not a file written by "
+                          "torch.save or safetensors)")
+
+
+def _first_pickle(data: bytes, max_ops: int = 100_000) -> list[tuple[str, object]]:
+    """(opcode, argument) of the file's first pickle; refused at the first that builds an
+    object (the global it names, where it names one)."""
+    ops: list[tuple[str, object]] = []
+    for op, arg, _ in pickletools.genops(io.BytesIO(data)):
+        ops.append((op.name, arg))
+        if op.name in ("GLOBAL", "INST"):
+            raise _refuse_pickle(str(arg).replace(" ", "."))
+        if op.name in ("STACK_GLOBAL", "REDUCE", "OBJ", "NEWOBJ", "NEWOBJ_EX", "BUILD"):
+            strings = [a for _, a in ops if isinstance(a, str)]
+            raise _refuse_pickle(".".join(strings[-2:]) if op.name == "STACK_GLOBAL" else None)
+        if len(ops) > max_ops:
+            break
+    return ops
+
+
 def _unpickle_safely(data: bytes) -> object:
+    if data[:4] != b"PK\x03\x04":  # torch.load's own test for its zip format
+        _refuse_not_zip(data)
+    _check_zip(data)
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         named = re.search(r"GLOBAL ([\w.]+)", str(e))
-        what = f"a pickled Python object ({named.group(1)})" if named else "data"
-        raise CheckpointError(
-            f"refused to load: the file holds {what} other than tensors and plain values (or is "
-            "corrupt), and a pickle can run code, so it is never opened here. A model saved "
-            "whole with torch.save(model) is such a file: save its weights instead, with "
-            "torch.save(model.state_dict(), \"model.pt\")"
-        ) from None
+        raise _refuse_pickle(named.group(1) if named else None) from None
     except Exception as e:  # garbage trips the unpickler in many ways (IndexError, KeyError,
         # ...): to the user they all mean the same
         raise CheckpointError(
@@ -202,7 +302,7 @@ def _check_config(raw: object) -> tuple[GRUConfig, dict]:
         value = raw[key]
         ok = isinstance(value, bool) if kind is bool else type(value) is kind
         if not ok:
-            raise CheckpointError(f"config[{key!r}] must be {kind.__name__}, got {value!r}")
+            raise CheckpointError(f"config[{key!r}] must be {kind.__name__}, got {value!r:.60}")
     if raw.get("cell", "gru") not in CELLS:
         raise CheckpointError(f"config['cell'] must be one of {', '.join(CELLS)}")
     for key, limit in LIMITS.items():
@@ -249,8 +349,8 @@ def check_tensors(state: dict, expected: dict[str, torch.Size]) -> dict[str, tor
     extra = sorted(set(state) - set(expected))
     if missing or extra:
         raise CheckpointError(
-            f"state_dict does not match the config: missing {missing or 'nothing'}, "
-            f"unexpected {extra or 'nothing'}"
+            f"state_dict does not match the config: missing {few(missing) or 'nothing'}, "
+            f"unexpected {few(extra) or 'nothing'}"
         )
     dtypes = set()
     for key, shape in expected.items():

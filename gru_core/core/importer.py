@@ -18,6 +18,7 @@ from collections import defaultdict
 import torch
 from torch import nn
 
+from .bounds import few
 from .model import GRUConfig
 from .weights import config_of
 
@@ -47,8 +48,7 @@ def find_gru_model(sd: dict[str, torch.Tensor], vocab_size: int
     used = {embedding, head} - {None}
     unused = sorted(k for name, part in modules.items() if name not in used for k in part["keys"])
     if unused:
-        raise NotFound(f"the file also holds {', '.join(unused[:8])}"
-                       f"{' …' if len(unused) > 8 else ''}: the stepper traces an embedding (or "
+        raise NotFound(f"the file also holds {few(unused)}: the stepper traces an embedding (or "
                        "one-hot input) -> nn.GRU -> an nn.Linear head and nothing else")
     state = {f"gru.{k}": v for k, v in gru.items()}
     found = [f"nn.GRU at '{prefix.rstrip('.') or '(top level)'}': {config.num_layers} layer(s) × "
@@ -84,11 +84,11 @@ def _find_gru(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, torch.Tensor]
         kinds = {4: "an LSTM", 1: "a plain RNN"}
         other = [kinds.get(_gates(g), "a recurrent layer") + f" at '{p.rstrip('.')}'"
                  for p, g in groups.items()]
-        raise NotFound("no nn.GRU found" + (f": the file holds {', '.join(other)}; only GRUs "
+        raise NotFound("no nn.GRU found" + (f": the file holds {few(other)}; only GRUs "
                                             "can be stepped" if other else
                                             " (no weight_ih_l0 / weight_hh_l0 keys)"))
     if len(grus) > 1:
-        raise NotFound(f"{len(grus)} GRUs found, at {', '.join(repr(p.rstrip('.')) for p in grus)}"
+        raise NotFound(f"{len(grus)} GRUs found, at {few(repr(p.rstrip('.')) for p in grus)}"
                        ": save the state_dict of the one to step")
     prefix, gru = next(iter(grus.items()))
     try:
@@ -100,7 +100,7 @@ def _find_gru(sd: dict[str, torch.Tensor]) -> tuple[str, dict[str, torch.Tensor]
                           bias=config.bias, bidirectional=config.bidirectional).state_dict()
     missing = sorted(prefix + k for k in expected.keys() - gru.keys())
     if missing:
-        raise NotFound(f"the GRU at '{prefix.rstrip('.')}' is incomplete: no {', '.join(missing)}")
+        raise NotFound(f"the GRU at '{prefix.rstrip('.')}' is incomplete: no {few(missing)}")
     return prefix, gru
 
 
@@ -132,7 +132,7 @@ def _pick(modules: dict[str, dict], what: str, names: tuple[str, ...], fits) -> 
         named = [n for n in fitting if any(hint in n.lower() for hint in names)]
         if len(named) != 1:
             raise NotFound(f"more than one candidate for {what}: "
-                           f"{', '.join(repr(n) for n in fitting)}")
+                           f"{few(repr(n) for n in fitting)}")
         fitting = named
     return fitting[0] if fitting else None
 

@@ -7,14 +7,18 @@ punctuation marks, and step t is the t-th of those tokens.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 import torch
 
+from .bounds import BoundsError, loads_json_bounded
+
 WORDS = re.compile(r"[\w'-]+|[^\w\s]", re.UNICODE)  # "cats", "don't", ",", "." ...
 SPECIAL = re.compile(r"^<[^<>\s]+>$")  # <unk>, <pad>, <eos>: in a vocabulary, never in a text
+# A vocabulary file is untrusted: read only within what the largest vocabulary needs (100,000
+# tokens, checkpoint.MAX_VOCAB, of a few characters each), before a list is built of it.
+MAX_FILE_BYTES, MAX_FILE_TOKENS, MAX_JSON_DEPTH = 16 * 2**20, 100_000, 2
 
 
 class UnknownTokens(ValueError):
@@ -84,16 +88,23 @@ class Vocab:
 def read_vocab(data: bytes) -> list[str]:
     """A vocabulary file: a JSON list of tokens, or UTF-8 text with one token per line, where a
     line holding only a space is the space token and the escapes \\n and \\t stand for the
-    newline and tab characters."""
+    newline and tab characters. Every problem is a ValueError with a short message."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the vocabulary file is larger than the {MAX_FILE_BYTES // 2**20} MiB "
+                         "limit")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("the vocabulary file is not UTF-8 text") from None
-    if text.lstrip().startswith("["):
+    is_json = text.lstrip().startswith("[")
+    if data.count(b"," if is_json else b"\n") > 2 * MAX_FILE_TOKENS:  # before a list is built
+        raise ValueError(f"the vocabulary file holds more than {MAX_FILE_TOKENS:,} tokens, the "
+                         "limit")
+    if is_json:
         try:
-            tokens = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"the vocabulary file is not a valid JSON list: {e}") from None
+            tokens = loads_json_bounded(data, MAX_JSON_DEPTH, "vocabulary file")
+        except BoundsError as e:
+            raise ValueError(f"{e} (expected a JSON list of strings)") from None
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise ValueError("the JSON vocabulary must be a list of strings")
         return tokens
