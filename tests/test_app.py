@@ -143,12 +143,12 @@ def test_controls_update_the_url():
 @pytest.mark.parametrize("params, message", [
     ({"t": "9999"}, "t=9999 is outside 0..47"),
     ({"t": "-5"}, "t=-5 is outside 0..47"),
-    ({"t": "abc"}, "t='abc' is not a whole number"),
+    ({"t": "abc"}, "t=` abc ` is not a whole number"),
     ({"unit": "500"}, "unit=500 is outside 0..127"),
-    ({"unit": "1.5"}, "unit='1.5' is not a whole number"),
-    ({"ckpt": "../../etc/passwd"}, "Unknown model '../../etc/passwd'"),
-    ({"ckpt": "nonsense"}, "Unknown model 'nonsense'"),
-    ({"view": "hack"}, "Unknown view 'hack'"),
+    ({"unit": "1.5"}, "unit=` 1.5 ` is not a whole number"),
+    ({"ckpt": "../../etc/passwd"}, "Unknown model ` ../../etc/passwd `"),
+    ({"ckpt": "nonsense"}, "Unknown model ` nonsense `"),
+    ({"view": "hack"}, "Unknown view ` hack `"),
 ])
 def test_bad_url_values_are_clamped_with_a_notice(params, message):
     at = open_app(**{"ckpt": "agreement", "text": COURSE, **params})
