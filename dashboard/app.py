@@ -141,12 +141,13 @@ def trace_or_stop(ck: Checkpoint, model_key: str, text: str) -> TextTrace:
     except UnknownTokens as e:
         shown = ", ".join(plain(tok, 12) for tok in e.tokens[:8]) + " …" * (len(e.tokens) > 8)
         where = ", ".join(map(str, e.positions[:8])) + " …" * (len(e.positions) > 8)
-        st.error(f"The model {plain(ck.name)} cannot read this text: {len(e.tokens)} {e.kind} "
+        st.error(f"The model {plain(ck.name)} cannot read this text: {len(e.tokens)} "
+                 f"{e.kind if len(e.tokens) > 1 else e.kind[:-1]} "
                  f"not in its vocabulary: {shown} (positions {where}).")
         st.button(f"Drop those {e.kind}", on_click=_drop, args=(ck,))
         st.stop()
     except ValueError as e:
-        st.warning(f"{plain(str(e).capitalize(), 200)}: type a sentence for the GRU to read.")
+        st.warning(f"{str(e).capitalize()}: type a sentence for the GRU to read.")  # ours
         st.stop()
 
 

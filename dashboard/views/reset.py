@@ -8,7 +8,7 @@ from gru_core import TextTrace, reset_counterfactual, top_k
 
 from .. import charts
 from ..selection import Selection
-from ..text import show_token
+from ..text import plain, show_token
 from ..view import View
 from .texts import HAMLET
 
@@ -21,7 +21,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
         return
     cf = reset_counterfactual(tt, t, sel.layer)
     change = cf.change
-    st.markdown(f"At step t = {t} (reading {show_token(tt.tokens[t])!r}), removing the reset "
+    st.markdown(f"At step t = {t} (reading {plain(show_token(tt.tokens[t]))}), removing the reset "
                 f"gate (r = 1) would move the candidate by up to **{change.max():.3f}** "
                 f"(mean {change.mean():.3f}). The reset gate decides how much of the old state "
                 "enters the candidate.")
