@@ -263,3 +263,51 @@ def test_hostile_text_on_a_printable_vocabulary_shows_exactly_in_chromium(app_ur
     fences = [tok for tok in MD.parse(post) if tok.type == "fence"]
     assert len(fences) == 1 and fences[0].content == text + "\n"
     nothing_made(page)
+
+
+def test_chart_frontend_is_a_folder_this_process_made_for_itself(tmp_path, monkeypatch):
+    """A folder planted in the shared temp directory under any name is never served."""
+    import tempfile
+
+    from dashboard import live_chart
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    planted = tmp_path / "gru-stepper-live-chart-planted"
+    planted.mkdir()
+    (planted / "index.html").write_text("<script>fetch('https://evil.example')</script>")
+    a, b = live_chart._frontend(), live_chart._frontend()
+    assert a != b and planted not in (a, b) and a.parent == tmp_path  # fresh each time
+    assert a.stat().st_mode & 0o777 == 0o700 and a.stat().st_uid == os.getuid()
+    assert (a / "index.html").read_bytes() == (live_chart.HERE / "index.html").read_bytes()
+    assert (a / "plotly.min.js").stat().st_size == live_chart.PLOTLY_JS.stat().st_size
+    served = Path(live_chart._component.path)
+    assert served.stat().st_mode & 0o777 == 0o700 and "evil" not in (served / "index.html"
+                                                                       ).read_text()
+
+
+def hosted_env() -> dict[str, str]:
+    """The Dockerfile's --section.option=value flags, as Streamlit's STREAMLIT_* variables."""
+    cmd = (ROOT / "Dockerfile").read_text().split("\nCMD ", 1)[1]
+    flags = re.findall(r'"--([a-zA-Z]+)\.([a-zA-Z]+)=([^"]+)"', cmd)
+    return {"STREAMLIT_" + re.sub(r"(?<!^)(?=[A-Z])", "_", f"{s}_{o}").upper(): v
+            for s, o, v in flags if s != "server" or o == "fileWatcherType"}
+
+
+def test_dockerfile_has_the_hosted_settings():
+    env = hosted_env()
+    assert env["STREAMLIT_CLIENT_SHOW_ERROR_DETAILS"] in ("none", "type")
+    assert env["STREAMLIT_CLIENT_TOOLBAR_MODE"] == "viewer"
+    assert env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] == "none"
+
+
+@BROWSER
+def test_hosted_settings_hide_the_deploy_button(page):
+    with serve(ROOT / "dashboard/app.py") as url:  # developer defaults: the menu is there
+        page.goto(f"{url}/?ckpt=agreement")
+        settle(page)
+        assert page.get_by_test_id("stAppDeployButton").count() == 1
+    with serve(ROOT / "dashboard/app.py", env=hosted_env()) as url:
+        page.goto(f"{url}/?ckpt=agreement")
+        settle(page)
+        assert page.get_by_test_id("stAppDeployButton").count() == 0
+        nothing_made(page)
