@@ -14,7 +14,8 @@ import html
 import re
 
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")  # line breaks would end a code span
+# line breaks would end a code span; direction overrides would turn the rest of the notice around
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _MARKDOWN = set("\\`*_{}[]()<>#+-.!|~$:&'\"=^%@")  # written as entities in the text display
 
 

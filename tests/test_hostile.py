@@ -77,6 +77,7 @@ def test_plain_truncates_and_quotes_any_backtick_run():
     assert plain("x" * 5000).startswith("` " + "x" * 40 + "… `")
     assert plain("a```b") == "```` a```b ````"
     assert plain("a\n\nb") == "` a↵↵b `"  # a blank line would end the code span's paragraph
+    assert plain("abc\u202edef") == "` abc�def `"  # no right-to-left override of the notice
     for payload in PAYLOADS.values():
         assert_inert(f"Unknown model {plain(payload)}: showing agreement.")
 
