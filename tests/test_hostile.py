@@ -312,3 +312,16 @@ def test_hosted_settings_hide_the_deploy_button(page):
         settle(page)
         assert page.get_by_test_id("stAppDeployButton").count() == 0
         nothing_made(page)
+
+
+def test_chart_labels_from_a_hostile_vocabulary_are_escaped():
+    """Plotly draws <a href>, <b>, <span style> found in a label: a token is escaped first."""
+    import json
+
+    from dashboard import charts
+
+    tok = '<a href="https://evil.example/v">v</a>'
+    bars = charts.prediction_chart([(tok, 0.5), ("b", 0.2)], "Next token").to_plotly_json()
+    ticks = charts._token_ticks([0, 1], [tok, "b"])
+    for shown in (json.dumps(bars["data"][0]["y"]), json.dumps(ticks["ticktext"])):
+        assert "<a" not in shown and "&lt;a href=\\\"https" in shown
