@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import cache, selection
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
-from dashboard.text import highlighted_text
+from dashboard.text import highlighted_text, plain
 from dashboard.views.questions import index
 from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens, read_vocab
 
@@ -27,7 +27,7 @@ st.set_page_config(page_title="GRU stepper", layout="wide")
 def pick_model() -> tuple[Checkpoint, str]:
     names = cache.available() + [UPLOAD]
     if st.session_state.get("ckpt") not in names:
-        notice(f"Model {st.session_state.get('ckpt')!r} is not shipped with this copy; "
+        notice(f"Model {plain(st.session_state.get('ckpt'))} is not shipped with this copy; "
                f"showing {names[0]}.")
         st.session_state["ckpt"] = names[0]
     name = st.selectbox("Model", names, key="ckpt", on_change=_forget_unit,
@@ -47,10 +47,10 @@ def pick_model() -> tuple[Checkpoint, str]:
     try:
         ck = cache.uploaded(key, data, vocab)
     except CheckpointError as e:
-        st.error(f"This file cannot be used: {e}")
+        st.error(f"This file cannot be used: {plain(e, 300)}")
         st.stop()
-    st.success("Found: " + "; ".join(ck.meta.get("found", ["this project's checkpoint format"]))
-               + ".")
+    st.success("Found: " + plain("; ".join(ck.meta.get("found",
+                                                    ["this project's checkpoint format"])), 300))
     return ck, key
 
 
@@ -77,7 +77,7 @@ def pick_vocab() -> list[str] | None:
     try:
         return read_vocab(file.getvalue())
     except ValueError as e:
-        st.error(f"This vocabulary cannot be used: {e}")
+        st.error(f"This vocabulary cannot be used: {plain(e, 300)}")
         st.stop()
 
 
@@ -91,11 +91,12 @@ def pick_unit_layer(ck: Checkpoint, model_key: str) -> tuple[int, int, int]:
     cfg = ck.config
     layer = direction = 0
     quiet = st.session_state.pop("_model_changed", False)
+    clamp("layer", cfg.num_layers - 1, "layers of this model", quiet=quiet)
     if cfg.num_layers > 1:
-        clamp("layer", cfg.num_layers - 1, "layers of this model", quiet=quiet)
         layer = st.selectbox("Layer", range(cfg.num_layers), key="layer")
+    clamp("direction", int(cfg.bidirectional), "0 forward, 1 reverse" if cfg.bidirectional
+          else "this model reads forward only", quiet=quiet)
     if cfg.bidirectional:
-        clamp("direction", 1, "0 forward, 1 reverse", quiet=quiet)
         direction = st.selectbox("Direction", (0, 1), key="direction",
                                  format_func=("forward", "reverse").__getitem__)
     if "unit" not in st.session_state:
@@ -138,11 +139,15 @@ def trace_or_stop(ck: Checkpoint, model_key: str, text: str) -> TextTrace:
         st.error(f"{str(e).capitalize()}: shorten the text.")
         st.stop()
     except UnknownTokens as e:
-        st.error(f"The model `{ck.name}` cannot read this text: {e}.")
+        shown = ", ".join(plain(tok, 12) for tok in e.tokens[:8]) + " …" * (len(e.tokens) > 8)
+        where = ", ".join(map(str, e.positions[:8])) + " …" * (len(e.positions) > 8)
+        st.error(f"The model {plain(ck.name)} cannot read this text: {len(e.tokens)} "
+                 f"{e.kind if len(e.tokens) > 1 else e.kind[:-1]} "
+                 f"not in its vocabulary: {shown} (positions {where}).")
         st.button(f"Drop those {e.kind}", on_click=_drop, args=(ck,))
         st.stop()
     except ValueError as e:
-        st.warning(f"{str(e).capitalize()}: type a sentence for the GRU to read.")
+        st.warning(f"{str(e).capitalize()}: type a sentence for the GRU to read.")  # ours
         st.stop()
 
 
@@ -177,7 +182,7 @@ def sidebar() -> Selection:
         st.radio("Notation", list(selection.NOTATIONS), format_func=selection.NOTATIONS.get,
                  key="notation", horizontal=True)
         unit, layer, direction = pick_unit_layer(ck, model_key)
-        st.caption(f"`{ck.name}`: {ck.config.num_layers} layer(s) × {ck.config.hidden_size} "
+        st.caption(f"{plain(ck.name)}: {ck.config.num_layers} layer(s) × {ck.config.hidden_size} "
                    f"units, {len(ck.vocab)} {ck.vocab.kind}")
     return Selection(view, model_key, ck, st.session_state.get("text", ""),
                      st.session_state.get("t", 0), unit, layer, direction,
@@ -185,7 +190,8 @@ def sidebar() -> Selection:
 
 
 def main() -> None:
-    selection.init_from_url([*VIEWS, QUESTIONS], cache.available(), "agreement")
+    selection.init_from_url([*VIEWS, QUESTIONS], cache.available(), "agreement",
+                            [p for v in VIEWS.values() for p in v.params])
     for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

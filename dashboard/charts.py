@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,10 +20,16 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
     return go.Figure(data=data, layout=layout, _validate=False)
 
 
+def _label(tok: str) -> str:
+    """A token as Plotly text: Plotly draws the tags it finds in a label (<a href>, <b>, <span
+    style>), so <, > and & are escaped; it decodes them back for display."""
+    return html.escape(show_token(tok), quote=False)
+
+
 def _token_ticks(steps, tokens, numbers: bool = True) -> dict:
     """Tokens (and step numbers) as ticks; a categorical axis would merge repeated ones."""
     every = max(1, len(steps) // 60)
-    labels = [f"{show_token(c)}<br>{t}" if numbers else show_token(c)
+    labels = [f"{_label(c)}<br>{t}" if numbers else _label(c)
               for t, c in zip(steps, tokens, strict=True)]
     return dict(tickmode="array", tickvals=list(steps)[::every], ticktext=labels[::every],
                 tickangle=0)
@@ -112,7 +120,7 @@ def _line(**where) -> dict:
 
 def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | None = None
                      ) -> go.Figure:
-    labels = [repr(show_token(c)) for c, _ in top][::-1]
+    labels = [html.escape(repr(show_token(c)), quote=False) for c, _ in top][::-1]
     colors = [KEEP if c != actual else NEW for c, _ in top][::-1]
     probs = [p for _, p in top][::-1]
     return _figure(

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from gru_core import LATEX, NAMES, SYMBOLS, StepCard, fmt, fmt_e
 
-from .text import show_token
+from .text import code_span, show_token
+
+POST_TEXT = 2000  # characters of the text a forum post quotes
+
+
+def fenced(text: str) -> str:
+    """The text verbatim in a fenced code block its content cannot close: the fence is longer
+    than any backtick run in it, so no line of the text ends the block or is parsed as Markdown,
+    math or forum markup (lists, rules, `$$`, `</details>`, HTML)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def _dollars(line: str) -> str:
+    """A sentence outside the math block: a `$` in it would open math on the forum."""
+    return line.replace("$", r"\$")
 
 
 def f4(v: float) -> str:
@@ -84,11 +102,13 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,
     lines = course_latex(c) if notation == "course" else pytorch_latex(c)
     T, S = c.terms, SYMBOLS[notation]
     return "\n".join([
-        f"**GRU step t = {c.t}, unit {c.unit}** (model `{model}`, layer {c.layer}"
+        f"**GRU step t = {c.t}, unit {c.unit}** (model {code_span(model)}, layer {c.layer}"
         f"{', reverse direction' if c.direction else ''}), reading "
-        f"`{show_token(c.token)}` in:",
+        f"{code_span(show_token(c.token))} in"
+        + ("" if len(text) <= POST_TEXT else f" (the first {POST_TEXT:,} of {len(text):,} "
+           "characters)") + ":",
         "",
-        f"> {text if len(text) <= 300 else text[:300] + '…'}",
+        fenced(text[:POST_TEXT]),
         "",
         "$$",
         r"\begin{aligned}",
@@ -101,6 +121,7 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,
         f"(difference {'0, bit for bit' if T['h_diff'] == 0 else fmt_e(T['h_diff'])}).",
         "",
         *([comparison(c), ""] if notation == "course" else []),
-        *([summary[0], "", *(f"- {line}" for line in summary[1:]), ""] if summary else []),
+        *([_dollars(summary[0]), "", *(f"- {_dollars(line)}" for line in summary[1:]), ""]
+          if summary else []),
         f"[Open this step in the GRU stepper]({url})",
     ])

@@ -6,12 +6,12 @@ keeps one plot in an iframe and, while `revision` is unchanged, only relayouts t
 reports clicks on heatmap cells, which st.plotly_chart's selections do not support.
 
 Its frontend is live_chart/index.html plus plotly.js from the installed plotly package, copied
-together into a cache folder that Streamlit serves.
+together into a folder this process creates for itself (see _frontend).
 """
 
 from __future__ import annotations
 
-import hashlib
+import atexit
 import json
 import shutil
 import tempfile
@@ -29,18 +29,14 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
 def _frontend() -> Path:
-    """A folder with index.html and plotly.min.js side by side, named after their contents."""
-    html = (HERE / "index.html").read_bytes()
-    tag = hashlib.sha256(html + plotly.__version__.encode()).hexdigest()[:12]
-    folder = Path(tempfile.gettempdir()) / f"gru-stepper-live-chart-{tag}"
-    if not (folder / "plotly.min.js").is_file():
-        staging = Path(tempfile.mkdtemp(prefix="gru-stepper-live-chart-"))
-        (staging / "index.html").write_bytes(html)
-        shutil.copyfile(PLOTLY_JS, staging / "plotly.min.js")
-        try:
-            staging.rename(folder)
-        except OSError:  # another server made it first
-            shutil.rmtree(staging, ignore_errors=True)
+    """A folder with index.html and plotly.min.js side by side, made by this process for
+    itself (mkdtemp: a fresh name, mode 0700) and removed when it exits. Never a folder found
+    in the shared temp directory: whatever is in it runs in every visitor's page, on the app's
+    origin. Copying the 4.7 MB of plotly.min.js once per process is the price of that."""
+    folder = Path(tempfile.mkdtemp(prefix="gru-stepper-live-chart-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    shutil.copyfile(HERE / "index.html", folder / "index.html")
+    shutil.copyfile(PLOTLY_JS, folder / "plotly.min.js")
     return folder
 
 

@@ -1,13 +1,15 @@
 """The view's state: read once from the URL, validated, kept in st.session_state, written back,
 and handed to the views as one frozen Selection.
 
-Every value a URL can carry is checked here; anything out of range is clamped with a notice
-that the page shows, so a pasted link never breaks the page.
+Every value a URL can carry is checked here; anything out of range, unknown, repeated or not
+strictly a number is clamped or dropped with a notice that names it (as plain text: a notice is
+Markdown, the value never is), so a pasted link never breaks the page.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -15,6 +17,8 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from gru_core import SYMBOLS, Checkpoint
+
+from .text import plain
 
 COURSE_TEXT = "The cats, which already ate the fish, were full."
 COURSE_T = COURSE_TEXT.index("ate")  # a step inside the clause: does the unit still hold "plural"?
@@ -86,25 +90,32 @@ def notice(message: str) -> None:
     notices().append(message)
 
 
-def init_from_url(views: Collection[str], shipped: Collection[str], default_model: str) -> None:
-    """Once per session: take the URL's parameters into session_state, validating each."""
+def init_from_url(views: Collection[str], shipped: Collection[str], default_model: str,
+                  extra: Collection[str] = ()) -> None:
+    """Once per session: take the URL's parameters into session_state, validating each.
+    Every value that is not taken as given is named in a notice (shown as plain text); `extra`:
+    the views' own parameters, which they read themselves."""
     if st.session_state.get("_initialised"):
         return
     st.session_state["_initialised"] = True
-    qp = st.query_params
+    qp = _query(st.query_params, {*KNOWN, *extra})
     ckpt = qp.get("ckpt", default_model)
     if ckpt not in shipped:
-        notice(f"Unknown model {ckpt!r}: only {', '.join(shipped)} (or an upload) can be "
+        notice(f"Unknown model {plain(ckpt)}: only {', '.join(shipped)} (or an upload) can be "
                f"opened; showing {default_model}.")
         ckpt = default_model
     st.session_state["ckpt"] = ckpt
     view = qp.get("view", "step")
     if view not in views:
-        notice(f"Unknown view {view!r}; showing the stepper.")
+        notice(f"Unknown view {plain(view)}; showing the stepper.")
         view = "step"
     st.session_state["view"] = view
     notation = qp.get("notation", "pytorch")
-    st.session_state["notation"] = notation if notation in NOTATIONS else "pytorch"
+    if notation not in NOTATIONS:
+        notice(f"Unknown notation {plain(notation)}: only {', '.join(NOTATIONS)}; showing "
+               "pytorch.")
+        notation = "pytorch"
+    st.session_state["notation"] = notation
     st.session_state["text"] = qp.get("text", COURSE_TEXT)
     for key in INTS:
         if key in qp:
@@ -119,12 +130,35 @@ def init_from_url(views: Collection[str], shipped: Collection[str], default_mode
         st.session_state["t"] = COURSE_T
 
 
+KNOWN = ("view", "ckpt", "text", "notation", *INTS)
+STREAMLIT_OWN = ("embed", "embed_options")  # read by Streamlit's frontend, not by the app
+_INT = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: int() also takes "1_0" and "١٠"
+
+
+def _query(qp, known: Collection[str]) -> dict[str, str]:
+    """One value per known parameter: a repeated one takes its last value, with a notice; an
+    unknown one is dropped, with a notice."""
+    out = {}
+    for key in qp:
+        values = qp.get_all(key)
+        if key in STREAMLIT_OWN:
+            continue
+        if key not in known:
+            notice(f"Unknown URL parameter {plain(key)} ignored.")
+            continue
+        if len(values) > 1:
+            notice(f"{key} is given {len(values)} times; using the last, {key}="
+                   f"{plain(values[-1])}.")
+        out[key] = values[-1]
+    return out
+
+
 def _as_int(key: str, raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        notice(f"{key}={raw!r} is not a whole number; using {key}=0.")
-        return 0
+    if _INT.fullmatch(raw):
+        return int(raw)
+    notice(f"{key}={plain(raw)} is not a whole number (ASCII digits, at most 9); "
+           f"using {key}=0.")
+    return 0
 
 
 def clamp(key: str, hi: int, what: str, default: int = 0, quiet: bool = False) -> int:

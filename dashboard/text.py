@@ -1,10 +1,22 @@
-"""How tokens and the text are written on the page."""
+"""How tokens and the text are written on the page, and how a foreign value (from a URL, a typed
+text, a vocabulary or a file name) enters a Markdown string without being rendered.
+
+Streamlit's st.markdown / st.warning / st.info / st.error / st.caption parse Markdown with GFM
+(links, images, bare-URL autolinks), KaTeX math and its own :color[...] directives; with
+unsafe_allow_html an HTML block also ends at a blank line and the rest is Markdown again. So a
+foreign value goes in as an inline code span (nothing inside one is parsed) and the text display
+is one HTML line with every Markdown character written as an entity.
+"""
 
 from __future__ import annotations
 
 import html
+import re
 
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
+# line breaks would end a code span; direction overrides would turn the rest of the notice around
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN = set("\\`*_{}[]()<>#+-.!|~$:&'\"=^%@")  # written as entities in the text display
 
 
 def show_token(tok: str) -> str:
@@ -12,13 +24,39 @@ def show_token(tok: str) -> str:
     return VISIBLE.get(tok, tok)
 
 
+def code_span(value: str) -> str:
+    """`value` as a CommonMark inline code span: a backtick run longer than any inside it, and a
+    space on each side (CommonMark strips exactly one), so the value cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {value} {fence}"
+
+
+def plain(value: object, limit: int = 40) -> str:
+    """A foreign value, Markdown-inert, for a notice: at most `limit` characters (then "…"),
+    line breaks and control characters made visible, inside an inline code span."""
+    s = str(value)
+    s = s if len(s) <= limit else s[:limit] + "…"
+    s = _CONTROL.sub(lambda m: VISIBLE.get(m.group(), "�"), s)
+    return code_span(s)
+
+
+def _inert(s: str) -> str:
+    """Text for an HTML line Markdown never sees as Markdown: HTML-escaped, every Markdown or
+    KaTeX character as a numeric entity, line breaks as <br> (so there is never a blank line)."""
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    out = "".join(f"&#{ord(c)};" if c in _MARKDOWN else html.escape(c) for c in s)
+    return out.replace("\n", "<br>")
+
+
 def highlighted_text(text: str, spans: list[tuple[int, int]], t: int, around: int = 160) -> str:
-    """The text around token t, with token t marked (HTML)."""
+    """The text around token t, with token t marked: one line of HTML for
+    st.markdown(unsafe_allow_html=True) that shows the text exactly, its line breaks included."""
     a, b = spans[t]
     lo, hi = max(0, a - around), min(len(text), b + around)
-    before, here, after = (html.escape(s) for s in (text[lo:a], text[a:b], text[b:hi]))
-    here = html.escape(show_token(text[a:b])) if text[a:b] in VISIBLE else here
+    token = text[a:b]
+    here = _inert(show_token(token)) + ("<br>" if token == "\n" else "")
     return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.6'>"
-            f"{'…' if lo else ''}{before}<mark style='background:#ffd54f;padding:0 2px;"
-            f"border-radius:3px;font-weight:bold' title='t = {t}'>{here}</mark>{after}"
-            f"{'…' if hi < len(text) else ''}</div>")
+            f"{'…' if lo else ''}{_inert(text[lo:a])}<mark style='background:#ffd54f;"
+            f"padding:0 2px;border-radius:3px;font-weight:bold' title='t = {t}'>{here}</mark>"
+            f"{_inert(text[b:hi])}{'…' if hi < len(text) else ''}</div>")

@@ -151,12 +151,12 @@ def test_controls_update_the_url():
 @pytest.mark.parametrize("params, message", [
     ({"t": "9999"}, "t=9999 is outside 0..47"),
     ({"t": "-5"}, "t=-5 is outside 0..47"),
-    ({"t": "abc"}, "t='abc' is not a whole number"),
+    ({"t": "abc"}, "t=` abc ` is not a whole number"),
     ({"unit": "500"}, "unit=500 is outside 0..127"),
-    ({"unit": "1.5"}, "unit='1.5' is not a whole number"),
-    ({"ckpt": "../../etc/passwd"}, "Unknown model '../../etc/passwd'"),
-    ({"ckpt": "nonsense"}, "Unknown model 'nonsense'"),
-    ({"view": "hack"}, "Unknown view 'hack'"),
+    ({"unit": "1.5"}, "unit=` 1.5 ` is not a whole number"),
+    ({"ckpt": "../../etc/passwd"}, "Unknown model ` ../../etc/passwd `"),
+    ({"ckpt": "nonsense"}, "Unknown model ` nonsense `"),
+    ({"view": "hack"}, "Unknown view ` hack `"),
 ])
 def test_bad_url_values_are_clamped_with_a_notice(params, message):
     at = open_app(**{"ckpt": "agreement", "text": COURSE, **params})
@@ -176,7 +176,7 @@ def test_out_of_vocabulary_text_names_characters_and_offers_to_drop_them():
     at = open_app(ckpt="agreement", text="The cats — 3 of them — sat.")
     assert not at.exception
     err = at.error[0].value
-    assert "'3'" in err and "'—'" in err and "positions" in err
+    assert "` 3 `" in err and "` — `" in err and "positions 9, 11, 21" in err
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert at.text_area[0].value == "The cats   of them  sat."
@@ -367,7 +367,7 @@ def test_word_model_steps_over_words_with_the_embedding_named():
     at = open_app(ckpt="agreement-words", text=COURSE, t=t, unit=3)
     assert not at.exception and not at.error
     assert at.slider[0].max == len(COURSE_WORDS) - 1  # one step per word or punctuation mark
-    assert "reading 'were'" in at.subheader[0].value
+    assert "reading ` were `" in at.subheader[0].value
     assert "one word per step" in at.text_area[0].label
     embed, gru, head, vocab = ref_words()
     ids = torch.tensor([vocab.index(w) for w in COURSE_WORDS])
@@ -389,7 +389,7 @@ def test_word_model_steps_over_words_with_the_embedding_named():
 def test_unknown_words_are_named_and_can_be_dropped():
     at = open_app(ckpt="agreement-words", text="The cats, which devoured the fish, were full.")
     assert not at.exception
-    assert "words not in the model's vocabulary: 'devoured'" in at.error[0].value
+    assert "1 word not in its vocabulary: ` devoured ` (positions 4)" in at.error[0].value
     at.button[0].click().run()
     assert not at.exception and not at.error
     assert at.text_area[0].value == "The cats, which the fish, were full."

@@ -26,7 +26,7 @@ from .. import charts
 from ..export import comparison, course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
 from ..selection import Selection
-from ..text import show_token
+from ..text import plain, show_token
 from ..view import View
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
@@ -50,7 +50,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     tag = data_tag(sel, tt)
     left, right = st.columns([2, 1])
     with left:
-        st.subheader(f"Step t = {t}, unit {unit}: reading {show_token(card.token)!r}")
+        st.subheader(f"Step t = {t}, unit {unit}: reading {plain(show_token(card.token))}")
         lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
         st.latex(r"\small\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
@@ -129,7 +129,7 @@ def _prediction(tt: TextTrace, t: int) -> None:
     st.dataframe(_top(tt, tt.probs[t], actual), hide_index=True, key="pred",
                  column_config=PROBABILITY)
     st.caption("The model's top 5 guesses for the token after t"
-               + (f"; the text actually continues with {show_token(actual)!r} "
+               + (f"; the text actually continues with {plain(show_token(actual))} "
                   "(marked when it is among them)." if actual else "."))
 
 
@@ -155,7 +155,7 @@ def _where_from(card, tt: TextTrace) -> None:
             col = card.input_column
             st.markdown(
                 f"x_t is one-hot at position **{card.one_hot_index}** "
-                f"({show_token(card.token)!r}), so W_ir·x_t is column "
+                f"({plain(show_token(card.token))}), so W_ir·x_t is column "
                 f"{card.one_hot_index} of W_ir, and likewise for W_iz and W_in. For unit "
                 f"{card.unit}: W_ir = {f4(col['W_ir'])}, W_iz = {f4(col['W_iz'])}, "
                 f"W_in = {f4(col['W_in'])}.")
@@ -163,8 +163,9 @@ def _where_from(card, tt: TextTrace) -> None:
             width = len(tt.layer_inputs[card.layer][card.t])
             if card.input_kind == "embedding":
                 st.markdown(
-                    f"x_t is row **{card.token_id}** of the embedding E ({show_token(card.token)!r}"
-                    f"), a dense vector of {width} numbers, so W_ir·x_t is a sum over all "
+                    f"x_t is row **{card.token_id}** of the embedding E "
+                    f"({plain(show_token(card.token))}), a dense vector of {width} numbers, "
+                    "so W_ir·x_t is a sum over all "
                     f"{width} of them, not one column. The dimensions j that contribute most "
                     f"to unit {card.unit}:")
             else:
