@@ -58,14 +58,15 @@ def params_nbytes(ck: Checkpoint) -> int:
 
 
 def peak_nbytes(ck: Checkpoint, T: int) -> int:
-    """What computing the trace of T tokens holds at its peak: the trace, the dense copy of the
-    output the head reads, and the logits beside the probabilities."""
+    """What computing the trace of T tokens holds at its peak: the trace, and beside it, for
+    one layer at a time, nn.GRU's own run over the text (its output and the input projections
+    it computes for every step at once, (T, 3H)) and the head's logits beside the
+    probabilities. An upper bound: measured, a 1024-unit GRU over 2,000 tokens peaks 1.3x its
+    trace (this bound 1.35x)."""
     cfg, module = ck.config, ck.module
-    if module.head is None:
-        return estimate_nbytes(ck, T)
     size = module.recurrent.weight_ih_l0.element_size()
-    return estimate_nbytes(ck, T) + size * T * (cfg.num_directions * cfg.hidden_size
-                                                + len(ck.vocab))
+    V = len(ck.vocab) if module.head is not None else 0
+    return estimate_nbytes(ck, T) + size * T * max(4 * cfg.num_directions * cfg.hidden_size, V)
 
 
 def held_by(tt: TextTrace, resident: bool) -> int:

@@ -55,7 +55,8 @@ def trace(model_key: str, ck: Checkpoint, text: str) -> TextTrace:
         if key in cache:
             return cache[key]
     T = len(ck.vocab.split(text))
-    need = budget.peak_nbytes(ck, T)
+    need = budget.peak_nbytes(ck, T) + (0 if catalogue.is_resident(ck) else
+                                        budget.params_nbytes(ck))
     if need > cache.maxsize:
         raise budget.too_large(ck, T, need, cache.maxsize)
     with LANES.slot(T, _session_id()), st.spinner("Running the GRU over the text…"):

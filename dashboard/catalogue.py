@@ -126,22 +126,26 @@ def _session_id() -> str:
 
 
 def uploaded(model_key: str, data: bytes, vocab: list[str] | None) -> Checkpoint:
-    """This session's upload, loaded once; a new upload replaces the session's previous one."""
+    """This session's upload, loaded once; a new upload replaces the session's previous one,
+    which is released before the new one is loaded."""
     sweep()
     session = _session_id()
     with _LOCK:
         held = _UPLOADS.get(session)
         if held is not None and held[0] == model_key:
             return held[1]
-        shared = [ck for key, ck in _UPLOADS.values() if key == model_key]  # other sessions'
-        if shared:
-            ck = shared[0]
-        else:
-            ck = load_checkpoint(data, vocab)
-            ck.name = f"upload {model_key.removeprefix('upload:')[:8]}"
-        _UPLOADS[session] = (model_key, ck)
+        _UPLOADS.pop(session, None)
     if held is not None:
         _release(*held)
+    with _LOCK:
+        shared = [ck for key, ck in _UPLOADS.values() if key == model_key]  # other sessions'
+    if shared:
+        ck = shared[0]
+    else:
+        ck = load_checkpoint(data, vocab)
+        ck.name = f"upload {model_key.removeprefix('upload:')[:8]}"
+    with _LOCK:
+        _UPLOADS[session] = (model_key, ck)
     return ck
 
 
