@@ -24,7 +24,8 @@ import streamlit as st
 
 from gru_core import Checkpoint, TextTrace, estimate_nbytes
 
-DEFAULT_CACHE_MB = 2048  # + ~650 MiB for Python, torch and Streamlit: under 3 GiB at rest
+DEFAULT_CACHE_MB = 2560  # + ~650 MiB for Python, torch and Streamlit: 3.2 GiB on a 4 GiB host;
+# a 100,000-character text on shakespeare-2layer peaks at 2.1 GiB while it is computed
 DEFAULT_MAX_TEXT = 100_000  # characters
 LONG_STEPS = 5_000  # tokens: ~0.5 s on the 2-layer model; longer texts go to the long lane
 PER_SESSION = 1
@@ -58,15 +59,18 @@ def params_nbytes(ck: Checkpoint) -> int:
 
 
 def peak_nbytes(ck: Checkpoint, T: int) -> int:
-    """What computing the trace of T tokens holds at its peak: the trace, and beside it, for
-    one layer at a time, nn.GRU's own run over the text (its output and the input projections
-    it computes for every step at once, (T, 3H)) and the head's logits beside the
-    probabilities. An upper bound: measured, a 1024-unit GRU over 2,000 tokens peaks 1.3x its
-    trace (this bound 1.35x)."""
+    """What computing the trace of T tokens holds at its peak: the trace, and beside it the
+    head's logits (T, V) until the softmax returns, and, where a layer reads dense input (an
+    embedding, a second layer), nn.GRU's own run of that layer over the whole text: its output
+    and the input projections it computes for every step at once, (T, 3H). (A one-hot first
+    layer runs in blocks.) An upper bound: measured, a 1024-unit GRU with an embedding over
+    2,000 tokens peaks 1.31x its trace; this bound says 1.39x."""
     cfg, module = ck.config, ck.module
     size = module.recurrent.weight_ih_l0.element_size()
     V = len(ck.vocab) if module.head is not None else 0
-    return estimate_nbytes(ck, T) + size * T * max(4 * cfg.num_directions * cfg.hidden_size, V)
+    dense = module.embed is not None or cfg.num_layers > 1
+    run = 4 * cfg.num_directions * cfg.hidden_size if dense else 0
+    return estimate_nbytes(ck, T) + size * T * max(run, V)
 
 
 def held_by(tt: TextTrace, resident: bool) -> int:

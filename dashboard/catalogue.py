@@ -34,7 +34,7 @@ SWEEP_SECONDS = 5.0  # how often ended sessions' uploads are looked for
 _LOCK = threading.RLock()
 _RESIDENT: dict[str, Checkpoint] = {}  # shipped and host-named models, loaded once
 _REFUSED: dict[str, str] = {}  # host-named models that could not be read: name -> message
-_HOST_CHECKED = threading.Event()
+_HOST_CHECKED: list[dict] = []  # the --model arguments loaded (argv does not change in a server)
 _UPLOADS: dict[str, tuple[str, Checkpoint]] = {}  # session id -> (model key, model)
 on_release: list[Callable[[str], None]] = []  # called with a model key no session holds now
 
@@ -68,8 +68,12 @@ def _load_host_model(path: Path, vocab: Path | None) -> Checkpoint:
 def host_models() -> dict[str, Checkpoint]:
     """The host-named models that loaded; loaded on the first call, once for the process."""
     with _LOCK:
-        if not _HOST_CHECKED.is_set():
-            for name, (path, vocab) in host_args().items():
+        named = host_args()
+        if _HOST_CHECKED != [named]:
+            for name in [n for n in _RESIDENT if n not in SHIPPED and n != CONTRAST]:
+                del _RESIDENT[name]
+            _REFUSED.clear()
+            for name, (path, vocab) in named.items():
                 if name in SHIPPED or name == CONTRAST:
                     _REFUSED[name] = f"--model {path}: the name {name!r} is a shipped model's"
                     continue
@@ -79,7 +83,7 @@ def host_models() -> dict[str, Checkpoint]:
                 except CheckpointError as e:
                     _REFUSED[name] = f"--model {path} is not offered: {e}"
                     print(_REFUSED[name], file=sys.stderr)  # the host reads the server's log
-            _HOST_CHECKED.set()
+            _HOST_CHECKED[:] = [named]
         return {n: ck for n, ck in _RESIDENT.items() if n not in SHIPPED and n != CONTRAST}
 
 

@@ -59,8 +59,12 @@ def test_a_trace_of_an_upload_is_accounted_with_the_parameters_it_keeps_alive(mo
 def test_room_is_made_for_a_trace_at_its_peak(model):
     T = 1000
     peak = budget.peak_nbytes(model, T)
-    V, H = len(model.vocab), model.config.hidden_size
-    assert peak - budget.estimate_nbytes(model, T) == 4 * T * max(4 * H, V)  # nn.GRU's run
+    V = len(model.vocab)
+    assert peak - budget.estimate_nbytes(model, T) == 4 * T * V  # one-hot: the logits only
+    two = catalogue.model("shakespeare-2layer")  # its second layer reads dense input
+    assert (budget.peak_nbytes(two, T) - budget.estimate_nbytes(two, T)
+            == 4 * T * 4 * two.config.hidden_size)
+    assert budget.peak_nbytes(two, 100_000) <= budget.DEFAULT_CACHE_MB * 2**20  # fits by default
 
 
 def test_an_upload_is_released_when_its_session_ends(monkeypatch):
