@@ -199,7 +199,8 @@ def attack(url: str, model: str, corpus: str, chars: int, tries: int = 3) -> Non
     base = statistics.median(alone)
     print(f"attack: 3 sessions open {chars:,}-character texts on {model}; a fourth opens a "
           f"19-character text meanwhile")
-    print(f"short text alone: {base:.2f} s (median of {tries}); behind the three: "
+    print(f"short text alone: {base:.2f} s (median of {', '.join(f'{a:.2f}' for a in alone)}); "
+          f"behind the three: "
           f"{waited:.2f} s = {waited / base:.2f}x its time alone (goal <= 3x)"
           + ("" if fair else "; NOTE: the long texts were not all still running"))
 

@@ -34,7 +34,7 @@ SWEEP_SECONDS = 5.0  # how often ended sessions' uploads are looked for
 _LOCK = threading.RLock()
 _RESIDENT: dict[str, Checkpoint] = {}  # shipped and host-named models, loaded once
 _REFUSED: dict[str, str] = {}  # host-named models that could not be read: name -> message
-_HOST_CHECKED: list[dict] = []  # the --model arguments loaded (argv does not change in a server)
+_LOADED_ARGS: dict = {"host": None}  # the --model arguments loaded (a server's argv is fixed)
 _UPLOADS: dict[str, tuple[str, Checkpoint]] = {}  # session id -> (model key, model)
 on_release: list[Callable[[str], None]] = []  # called with a model key no session holds now
 
@@ -69,7 +69,7 @@ def host_models() -> dict[str, Checkpoint]:
     """The host-named models that loaded; loaded on the first call, once for the process."""
     with _LOCK:
         named = host_args()
-        if _HOST_CHECKED != [named]:
+        if _LOADED_ARGS["host"] != named:
             for name in [n for n in _RESIDENT if n not in SHIPPED and n != CONTRAST]:
                 del _RESIDENT[name]
             _REFUSED.clear()
@@ -83,7 +83,7 @@ def host_models() -> dict[str, Checkpoint]:
                 except CheckpointError as e:
                     _REFUSED[name] = f"--model {path} is not offered: {e}"
                     print(_REFUSED[name], file=sys.stderr)  # the host reads the server's log
-            _HOST_CHECKED[:] = [named]
+            _LOADED_ARGS["host"] = named
         return {n: ck for n, ck in _RESIDENT.items() if n not in SHIPPED and n != CONTRAST}
 
 
