@@ -21,6 +21,13 @@ from gru_core import Checkpoint, TextTrace, jacobian_norms, rnn_jacobian_norms
 from gru_core import number_units as rank_number_units
 from gru_core.data import agreement
 
+_TRACES = cachetools.LRUCache(maxsize=0)
+_TRACES_LOCK = threading.Lock()
+_COMPUTING = [0]  # bytes the traces being computed hold at their peak (under _TRACES_LOCK)
+LANES = budget.Lanes()
+TooLarge = budget.TooLarge
+Busy = budget.Busy
+
 
 def traces() -> cachetools.LRUCache:
     """The trace cache, made anew when the host's budget changes."""
@@ -31,14 +38,6 @@ def traces() -> cachetools.LRUCache:
             _TRACES = cachetools.LRUCache(maxsize=size, getsizeof=lambda tt: budget.held_by(
                 tt, catalogue.is_resident(tt.model)))
         return _TRACES
-
-
-_TRACES = cachetools.LRUCache(maxsize=0)
-_TRACES_LOCK = threading.Lock()
-_COMPUTING = [0]  # bytes the traces being computed hold at their peak (under _TRACES_LOCK)
-LANES = budget.Lanes()
-TooLarge = budget.TooLarge
-Busy = budget.Busy
 
 
 def _session_id() -> str:
@@ -59,7 +58,7 @@ def trace(model_key: str, ck: Checkpoint, text: str) -> TextTrace:
                                         budget.params_nbytes(ck))
     if need > cache.maxsize:
         raise budget.too_large(ck, T, need, cache.maxsize)
-    with LANES.slot(T, _session_id()), st.spinner("Running the GRU over the text…"):
+    with st.spinner("Running the GRU over the text…"), LANES.slot(T, _session_id()):
         with _TRACES_LOCK:
             if key in cache:  # another session ran it meanwhile
                 return cache[key]
