@@ -78,3 +78,21 @@ def test_an_upload_is_released_when_its_session_ends(monkeypatch):
     assert (key, TEXT) not in cache.traces()
     assert sum(p.numel() for p in ck.module.parameters()) == 0  # a kept reference holds nothing
     assert "student" not in catalogue._UPLOADS
+
+
+def test_the_sweep_releases_the_uploads_of_sessions_the_runtime_no_longer_has(monkeypatch):
+    class Runtime:  # the server's runtime: only "here" is an active session
+        exists = staticmethod(lambda: True)
+        instance = staticmethod(lambda: Runtime)
+        is_active_session = staticmethod(lambda session: session == "here")
+
+    data = (CHECKPOINTS / "agreement.pt").read_bytes()
+    key = catalogue.upload_key(data, None)
+    for session in ("here", "gone"):
+        monkeypatch.setattr(catalogue, "_session_id", lambda s=session: s)
+        catalogue.uploaded(key, data, None)
+    monkeypatch.setattr(catalogue, "Runtime", Runtime)
+    catalogue.sweep()
+    assert set(catalogue._UPLOADS) == {"here"}  # the same file, still held where it is open
+    assert sum(p.numel() for p in catalogue._UPLOADS["here"][1].module.parameters()) > 0
+    catalogue.end_session("here")
