@@ -68,6 +68,7 @@ def test_room_is_made_for_a_trace_at_its_peak(model):
 
 
 def test_an_upload_is_released_when_its_session_ends(monkeypatch):
+    monkeypatch.setattr(catalogue, "_UPLOADS", {})  # no other session (AppTest's) holds it
     monkeypatch.setattr(catalogue, "_session_id", lambda: "student")
     data = (CHECKPOINTS / "agreement.pt").read_bytes()
     key = catalogue.upload_key(data, None)
@@ -86,6 +87,7 @@ def test_the_sweep_releases_the_uploads_of_sessions_the_runtime_no_longer_has(mo
         instance = staticmethod(lambda: Runtime)
         is_active_session = staticmethod(lambda session: session == "here")
 
+    monkeypatch.setattr(catalogue, "_UPLOADS", {})
     data = (CHECKPOINTS / "agreement.pt").read_bytes()
     key = catalogue.upload_key(data, None)
     for session in ("here", "gone"):
