@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import cache, selection
+from dashboard import budget, cache, catalogue, selection
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import highlighted_text, plain
@@ -25,7 +25,7 @@ st.set_page_config(page_title="GRU stepper", layout="wide")
 
 
 def pick_model() -> tuple[Checkpoint, str]:
-    names = cache.available() + [UPLOAD]
+    names = catalogue.available() + [UPLOAD]
     if st.session_state.get("ckpt") not in names:
         notice(f"Model {plain(st.session_state.get('ckpt'))} is not shipped with this copy; "
                f"showing {names[0]}.")
@@ -33,7 +33,7 @@ def pick_model() -> tuple[Checkpoint, str]:
     name = st.selectbox("Model", names, key="ckpt", on_change=_forget_unit,
                         format_func=lambda n: "upload your own…" if n == UPLOAD else n)
     if name != UPLOAD:
-        return cache.model(name), name
+        return catalogue.model(name), name
     file = st.file_uploader("Model file: a checkpoint from `python -m gru_core.train`, or your "
                             "model's state_dict", type=["pt", "pth", "safetensors"])
     vocab = pick_vocab()
@@ -43,9 +43,10 @@ def pick_model() -> tuple[Checkpoint, str]:
                 "safetensors file, and say which tokens it reads.")
         st.stop()
     data = file.getvalue()
-    key = cache.upload_key(data, vocab)
+    key = catalogue.upload_key(data, vocab)
     try:
-        ck = cache.uploaded(key, data, vocab)
+        with st.spinner("Checking the uploaded file…"):
+            ck = catalogue.uploaded(key, data, vocab)
     except CheckpointError as e:
         st.error(f"This file cannot be used: {plain(e, 300)}")
         st.stop()
@@ -61,13 +62,13 @@ VOCABS = {"file": "from the file (checkpoints of this project carry theirs)",
 
 def pick_vocab() -> list[str] | None:
     """The tokens a plain state_dict reads, in the order it was trained with."""
-    shipped = {f"of:{n}": f"the vocabulary of {n}" for n in cache.available()}
+    shipped = {f"of:{n}": f"the vocabulary of {n}" for n in catalogue.available()}
     choice = st.selectbox("Vocabulary", [*VOCABS, *shipped], key="vocab_source",
                           format_func={**VOCABS, **shipped}.get)
     if choice == "printable":
         return list(string.printable)
     if choice.startswith("of:"):
-        return list(cache.model(choice[3:]).vocab.tokens)
+        return list(catalogue.model(choice[3:]).vocab.tokens)
     if choice != "upload":
         return None
     file = st.file_uploader("Vocabulary: one token per line (\\n for the newline), or a JSON "
@@ -117,13 +118,13 @@ def read_text(ck: Checkpoint, model_key: str) -> str:
     """The text area; stops the page with a message if the model cannot read the text. The
     trace is the check (so a step change does no extra work), and it is left in the cache:
     holding it here would keep an evicted trace alive while the page runs."""
-    text = st.session_state.get("text", "")
-    if len(text) > cache.MAX_CHARS:
+    text, longest = st.session_state.get("text", ""), budget.max_text()
+    if len(text) > longest:
         notice(f"The text has {len(text):,} characters; only the first "
-               f"{cache.MAX_CHARS:,} are used.")
-        st.session_state["text"] = text = text[: cache.MAX_CHARS]
+               f"{longest:,} are used (the longest this server accepts).")
+        st.session_state["text"] = text = text[:longest]
     text = st.text_area(f"Text the GRU reads, one {'word' if ck.vocab.words else 'character'} "
-                        "per step", key="text", height=90, max_chars=cache.MAX_CHARS)
+                        "per step", key="text", height=90, max_chars=longest)
     if not text:
         st.warning("The text is empty: type a sentence for the GRU to read.")
         st.stop()
@@ -137,6 +138,9 @@ def trace_or_stop(ck: Checkpoint, model_key: str, text: str) -> TextTrace:
         return cache.trace(model_key, ck, text)
     except cache.TooLarge as e:
         st.error(f"{str(e).capitalize()}: shorten the text.")
+        st.stop()
+    except cache.Busy as e:
+        st.warning(f"{str(e).capitalize()}.")
         st.stop()
     except UnknownTokens as e:
         shown = ", ".join(plain(tok, 12) for tok in e.tokens[:8]) + " …" * (len(e.tokens) > 8)
@@ -189,8 +193,15 @@ def sidebar() -> Selection:
                      st.session_state["notation"])
 
 
+def refused_models() -> None:
+    """Host-named models that could not be read (not offered), each once, as plain text."""
+    for message in catalogue.refused():
+        st.error(message.translate({ord(c): "\\" + c for c in "\\`*_{}[]()<>#+-.!|$~"}))
+
+
 def main() -> None:
-    selection.init_from_url([*VIEWS, QUESTIONS], cache.available(), "agreement",
+    refused_models()
+    selection.init_from_url([*VIEWS, QUESTIONS], catalogue.available(), "agreement",
                             [p for v in VIEWS.values() for p in v.params])
     for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
         if key in st.session_state:

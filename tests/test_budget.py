@@ -4,8 +4,8 @@ used evicted first, and a text whose trace alone exceeds the budget refused with
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import cache
-from gru_core import estimate_nbytes, load_checkpoint
+from dashboard import budget, cache, catalogue
+from gru_core import load_checkpoint
 
 from .conftest import CHECKPOINTS, ROOT
 
@@ -14,24 +14,23 @@ TEXT = "The dogs, which chased the cat, were tired. "
 
 @pytest.fixture
 def model():
-    ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
-    ck.name = "agreement"
-    return ck
+    return catalogue.model("agreement")  # resident: its traces are accounted at their tensors
 
 
 def test_least_recently_used_traces_are_evicted_to_stay_in_budget(model, monkeypatch):
     texts = [(TEXT * 40)[:n] for n in (1500, 1400, 1300)]
-    sizes = [estimate_nbytes(model, len(t)) for t in texts]
-    budget = sizes[0] + sizes[1] + sizes[2] // 2  # room for two of the three
-    monkeypatch.setenv("GRU_STEPPER_CACHE_MB", str(budget / 2**20))
+    peaks = [budget.peak_nbytes(model, len(t)) for t in texts]
+    held_0 = budget.estimate_nbytes(model, len(texts[0]))
+    room = held_0 + max(peaks[1:])  # one held and another at its peak; never all three
+    monkeypatch.setenv("GRU_STEPPER_CACHE_MB", str(room / 2**20))
     first = cache.trace("agreement", model, texts[0])
     cache.trace("agreement", model, texts[1])
     assert cache.trace("agreement", model, texts[0]) is first  # a hit, now most recent
     cache.trace("agreement", model, texts[2])  # needs room: texts[1] is the least recent
     held = cache.traces()
     assert set(held) == {("agreement", texts[0]), ("agreement", texts[2])}
-    assert held.currsize == sizes[0] + sizes[2] <= held.maxsize
-    assert all(held.getsizeof(tt) == tt.nbytes() for tt in held.values())
+    assert held.currsize == sum(tt.nbytes() for tt in held.values()) <= held.maxsize
+    assert all(held.getsizeof(tt) == tt.nbytes() for tt in held.values())  # shipped: resident
 
 
 def test_a_text_too_large_for_the_budget_is_refused(model, monkeypatch):
@@ -45,3 +44,57 @@ def test_a_text_too_large_for_the_budget_is_refused(model, monkeypatch):
     assert "too long for this server" in at.error[0].value
     at.text_area[0].set_value(TEXT).run()  # a short text still works on the same page
     assert not at.exception and not at.error
+
+
+def test_a_trace_of_an_upload_is_accounted_with_the_parameters_it_keeps_alive(monkeypatch):
+    upload = load_checkpoint((CHECKPOINTS / "agreement.pt").read_bytes())  # not resident
+    monkeypatch.setenv("GRU_STEPPER_CACHE_MB", "64")
+    tt = cache.trace("upload:x", upload, TEXT)
+    params = sum(p.nbytes for p in upload.module.parameters())
+    assert cache.traces().getsizeof(tt) == tt.nbytes() + params
+    cache.forget("upload:x")
+    assert ("upload:x", TEXT) not in cache.traces()
+
+
+def test_room_is_made_for_a_trace_at_its_peak(model):
+    T = 1000
+    peak = budget.peak_nbytes(model, T)
+    V = len(model.vocab)
+    assert peak - budget.estimate_nbytes(model, T) == 4 * T * V  # one-hot: the logits only
+    two = catalogue.model("shakespeare-2layer")  # its second layer reads dense input
+    assert (budget.peak_nbytes(two, T) - budget.estimate_nbytes(two, T)
+            == 4 * T * 4 * two.config.hidden_size)
+    assert budget.peak_nbytes(two, 100_000) <= budget.DEFAULT_CACHE_MB * 2**20  # fits by default
+
+
+def test_an_upload_is_released_when_its_session_ends(monkeypatch):
+    monkeypatch.setattr(catalogue, "_UPLOADS", {})  # no other session (AppTest's) holds it
+    monkeypatch.setattr(catalogue, "_session_id", lambda: "student")
+    data = (CHECKPOINTS / "agreement.pt").read_bytes()
+    key = catalogue.upload_key(data, None)
+    ck = catalogue.uploaded(key, data, None)
+    assert catalogue.uploaded(key, data, None) is ck  # loaded once for the session
+    cache.trace(key, ck, TEXT)
+    catalogue.end_session("student")
+    assert (key, TEXT) not in cache.traces()
+    assert sum(p.numel() for p in ck.module.parameters()) == 0  # a kept reference holds nothing
+    assert "student" not in catalogue._UPLOADS
+
+
+def test_the_sweep_releases_the_uploads_of_sessions_the_runtime_no_longer_has(monkeypatch):
+    class Runtime:  # the server's runtime: only "here" is an active session
+        exists = staticmethod(lambda: True)
+        instance = staticmethod(lambda: Runtime)
+        is_active_session = staticmethod(lambda session: session == "here")
+
+    monkeypatch.setattr(catalogue, "_UPLOADS", {})
+    data = (CHECKPOINTS / "agreement.pt").read_bytes()
+    key = catalogue.upload_key(data, None)
+    for session in ("here", "gone"):
+        monkeypatch.setattr(catalogue, "_session_id", lambda s=session: s)
+        catalogue.uploaded(key, data, None)
+    monkeypatch.setattr(catalogue, "Runtime", Runtime)
+    catalogue.sweep()
+    assert set(catalogue._UPLOADS) == {"here"}  # the same file, still held where it is open
+    assert sum(p.numel() for p in catalogue._UPLOADS["here"][1].module.parameters()) > 0
+    catalogue.end_session("here")

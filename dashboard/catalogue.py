@@ -1,0 +1,195 @@
+"""Which models this server offers: the shipped ones, the ones the host names with --model (each
+loaded and validated once, the first time the app runs; one that cannot be read is refused with
+the loader's message), and uploads, which belong to the session that uploaded them.
+
+An upload is held here, never in a process-wide cache: a session holds its latest upload only,
+and when the session ends (its tab closed: no longer an active session of the runtime) the model
+is released. Streamlit keeps a closed session for two minutes in case it reconnects (its state
+and its fragments' arguments, which can hold the model), so a released model's tensors are
+emptied: what a kept session still points at no longer holds the memory."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from gru_core import Checkpoint, CheckpointError, load_checkpoint, read_vocab
+
+CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
+SHIPPED = ("agreement", "agreement-words", "shakespeare", "shakespeare-2layer")
+# the plain RNNs the gradient view compares with, each trained on its GRUs' data; never stepped
+CONTRASTS = ("shakespeare-rnn", "agreement-rnn")
+SWEEP_SECONDS = 5.0  # how often ended sessions' uploads are looked for
+
+_LOCK = threading.RLock()
+_RESIDENT: dict[str, Checkpoint] = {}  # shipped and host-named models, loaded once
+_REFUSED: dict[str, str] = {}  # host-named models that could not be read: name -> message
+_LOADED_ARGS: dict = {"host": None}  # the --model arguments loaded (a server's argv is fixed)
+_UPLOADS: dict[str, tuple[str, Checkpoint]] = {}  # session id -> (model key, model)
+on_release: list[Callable[[str], None]] = []  # called with a model key no session holds now
+
+
+def host_args(argv: list[str] | None = None) -> dict[str, tuple[Path, Path | None]]:
+    """Models the host names when starting the app:
+    streamlit run dashboard/app.py -- --model mine.pt [--vocab mine.json] [--model other.pt ...]
+    (each --vocab belongs to the --model before it). Named after the file, linkable like the
+    shipped ones; a URL can only pick among these names, never give a path."""
+    p = argparse.ArgumentParser(prog="dashboard/app.py", add_help=False)
+    p.add_argument("--model", action="append", default=[])
+    p.add_argument("--vocab", action="append", default=[])
+    args, _ = p.parse_known_args(sys.argv[1:] if argv is None else argv)
+    vocabs = args.vocab + [None] * (len(args.model) - len(args.vocab))
+    return {Path(m).stem: (Path(m), v and Path(v)) for m, v in zip(args.model, vocabs,
+                                                                   strict=False)}
+
+
+def _load_host_model(path: Path, vocab: Path | None) -> Checkpoint:
+    try:
+        tokens = read_vocab(vocab.read_bytes()) if vocab else None
+        return load_checkpoint(path.read_bytes(), tokens)
+    except OSError as e:
+        raise CheckpointError(f"cannot read {e.filename or path}: {e.strerror}") from None
+    except ValueError as e:  # CheckpointError, and a vocabulary the reader refuses
+        raise CheckpointError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - a file no loader expected: its reason, no traceback
+        raise CheckpointError(f"{type(e).__name__}: {e}") from None
+
+
+def host_models() -> dict[str, Checkpoint]:
+    """The host-named models that loaded; loaded on the first call, once for the process."""
+    with _LOCK:
+        named = host_args()
+        if _LOADED_ARGS["host"] != named:
+            for name in [n for n in _RESIDENT if n not in SHIPPED and n not in CONTRASTS]:
+                del _RESIDENT[name]
+            _REFUSED.clear()
+            for name, (path, vocab) in named.items():
+                if name in SHIPPED or name in CONTRASTS:
+                    _REFUSED[name] = f"--model {path}: the name {name!r} is a shipped model's"
+                    continue
+                try:
+                    _RESIDENT[name] = _load_host_model(path, vocab)
+                    _RESIDENT[name].name = name
+                except CheckpointError as e:
+                    _REFUSED[name] = f"--model {path} is not offered: {e}"
+                    print(_REFUSED[name], file=sys.stderr)  # the host reads the server's log
+            _LOADED_ARGS["host"] = named
+        return {n: ck for n, ck in _RESIDENT.items() if n not in SHIPPED and n not in CONTRASTS}
+
+
+def refused() -> list[str]:
+    """Why each host-named model that could not be read is not offered (plain text)."""
+    host_models()
+    return list(_REFUSED.values())
+
+
+def available() -> list[str]:
+    shipped = [name for name in SHIPPED if (CHECKPOINT_DIR / f"{name}.pt").is_file()]
+    return shipped + [name for name in host_models() if name not in shipped]
+
+
+def model(name: str) -> Checkpoint:
+    """A shipped model or one the host named; never a path built from user input."""
+    hosted = host_models()
+    if name in hosted:
+        return hosted[name]
+    if name not in (*SHIPPED, *CONTRASTS):
+        raise KeyError(name)
+    with _LOCK:
+        if name not in _RESIDENT:
+            ck = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
+            ck.name = name
+            _RESIDENT[name] = ck
+        return _RESIDENT[name]
+
+
+def is_resident(ck: Checkpoint) -> bool:
+    """Held for the life of the process anyway (shipped, host-named): a trace of it keeps no
+    memory alive beyond its own tensors."""
+    return any(ck is held for held in _RESIDENT.values())
+
+
+def upload_key(data: bytes, vocab: list[str] | None) -> str:
+    digest = hashlib.sha256(data + json.dumps(vocab).encode()).hexdigest()
+    return "upload:" + digest
+
+
+def _session_id() -> str:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
+
+
+def uploaded(model_key: str, data: bytes, vocab: list[str] | None) -> Checkpoint:
+    """This session's upload, loaded once; a new upload replaces the session's previous one,
+    which is released before the new one is loaded."""
+    sweep()
+    session = _session_id()
+    with _LOCK:
+        held = _UPLOADS.get(session)
+        if held is not None and held[0] == model_key:
+            return held[1]
+        _UPLOADS.pop(session, None)
+    if held is not None:
+        _release(*held)
+    with _LOCK:
+        shared = [ck for key, ck in _UPLOADS.values() if key == model_key]  # other sessions'
+    if shared:
+        ck = shared[0]
+    else:
+        ck = load_checkpoint(data, vocab)
+        ck.name = f"upload {model_key.removeprefix('upload:')[:8]}"
+    with _LOCK:
+        _UPLOADS[session] = (model_key, ck)
+    return ck
+
+
+def _release(model_key: str, ck: Checkpoint) -> None:
+    with _LOCK:
+        if any(key == model_key for key, _ in _UPLOADS.values()):
+            return  # another session holds the same file
+    for forget in on_release:
+        forget(model_key)
+    with torch.no_grad():
+        for tensor in [*ck.module.parameters(), *ck.module.buffers()]:
+            tensor.data = torch.empty(0, dtype=tensor.dtype)
+
+
+def end_session(session: str) -> None:
+    """Release what a session holds (called by sweep when the runtime no longer has it)."""
+    with _LOCK:
+        held = _UPLOADS.pop(session, None)
+    if held is not None:
+        _release(*held)
+
+
+def sweep() -> None:
+    """Release the uploads of sessions that ended. Without a runtime (AppTest, a script) no
+    session ends."""
+    if not Runtime.exists():
+        return
+    runtime = Runtime.instance()
+    with _LOCK:
+        ended = [s for s in _UPLOADS if not runtime.is_active_session(s)]
+    for session in ended:
+        end_session(session)
+
+
+def _sweeper() -> None:
+    while True:
+        time.sleep(SWEEP_SECONDS)
+        with contextlib.suppress(Exception):  # a runtime shutting down: try again later
+            sweep()
+
+
+threading.Thread(target=_sweeper, name="gru-stepper-uploads", daemon=True).start()

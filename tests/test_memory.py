@@ -1,0 +1,66 @@
+"""The memory budget bounds the server's resident memory: a series of uploads, each traced over a
+long text, and long texts on a shipped model, measured in a subprocess (its own peak RSS, VmHWM,
+reset after the baseline). The bound: baseline + budget + the upload a session is loading (the
+state_dict read from its bytes, the model built from it) + SLACK for what the allocator keeps of
+freed traces (glibc arenas of the trace's worker threads; measured 40-60 MiB here). Before the
+budget counted uploads' parameters and traces' peaks, ten uploads held ten models."""
+
+import json
+import subprocess
+import sys
+
+from .conftest import ROOT
+
+BUDGET_MB = 160
+SLACK = 64 * 2**20
+CHILD = r"""
+import io, json, string, sys, torch
+from torch import nn
+from dashboard import budget, cache, catalogue
+
+def rss(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1]) * 1024
+
+printable = list(string.printable)
+def upload(seed):  # spro/char-rnn.pytorch's GRU, 1024 units: ~13 MB of parameters
+    torch.manual_seed(seed)
+    m = nn.ModuleDict({"encoder": nn.Embedding(100, 64), "rnn": nn.GRU(64, 1024),
+                       "decoder": nn.Linear(1024, 100)})
+    buf = io.BytesIO()
+    torch.save(m.state_dict(), buf)
+    return buf.getvalue()
+
+corpus = (string.ascii_letters + " .,;\n") * 4000
+shipped = catalogue.model("shakespeare-2layer")
+cache.trace("shakespeare-2layer", shipped, corpus[:100])
+files = [upload(seed) for seed in range(10)]
+base = rss("VmRSS:")
+open("/proc/self/clear_refs", "w").write("5")  # VmHWM := VmRSS
+for i, data in enumerate(files):
+    key = catalogue.upload_key(data, printable)
+    ck = catalogue.uploaded(key, data, printable)
+    cache.trace(key, ck, corpus[i: i + 2000])
+for i in range(4):
+    try:
+        cache.trace("shakespeare-2layer", shipped, corpus[i: i + 3000 + 500 * i])
+    except cache.TooLarge:
+        pass
+print(json.dumps({"base": base, "peak": rss("VmHWM:"), "file": len(files[0]),
+                  "held": cache.traces().currsize, "budget": budget.budget_bytes()}))
+"""
+
+
+def test_uploads_and_long_texts_stay_within_the_budget():
+    out = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, capture_output=True,
+                         text=True, timeout=600,
+                         env={"GRU_STEPPER_CACHE_MB": str(BUDGET_MB), "PYTHONPATH": str(ROOT),
+                              "OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    m = json.loads(out.stdout.strip().splitlines()[-1])
+    print({k: f"{v / 2**20:,.0f} MiB" for k, v in m.items()})
+    assert m["held"] <= m["budget"] == BUDGET_MB * 2**20
+    assert m["peak"] <= m["base"] + m["budget"] + 2 * m["file"] + SLACK, (
+        f"peak RSS {m['peak'] / 2**20:,.0f} MiB over baseline {m['base'] / 2**20:,.0f} MiB + "
+        f"budget {BUDGET_MB} MiB + one upload + slack")

@@ -1,0 +1,52 @@
+"""deploy/: two replicas behind Debian's nginx, started by deploy/run.sh. A visitor's cookie
+keeps every request on one replica, and a session (the websocket) works through the proxy."""
+
+import asyncio
+import os
+import shutil
+import urllib.request
+from urllib.parse import urlencode
+
+import pytest
+import websockets
+
+from bench.load import COURSE, Session, replicas
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("nginx") is None and not os.environ.get("REQUIRE_BROWSER"),
+    reason="nginx is not installed (apt-get install nginx; .ci/run installs it and sets "
+    "REQUIRE_BROWSER=1 so that this test can never be skipped there)")
+
+
+def get(url: str, cookie: str | None = None):
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return r.status, r.headers
+
+
+async def step_through(url: str, cookie: str) -> tuple[bool, bool, str]:
+    """Open the course's deep link over the proxied websocket and click ▶ once."""
+    query = urlencode({"ckpt": "agreement", "text": COURSE, "t": 5, "unit": 3})
+    async with websockets.connect(url.replace("http", "ws") + "/_stcore/stream",
+                                  subprotocols=["streamlit"], max_size=None, open_timeout=60,
+                                  additional_headers={"Cookie": cookie}) as ws:
+        s = Session(ws, query)
+        opened = await s.run() and s.next_button is not None
+        stepped = await s.step()
+        return opened, stepped and "t=6" in s.query, ws.response.headers["X-Replica"]
+
+
+def test_two_replicas_behind_nginx_keep_a_session_on_one():
+    with replicas(2) as url:
+        status, headers = get(url + "/_stcore/health")
+        assert status == 200
+        cookie = next(c.split(";")[0] for c in headers.get_all("Set-Cookie")
+                      if c.startswith("gru_stepper_replica="))
+        # the same visitor always reaches the same replica ...
+        assert {get(url + "/_stcore/health", cookie)[1]["X-Replica"] for _ in range(8)} == {
+            headers["X-Replica"]}
+        # ... new visitors are spread over both
+        assert len({get(url + "/_stcore/health")[1]["X-Replica"] for _ in range(40)}) == 2
+        opened, stepped, replica = asyncio.run(step_through(url, cookie))
+        assert opened and stepped
+        assert replica == headers["X-Replica"]  # the websocket went where its cookie says
