@@ -292,3 +292,23 @@ def test_weights_only_and_other_messages(tmp_path):
         load_checkpoint(tmp_path / "m.keras")
     with pytest.raises(CheckpointError, match="reads 13 tokens but the vocabulary has 12"):
         load_checkpoint(tmp_path / "m.keras", vocab=TOKENS[:-1])
+
+
+def test_readme_your_keras_model_runs_and_opens_in_the_app(tmp_path, monkeypatch, capsys):
+    from streamlit.testing.v1 import AppTest
+
+    from .test_readme import readme_code
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_code("Your Keras model"), "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "the lecture's formula" in printed and printed.strip().endswith("True")
+    # as `make run STREAMLIT_ARGS="-- --model course.keras --vocab course.vocab.json"` starts it
+    monkeypatch.setattr(sys, "argv", ["app.py", "--model", "course.keras", "--vocab",
+                                      "course.vocab.json"])
+    at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
+    at.query_params.update({"ckpt": "course", "text": "the cats, which already ate the fish.",
+                            "t": "4", "unit": "0"})
+    at.run()
+    assert not at.exception and not at.error
+    shown = "\n".join(c.value for c in at.caption)
+    assert "Whose numbers: Keras 3 GRU (reset_after=False, the lecture's formula)" in shown
