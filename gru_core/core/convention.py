@@ -114,8 +114,16 @@ def replay_keras(cell: KerasCell, x: torch.Tensor, go_backwards: bool = False
     return _reset_before(cell, x, go_backwards)
 
 
-def _record(steps: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    return {k: torch.cat([s[k] for s in steps]) for k in steps[0]}
+class _Record:
+    """(T, H) buffers the step's terms are copied into, so that each step's temporaries are
+    freed as in Keras's own loop (holding them all is 2x slower: the allocator never reuses)."""
+
+    def __init__(self, like: torch.Tensor, T: int, H: int):
+        self.buf = {k: like.new_empty(T, H) for k in TERMS}
+
+    def __call__(self, t: int, **terms: torch.Tensor) -> None:
+        for k, v in terms.items():
+            self.buf[k][t] = v[0]
 
 
 def _reset_after(cell: KerasCell, x: torch.Tensor, go_backwards: bool):
@@ -127,7 +135,7 @@ def _reset_after(cell: KerasCell, x: torch.Tensor, go_backwards: bool):
     if bias is not None:
         x_proj = x_proj + bias[0]
     h = x.new_zeros(1, cell.H)
-    outputs, steps = [], []
+    outputs, record = [], _Record(x, inputs.shape[0], cell.H)
     for t in range(inputs.shape[0]):
         h_proj = torch.matmul(h, rk)
         if bias is not None:
@@ -139,9 +147,9 @@ def _reset_after(cell: KerasCell, x: torch.Tensor, go_backwards: bool):
         hh = torch.tanh(x_h + r * h_h)
         h_prev, h = h, z * h + (1.0 - z) * hh
         outputs.append(h)
-        steps.append({"ir": x_r, "iz": x_z, "in": x_h, "hr": h_r, "hz": h_z, "hn": h_h,
-                      "r": r, "z": z, "n": hh, "h_prev": h_prev, "h": h})
-    return torch.stack(outputs, dim=0).permute(1, 0, 2), _record(steps)
+        record(t, ir=x_r, iz=x_z, hr=h_r, hz=h_z, hn=h_h, r=r, z=z, n=hh, h_prev=h_prev, h=h,
+               **{"in": x_h})
+    return torch.stack(outputs, dim=0).permute(1, 0, 2), record.buf
 
 
 def _matmul_3d(a: torch.Tensor, w: torch.Tensor, w_requires_grad: bool) -> torch.Tensor:
@@ -161,8 +169,8 @@ def _reset_before(cell: KerasCell, x: torch.Tensor, go_backwards: bool):
     if go_backwards:
         inputs = torch.flip(inputs, dims=[0])
     h = x.new_zeros(1, H)
-    outputs, steps = [], []
-    for x_t in torch.unbind(inputs):
+    outputs, record = [], _Record(x, inputs.shape[0], H)
+    for t, x_t in enumerate(torch.unbind(inputs)):
         matrix_x = torch.matmul(x_t, kernel)
         if bias is not None:
             matrix_x = torch.add(matrix_x, bias)
@@ -175,6 +183,6 @@ def _reset_before(cell: KerasCell, x: torch.Tensor, go_backwards: bool):
         hh = torch.tanh(x_h + recurrent_h)
         h_prev, h = h, z * h + (1 - z) * hh
         outputs.append(h)
-        steps.append({"ir": x_r, "iz": x_z, "in": x_h, "hr": recurrent_r, "hz": recurrent_z,
-                      "hn": recurrent_h, "r": r, "z": z, "n": hh, "h_prev": h_prev, "h": h})
-    return torch.stack(outputs, dim=0).permute(1, 0, 2), _record(steps)
+        record(t, ir=x_r, iz=x_z, hr=recurrent_r, hz=recurrent_z, hn=recurrent_h, r=r, z=z,
+               n=hh, h_prev=h_prev, h=h, **{"in": x_h})
+    return torch.stack(outputs, dim=0).permute(1, 0, 2), record.buf
