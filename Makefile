@@ -19,7 +19,12 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m streamlit run dashboard/app.py $(STREAMLIT_ARGS)
 
-test: install
+# what only the tests need (keras, tensorflow-cpu: ~300 MB), kept out of `make run`
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	touch $@
+
+test: install $(VENV)/.installed-test
 	$(PY) -m pytest
 
 lint: install

@@ -34,8 +34,9 @@ def pick_model() -> tuple[Checkpoint, str]:
                         format_func=lambda n: "upload your own…" if n == UPLOAD else n)
     if name != UPLOAD:
         return catalogue.model(name), name
-    file = st.file_uploader("Model file: a checkpoint from `python -m gru_core.train`, or your "
-                            "model's state_dict", type=["pt", "pth", "safetensors"])
+    file = st.file_uploader("Model file: a checkpoint from `python -m gru_core.train`, your "
+                            "model's state_dict, or a Keras model (.keras, .h5)",
+                            type=["pt", "pth", "safetensors", "keras", "h5"])
     vocab = pick_vocab()
     if file is None:
         st.info("Upload `torch.save(model.state_dict(), \"model.pt\")` of a model with an "

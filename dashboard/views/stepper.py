@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from gru_core import (
+    CONVENTIONS,
     SYMBOLS,
     TextTrace,
     balance,
@@ -55,6 +56,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
         st.latex(r"\small\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
         _verify(card)
+        st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
+                   f"(convention {tt.convention}).")
     with right:
         _prediction(tt, t)
     summary = step_summary(tt, t, sel.layer, sel.direction)

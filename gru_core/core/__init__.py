@@ -3,6 +3,8 @@ around it (tokens in, next-token probabilities out). Imports nothing from analys
 
 from .cell import step, update
 from .checkpoint import Checkpoint, CheckpointError, check_vocab, load_checkpoint, save_checkpoint
+from .convention import CONVENTIONS, Convention, KerasCell
+from .keras_model import KerasGRU
 from .lm import TextTrace, estimate_nbytes, top_k, trace_text
 from .model import GRUConfig, TokenGRU
 from .trace import GATES, Trace, recompute
@@ -10,7 +12,8 @@ from .vocab import UnknownTokens, Vocab, read_vocab
 from .weights import LayerWeights, config_of, layer_weights, single_layer
 
 __all__ = [
-    "GATES", "Checkpoint", "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace", "TokenGRU",
+    "CONVENTIONS", "GATES", "Checkpoint", "Convention", "KerasCell", "KerasGRU",
+    "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace", "TokenGRU",
     "Trace", "UnknownTokens", "Vocab", "check_vocab", "config_of", "estimate_nbytes",
     "layer_weights", "load_checkpoint", "read_vocab", "recompute", "save_checkpoint",
     "single_layer", "step", "top_k", "trace_text", "update",

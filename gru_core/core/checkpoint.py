@@ -23,6 +23,7 @@ from typing import NoReturn
 import safetensors.torch
 import torch
 
+from . import keras_file
 from .bounds import (
     BoundsError,
     Unreadable,
@@ -106,6 +107,8 @@ def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None 
     nn.GRU, optionally an nn.Embedding and an nn.Linear head, with `vocab` its tokens in order.
     A file's declared sizes are checked before anything in it is inflated."""
     data = _read_bytes(source)
+    if keras_file.is_keras(data):  # .keras / .h5: read as data, never run (keras_file.py)
+        return _from_keras(data, vocab)
     obj = _safetensors(data) if _is_safetensors(data) else _unpickle_safely(data)
     if not isinstance(obj, dict):
         raise CheckpointError(f"expected a dict at the top of the file, found {type(obj).__name__}")
@@ -140,6 +143,19 @@ def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None) -> Checkpoint:
     check_tensors(state, _expected_shapes(config, len(vocab), options))
     meta = {"source": f"plain state_dict{where}", "found": found}
     return _build(config, vocab, state, options, meta)
+
+
+def _from_keras(data: bytes, vocab: list[str] | Vocab | None) -> Checkpoint:
+    if vocab is None:
+        raise CheckpointError("a Keras model carries no vocabulary: give the model's tokens in "
+                              "order (a text file, one per line, or a JSON list)")
+    vocab = vocab if isinstance(vocab, Vocab) else check_vocab(vocab)
+    try:
+        config, module, meta = keras_file.load_keras(data, len(vocab))
+    except keras_file.KerasFileError as e:
+        raise CheckpointError(str(e)) from None
+    _check_config(config.to_dict())
+    return Checkpoint(config=config, vocab=vocab, module=module, meta=meta)
 
 
 def _tensors_of(obj: dict) -> tuple[dict[str, torch.Tensor], str]:

@@ -63,6 +63,8 @@ class Trace:
     layer_inputs: list[torch.Tensor]  # per layer, (T, input of that layer)
     state_dict: dict[str, torch.Tensor] = field(repr=False)  # nn.GRU's own keys
     parts: dict[tuple[int, int], _Terms] = field(repr=False)
+    convention: str = field(default="pytorch", kw_only=True)  # convention.CONVENTIONS: whose
+    # step these numbers are (nn.GRU's, or a Keras GRU's replayed in Keras's order)
 
     @property
     def T(self) -> int:
@@ -97,6 +99,9 @@ class Trace:
 @torch.no_grad()
 def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = None) -> Trace:
     """x: (T, input_size), h0: (L*D, H) or None -> Trace with nn.GRU's output and every gate."""
+    if hasattr(gru, "convention"):  # a Keras GRU (keras_model.KerasGRU): Keras's own order
+        from .keras_model import keras_recompute
+        return keras_recompute(gru, x, h0)
     config, sd = config_of(gru), state_dict_of(gru)
     L, D, H = config.num_layers, config.num_directions, config.hidden_size
     dtype = sd["weight_ih_l0"].dtype

@@ -1,0 +1,368 @@
+"""Keras model files, read and never executed: `.keras` (a zip of config.json and
+model.weights.h5) and the legacy full-model `.h5` (HDF5 with a JSON `model_config` attribute).
+
+Neither TensorFlow nor Keras is imported and nothing is deserialised by Keras: the JSON config is
+read as data and only the layers the stepper can replay are accepted (a Lambda layer's code is
+never run, it is refused by name). Supported: a Sequential or a chain-shaped Functional model of
+Embedding (or one-hot input) -> 1..3 GRU layers (return_sequences, optionally Bidirectional with
+merge_mode 'concat', the same units throughout) -> an optional Dense head (linear or softmax).
+Dropout layers are accepted: Keras skips them at inference.
+
+Sizes are checked before anything is inflated: the zip's declared sizes and entry count, then
+every HDF5 dataset's shape before it is read.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+
+import h5py
+import numpy as np
+import torch
+from torch import nn
+
+from .convention import KerasCell
+from .keras_model import KerasDense, KerasGRU
+from .model import GRUConfig, TokenGRU
+
+HDF5 = b"\x89HDF\r\n\x1a\n"
+MAX_ENTRIES, MAX_CONFIG = 16, 4 * 2**20
+MAX_WEIGHTS = 64 * 2**20  # bytes of weights, as every checkpoint
+MAX_RATIO = 200  # a declared size more than this many times the compressed one is a bomb
+MAX_GRU_LAYERS = 3
+STEPPABLE = ("the stepper reads Embedding (or one-hot input) -> 1 to 3 GRU layers "
+             "(optionally Bidirectional) -> a Dense head. To step the GRU alone, call "
+             "gru_core.recompute(gru_core.KerasGRU([[gru_core.KerasCell(kernel, "
+             "recurrent_kernel, bias)]]), x) from Python on its input sequence x")
+
+
+class KerasFileError(ValueError):
+    """Raised with a message for the user; checkpoint.py turns it into a CheckpointError."""
+
+
+def is_keras(data: bytes) -> bool:
+    """A .keras zip (config.json inside) or an HDF5 file. A torch.save zip has no config.json."""
+    if data.startswith(HDF5):
+        return True
+    if not data.startswith(b"PK\x03\x04"):
+        return False
+    try:
+        return "config.json" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def load_keras(data: bytes, vocab_size: int | None) -> tuple[GRUConfig, TokenGRU, dict]:
+    """-> (config, a TokenGRU whose GRU and head are Keras's, meta)."""
+    if data.startswith(HDF5):
+        h5 = _open_h5(data)
+        if "model_config" not in h5.attrs:
+            raise KerasFileError(
+                "this HDF5 file holds weights only (model.save_weights): it carries no "
+                "architecture. Save the whole model with model.save(\"model.keras\")")
+        config = _json(h5.attrs["model_config"])
+        source = "legacy Keras .h5 file"
+        weights = _LegacyWeights(h5)
+    else:
+        entries = _read_zip_bounded(data, ("config.json", "model.weights.h5"))
+        config = _json(entries["config.json"])
+        source = "Keras .keras file"
+        weights = _KerasWeights(_open_h5(entries["model.weights.h5"]))
+    layers = _chain(config)
+    return _build(layers, weights, vocab_size, source)
+
+
+# --- bounds -------------------------------------------------------------------------------------
+
+def _read_zip_bounded(data: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
+    """Local bounded read of a zip (to be unified with core/bounds.py's read_zip_bounded):
+    declared sizes and counts checked before any record is inflated, and no record read past
+    its declared size."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except zipfile.BadZipFile as e:
+        raise KerasFileError(f"not a readable .keras file (corrupt zip): {e}") from None
+    if len(infos) > MAX_ENTRIES:
+        raise KerasFileError(f"the .keras file has {len(infos)} entries; a model has 3")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_WEIGHTS:
+        raise KerasFileError(f"the .keras file would unpack to {total:,} bytes, over the "
+                             f"{MAX_WEIGHTS // 2**20} MiB limit: refused before unpacking")
+    for i in infos:
+        if i.file_size > MAX_RATIO * max(i.compress_size, 1) + 2**16:
+            raise KerasFileError(f"{i.filename} in the .keras file is compressed "
+                                 f"{i.file_size // max(i.compress_size, 1):,}:1, as a "
+                                 "decompression bomb is: refused before unpacking")
+    found = {i.filename: i for i in infos}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise KerasFileError(f"the .keras file has no {', '.join(missing)}")
+    out = {}
+    for name in names:
+        limit = MAX_CONFIG if name.endswith(".json") else MAX_WEIGHTS
+        if found[name].file_size > limit:
+            raise KerasFileError(f"{name} is larger than {limit // 2**20} MiB")
+        try:
+            with archive.open(found[name]) as f:
+                out[name] = f.read(limit + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as e:
+            raise KerasFileError(f"not a readable .keras file ({name}: {e})") from None
+        if len(out[name]) > found[name].file_size:
+            raise KerasFileError(f"{name} is longer than the zip declares")
+    return out
+
+
+def _open_h5(data: bytes) -> h5py.File:
+    try:
+        return h5py.File(io.BytesIO(data), "r")
+    except OSError as e:
+        raise KerasFileError(f"not a readable HDF5 file (corrupt or truncated): {e}") from None
+
+
+def _json(raw: bytes | str) -> dict:
+    if isinstance(raw, bytes) and len(raw) > MAX_CONFIG:
+        raise KerasFileError("the model's config is too large")
+    try:
+        config = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise KerasFileError(f"the model's config is not valid JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise KerasFileError("the model's config is not a JSON object")
+    return config
+
+
+def _array(ds: object, shape: tuple[int, ...], what: str) -> torch.Tensor:
+    """A float32/float64 dataset of exactly `shape`, checked before it is read."""
+    if not isinstance(ds, h5py.Dataset):
+        raise KerasFileError(f"{what}: no weights in the file")
+    if ds.dtype not in (np.float32, np.float64):
+        raise KerasFileError(f"{what} must be float32 or float64, found {ds.dtype}")
+    if tuple(ds.shape) != shape:
+        raise KerasFileError(f"{what} has shape {tuple(ds.shape)}, expected {shape}")
+    t = torch.tensor(ds[()])  # a fresh, aligned copy: the bits of MKL's products depend on it
+    if not torch.isfinite(t).all():
+        raise KerasFileError(f"{what} contains NaN or infinite values")
+    return t
+
+
+# --- weights, in both file layouts ----------------------------------------------------------
+
+class _KerasWeights:
+    """model.weights.h5: layers/<snake_case class name, numbered>/[cell/]vars/<i>."""
+
+    def __init__(self, h5: h5py.File):
+        self.h5 = h5
+        self.used: dict[str, int] = {}
+
+    def layer(self, spec: dict) -> str:
+        name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", str(spec["class_name"]))  # Keras's
+        name = re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()  # naming.to_snake_case
+        n = self.used.get(name, 0)
+        self.used[name] = n + 1
+        return f"layers/{name}" + (f"_{n}" if n else "")
+
+    def get(self, path: str, part: str, i: int) -> object:
+        return self.h5.get(f"{path}/{part}vars/{i}")
+
+    def gru(self, path: str, sub: str = "") -> callable:
+        return lambda i: self.get(path, f"{sub}cell/", i)
+
+    def plain(self, path: str) -> callable:
+        return lambda i: self.get(path, "", i)
+
+
+class _LegacyWeights:
+    """Legacy .h5: model_weights/<layer name>/ with the weights in its weight_names order."""
+
+    def __init__(self, h5: h5py.File):
+        self.h5 = h5
+
+    def layer(self, spec: dict) -> str:
+        return spec["config"].get("name", "")
+
+    def _names(self, name: str) -> list:
+        group = self.h5.get(f"model_weights/{name}")
+        names = [] if group is None else list(group.attrs.get("weight_names", []))
+        return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+
+    def gru(self, name: str, sub: str = "") -> callable:
+        names = self._names(name)
+        offset = 3 if sub == "backward_layer/" else 0
+        return lambda i: (self.h5.get(f"model_weights/{name}/{names[offset + i]}")
+                          if offset + i < len(names) else None)
+
+    def plain(self, name: str) -> callable:
+        names = self._names(name)
+        return lambda i: (self.h5.get(f"model_weights/{name}/{names[i]}")
+                          if i < len(names) else None)
+
+
+# --- the architecture ---------------------------------------------------------------------
+
+def _chain(config: dict) -> list[dict]:
+    """The model's layers in order, for a Sequential or a Functional model that is a chain."""
+    kind, inner = config.get("class_name"), config.get("config")
+    if kind not in ("Sequential", "Functional", "Model") or not isinstance(inner, dict):
+        raise KerasFileError(f"the file holds a {kind!r}, not a Sequential or Functional model: "
+                             + STEPPABLE)
+    layers = inner.get("layers")
+    if not isinstance(layers, list) or not all(isinstance(s, dict) for s in layers):
+        raise KerasFileError("the model's config has no list of layers")
+    for spec in layers:
+        if not isinstance(spec.get("config"), dict):
+            raise KerasFileError("a layer in the config has no config")
+    if kind != "Sequential":
+        previous = None
+        for spec in layers:
+            sources = _inbound(spec)
+            if previous is not None and sources != [previous]:
+                raise KerasFileError(f"layer {spec.get('name')!r} does not read the layer "
+                                     f"before it: only a chain of layers can be stepped; "
+                                     + STEPPABLE)
+            previous = spec.get("name") or spec["config"].get("name")
+    return layers
+
+
+def _inbound(spec: dict) -> list[str]:
+    found = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            history = node.get("keras_history")
+            if isinstance(history, list) and history:
+                found.append(history[0])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(spec.get("inbound_nodes", []))
+    return found
+
+
+def _refuse(spec: dict, why: str = "") -> KerasFileError:
+    name = spec["config"].get("name", "?")
+    return KerasFileError(f"layer {name!r} ({spec.get('class_name')}) cannot be stepped"
+                          f"{': ' + why if why else ''}; " + STEPPABLE)
+
+
+def _gru_cell(spec: dict, get, width: int) -> KerasCell:
+    c = spec["config"]
+    checks = [(c.get("activation") == "tanh", "its activation is not tanh"),
+              (c.get("recurrent_activation") == "sigmoid",
+               "its recurrent_activation is not sigmoid"),
+              (c.get("return_sequences") is True, "it does not return sequences"),
+              (not c.get("go_backwards"), "go_backwards is set"),
+              (not c.get("recurrent_dropout"), "recurrent_dropout makes Keras use its "
+               "implementation 1, a different order of operations"),
+              (isinstance(c.get("units"), int) and 1 <= c["units"] <= 4096, "units out of 1..4096")]
+    for ok, why in checks:
+        if not ok:
+            raise _refuse(spec, why)
+    H, name = c["units"], c.get("name", "gru")
+    bias_shape = (2, 3 * H) if c.get("reset_after", True) else (3 * H,)
+    kernel = _array(get(0), (width, 3 * H), f"{name} kernel")
+    recurrent = _array(get(1), (H, 3 * H), f"{name} recurrent_kernel")
+    bias = _array(get(2), bias_shape, f"{name} bias") if c.get("use_bias", True) else None
+    return KerasCell(kernel, recurrent, bias, trainable=c.get("trainable", True) is not False)
+
+
+def _build(layers: list[dict], weights, vocab_size: int | None, source: str
+           ) -> tuple[GRUConfig, TokenGRU, dict]:
+    embed, cells, head, width, found = None, [], None, None, []
+    for spec in layers:
+        kind, c = spec.get("class_name"), spec["config"]
+        if kind == "InputLayer":
+            shape = c.get("batch_shape") or c.get("batch_input_shape") or []
+            if len(shape) == 3 and isinstance(shape[-1], int):
+                width = shape[-1]
+                found.append(f"one-hot input over {width} tokens")
+            continue
+        path = weights.layer(spec)
+        if kind == "Dropout" and head is None:
+            continue  # Keras skips it at inference
+        if kind == "Embedding" and embed is None and not cells:
+            if c.get("mask_zero"):
+                raise _refuse(spec, "mask_zero=True masks steps, which the stepper cannot honour")
+            V, E = c.get("input_dim"), c.get("output_dim")
+            if not (isinstance(V, int) and isinstance(E, int) and 1 <= V <= 100_000
+                    and 1 <= E <= 4096):
+                raise _refuse(spec, "its sizes are out of range")
+            embed = _array(weights.plain(path)(0), (V, E), f"{c.get('name')} embeddings")
+            width = E
+            found.append(f"Embedding '{c.get('name')}': {V} tokens × {E}")
+        elif kind in ("GRU", "Bidirectional") and head is None and len(cells) < MAX_GRU_LAYERS:
+            if width is None:
+                raise _refuse(spec, "its input width is unknown (no Embedding or shaped Input "
+                              "before it)")
+            if kind == "GRU":
+                pair = [_gru_cell(spec, weights.gru(path), width)]
+            else:
+                inner = c.get("layer")
+                if c.get("merge_mode", "concat") != "concat" or not isinstance(inner, dict) or (
+                        inner.get("class_name") != "GRU" or not isinstance(inner.get("config"),
+                                                                           dict)):
+                    raise _refuse(spec, "only a Bidirectional GRU with merge_mode 'concat'")
+                back = c.get("backward_layer") or inner
+                pair = [_gru_cell(inner, weights.gru(path, "forward_layer/"), width),
+                        _gru_cell({**back, "config": {**back.get("config", {}),
+                                                      "go_backwards": False}},
+                                  weights.gru(path, "backward_layer/"), width)]
+            if cells and (len(pair) != len(cells[0]) or pair[0].H != cells[0][0].H
+                          or pair[0].reset_after != cells[0][0].reset_after):
+                raise _refuse(spec, "stacked GRU layers must have the same units, "
+                              "directions and reset_after")
+            cells.append(pair)
+            width = pair[0].H * len(pair)
+            found.append(f"{kind} '{c.get('name')}': {pair[0].H} units, reset_after="
+                         f"{pair[0].reset_after}")
+        elif kind == "Dense" and cells and head is None:
+            if c.get("activation") not in ("linear", "softmax", None):
+                raise _refuse(spec, f"its activation is {c.get('activation')!r}; a head is "
+                              "linear or softmax")
+            V = c.get("units")
+            if not isinstance(V, int) or not 1 <= V <= 100_000:
+                raise _refuse(spec, "units out of range")
+            get = weights.plain(path)
+            kernel = _array(get(0), (width, V), f"{c.get('name')} kernel")
+            bias = _array(get(1), (V,), f"{c.get('name')} bias") if c.get(
+                "use_bias", True) else None
+            head = KerasDense(kernel, bias)
+            found.append(f"Dense head '{c.get('name')}': {width} -> {V} "
+                         f"({c.get('activation')})")
+        else:
+            raise _refuse(spec)
+    if not cells:
+        raise KerasFileError("the model has no GRU layer: " + STEPPABLE)
+    return _module(embed, cells, head, vocab_size, source, found)
+
+
+def _module(embed, cells, head, vocab_size, source, found) -> tuple[GRUConfig, TokenGRU, dict]:
+    gru = KerasGRU(cells)
+    V = embed.shape[0] if embed is not None else gru.input_size
+    if vocab_size is not None and vocab_size != V:
+        raise KerasFileError(f"the model reads {V} tokens but the vocabulary has {vocab_size}: "
+                             "give the vocabulary the model was trained with, in its order")
+    if head is not None and head.out_features != V:
+        raise KerasFileError(f"the Dense head has {head.out_features} outputs but the model "
+                             f"reads {V} tokens: a next-token head predicts the same tokens")
+    dtypes = {t.dtype for t in (gru.weight_ih_l0, *([embed] if embed is not None else []),
+                                *([head.weight] if head is not None else []))}
+    if len(dtypes) > 1:
+        raise KerasFileError("the model mixes float32 and float64 weights")
+    config = GRUConfig(gru.input_size, gru.hidden_size, gru.num_layers, gru.bidirectional,
+                       gru.bias)
+    with torch.device("meta"):
+        module = TokenGRU(config, V, embedding=embed is not None, head=False)
+    module.gru = gru
+    if embed is not None:
+        module.embed = nn.Embedding.from_pretrained(embed, freeze=True)
+    module.head = head
+    module.eval()
+    meta = {"source": source, "convention": gru.convention.name,
+            "framework": gru.convention.framework, "found": found}
+    return config, module, meta

@@ -1,0 +1,90 @@
+"""A Keras GRU model as the rest of gru_core sees it: an nn.GRU-shaped module whose weights are
+Keras's (in nn.GRU's layout too, for the analyses that read W_ir .. b_hn), and whose run is
+Keras's own, replayed op for op (convention.replay_keras). recompute() hands such a module to
+keras_recompute(), so a Keras model's trace is the usual Trace with Keras's numbers."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .convention import KerasCell, keras_convention, replay_keras
+from .model import GRUConfig
+
+
+class KerasGRU(nn.GRU):
+    """Stacked Keras GRU layers (each optionally Bidirectional, merge 'concat')."""
+
+    def __init__(self, cells: list[list[KerasCell]]):
+        first, H = cells[0][0], cells[0][0].H
+        super().__init__(first.kernel.shape[0], H, num_layers=len(cells),
+                         bias=first.bias is not None, bidirectional=len(cells[0]) == 2,
+                         device="meta", dtype=first.kernel.dtype)
+        sd = {k: v for layer, pair in enumerate(cells)
+              for d, cell in enumerate(pair) for k, v in cell.torch_layout(layer, d == 1).items()}
+        self.load_state_dict(sd, assign=True)
+        self.cells = cells
+        self.convention = keras_convention(first.reset_after)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
+        """x: (T, I) -> (output (T, D*H), h_n (L*D, H)), Keras's numbers."""
+        trace = keras_recompute(self, x, h0)
+        return trace.output, trace.h_n
+
+
+class KerasDense(nn.Linear):
+    """Keras's Dense head: ops.matmul(x, kernel) then ops.add(bias), as Dense.call does."""
+
+    def __init__(self, kernel: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__(kernel.shape[0], kernel.shape[1], bias=True, device="meta",
+                         dtype=kernel.dtype)
+        self.weight = nn.Parameter(kernel.t(), requires_grad=False)  # (V, D*H), a view
+        zero = torch.zeros(kernel.shape[1], dtype=kernel.dtype)
+        self.bias = nn.Parameter(zero if bias is None else bias, requires_grad=False)
+        self.keras_bias = bias is not None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.matmul(x, self.weight.t())
+        return torch.add(y, self.bias) if self.keras_bias else y
+
+
+class _StoredTerms:
+    """The terms of one layer and direction, (T, H) each, indexed by input position."""
+
+    def __init__(self, terms: dict[str, torch.Tensor], H: int):
+        self.terms, self.H = terms, H
+
+    def term(self, name: str, steps) -> torch.Tensor:
+        return self.terms[name][steps]
+
+    def tensors(self) -> list[torch.Tensor]:
+        return list(self.terms.values())
+
+
+@torch.no_grad()
+def keras_recompute(gru: KerasGRU, x: torch.Tensor, h0: torch.Tensor | None = None):
+    """x: (T, I) -> Trace: every term as Keras computed it, in Keras's order."""
+    from .trace import Trace  # trace.py dispatches here
+
+    if h0 is not None and bool(h0.ne(0).any()):
+        raise ValueError("a Keras GRU starts from zeros here, as Keras's own layer does")
+    config = GRUConfig(gru.input_size, gru.hidden_size, gru.num_layers, gru.bidirectional,
+                       gru.bias)
+    if x.dim() != 2 or x.shape[1] != config.input_size or x.shape[0] == 0:
+        raise ValueError(f"x must be (T > 0, {config.input_size}), got {tuple(x.shape)}")
+    seq = x.to(gru.cells[0][0].kernel.dtype).unsqueeze(0)  # (1, T, I), Keras's batch-first
+    inputs, parts, finals = [], {}, []
+    for layer, pair in enumerate(gru.cells):
+        inputs.append(seq[0])
+        outs = []
+        for d, cell in enumerate(pair):
+            out, terms = replay_keras(cell, seq, go_backwards=d == 1)
+            if d == 1:  # Bidirectional flips the backward layer's outputs back (ops.flip)
+                out = torch.flip(out, dims=[1])
+                terms = {k: torch.flip(v, dims=[0]) for k, v in terms.items()}
+            finals.append(terms["h"][0 if d == 1 else -1])
+            parts[(layer, d)] = _StoredTerms(terms, cell.H)
+            outs.append(out)
+        seq = outs[0] if len(outs) == 1 else torch.concatenate(outs, dim=-1)
+    return Trace(config, seq[0], torch.stack(finals), inputs, gru.state_dict(), parts,
+                 convention=gru.convention.name)
