@@ -1,6 +1,7 @@
 """The analyses: each reads one trace (or, to compare texts, one model) and returns numbers,
 tables and sentences; no drawing. Rule: analysis imports core (and data's task definitions)."""
 
+from .example import MAX_STEPS, MAX_UNITS, WorkedExample, worked_example
 from .explain import (
     StepCard,
     balance,
@@ -26,6 +27,7 @@ from .units import (
 from .whatif import WhatIf, what_if
 
 __all__ = [
+    "MAX_STEPS", "MAX_UNITS", "WorkedExample", "worked_example",
     "count_of", "describe_flow", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",
     "what_if", "HOLDS", "MOVES", "SYMBOLS", "ResetCounterfactual", "StepCard", "balance",
     "clause_difference", "clause_start", "contributions", "course_bias", "course_candidate",
