@@ -8,6 +8,7 @@ that the page shows, so a pasted link never breaks the page.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -108,8 +109,47 @@ def init_from_url(views: Collection[str], shipped: Collection[str], default_mode
     for key in INTS:
         if key in qp:
             st.session_state[key] = _as_int(key, qp[key])
+    for key in LISTS:  # the worked example's steps=33,34 or 30-34 and units=3,17,200
+        if key in qp:
+            st.session_state[key] = format_list(parse_list(key, qp[key]))
     if "text" not in qp and "t" not in qp:
         st.session_state["t"] = COURSE_T
+
+
+LISTS = ("steps", "units")
+MAX_LIST = 10  # a worked example shows at most 10 steps × 10 units
+_ITEM = re.compile(r"([0-9]{1,7})(?:-([0-9]{1,7}))?")  # ASCII digits only: not '٣' or '³'
+
+
+def parse_list(key: str, raw: str, cap: int = MAX_LIST) -> list[int]:
+    """'33,34' or '30-34' (or both: '3,10-12') -> sorted distinct ints, at most `cap`. What is
+    not a number or a range is dropped with a notice that does not repeat it."""
+    values: set[int] = set()
+    bad = 0
+    for item in raw.split(","):
+        m = _ITEM.fullmatch(item.strip())
+        if not m:
+            bad += bool(item.strip())
+            continue
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        values.update(range(lo, min(hi, lo + cap) + 1))  # a range longer than cap is cut
+    if bad:
+        notice(f"{key}: {bad} entr{'y was' if bad == 1 else 'ies were'} not a whole number or "
+               "a range like 30-34, and dropped.")
+    if len(values) > cap:
+        notice(f"{key}: at most {cap}; the first {cap} are kept.")
+    return sorted(values)[:cap]
+
+
+def format_list(values: list[int]) -> str:
+    """[30, 31, 32, 34] -> '30-32,34', the form parse_list reads."""
+    runs: list[list[int]] = []
+    for v in sorted(set(values)):
+        if runs and v == runs[-1][-1] + 1:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ",".join(map(str, r)) for r in runs)
 
 
 def _as_int(key: str, raw: str) -> int:

@@ -25,6 +25,7 @@ from ..live_chart import live_chart
 from ..selection import Selection
 from ..text import show_token
 from ..view import View
+from .example import add_button
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
@@ -52,6 +53,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
         st.latex(r"\small\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
         _verify(card)
+        add_button(sel, tt)  # the worked example (views/example.py)
     with right:
         _prediction(tt, t)
     summary = step_summary(tt, t, sel.layer, sel.direction)
