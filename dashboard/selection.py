@@ -128,7 +128,7 @@ def parse_list(key: str, raw: str, cap: int = MAX_LIST) -> list[int]:
     bad = 0
     for item in raw.split(","):
         m = _ITEM.fullmatch(item.strip())
-        if not m:
+        if not m or int(m[2] or m[1]) < int(m[1]):  # '34-30' is not a range
             bad += bool(item.strip())
             continue
         lo, hi = int(m[1]), int(m[2] or m[1])

@@ -74,3 +74,101 @@ def test_worked_example_refuses_what_it_cannot_show():
     for steps, units in (([], [0]), ([0], []), ([3], [0]), ([0], [4]), (list(range(3)) * 4, [0])):
         with pytest.raises(ValueError):
             worked_example(tr, steps, units)
+
+
+# --- the page, its post and its links -------------------------------------------------------
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from dashboard.offline import chart_html, example_html, player_figure  # noqa: E402
+from dashboard.post import code_span, fenced, link_caveats, md_escape  # noqa: E402
+
+from . import reference as ref  # noqa: E402
+from .conftest import ROOT  # noqa: E402
+
+APP = str(ROOT / "dashboard/app.py")
+SPEECH = "First Citizen:\nBefore we proceed any further, hear me speak."
+
+
+def open_app(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({k: str(v) for k, v in params.items()})
+    return at.run()
+
+
+def test_example_link_shows_every_term_equal_to_plain_nn_gru():
+    at = open_app(view="example", ckpt="shakespeare", text=SPEECH, steps="33-34",
+                  units="3,17,200")
+    assert not at.exception
+    g = ref.gates("shakespeare", SPEECH)
+    tables = [d.value for d in at.dataframe]
+    assert len(tables) == 2
+    for t, table in zip((33, 34), tables, strict=True):
+        assert table.index.tolist() == [3, 17, 200]
+        for k in ("h_prev", "r", "z", "n", "h"):
+            np.testing.assert_allclose(table[k], g[k][t, [3, 17, 200]].double(), atol=2e-6)
+        keep = g["z"][t, [3, 17, 200]] * g["h_prev"][t, [3, 17, 200]]
+        np.testing.assert_allclose(table["z·h_prev (kept)"], keep.double(), atol=2e-6)
+    post = at.code[0].value
+    assert post.count("$$") == 4 and post.count(r"\begin{aligned}") == 2
+    assert r"\underbrace" not in post and "<t>" not in post
+    for t in (33, 34):  # h_prev's value is in the post, so a reader can check z·h_prev
+        assert f"h_{{prev,17}} &= {float(g['h_prev'][t, 17]):.4f}" in post
+    assert "steps=33%2C34&units=3%2C17%2C200" in post
+    assert at.query_params["steps"] == "33,34" and at.query_params["units"] == "3,17,200"
+
+
+def test_example_link_is_parsed_strictly():
+    at = open_app(view="example", ckpt="shakespeare", text=SPEECH, steps="3,٣,4-2,x,900",
+                  units="1," + ",".join(map(str, range(2, 20))))
+    assert not at.exception
+    warnings = "\n".join(w.value for w in at.warning)
+    assert "steps: 3 entries were not a whole number" in warnings  # "٣", "4-2", "x"
+    assert "outside 0..59" in warnings  # 900
+    assert "units: at most 10" in warnings
+    assert at.query_params["steps"] == "3" and at.query_params["units"] == "1-10"
+
+
+def test_add_to_the_example_from_the_stepper():
+    at = open_app(ckpt="shakespeare", text=SPEECH, t=7, unit=5)
+    at.button(key="ex_add").click().run()
+    at.slider[0].set_value(9).run()
+    at.button(key="ex_add").click().run()
+    at.button(key="ex_open").click().run()
+    assert not at.exception
+    assert at.query_params["view"] == "example"
+    assert at.query_params["steps"] == "7,9" and at.query_params["units"] == "5"
+    assert [d.value.index.tolist() for d in at.dataframe] == [[5], [5]]
+
+
+def test_post_quotes_and_escapes_what_is_not_ours():
+    assert code_span("a`b") == "``a`b``" and code_span("`") == "`` ` ``"
+    block = fenced("x ```` y")
+    assert block.startswith("`````text\n") and block.endswith("\n`````")
+    assert md_escape("costs $5 *now*") == r"costs \$5 \*now\*"
+
+
+def test_caveats_say_when_a_link_cannot_reproduce():
+    ok = link_caveats("shakespeare", "hi", "https://gru.example.org/?view=example", 2000)
+    assert ok == []
+    up = link_caveats("upload:ab12", "hi", "https://gru.example.org/", 2000)
+    assert len(up) == 1 and "-- --model" in up[0] and "offline copy" in up[0]
+    long = link_caveats("shakespeare", "x" * 2001, "https://gru.example.org/", 2000)
+    assert len(long) == 1 and "2,001 characters" in long[0]
+    for url in ("http://localhost:8501/", "http://127.0.0.1:8501/?a=1"):
+        local = link_caveats("shakespeare", "hi", url, 2000)
+        assert len(local) == 1 and "GRU_STEPPER_PUBLIC_URL" in local[0]
+
+
+def test_offline_copies_hold_their_numbers_and_plotly():
+    gru = make_gru(hidden=4, seed=1)
+    ex = worked_example(recompute(gru, torch.randn(5, 5)), [1, 2], [0, 3])
+    page = example_html(ex, {}, "post with <script>alert(1)</script>", "pytorch")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert f"{ex.tables[1].h[1]:.4f}" in page
+    import plotly.graph_objects as go
+    fig = player_figure(go.Figure(go.Scatter(x=[0, 1, 2], y=[1, 2, 3])), [0, 1, 2],
+                        lambda t: [{"type": "line", "x0": t, "x1": t, "y0": 0, "y1": 1}])
+    assert len(fig.frames) == 3 and fig.layout.updatemenus[0].buttons[0].method == "animate"
+    html = chart_html(fig, "t")
+    assert "Plotly.newPlot" in html and len(html) > 1_000_000  # plotly.js is inside
