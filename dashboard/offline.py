@@ -66,8 +66,12 @@ def player_figure(fig: go.Figure, steps: list[int], marker: Callable[[int], list
     return fig
 
 
-def chart_html(fig: go.Figure, title: str, caption: str = "") -> str:
-    """A figure as one HTML file with Plotly.js inside it (a few MB; no network needed)."""
+def chart_html(fig: go.Figure, title: str, caption: str = "", start: int | None = None) -> str:
+    """A figure as one HTML file with Plotly.js inside it (a few MB; no network needed). With
+    `start`, the player's current frame is that step, so ▶ play runs on from it."""
+    at = ("" if start is None else
+          f"Plotly.animate('{{plot_id}}', ['{int(start)}'], {{frame: {{duration: 0, redraw: true}},"
+          " transition: {duration: 0}, mode: 'immediate'});")
     div = fig.to_html(full_html=False, include_plotlyjs=True, div_id="chart",
-                      auto_play=False)
+                      auto_play=False, post_script=at or None)
     return _page(title, f"<h1>{html.escape(title)}</h1>{div}<p>{html.escape(caption)}</p>")

@@ -172,3 +172,104 @@ def test_offline_copies_hold_their_numbers_and_plotly():
     assert len(fig.frames) == 3 and fig.layout.updatemenus[0].buttons[0].method == "animate"
     html = chart_html(fig, "t")
     assert "Plotly.newPlot" in html and len(html) > 1_000_000  # plotly.js is inside
+
+
+# --- in a real browser -----------------------------------------------------------------------
+
+import os  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
+
+from markdown_it import MarkdownIt  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
+
+from .browser import CHROMIUM, FLAGS, serve, settle  # noqa: E402
+
+needs_browser = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
+    reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run sets "
+    "REQUIRE_BROWSER=1 so that this can never be skipped there)")
+
+
+def post_of(page) -> str:
+    settle(page)
+    code = page.get_by_test_id("stCode").last
+    expect(code).to_contain_text("Worked example", timeout=60_000)
+    return code.locator("code").inner_text()
+
+
+def katex_render(post: str, tmp_path: Path, browser) -> tuple[int, int]:
+    """(KaTeX display blocks, KaTeX errors) when Streamlit renders the post."""
+    f = tmp_path / f"post{abs(hash(post))}.md"
+    f.write_text(post, encoding="utf-8")
+    with serve(ROOT / "tests/post_page.py", env={"POST_FILE": str(f)}) as url:
+        page = browser.new_page()
+        page.goto(url)
+        settle(page)
+        expect(page.get_by_test_id("stMarkdown").first).to_be_attached(timeout=30_000)
+        return page.locator(".katex-display").count(), page.locator(".katex-error").count()
+
+
+@needs_browser
+def test_worked_example_in_chromium(tmp_path):
+    from playwright.sync_api import sync_playwright
+    with serve(ROOT / "dashboard/app.py") as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?" + urlencode({"view": "example", "ckpt": "shakespeare",
+                                          "text": SPEECH}))
+        settle(page)
+        # build it: two steps, three units
+        for label, value in (("Steps", "33,34"), ("Units", "3,17,200")):
+            box = page.get_by_label(re.compile(f"^{label} "))
+            box.fill(value)
+            box.press("Enter")
+            settle(page)
+        post = post_of(page)
+        assert "**t = 33**" in post and "**t = 34**" in post and "h_{prev,200}" in post
+        assert r"GRU\_STEPPER\_PUBLIC\_URL" in post  # a local server: the post says so
+
+        # CommonMark: the text is one fenced block, the two $$ blocks come through intact
+        tokens = MarkdownIt("commonmark").parse(post)
+        assert [t.content for t in tokens if t.type == "fence"] == [SPEECH + "\n"]
+        html = MarkdownIt("commonmark").render(post)
+        assert html.count(r"\begin{aligned}") == 2
+        # KaTeX: both blocks typeset with no error; and a block KaTeX cannot parse is caught
+        assert katex_render(post, tmp_path, browser) == (2, 0)
+        broken = "$$\n\\begin{aligned} x &= \\frac{1}{ \\end{aligned}\n$$"
+        assert katex_render(broken, tmp_path, browser) != (1, 0)
+
+        # the post's link, in a fresh context, reopens the same numbers
+        link = re.search(r"\]\(<(http[^>]+)>\)", post)[1]
+        fresh = browser.new_context().new_page()
+        fresh.goto(link)
+        assert post_of(fresh) == post
+
+        # the offline copy of the example opens with no server
+        with page.expect_download() as dl:
+            page.get_by_role("button", name=re.compile("Offline copy: this worked example")
+                             ).click()
+        saved = tmp_path / "example.html"
+        dl.value.save_as(saved)
+        offline = browser.new_page()
+        offline.goto(saved.as_uri())
+        assert offline.locator("#post").inner_text() == post
+        expect(offline.locator("table")).to_have_count(2)
+
+        # the stepper's chart: its offline copy's player runs with no server
+        page.goto(f"{url}/?" + urlencode({"ckpt": "shakespeare", "text": SPEECH, "t": 33,
+                                          "unit": 3}))
+        settle(page)
+        with page.expect_download() as dl:
+            page.get_by_role("button", name=re.compile("Offline copy of the chart")).click()
+        saved = tmp_path / "chart.html"
+        dl.value.save_as(saved)
+        chart = browser.new_page()
+        chart.goto(saved.as_uri())
+        expect(chart.locator("#chart .main-svg").first).to_be_attached(timeout=30_000)
+        x0 = "document.getElementById('chart').layout.shapes[0].x0"
+        assert chart.evaluate(x0) == 33
+        chart.locator(".updatemenu-button").first.click()  # ▶ play
+        chart.wait_for_function(f"{x0} > 34", timeout=5_000)  # on from t, not from 0
+        browser.close()

@@ -121,7 +121,7 @@ def stepper_html(sel: Selection, tt: TextTrace) -> str:
                                 start=sel.t)
     return offline.chart_html(fig, f"GRU stepper: unit {unit}, t = {steps[0]}..{steps[-1]}",
                               f"Model {sel.model.name}, layer {sel.layer}. ▶ play runs the "
-                              "steps; the slider picks one.")
+                              "steps; the slider picks one.", start=sel.t)
 
 
 def _add(t: int, unit: int) -> None:
