@@ -273,3 +273,44 @@ def test_worked_example_in_chromium(tmp_path):
         chart.locator(".updatemenu-button").first.click()  # ▶ play
         chart.wait_for_function(f"{x0} > 34", timeout=5_000)  # on from t, not from 0
         browser.close()
+
+
+# --- the cell drawn ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_cell_figure_carries_the_cards_numbers(notation):
+    from dashboard.cell_figure import cell_figure
+    from dashboard.export import f4
+    from gru_core import load_checkpoint, step_card
+
+    from .conftest import CHECKPOINTS
+    tt = load_checkpoint(CHECKPOINTS / "shakespeare.pt").trace(SPEECH)
+    card = step_card(tt, 34, 17)
+    fig = cell_figure(card.terms, notation, card.token, 34, 17)
+    on = {a.name: a.text for a in fig.layout.annotations}
+    T = card.terms
+    z = 1 - T["z"] if notation == "course" else T["z"]
+    for key, value in (("h_prev", T["h_prev"]), ("r", T["r"]), ("z", z), ("n", T["n"]),
+                       ("keep", T["keep"]), ("new", T["new"]), ("h", T["h"]),
+                       ("r_hn", T["r_hn"]), ("hn", T["hn"]), ("in", T["in"])):
+        assert on[key].endswith(f"= {f4(value)}"), (key, on[key])
+    assert ("box:Γr σ" in on) == (notation == "course") and ("box:r σ" in on) != (
+        notation == "course")
+
+
+def test_stepper_draws_the_cell_with_plain_nn_gru_numbers():
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"ckpt": "shakespeare", "text": SPEECH, "t": "34", "unit": "17"})
+    at.run()
+    at.session_state["cell"] = True  # the user opens the expander
+    at.run()
+    assert not at.exception
+    import json
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "The GRU cell" in c.proto.spec)
+    on = {a["name"]: a["text"] for a in fig["layout"]["annotations"]}
+    g = ref.gates("shakespeare", SPEECH)
+    for key in ("h_prev", "r", "z", "n", "h"):
+        shown = float(on[key].rsplit("= ", 1)[1].replace("−", "-"))
+        assert shown == pytest.approx(float(g[key][34, 17]), abs=6e-5), key

@@ -25,7 +25,7 @@ from ..live_chart import live_chart
 from ..selection import Selection
 from ..text import show_token
 from ..view import View
-from .example import add_button
+from .example import add_button, cell_box
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
@@ -59,6 +59,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
     _where_from(card, tt)
+    cell_box(sel, card)  # views/example.py
     if sel.notation == "course":
         _differences(card)
     _what_if(sel, tt)
