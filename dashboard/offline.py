@@ -5,6 +5,7 @@ The worked example (its tables, sentences and post) and the stepper's chart with
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Callable
 
 import plotly.graph_objects as go
@@ -66,12 +67,26 @@ def player_figure(fig: go.Figure, steps: list[int], marker: Callable[[int], list
     return fig
 
 
+# ▶ play at the last frame starts again from the first (Plotly's own button would do nothing)
+RESTART = """
+var gd = document.getElementById('{plot_id}'), names = %s, current = null;
+gd.on('plotly_animatingframe', function (e) { current = e.name; });
+gd.on('plotly_buttonclicked', function (e) {
+  if (e.button.label.indexOf('play') < 0 || current !== names[names.length - 1]) return;
+  setTimeout(function () {
+    Plotly.animate(gd, names, {frame: {duration: 400, redraw: true}, mode: 'immediate'});
+  }, 0);
+});
+"""
+
+
 def chart_html(fig: go.Figure, title: str, caption: str = "", start: int | None = None) -> str:
     """A figure as one HTML file with Plotly.js inside it (a few MB; no network needed). With
     `start`, the player's current frame is that step, so ▶ play runs on from it."""
+    names = [f.name for f in fig.frames]
     at = ("" if start is None else
           f"Plotly.animate('{{plot_id}}', ['{int(start)}'], {{frame: {{duration: 0, redraw: true}},"
           " transition: {duration: 0}, mode: 'immediate'});")
     div = fig.to_html(full_html=False, include_plotlyjs=True, div_id="chart",
-                      auto_play=False, post_script=at or None)
+                      auto_play=False, post_script=at + RESTART % json.dumps(names))
     return _page(title, f"<h1>{html.escape(title)}</h1>{div}<p>{html.escape(caption)}</p>")

@@ -132,7 +132,8 @@ def test_example_link_is_parsed_strictly():
 def test_add_to_the_example_from_the_stepper():
     at = open_app(ckpt="shakespeare", text=SPEECH, t=7, unit=5)
     at.button(key="ex_add").click().run()
-    at.slider[0].set_value(9).run()
+    at.number_input(key="t_box").set_value(9).run()  # the number box moves t, slider and URL
+    assert at.slider[0].value == 9 and at.query_params["t"] == "9"
     at.button(key="ex_add").click().run()
     at.button(key="ex_open").click().run()
     assert not at.exception
@@ -272,6 +273,12 @@ def test_worked_example_in_chromium(tmp_path):
         assert chart.evaluate(x0) == 33
         chart.locator(".updatemenu-button").first.click()  # ▶ play
         chart.wait_for_function(f"{x0} > 34", timeout=5_000)  # on from t, not from 0
+        # at the end, ▶ play starts again from the first step
+        chart.locator(".updatemenu-button").nth(1).click()  # pause
+        chart.evaluate("Plotly.animate('chart', ['59'], {frame: {duration: 0}, mode: 'immediate'})")
+        chart.wait_for_function(f"{x0} == 59", timeout=5_000)
+        chart.locator(".updatemenu-button").first.click()
+        chart.wait_for_function(f"{x0} < 5", timeout=5_000)
         browser.close()
 
 

@@ -94,7 +94,10 @@ def render(sel: Selection, tt: TextTrace) -> None:
 def add_button(sel: Selection, tt: TextTrace) -> None:
     """On the stepper: add this t and unit to the worked example, and open it; and the chart
     as an offline copy."""
-    a, b, c = st.columns([2, 2, 5], vertical_alignment="center")
+    box, a, b, c = st.columns([2, 2, 2, 4], vertical_alignment="bottom")
+    st.session_state["t_box"] = sel.t  # follows the slider, ◀ ▶ and the player
+    box.number_input(f"Go to t (0–{tt.T - 1})", 0, tt.T - 1, step=1, key="t_box",
+                     on_change=_go_to)
     a.button("Add to the example", key="ex_add", on_click=_add, args=(sel.t, sel.unit),
              help="adds this step and this unit to the worked example (steps × units)")
     b.button("Open the example", key="ex_open", on_click=_open)
@@ -137,6 +140,11 @@ def stepper_html(sel: Selection, tt: TextTrace) -> str:
     return offline.chart_html(fig, f"GRU stepper: unit {unit}, t = {steps[0]}..{steps[-1]}",
                               f"Model {sel.model.name}, layer {sel.layer}. ▶ play runs the "
                               "steps; the slider picks one.", start=sel.t)
+
+
+def _go_to() -> None:
+    st.session_state["t"] = int(st.session_state["t_box"])
+    st.session_state["playing"] = False
 
 
 def _add(t: int, unit: int) -> None:
