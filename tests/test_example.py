@@ -129,6 +129,21 @@ def test_example_link_is_parsed_strictly():
     assert at.query_params["steps"] == "3" and at.query_params["units"] == "1-10"
 
 
+def test_example_in_course_notation_and_with_a_text_too_long_for_a_link():
+    text = (SPEECH + " ") * 40  # 2,400 characters: the URL cannot carry it
+    at = open_app(view="example", ckpt="shakespeare", text=text, steps="100,101", units="4",
+                  notation="course")
+    assert not at.exception
+    assert "text" not in at.query_params
+    assert any("more than the 2,000 a link carries" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert {"c<t−1>", "Γr", "1−Γu", "c̃", "c<t>"} <= set(table.columns)
+    post = at.code[0].value
+    assert r"\Gamma_{u,4} &= 1 - \sigma(" in post and "more than the 2,000" in post
+    assert all(line.startswith("- unit 4: Γu = ") for line in post.splitlines()
+               if line.startswith("- unit"))
+
+
 def test_add_to_the_example_from_the_stepper():
     at = open_app(ckpt="shakespeare", text=SPEECH, t=7, unit=5)
     at.button(key="ex_add").click().run()
@@ -185,7 +200,11 @@ from urllib.parse import urlencode  # noqa: E402
 from markdown_it import MarkdownIt  # noqa: E402
 from playwright.sync_api import expect  # noqa: E402
 
+from dashboard.post import worked_post  # noqa: E402
+from gru_core import load_checkpoint  # noqa: E402
+
 from .browser import CHROMIUM, FLAGS, serve, settle  # noqa: E402
+from .conftest import CHECKPOINTS  # noqa: E402
 
 needs_browser = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
@@ -237,7 +256,11 @@ def test_worked_example_in_chromium(tmp_path):
         html = MarkdownIt("commonmark").render(post)
         assert html.count(r"\begin{aligned}") == 2
         # KaTeX: both blocks typeset with no error; and a block KaTeX cannot parse is caught
-        assert katex_render(post, tmp_path, browser) == (2, 0)
+        course = worked_post(worked_example(load_checkpoint(CHECKPOINTS / "shakespeare.pt")
+                                            .trace(SPEECH), [0, 34], [3, 17]),
+                             "shakespeare", SPEECH, "https://x.org/", "course")
+        assert r"\Gamma_{u,17}" in course and r"c^{\langle 33\rangle}_{3}" in course
+        assert katex_render(post + "\n\n" + course, tmp_path, browser) == (4, 0)
         broken = "$$\n\\begin{aligned} x &= \\frac{1}{ \\end{aligned}\n$$"
         assert katex_render(broken, tmp_path, browser) != (1, 0)
 
