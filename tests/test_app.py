@@ -132,7 +132,7 @@ def test_controls_update_the_url():
     assert at.slider[0].value == 13 and at.query_params["t"] == "13"
     at.button(key="prev").click().run()
     assert at.query_params["t"] == "12"
-    at.number_input[0].set_value(9).run()
+    at.number_input(key="unit").set_value(9).run()  # [0] is now the t box
     assert at.query_params["unit"] == "9"
     at.radio(key="notation").set_value("course").run()
     assert at.query_params["notation"] == "course"
@@ -155,7 +155,7 @@ def test_bad_url_values_are_clamped_with_a_notice(params, message):
     assert not at.exception
     assert any(message in w.value for w in at.warning), [w.value for w in at.warning]
     assert 0 <= at.slider[0].value <= len(COURSE) - 1
-    assert 0 <= at.number_input[0].value <= 127
+    assert 0 <= at.number_input(key="unit").value <= 127
 
 
 def test_empty_text():
@@ -392,7 +392,7 @@ def test_step_summary_counts_every_unit_and_picks_a_unit():
     picks = [b for b in at.button if b.label.startswith("unit ")]
     assert picks[0].label == f"unit {most}"
     picks[0].click().run()
-    assert not at.exception and at.number_input[0].value == most
+    assert not at.exception and at.number_input(key="unit").value == most
     assert at.query_params["unit"] == str(most)
     course = open_app(ckpt="agreement", text=text, t=t, unit=0, notation="course")
     assert f"(Γu < 0.1), {took} took the candidate (Γu > 0.9)" in texts(course)
