@@ -408,3 +408,42 @@ def test_what_if_panel_and_forum_post_summary():
     z = ref.gates("agreement", text)["z"][t, unit].item()
     assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to 0.00" in texts(at)
     assert "kept their value" in at.code[0].value  # the summary is in the forum post too
+
+
+def test_what_if_edit_in_the_url_and_its_prediction_at_a_step():
+    from gru_core import load_checkpoint, what_if
+
+    text, t, unit = COURSE, 5, 3
+    at = open_app(ckpt="agreement", text=text, t=t, unit=unit, wf_gate="z", wf_value="0.5")
+    assert not at.exception and at.expander[[e.label for e in at.expander].index(
+        "What if? Set this unit's gate at t to another value and run on")]
+    z = ref.gates("agreement", text)["z"][t, unit].item()
+    assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to 0.50" in texts(at)
+    assert at.query_params["wf_gate"] == "z" and at.query_params["wf_value"] == "0.5"
+    ck = load_checkpoint(ROOT / "checkpoints/agreement.pt")
+    wi = what_if(ck.trace(text), t, unit, "z", 0.5, steps=20)
+    most = wi.decisive_step()
+    box = next(s for s in at.selectbox if s.label == "Prediction after step")
+    assert box.value == most and "wf_step" not in at.query_params
+    assert f"After t = {most}, the edit moves" in texts(at)
+    later = most + 1 if most + 1 < len(text) else most - 1
+    box.set_value(later).run()
+    assert not at.exception and at.query_params["wf_step"] == str(later)
+    assert f"After t = {later}, the edit moves" in texts(at)
+    # the link reopens the same edit at the same step, in the course's notation as Γu = 1 − z
+    again = open_app(ckpt="agreement", text=text, t=t, unit=unit, wf_gate="z", wf_value="0.5",
+                     wf_step=later, notation="course")
+    assert f"from {1 - z:.2f} to 0.50" in texts(again) and f"After t = {later}, " in texts(again)
+
+
+@pytest.mark.parametrize("bad", [{"wf_gate": "q", "wf_value": "0.5"},
+                                 {"wf_gate": "z", "wf_value": "2"},
+                                 {"wf_gate": "z", "wf_value": "[x](http://e.vil)"},
+                                 {"wf_gate": "r", "wf_value": "0.5", "wf_step": "9x"},
+                                 {"wf_gate": "r", "wf_value": "0.5", "wf_step": "999"}])
+def test_what_if_bad_url_values_get_a_plain_notice(bad):
+    at = open_app(ckpt="agreement", text=COURSE, t=5, unit=3, **bad)
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("wf_") for w in warnings), warnings
+    assert not any("e.vil" in w or "9x" in w for w in warnings)  # the value is not repeated

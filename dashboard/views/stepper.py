@@ -19,10 +19,10 @@ from gru_core import (
     what_if,
 )
 
-from .. import charts
+from .. import charts, whatif_link
 from ..export import course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
-from ..selection import Selection
+from ..selection import Selection, write_url
 from ..text import show_token
 from ..view import View
 from .example import add_button, cell_box
@@ -87,26 +87,47 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
     box = st.expander("What if? Set this unit's gate at t to another value and run on",
                       key="whatif", on_change="rerun")
     if not box.open or tt.config.bidirectional:
+        whatif_link.forget()  # the URL carries the edit while the panel is open
+        write_url(sel.params())
         return
     course = sel.notation == "course"
     with box:
         a, b = st.columns([1, 3])
         gate = a.radio("Gate", ("z", "r"), key="whatif_gate", horizontal=True,
                        format_func={"z": "Γu" if course else "z", "r": sel.sym["r"]}.get)
+        st.session_state.setdefault(f"whatif_{gate}", 0.0 if gate == "z" else 1.0)  # or a link's
         value = b.slider(f"New value of {'Γu' if course and gate == 'z' else sel.sym[gate]}",
-                         0.0, 1.0, 0.0 if gate == "z" else 1.0, 0.01, key=f"whatif_{gate}")
+                         0.0, 1.0, step=0.01, key=f"whatif_{gate}")
         if course and gate == "z":
-            value = 1.0 - value  # the course's Γu is 1 − z
+            value = round(1.0 - value, 2)  # the course's Γu is 1 − z
+        whatif_link.remember(gate, value)
         wi = what_if(tt, sel.t, sel.unit, gate, value, sel.layer, steps=20)
         st.markdown(wi.describe(tt.vocab.tokens, sel.notation))
         st.plotly_chart(charts.what_if_chart(wi, tt.tokens, sel.sym), config=charts.CONFIG,
                         key="whatif_chart")
         if wi.probs is not None:
-            left, right = st.columns(2)
-            for col, probs, title in ((left, wi.probs[0], "actual"),
-                                      (right, wi.probs_what_if[0], "with the edit")):
-                col.markdown(f"Next token after t = {sel.t}, {title}:")
-                col.dataframe(_top(tt, probs), hide_index=True, column_config=PROBABILITY)
+            _what_if_prediction(sel, tt, wi)
+    write_url(sel.params(**whatif_link.params()))
+
+
+def _what_if_prediction(sel: Selection, tt: TextTrace, wi) -> None:
+    """The prediction at a step the user picks; by default the one the edit changes most."""
+    most = wi.decisive_step()
+    at, outside = whatif_link.step(wi.steps, most)
+    if outside:
+        st.warning(outside)
+    key = f"whatif_step:{sel.t}:{most}"
+    at = st.selectbox("Prediction after step", list(wi.steps), index=at - wi.steps.start,
+                      key=key, on_change=whatif_link.pick, args=(key,),
+                      format_func=lambda s: f"t = {s}, reading {show_token(tt.tokens[s])!r}"
+                      + (" (the edit changes it most)" if s == most else ""))
+    st.markdown(wi.describe_at(at, tt.vocab.tokens))
+    left, right = st.columns(2)
+    actual = tt.tokens[at + 1] if at + 1 < tt.T else None
+    for col, probs, title in ((left, wi.probs[at - sel.t], "actual"),
+                              (right, wi.probs_what_if[at - sel.t], "with the edit")):
+        col.markdown(f"Next token after t = {at}, {title}:")
+        col.dataframe(_top(tt, probs, actual), hide_index=True, column_config=PROBABILITY)
 
 
 PROBABILITY = {"probability": st.column_config.ProgressColumn(format="percent", min_value=0,
@@ -280,4 +301,5 @@ def _csv(df: pd.DataFrame) -> str:
     return df.to_csv(index=False, float_format="%.8g")
 
 
-VIEW = View("step", "Stepper", "Every term of one step, for one unit", render)
+VIEW = View("step", "Stepper", "Every term of one step, for one unit", render,
+            params=whatif_link.KEYS)
