@@ -155,11 +155,14 @@ def pick_step(T: int) -> int:
     if T == 1:
         st.caption("t = 0 (the text has one step)")
         return 0
-    prev, slider, nxt = st.columns([1, 12, 1], vertical_alignment="bottom")
-    prev.button("◀", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
-                help="previous step (←)", shortcut="left")
-    nxt.button("▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
-               help="next step (→)", shortcut="right")
+    # the stepper's chart takes ← and → itself (no press lost during a rerun: live_chart)
+    keys = st.session_state.get("view") != "step"
+    prev, slider, nxt = st.columns([2, 10, 2], vertical_alignment="bottom")
+    prev.button("◀ previous step", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
+                help="one step back (← key)", shortcut="left" if keys else None)
+    nxt.button("next step ▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
+               help="one step on (→ key); ▶ play, on the chart, runs on by itself",
+               shortcut="right" if keys else None)
     return slider.slider("Timestep t (index of the token read)", 0, T - 1, key="t")
 
 

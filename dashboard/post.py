@@ -134,3 +134,9 @@ def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: st
     tail = [f"> **Note:** {md_escape(c)}" for c in caveats]
     return "\n".join([*head, *body, *tail, *([""] if tail else []),
                       f"[Open this worked example in the GRU stepper](<{url}>)"])
+
+
+# under every post on the page: the copy button's own confirmation, and what to do without it
+COPY_HINT = ("Copy: the button at the code block's top right; its label turns to “Copied” once "
+             "the post is on the clipboard. If it does not (a page served over plain http may "
+             "not use the clipboard), select the text and press Ctrl+C.")

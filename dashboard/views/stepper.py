@@ -22,6 +22,7 @@ from gru_core import (
 from .. import charts, whatif_link
 from ..export import course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
+from ..post import COPY_HINT
 from ..selection import Selection, write_url
 from ..text import show_token
 from ..view import View
@@ -286,6 +287,7 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
         st.code(forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines),
                 language="markdown")
+        st.caption(COPY_HINT)
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",
                           file_name=f"gru_trace_unit{sel.unit}.csv",
