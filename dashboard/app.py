@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import budget, cache, catalogue, selection
+from dashboard import budget, cache, catalogue, selection, whatif_link
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import highlighted_text, plain
@@ -165,11 +165,14 @@ def pick_step(T: int) -> int:
     if T == 1:
         st.caption("t = 0 (the text has one step)")
         return 0
-    prev, slider, nxt = st.columns([1, 12, 1], vertical_alignment="bottom")
-    prev.button("◀", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
-                help="previous step (←)", shortcut="left")
-    nxt.button("▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
-               help="next step (→)", shortcut="right")
+    # the stepper's chart takes ← and → itself (no press lost during a rerun: live_chart)
+    keys = st.session_state.get("view") != "step"
+    prev, slider, nxt = st.columns([2, 10, 2], vertical_alignment="bottom")
+    prev.button("◀ previous step", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
+                help="one step back (← key)", shortcut="left" if keys else None)
+    nxt.button("next step ▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
+               help="one step on (→ key); ▶ play, on the chart, runs on by itself",
+               shortcut="right" if keys else None)
     return slider.slider("Timestep t (index of the token read)", 0, T - 1, key="t")
 
 
@@ -204,6 +207,7 @@ def main() -> None:
     refused_models()
     selection.init_from_url([*VIEWS, QUESTIONS], catalogue.available(), "agreement",
                             [p for v in VIEWS.values() for p in v.params])
+    whatif_link.init_from_url()  # after it: the edit's value is shown in the link's notation
     for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

@@ -24,6 +24,7 @@ COURSE_TEXT = "The cats, which already ate the fish, were full."
 COURSE_T = COURSE_TEXT.index("ate")  # a step inside the clause: does the unit still hold "plural"?
 NOTATIONS = {"pytorch": "PyTorch (r, z, n, h)", "course": "Course (Γr, Γu, c̃, c)"}
 INTS = ("t", "unit", "layer", "direction", "s")
+LISTS = ("steps", "units")  # the worked example's steps=33,34 or 30-34 and units=3,17,200
 CHOICES = {"order": ("index", "mean z", "similarity")}  # the stepper's heatmap row order
 MAX_URL_TEXT = 2000  # longer texts are not put in the URL: servers refuse very long request lines
 UPLOAD = "upload"
@@ -125,12 +126,15 @@ def init_from_url(views: Collection[str], shipped: Collection[str], default_mode
             if qp[key] in allowed:
                 st.session_state[key] = qp[key]
             else:
-                notice(f"Unknown {key} {qp[key]!r}: one of {', '.join(allowed)}.")
+                notice(f"Unknown {key} {plain(qp[key])}: one of {', '.join(allowed)}.")
+    for key in LISTS:  # the worked example's steps=33,34 or 30-34 and units=3,17,200
+        if key in qp:
+            st.session_state[key] = format_list(parse_list(key, qp[key]))
     if "text" not in qp and "t" not in qp:
         st.session_state["t"] = COURSE_T
 
 
-KNOWN = ("view", "ckpt", "text", "notation", *INTS)
+KNOWN = ("view", "ckpt", "text", "notation", *INTS, *LISTS)
 STREAMLIT_OWN = ("embed", "embed_options")  # read by Streamlit's frontend, not by the app
 _INT = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: int() also takes "1_0" and "١٠"
 
@@ -151,6 +155,41 @@ def _query(qp, known: Collection[str]) -> dict[str, str]:
                    f"{plain(values[-1])}.")
         out[key] = values[-1]
     return out
+
+
+MAX_LIST = 10  # a worked example shows at most 10 steps × 10 units
+_ITEM = re.compile(r"([0-9]{1,7})(?:-([0-9]{1,7}))?")  # ASCII digits only: not '٣' or '³'
+
+
+def parse_list(key: str, raw: str, cap: int = MAX_LIST) -> list[int]:
+    """'33,34' or '30-34' (or both: '3,10-12') -> sorted distinct ints, at most `cap`. What is
+    not a number or a range is dropped with a notice that does not repeat it."""
+    values: set[int] = set()
+    bad = 0
+    for item in raw.split(","):
+        m = _ITEM.fullmatch(item.strip())
+        if not m or int(m[2] or m[1]) < int(m[1]):  # '34-30' is not a range
+            bad += bool(item.strip())
+            continue
+        lo, hi = int(m[1]), int(m[2] or m[1])
+        values.update(range(lo, min(hi, lo + cap) + 1))  # a range longer than cap is cut
+    if bad:
+        notice(f"{key}: {bad} entr{'y was' if bad == 1 else 'ies were'} not a whole number or "
+               "a range like 30-34, and dropped.")
+    if len(values) > cap:
+        notice(f"{key}: at most {cap}; the first {cap} are kept.")
+    return sorted(values)[:cap]
+
+
+def format_list(values: list[int]) -> str:
+    """[30, 31, 32, 34] -> '30-32,34', the form parse_list reads."""
+    runs: list[list[int]] = []
+    for v in sorted(set(values)):
+        if runs and v == runs[-1][-1] + 1:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ",".join(map(str, r)) for r in runs)
 
 
 def _as_int(key: str, raw: str) -> int:

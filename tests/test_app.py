@@ -140,7 +140,7 @@ def test_controls_update_the_url():
     assert at.slider[0].value == 13 and at.query_params["t"] == "13"
     at.button(key="prev").click().run()
     assert at.query_params["t"] == "12"
-    at.number_input[0].set_value(9).run()
+    at.number_input(key="unit").set_value(9).run()  # [0] is now the t box
     assert at.query_params["unit"] == "9"
     at.radio(key="notation").set_value("course").run()
     assert at.query_params["notation"] == "course"
@@ -163,7 +163,7 @@ def test_bad_url_values_are_clamped_with_a_notice(params, message):
     assert not at.exception
     assert any(message in w.value for w in at.warning), [w.value for w in at.warning]
     assert 0 <= at.slider[0].value <= len(COURSE) - 1
-    assert 0 <= at.number_input[0].value <= 127
+    assert 0 <= at.number_input(key="unit").value <= 127
 
 
 def test_empty_text():
@@ -430,7 +430,7 @@ def test_step_summary_counts_every_unit_and_picks_a_unit():
     picks = [b for b in at.button if b.label.startswith("unit ")]
     assert picks[0].label == f"unit {most}"
     picks[0].click().run()
-    assert not at.exception and at.number_input[0].value == most
+    assert not at.exception and at.number_input(key="unit").value == most
     assert at.query_params["unit"] == str(most)
     course = open_app(ckpt="agreement", text=text, t=t, unit=0, notation="course")
     assert f"(Γu < 0.1), {took} took the candidate (Γu > 0.9)" in texts(course)
@@ -486,3 +486,43 @@ def test_heatmap_order_is_kept_in_the_url():
     assert at.query_params["order"] == "similarity"
     bad = open_app(ckpt="agreement", text=COURSE, t=20, order="<b>x</b>")
     assert "Unknown order" in texts(bad) and bad.query_params.get("order") != "<b>x</b>"
+    assert any("“Copied”" in c.value for c in at.caption)  # what copying confirms, and if not
+
+
+def test_what_if_edit_in_the_url_and_its_prediction_at_a_step():
+    from gru_core import load_checkpoint, what_if
+
+    text, t, unit = COURSE, 5, 3
+    at = open_app(ckpt="agreement", text=text, t=t, unit=unit, wf_gate="z", wf_value="0.5")
+    assert not at.exception and at.expander[[e.label for e in at.expander].index(
+        "What if? Set this unit's gate at t to another value and run on")]
+    z = ref.gates("agreement", text)["z"][t, unit].item()
+    assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to 0.50" in texts(at)
+    assert at.query_params["wf_gate"] == "z" and at.query_params["wf_value"] == "0.5"
+    ck = load_checkpoint(ROOT / "checkpoints/agreement.pt")
+    wi = what_if(ck.trace(text), t, unit, "z", 0.5, steps=20)
+    most = wi.decisive_step()
+    box = next(s for s in at.selectbox if s.label == "Prediction after step")
+    assert box.value == most and "wf_step" not in at.query_params
+    assert f"After t = {most}, the edit moves" in texts(at)
+    later = most + 1 if most + 1 < len(text) else most - 1
+    box.set_value(later).run()
+    assert not at.exception and at.query_params["wf_step"] == str(later)
+    assert f"After t = {later}, the edit moves" in texts(at)
+    # the link reopens the same edit at the same step, in the course's notation as Γu = 1 − z
+    again = open_app(ckpt="agreement", text=text, t=t, unit=unit, wf_gate="z", wf_value="0.5",
+                     wf_step=later, notation="course")
+    assert f"from {1 - z:.2f} to 0.50" in texts(again) and f"After t = {later}, " in texts(again)
+
+
+@pytest.mark.parametrize("bad", [{"wf_gate": "q", "wf_value": "0.5"},
+                                 {"wf_gate": "z", "wf_value": "2"},
+                                 {"wf_gate": "z", "wf_value": "[x](http://e.vil)"},
+                                 {"wf_gate": "r", "wf_value": "0.5", "wf_step": "9x"},
+                                 {"wf_gate": "r", "wf_value": "0.5", "wf_step": "999"}])
+def test_what_if_bad_url_values_get_a_plain_notice(bad):
+    at = open_app(ckpt="agreement", text=COURSE, t=5, unit=3, **bad)
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any(w.startswith("wf_") for w in warnings), warnings
+    assert not any("e.vil" in w or "9x" in w for w in warnings)  # the value is not repeated

@@ -212,3 +212,38 @@ def test_arrow_keys_step(app_url, page):
         page.keyboard.press("ArrowLeft")
         settle(page)
         expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
+
+
+def test_controls_have_distinct_names_and_no_key_press_is_lost(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 10,
+                                           "unit": 5}))
+    expect(page.get_by_role("button", name=re.compile(r"^◀ previous step"))).to_have_count(1)
+    expect(page.get_by_role("button", name=re.compile(r"^next step ▶"))).to_have_count(1)
+    chart = live_chart(page)
+    expect(chart.get_by_role("button", name="play", exact=True)).to_have_count(1)
+    heading(page, "Step t = 10, unit 5").click()  # the page has the focus, not a text field
+    page.keyboard.press("Home")
+    for _ in range(33):  # pressed faster than the page reruns: none is lost
+        page.keyboard.press("ArrowRight", delay=5)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('t') === '33'",
+                           timeout=60_000)
+    settle(page)
+    expect(heading(page, "Step t = 33, unit 5")).to_have_count(1)
+    no_exception(page)
+
+
+def test_play_at_the_last_step_starts_again_from_the_first(app_url, page):
+    last = len(COURSE) - 1
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": last,
+                                           "unit": 5}))
+    chart = live_chart(page)
+    chart.locator("#speed").select_option("10")
+    chart.locator("#play").click()
+    frame = page.frame(url=re.compile("live_chart"))
+    frame.wait_for_function("() => window.stepLog.length >= 3", timeout=30_000)
+    log = [e["t"] for e in frame.evaluate("() => window.stepLog")]
+    assert log[:3] == [0, 1, 2], log
+    chart.locator("#play").click()  # pause
+    settle(page)
+    assert int(params(page)["t"]) < last
+    no_exception(page)

@@ -257,3 +257,24 @@ def test_what_if_against_an_independent_recurrence(model):
     # the layer above reruns nn.GRU over these steps only; nn.GRU's input product over K rows
     # rounds a few last bits differently from the product over the whole text
     torch.testing.assert_close(same.probs_what_if, same.probs, atol=1e-6, rtol=0)
+
+
+def test_what_if_decisive_step_is_where_the_prediction_moves_most(model):
+    """The default step of the what-if's prediction: the largest total variation between the
+    actual and the edited next-token distributions, each recomputed here from the probs."""
+    from gru_core import what_if
+
+    tt = model.trace(TEXT)
+    t, unit, K = 3, 4, 8
+    wi = what_if(tt, t, unit, "z", 0.0, steps=K)
+    tv = [0.5 * float((wi.probs_what_if[k] - tt.probs[t + k]).abs().sum()) for k in range(K + 1)]
+    best = t + max(range(K + 1), key=tv.__getitem__)
+    assert wi.decisive_step() == best and tv[best - t] > 0
+    np.testing.assert_allclose(wi.shift.numpy(), tv, atol=1e-6)
+    # no edit: nothing moves by more than the layer above's last bits
+    same = what_if(tt, t, unit, "z", float(tt.gate("z", 0, steps=t)[unit]), steps=K)
+    assert float(same.shift.max()) < 1e-5
+    sentence = wi.describe_at(best, tt.vocab.tokens)
+    assert f"After t = {best}, " in sentence and f"{tv[best - t]:.3f}" in sentence
+    now = tt.vocab.tokens[int(wi.probs_what_if[best - t].argmax())]
+    assert repr(now) in sentence

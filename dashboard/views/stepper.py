@@ -23,12 +23,14 @@ from gru_core import (
     what_if,
 )
 
-from .. import charts
+from .. import charts, whatif_link
 from ..export import comparison, course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
-from ..selection import Selection
+from ..post import COPY_HINT
+from ..selection import Selection, write_url
 from ..text import plain, show_token
 from ..view import View
+from .example import add_button, cell_box
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
@@ -58,11 +60,13 @@ def render(sel: Selection, tt: TextTrace) -> None:
         _verify(card)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
+        add_button(sel, tt)  # the worked example (views/example.py)
     with right:
         _prediction(tt, t)
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
     _where_from(card, tt)
+    cell_box(sel, card)  # views/example.py
     if sel.notation == "course":
         _differences(card)
     _what_if(sel, tt)
@@ -90,26 +94,47 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
     box = st.expander("What if? Set this unit's gate at t to another value and run on",
                       key="whatif", on_change="rerun")
     if not box.open or tt.config.bidirectional:
+        whatif_link.forget()  # the URL carries the edit while the panel is open
+        write_url(sel.params())
         return
     course = sel.notation == "course"
     with box:
         a, b = st.columns([1, 3])
         gate = a.radio("Gate", ("z", "r"), key="whatif_gate", horizontal=True,
                        format_func={"z": "Γu" if course else "z", "r": sel.sym["r"]}.get)
+        st.session_state.setdefault(f"whatif_{gate}", 0.0 if gate == "z" else 1.0)  # or a link's
         value = b.slider(f"New value of {'Γu' if course and gate == 'z' else sel.sym[gate]}",
-                         0.0, 1.0, 0.0 if gate == "z" else 1.0, 0.01, key=f"whatif_{gate}")
+                         0.0, 1.0, step=0.01, key=f"whatif_{gate}")
         if course and gate == "z":
-            value = 1.0 - value  # the course's Γu is 1 − z
+            value = round(1.0 - value, 2)  # the course's Γu is 1 − z
+        whatif_link.remember(gate, value)
         wi = what_if(tt, sel.t, sel.unit, gate, value, sel.layer, steps=20)
         st.markdown(wi.describe(tt.vocab.tokens, sel.notation))
         st.plotly_chart(charts.what_if_chart(wi, tt.tokens, sel.sym), config=charts.CONFIG,
                         key="whatif_chart")
         if wi.probs is not None:
-            left, right = st.columns(2)
-            for col, probs, title in ((left, wi.probs[0], "actual"),
-                                      (right, wi.probs_what_if[0], "with the edit")):
-                col.markdown(f"Next token after t = {sel.t}, {title}:")
-                col.dataframe(_top(tt, probs), hide_index=True, column_config=PROBABILITY)
+            _what_if_prediction(sel, tt, wi)
+    write_url(sel.params(**whatif_link.params()))
+
+
+def _what_if_prediction(sel: Selection, tt: TextTrace, wi) -> None:
+    """The prediction at a step the user picks; by default the one the edit changes most."""
+    most = wi.decisive_step()
+    at, outside = whatif_link.step(wi.steps, most)
+    if outside:
+        st.warning(outside)
+    key = f"whatif_step:{sel.t}:{most}"
+    at = st.selectbox("Prediction after step", list(wi.steps), index=at - wi.steps.start,
+                      key=key, on_change=whatif_link.pick, args=(key,),
+                      format_func=lambda s: f"t = {s}, reading {show_token(tt.tokens[s])!r}"
+                      + (" (the edit changes it most)" if s == most else ""))
+    st.markdown(wi.describe_at(at, tt.vocab.tokens))
+    left, right = st.columns(2)
+    actual = tt.tokens[at + 1] if at + 1 < tt.T else None
+    for col, probs, title in ((left, wi.probs[at - sel.t], "actual"),
+                              (right, wi.probs_what_if[at - sel.t], "with the edit")):
+        col.markdown(f"Next token after t = {at}, {title}:")
+        col.dataframe(_top(tt, probs, actual), hide_index=True, column_config=PROBABILITY)
 
 
 PROBABILITY = {"probability": st.column_config.ProgressColumn(format="percent", min_value=0,
@@ -268,6 +293,7 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
         st.code(forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines),
                 language="markdown")
+        st.caption(COPY_HINT)
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",
                           file_name=f"gru_trace_unit{sel.unit}.csv",
@@ -284,4 +310,4 @@ def _csv(df: pd.DataFrame) -> str:
 
 
 VIEW = View("step", "Stepper", "Every term of one step, for one unit", render,
-            params=("order",))
+            params=("order", *whatif_link.KEYS))

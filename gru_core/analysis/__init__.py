@@ -19,6 +19,7 @@ from .claims import (
     span_counts,
     state,
 )
+from .example import MAX_STEPS, MAX_UNITS, WorkedExample, worked_example
 from .explain import (
     StepCard,
     balance,
@@ -60,6 +61,7 @@ __all__ = [
     "count_of", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",
     "what_if", "HOLDS", "SYMBOLS",
     "LATEX", "NAMES", "fmt", "fmt_e", "shown_update", "ResetCounterfactual", "StepCard", "balance",
+    "MAX_STEPS", "MAX_UNITS", "WorkedExample", "worked_example",
     "clause_difference", "clause_start", "contributions", "course_bias", "course_candidate",
     "direct_path", "fractions", "heatmaps", "histogram", "holders",
     "jacobian_norms", "minimal_pair_of", "number_units", "one_hot_column", "reset_counterfactual",

@@ -38,6 +38,31 @@ class WhatIf:
         """(K+1,) ‖h_what_if − h‖ per step: how far the whole state moved."""
         return (self.h_what_if - self.h).norm(dim=1)
 
+    @property
+    def shift(self) -> torch.Tensor:
+        """(K+1,) how far the next-token distribution moved at each step: the total variation
+        ½·Σ|p_what_if − p|, 0 (unchanged) to 1 (disjoint)."""
+        if self.probs is None:
+            raise ValueError("this model has no head: it predicts nothing")
+        return 0.5 * (self.probs_what_if - self.probs).abs().sum(dim=1)
+
+    def decisive_step(self) -> int:
+        """The step whose prediction the edit changes most (the first, on a tie); t when the
+        model has no head."""
+        return self.t if self.probs is None else self.t + int(self.shift.argmax())
+
+    def describe_at(self, step: int, vocab: tuple[str, ...]) -> str:
+        """The prediction after `step`, actual and edited, in one sentence from the numbers."""
+        k = step - self.t
+        p, q = self.probs[k], self.probs_what_if[k]
+        was, now = int(p.argmax()), int(q.argmax())
+        text = (f"After t = {step}, the edit moves the next-token distribution by "
+                f"½·Σ|Δp| = {float(self.shift[k]):.3f}; the likeliest next token ")
+        text += (f"stays {vocab[now]!r} ({float(p[now]):.1%} → {float(q[now]):.1%})"
+                 if was == now else f"becomes {vocab[now]!r} ({float(q[now]):.1%}; was "
+                 f"{vocab[was]!r} at {float(p[was]):.1%}, now {float(q[was]):.1%})")
+        return text + "."
+
     def describe(self, vocab: tuple[str, ...], notation: str = "pytorch") -> str:
         """What the edit did, in one paragraph from the numbers; vocab: the model's tokens."""
         course = notation == "course"

@@ -1,0 +1,86 @@
+"""The lecture's picture of the GRU cell, its wires labelled with one unit's numbers at one step.
+
+    c⟨t−1⟩ ──────────────────────────────●──(mix)──▶ c⟨t⟩
+      │            │                      ▲     ▲
+      ▼            ▼                      │     │
+    [Γr σ]──Γr──▶(⊙ on hn)──▶[tanh]──c̃──┘     │
+                                  ▲        [Γu σ]
+    x⟨t⟩ ─────────────────────────┴────────────┘
+
+Plain data in (the step card's terms), a Plotly figure out; no model math here: every number
+on a wire is one of the card's, written as the card writes it.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from .export import f4
+from .text import show_token
+
+BOX, WIRE, GATE = "#EEF2F7", "#555555", "#4C78A8"
+
+
+def wire_values(terms: dict[str, float], notation: str) -> dict[str, tuple[str, float]]:
+    """What each wire carries: (label, value), in the page's notation. Keys are the card's
+    term names (z is shown as Γu = 1 − z in the course's notation)."""
+    course = notation == "course"
+    return {
+        "h_prev": ("c⟨t−1⟩" if course else "h_prev", terms["h_prev"]),
+        "r": ("Γr" if course else "r", terms["r"]),
+        "hn": ("W_hn·h_prev + b_hn" if not course else "W_hn·c⟨t−1⟩ + b_hn", terms["hn"]),
+        "r_hn": ("Γr ⊙ hn" if course else "r ⊙ hn", terms["r_hn"]),
+        "in": ("W_in·x + b_in", terms["in"]),
+        "n": ("c̃" if course else "n", terms["n"]),
+        "z": ("Γu = 1 − z" if course else "z", 1 - terms["z"] if course else terms["z"]),
+        "keep": ("(1−Γu)·c⟨t−1⟩" if course else "z·h_prev", terms["keep"]),
+        "new": ("Γu·c̃" if course else "(1−z)·n", terms["new"]),
+        "h": ("c⟨t⟩" if course else "h", terms["h"]),
+    }
+
+
+# where each wire's label sits (x, y) on a 12 × 7 canvas
+SPOTS = {"h_prev": (1.2, 6.3), "r": (3.1, 3.1), "hn": (4.6, 4.6), "r_hn": (5.6, 2.55),
+         "in": (6.2, 0.9), "n": (7.6, 3.5), "z": (9.7, 2.5), "keep": (6.6, 6.35),
+         "new": (8.3, 4.6), "h": (11.2, 6.35)}
+BOXES = {"Γr σ|r σ": (2.0, 1.6, 3.4, 2.6), "⊙": (5.3, 1.6, 6.1, 2.4),
+         "tanh": (6.6, 1.6, 7.6, 2.6), "Γu σ|z σ": (9.0, 1.6, 10.4, 2.6),
+         "mix": (8.9, 5.6, 10.1, 6.4)}
+LINES = [((0, 6), (8.9, 6)), ((10.1, 6), (12, 6)),  # c⟨t−1⟩ along the top, c⟨t⟩ out
+         ((1.4, 6), (1.4, 3.6)), ((1.4, 3.6), (2.7, 3.6)), ((2.7, 3.6), (2.7, 2.6)),  # to Γr
+         ((3.4, 2.1), (5.3, 2.1)),  # Γr to ⊙
+         ((4.3, 6), (4.3, 3.0)), ((4.3, 3.0), (5.7, 3.0)), ((5.7, 3.0), (5.7, 2.4)),  # hn to ⊙
+         ((6.1, 2.0), (6.6, 2.0)),  # r·hn into tanh
+         ((0.6, 0), (11, 0)), ((2.7, 0), (2.7, 1.6)), ((7.1, 0), (7.1, 1.6)),  # x⟨t⟩
+         ((9.7, 0), (9.7, 1.6)),
+         ((7.6, 2.1), (8.3, 2.1)), ((8.3, 2.1), (8.3, 5.8)), ((8.3, 5.8), (8.9, 5.8)),  # c̃
+         ((9.7, 2.6), (9.7, 5.6))]  # Γu to the mix
+
+
+def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit: int
+                ) -> go.Figure:
+    """The cell for one unit at step t; the wires carry the card's numbers."""
+    course = notation == "course"
+    shapes = [dict(type="line", x0=a[0], y0=a[1], x1=b[0], y1=b[1],
+                   line=dict(color=WIRE, width=2)) for a, b in LINES]
+    notes = []
+    for label, (x0, y0, x1, y1) in BOXES.items():
+        shapes.append(dict(type="rect", x0=x0, y0=y0, x1=x1, y1=y1, fillcolor=BOX,
+                           line=dict(color=GATE, width=2)))
+        text = label.split("|")[0 if course else -1]
+        notes.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"<b>{text}</b>",
+                          showarrow=False, name=f"box:{text}"))
+    for key, (label, value) in wire_values(terms, notation).items():
+        x, y = SPOTS[key]
+        notes.append(dict(x=x, y=y, text=f"{label} = {f4(value)}", showarrow=False, name=key,
+                          bgcolor="rgba(255,255,255,0.85)", font=dict(size=12)))
+    notes.append(dict(x=0.6, y=-0.45, showarrow=False, name="x",
+                      text=f"{'x⟨t⟩' if course else 'x_t'} = {show_token(token)!r}"))
+    fig = go.Figure()
+    fig.update_layout(
+        shapes=shapes, annotations=notes, height=420, margin=dict(l=10, r=10, t=40, b=10),
+        title=dict(text=f"The GRU cell at t = {t}, unit {unit}"),
+        xaxis=dict(visible=False, range=[-0.2, 12.3]),
+        yaxis=dict(visible=False, range=[-0.8, 6.9], scaleanchor="x"),
+        plot_bgcolor="white")
+    return fig

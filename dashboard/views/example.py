@@ -1,0 +1,169 @@
+"""The worked example: a few steps × a few units, every term in a table per step, the mentor's
+sentences, and the whole of it as a forum post, with a link that reopens it (or says why not)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from gru_core import (
+    MAX_STEPS,
+    MAX_UNITS,
+    SYMBOLS,
+    TextTrace,
+    balance,
+    heatmaps,
+    step_summary,
+    worked_example,
+)
+
+from .. import charts, offline
+from ..cell_figure import cell_figure
+from ..post import COPY_HINT, code_span, link_caveats, md_escape, worked_post
+from ..selection import MAX_URL_TEXT, Selection, format_list, parse_list, write_url
+from ..text import show_token
+from ..view import View
+
+
+def labels(notation: str) -> dict[str, str]:
+    """The table's column names, in the page's notation (SYMBOLS: one symbol, one quantity)."""
+    s = SYMBOLS[notation]
+    return {"unit": "unit", "h_prev": s["h_prev"], "ir": "ir", "hr": "hr", "r": s["r"],
+            "iz": "iz", "hz": "hz", "z": s["z"], "in": "in", "hn": "hn", "n": s["n"],
+            "keep": f"{s['keep']} (kept)", "new": f"{s['new']} (new)", "h": s["h"]}
+
+
+def chosen(sel: Selection, tt: TextTrace) -> tuple[list[int], list[int]]:
+    """The example's steps and units: the URL's or the stepper's, kept to this text and model
+    (a notice for each dropped one); by default t and t + 1, the unit and the two that moved
+    most at t."""
+    T, H = tt.T, tt.config.hidden_size
+    if not st.session_state.get("steps"):
+        st.session_state["steps"] = format_list([t for t in (sel.t, sel.t + 1) if t < T])
+    if not st.session_state.get("units"):
+        moved = step_summary(tt, sel.t, sel.layer, sel.direction).changed.unit.tolist()
+        st.session_state["units"] = format_list(list(dict.fromkeys([sel.unit, *moved]))[:3])
+    out = []
+    for key, hi, what in (("steps", T, f"the text has {T} steps"),
+                          ("units", H, f"the model has {H} units")):
+        values = parse_list(key, st.session_state[key])
+        kept = [v for v in values if v < hi]
+        if len(kept) < len(values):
+            st.warning(f"{key}: {len(values) - len(kept)} dropped, outside 0..{hi - 1} ({what}).")
+        if not kept:
+            kept = [min(sel.t, T - 1)] if key == "steps" else [sel.unit]
+        st.session_state[key] = format_list(kept)
+        out.append(kept)
+    return out[0], out[1]
+
+
+def _edited(key: str) -> None:
+    st.session_state[key] = format_list(parse_list(key, st.session_state[f"{key}_box"]))
+
+
+def render(sel: Selection, tt: TextTrace) -> None:
+    steps, units = chosen(sel, tt)
+    a, b = st.columns(2)
+    for col, key, cap in ((a, "steps", MAX_STEPS), (b, "units", MAX_UNITS)):
+        st.session_state[f"{key}_box"] = st.session_state[key]
+        col.text_input(f"{key.capitalize()} (a list or a range: 33,34 or 30-34; at most {cap})",
+                       key=f"{key}_box", on_change=_edited, args=(key,))
+    ex = worked_example(tt, steps, units, sel.layer, sel.direction)
+    names = labels(sel.notation)
+    for i, t in enumerate(steps):
+        st.markdown(f"**t = {t}**, reading {code_span(show_token(ex.tokens[i]))}")
+        st.dataframe(ex.tables[i].rename(columns=names).set_index("unit"), key=f"ex_{t}",
+                     column_config={v: st.column_config.NumberColumn(format="%.4f")
+                                    for k, v in names.items() if k != "unit"})
+        for line in ex.sentences(i, sel.notation):
+            st.markdown("- " + md_escape(line))
+    link = sel.link(steps=format_list(steps), units=format_list(units))
+    caveats = link_caveats(sel.model_key, tt.text, link, MAX_URL_TEXT)
+    for c in caveats:
+        st.warning(md_escape(c))
+    post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, caveats)
+    st.markdown("**The forum post** (Markdown with LaTeX: paste it as it is):")
+    st.code(post, language="markdown")
+    st.caption(COPY_HINT)
+    st.download_button("Offline copy: this worked example as one HTML file (no server needed)",
+                       key="ex_html", mime="text/html",
+                       file_name=f"gru_example_t{format_list(steps)}_u{format_list(units)}.html",
+                       data=lambda: offline.example_html(ex, names, post, sel.notation))
+    write_url(sel.params(steps=format_list(steps), units=format_list(units)))
+
+
+def add_button(sel: Selection, tt: TextTrace) -> None:
+    """On the stepper: add this t and unit to the worked example, and open it; and the chart
+    as an offline copy."""
+    box, a, b, c = st.columns([2, 2, 2, 4], vertical_alignment="bottom")
+    st.session_state["t_box"] = sel.t  # follows the slider, ◀ ▶ and the player
+    box.number_input(f"Go to t (0–{tt.T - 1})", 0, tt.T - 1, step=1, key="t_box",
+                     on_change=_go_to)
+    a.button("Add to the example", key="ex_add", on_click=_add, args=(sel.t, sel.unit),
+             help="adds this step and this unit to the worked example (steps × units)")
+    b.button("Open the example", key="ex_open", on_click=_open)
+    steps, units = st.session_state.get("steps"), st.session_state.get("units")
+    if steps and units:
+        c.caption(f"Worked example: steps {steps} × units {units}")
+    st.download_button("Offline copy of the chart with its player (HTML, no server needed)",
+                       key="chart_html", mime="text/html", file_name=f"gru_chart_u{sel.unit}.html",
+                       data=lambda: stepper_html(sel, tt))
+    if st.session_state.pop("_open_example", False):
+        st.rerun(scope="app")  # the sidebar's view radio moves with it
+
+
+def cell_box(sel: Selection, card) -> None:
+    """On the stepper: the lecture's cell drawn with this step's numbers (drawn while open)."""
+    box = st.expander("The cell drawn, with this step's numbers on its wires", key="cell",
+                      on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        st.plotly_chart(cell_figure(card.terms, sel.notation, card.token, card.t, card.unit),
+                        config=charts.CONFIG, key="cell_chart")
+        st.caption("The reset gate acts on the hidden part hn before the candidate's tanh "
+                   "(PyTorch's order, the one that makes h); the update gate weighs the old "
+                   "state against the candidate at the mix.")
+
+
+def stepper_html(sel: Selection, tt: TextTrace) -> str:
+    """The stepper's chart around t (its window of steps), with a player that runs offline."""
+    from .stepper import window  # the same steps the page's chart holds
+
+    w, unit, sym = window(sel.t, tt.T), sel.unit, sel.sym
+    df = balance(tt, unit, sel.layer, sel.direction, w)
+    mats = heatmaps(tt, sel.layer, sel.direction, w)
+    spec = charts.step_chart(df, mats, sel.t, unit, sym)
+    fig = go.Figure(data=spec["data"], layout=spec["layout"])
+    steps = df.t.tolist()
+    fig = offline.player_figure(fig, steps, lambda t: charts.step_markers(t, unit, tuple(mats)),
+                                start=sel.t)
+    return offline.chart_html(fig, f"GRU stepper: unit {unit}, t = {steps[0]}..{steps[-1]}",
+                              f"Model {sel.model.name}, layer {sel.layer}. ▶ play runs the "
+                              "steps; the slider picks one.", start=sel.t)
+
+
+def _go_to() -> None:
+    st.session_state["t"] = int(st.session_state["t_box"])
+    st.session_state["playing"] = False
+
+
+def _add(t: int, unit: int) -> None:
+    for key, v in (("steps", t), ("units", unit)):
+        values = parse_list(key, st.session_state.get(key) or "")
+        if v not in values:
+            values = ([*values, v] if len(values) < MAX_STEPS else values)
+        st.session_state[key] = format_list(values)
+
+
+def _open() -> None:
+    st.session_state["view"] = "example"
+    st.session_state["_open_example"] = True
+
+
+VIEW = View("example", "Worked example",
+            "A worked example: every term at a few steps for a few units, as a forum post",
+            render, link={"steps": "33,34", "units": "0,1,2", "ckpt": "shakespeare",
+                          "text": "First Citizen:\nBefore we proceed any further, hear me speak."},
+            params=("steps", "units"))
+

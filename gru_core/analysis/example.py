@@ -1,0 +1,55 @@
+"""The mentor's worked example: a few steps × a few units, every term of each, in one object.
+
+    step 34, unit 9:  h_prev = 0.19, z = 0.00, n = −0.12  ->  h = z·h_prev + (1−z)·n = −0.12
+
+One table per step (a row per unit) with h_prev, the input and hidden parts of each gate
+(ir, hr, iz, hz, in, hn), the gates r, z, n, the kept part z·h_prev, the new part (1−z)·n and
+nn.GRU's h; and the mentor's sentence for each unit, from the same row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..core import GATES, Trace
+from .summary import sentence
+
+COLUMNS = ("h_prev", "ir", "hr", "r", "iz", "hz", "z", "in", "hn", "n", "keep", "new", "h")
+MAX_STEPS = MAX_UNITS = 10  # a post, not a dump: one table per step, a row per unit
+
+
+@dataclass
+class WorkedExample:
+    steps: list[int]
+    units: list[int]
+    layer: int
+    direction: int
+    tokens: list[str | None]  # the token read at each step (None for a bare Trace)
+    tables: list[pd.DataFrame]  # per step: unit, then COLUMNS, float64 copies of the trace
+
+    def sentences(self, i: int, notation: str = "pytorch") -> list[str]:
+        """The mentor's sentence for each unit at the i-th step."""
+        return [sentence(row, notation) for row in self.tables[i].itertuples()]
+
+
+def worked_example(trace: Trace, steps: list[int], units: list[int], layer: int = 0,
+                   direction: int = 0) -> WorkedExample:
+    """steps and units are indices into the trace (0..T−1, 0..H−1), at most MAX_* of each."""
+    T, H = trace.T, trace.config.hidden_size
+    if not steps or not units:
+        raise ValueError("a worked example needs at least one step and one unit")
+    if len(steps) > MAX_STEPS or len(units) > MAX_UNITS:
+        raise ValueError(f"at most {MAX_STEPS} steps and {MAX_UNITS} units")
+    if not all(0 <= t < T for t in steps) or not all(0 <= u < H for u in units):
+        raise ValueError(f"steps must be in 0..{T - 1} and units in 0..{H - 1}")
+    tokens = getattr(trace, "tokens", None)
+    tables = []
+    for t in steps:
+        g = {k: trace.gate(k, layer, direction, t)[units].double() for k in GATES}  # (U,)
+        cols = {k: g[k].numpy() for k in COLUMNS if k in g}
+        cols.update(keep=(g["z"] * g["h_prev"]).numpy(), new=((1 - g["z"]) * g["n"]).numpy())
+        tables.append(pd.DataFrame({"unit": units, **{k: cols[k] for k in COLUMNS}}))
+    return WorkedExample(list(steps), list(units), layer, direction,
+                         [tokens[t] if tokens else None for t in steps], tables)
