@@ -3,12 +3,15 @@ plain state_dicts, loaded with gru_core.load_checkpoint, and the decoder traced 
 final state with special tokens typed: bitwise the modules' own calls, and the greedy predictions
 read off the trace are the decoder's own greedy decoding."""
 
+import re
+
 import pytest
 import torch
 from torch import nn
 
 import gru_core
 
+from .conftest import ROOT
 from .reference import gru_cell_steps
 
 SPECIALS = ["<s>", "</s>", "<unk>", "<pad>"]
@@ -142,3 +145,18 @@ def test_initial_states_that_do_not_fit_are_named(tmp_path):
     h = enc_ck.trace("cat</s>").h_n
     batched = dec_ck.trace("<s> K", h0=h.unsqueeze(1))  # nn.GRU's (L*D, 1, H) layout
     assert torch.equal(batched.output, dec_ck.trace("<s> K", h0=h).output)
+
+
+def test_readme_batch_and_encoder_decoder_examples_run(tmp_path, monkeypatch, capsys):
+    """The README's batch and encoder -> decoder examples, run as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Batches, packed sequences"):text.index("## Checkpoints")]
+    batch, seq2seq = re.findall(r"```python\n(.*?)```", section, re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(batch, "README.md", "exec"), {})
+    assert capsys.readouterr().out.split("\n")[:2] == ["True True", "True torch.Size([3, 32])"]
+    exec(compile(seq2seq, "README.md", "exec"), {})
+    tokens, guesses, unk = capsys.readouterr().out.strip().split("\n")
+    assert tokens.startswith("['<s>', 'K', 'AE1', 'T'] h_prev at t = 0 is the final state of "
+                             "'cat</s>' on enc")
+    assert len(eval(guesses)) == 4 and unk == "caf<unk></s>"
