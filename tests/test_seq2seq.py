@@ -160,3 +160,33 @@ def test_readme_batch_and_encoder_decoder_examples_run(tmp_path, monkeypatch, ca
     assert tokens.startswith("['<s>', 'K', 'AE1', 'T'] h_prev at t = 0 is the final state of "
                              "'cat</s>' on enc")
     assert len(eval(guesses)) == 4 and unk == "caf<unk></s>"
+
+
+def test_app_offers_unknown_token_and_lower_case(tmp_path, monkeypatch):
+    """A text the vocabulary cannot read: the app offers to read it as <unk> (the vocabulary has
+    one) and, for the letters model (no capitals), to lower-case it; either then traces."""
+    import json
+    import sys
+
+    from streamlit.testing.v1 import AppTest
+
+    _pair(tmp_path, 1, torch.float32)
+    for name, vocab in (("enc", LETTERS), ("dec", PHONES)):
+        (tmp_path / f"{name}.vocab.json").write_text(json.dumps(vocab))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--model", "dec.pt", "--vocab", "dec.vocab.json",
+                                      "--model", "enc.pt", "--vocab", "enc.vocab.json"])
+    for ckpt, text, label, after in (
+            ("dec", "<s> K EH1 T", "Read them as `<unk>`", "<s> K <unk> T"),
+            ("enc", "Cat</s>", "Lower-case the text (the vocabulary has no capitals)", "cat</s>"),
+            ("enc", "cät</s>", "Read them as `<unk>`", "c<unk>t</s>")):
+        at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
+        at.query_params.update({"ckpt": ckpt, "text": text})
+        at.run()
+        assert at.error and "cannot read this text" in at.error[0].value
+        labels = [b.label for b in at.button]
+        assert ("Lower-case the text (the vocabulary has no capitals)" in labels) == (
+            text == "Cat</s>")
+        next(b for b in at.button if b.label == label).click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert at.session_state["text"] == after
