@@ -150,6 +150,12 @@ def trace_or_stop(ck: Checkpoint, model_key: str, text: str) -> TextTrace:
                  f"{e.kind if len(e.tokens) > 1 else e.kind[:-1]} "
                  f"not in its vocabulary: {shown} (positions {where}).")
         st.button(f"Drop those {e.kind}", on_click=_drop, args=(ck,))
+        if ck.vocab.unknown is not None:  # a fixed name (vocab.UNKNOWN), never the file's text
+            st.button(f"Read them as `{ck.vocab.unknown}`", on_click=_rewrite,
+                      args=(ck.vocab.as_unknown,))
+        if ck.vocab.lowered(text) is not None:
+            st.button("Lower-case the text (the vocabulary has no capitals)", on_click=_rewrite,
+                      args=(lambda t: ck.vocab.lowered(t) or t,))
         st.stop()
     except ValueError as e:
         st.warning(f"{str(e).capitalize()}: type a sentence for the GRU to read.")  # ours
@@ -158,6 +164,10 @@ def trace_or_stop(ck: Checkpoint, model_key: str, text: str) -> TextTrace:
 
 def _drop(ck: Checkpoint) -> None:
     st.session_state["text"] = ck.vocab.without_unknown(st.session_state["text"])
+
+
+def _rewrite(how) -> None:
+    st.session_state["text"] = how(st.session_state["text"])
 
 
 def pick_step(T: int) -> int:

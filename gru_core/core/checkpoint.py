@@ -76,11 +76,14 @@ class Checkpoint:
         """text -> (T, input_size): the x_t that nn.GRU reads."""
         return self.module.inputs(self.vocab.encode(text))
 
-    def trace(self, text: str) -> TextTrace:
+    def trace(self, text: str, h0: torch.Tensor | TextTrace | None = None,
+              h0_source: str | None = None) -> TextTrace:
+        """The text traced from h0: zeros, another trace's final state (an encoder's h_n, or
+        the trace itself), or a tensor (L*D, H); h0_source says in words where it came from."""
         if self.module.cell != "gru":
             raise ValueError(f"{self.name or 'this model'} is a plain RNN: it has no gates to "
                              "trace (it is there to compare gradients with)")
-        return trace_text(self, text)
+        return trace_text(self, text, h0, h0_source)
 
 
 def save_checkpoint(path: str | Path, module: TokenGRU, vocab: list[str] | Vocab,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
 import torch
@@ -24,6 +24,15 @@ class TextTrace(Trace):
     text: str
     tokens: list[str]  # the t-th token is read at step t
     probs: torch.Tensor | None  # (T, V): P(next token | tokens[: t + 1]); None without a head
+    h0: torch.Tensor | None = field(default=None, kw_only=True)  # (L*D, H) given; None: zeros
+    h0_source: str | None = field(default=None, kw_only=True)  # where h0 came from, in words
+
+    @property
+    def starts_from(self) -> str:
+        """Where h_prev at t = 0 came from, as the step card says it."""
+        if self.h0 is None:
+            return "h_prev at t = 0 is zeros (no initial state was given)"
+        return f"h_prev at t = 0 is {self.h0_source or 'an initial state given by the caller'}"
 
     @property
     def vocab(self) -> Vocab:
@@ -62,14 +71,45 @@ def top_k(probs: torch.Tensor, vocab: Vocab, k: int = 5) -> list[tuple[str, floa
 
 
 @torch.no_grad()
-def trace_text(model: Checkpoint, text: str) -> TextTrace:
-    """Encode, run and trace the text; the probabilities are the head applied to nn.GRU's own
-    output, as the module itself computes them."""
+def trace_text(model: Checkpoint, text: str, h0: torch.Tensor | TextTrace | None = None,
+               h0_source: str | None = None) -> TextTrace:
+    """Encode, run and trace the text from h0 (zeros when None); the probabilities are the head
+    applied to nn.GRU's own output, as the module itself computes them. h0 may be another
+    trace (its final state h_n, e.g. an encoder's) or a tensor (L*D, H) or (L*D, 1, H)."""
+    h0, h0_source = initial_state(model, h0, h0_source)
     ids = model.vocab.encode(text)
     module = model.module
-    trace = recompute(module.gru, module.inputs(ids))
+    trace = recompute(module.gru, module.inputs(ids), h0)
     probs = None
     if module.head is not None:  # a dense copy of the output, as the module's head reads it
         probs = torch.softmax(module.head(trace.output.contiguous()), dim=-1)
     return TextTrace(**{f.name: getattr(trace, f.name) for f in fields(Trace)}, model=model,
-                     text=text, tokens=model.vocab.split(text), probs=probs)
+                     text=text, tokens=model.vocab.split(text), probs=probs, h0=h0,
+                     h0_source=h0_source)
+
+
+def initial_state(model: Checkpoint, h0: torch.Tensor | TextTrace | None,
+                  source: str | None) -> tuple[torch.Tensor | None, str | None]:
+    """h0 checked against the model, (L*D, H), and where it came from in words."""
+    if h0 is None:
+        return None, None
+    if isinstance(h0, TextTrace):
+        shown = h0.text if len(h0.text) <= 40 else h0.text[:40] + "…"
+        source = source or f"the final state of {shown!r} on {h0.model.name or 'another model'}"
+        h0 = h0.h_n
+    if not isinstance(h0, torch.Tensor):
+        raise ValueError(f"h0 must be a tensor or a trace, got {type(h0).__name__}")
+    cfg = model.config
+    LD, H = cfg.num_layers * cfg.num_directions, cfg.hidden_size
+    if h0.dim() == 3 and h0.shape[1] == 1:  # nn.GRU's batched layout, batch of one
+        h0 = h0[:, 0]
+    if h0.shape != (LD, H):
+        raise ValueError(
+            f"h0 must be (layers x directions, hidden) = ({LD}, {H}) for "
+            f"{model.name or 'this model'} ({cfg.num_layers} layer(s), "
+            f"{cfg.num_directions} direction(s), {H} units), got {tuple(h0.shape)}")
+    dtype = model.module.recurrent.weight_hh_l0.dtype
+    if h0.dtype != dtype:
+        raise ValueError(f"h0 is {str(h0.dtype)[6:]} but {model.name or 'the model'} is "
+                         f"{str(dtype)[6:]}: nn.GRU takes no mixed types (convert it: h0.to(...))")
+    return h0, source

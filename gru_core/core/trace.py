@@ -34,13 +34,16 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
+from .batch import Batch, run_batch
 from .model import GRUConfig
 from .weights import LayerWeights, config_of, layer_weights, single_layer, state_dict_of, suffix
 
@@ -54,8 +57,8 @@ Steps = slice | int | torch.Tensor | None
 
 @dataclass
 class Trace:
-    """Every term of an nn.GRU run over one unbatched sequence of length T, and the weights
-    that made it."""
+    """Every term of an nn.GRU run, and the weights that made it: one unbatched sequence of
+    length T, or (with `batch`) a batch, batch_first or packed call, read per sequence."""
 
     config: GRUConfig
     output: torch.Tensor  # (T, D*H), nn.GRU's output
@@ -65,24 +68,35 @@ class Trace:
     parts: dict[tuple[int, int], _Terms] = field(repr=False)
     convention: str = field(default="pytorch", kw_only=True)  # convention.CONVENTIONS: whose
     # step these numbers are (nn.GRU's, or a Keras GRU's replayed in Keras's order)
+    batch: Batch | None = field(default=None, kw_only=True)  # None: one unbatched sequence
+    notes: tuple[str, ...] = field(default=(), kw_only=True)  # what the caller should know
 
     @property
     def T(self) -> int:
-        return self.output.shape[0]
+        """Steps: the longest sequence's, for a batch."""
+        return self.output.shape[0] if self.batch is None else len(self.batch.sizes)
 
     @property
     def layer_directions(self) -> list[tuple[int, int]]:
         return sorted(self.parts)
 
-    def gate(self, name: str, layer: int = 0, direction: int = 0, steps: Steps = None
-             ) -> torch.Tensor:
+    def gate(self, name: str, layer: int = 0, direction: int = 0, steps: Steps = None,
+             batch: int | None = None) -> torch.Tensor:
         """(T, H) values of one term, or only the rows in `steps`; index t is the input
-        position, in both directions."""
+        position, in both directions. For a batched trace, (T_b, H) of sequence `batch`."""
         if name not in GATES:
             raise KeyError(f"unknown term {name!r}; choose from {', '.join(GATES)}")
         if (layer, direction) not in self.parts:
             raise KeyError(f"no layer {layer}, direction {direction} in this GRU")
-        return self.parts[(layer, direction)].term(name, slice(None) if steps is None else steps)
+        part, steps = self.parts[(layer, direction)], slice(None) if steps is None else steps
+        if self.batch is None:
+            if batch not in (None, 0):
+                raise IndexError(f"batch={batch}, but this trace holds one unbatched sequence")
+            return part.term(name, steps)
+        if batch is None:
+            raise ValueError(f"this trace holds {self.batch.B} sequences: pass batch=b, "
+                             f"0 <= b < {self.batch.B}")
+        return part.term(name, self.batch.rows(batch)[steps])
 
     def weights(self, layer: int = 0, direction: int = 0) -> LayerWeights:
         """W_ir .. b_hn of one layer and direction."""
@@ -90,24 +104,38 @@ class Trace:
 
     def nbytes(self) -> int:
         """Memory held by the trace's tensors (shared storages counted once; not the weights)."""
-        tensors = [self.output, self.h_n, *self.layer_inputs]
+        output = self.output.data if self.batch is not None else self.output  # PackedSequence
+        tensors = [output, self.h_n, *self.layer_inputs]
         tensors += [t for part in self.parts.values() for t in part.tensors()]
         return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
                     for t in tensors}.values())
 
 
 @torch.no_grad()
-def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = None) -> Trace:
-    """x: (T, input_size), h0: (L*D, H) or None -> Trace with nn.GRU's output and every gate."""
+def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
+              h0: torch.Tensor | None = None) -> Trace:
+    """What nn.GRU takes -> Trace with nn.GRU's output and h_n and every gate.
+
+    x: (T, input_size); (T, B, input_size), or (B, T, input_size) for a batch_first module; or a
+    PackedSequence. h0: (L*D, H) unbatched, (L*D, B, H) batched, or None for zeros."""
     if hasattr(gru, "convention"):  # a Keras GRU (keras_model.KerasGRU): Keras's own order
         from .keras_model import keras_recompute
         return keras_recompute(gru, x, h0)
     config, sd = config_of(gru), state_dict_of(gru)
     L, D, H = config.num_layers, config.num_directions, config.hidden_size
     dtype = sd["weight_ih_l0"].dtype
-    if x.dim() != 2 or x.shape[1] != config.input_size or x.shape[0] == 0:
-        raise ValueError(f"x must be (T > 0, {config.input_size}), got {tuple(x.shape)}")
+    notes = _check(gru, x, h0, config, dtype)
+    if isinstance(x, PackedSequence) or x.dim() == 3:
+        batch_first = bool(getattr(gru, "batch_first", False))
+        x = x._replace(data=x.data.to(dtype)) if isinstance(x, PackedSequence) else x.to(dtype)
+        output, h_n, inputs, parts, batch = run_batch(sd, config, x, h0, batch_first, dtype)
+        return Trace(config, output, h_n, inputs, sd, parts, batch=batch, notes=notes)
     x = x.to(dtype)
+    if h0 is not None and h0.dim() == 3 and h0.shape[1] == 1:  # (L*D, 1, H): nn.GRU's B = 1
+        h0 = h0[:, 0]
+    if h0 is not None and h0.shape != (L * D, H):
+        raise ValueError(f"h0 must be (num_layers*directions, hidden) = ({L * D}, {H}) for one "
+                         f"unbatched sequence, got {tuple(h0.shape)}")
     h0 = x.new_zeros(L * D, H) if h0 is None else h0.to(dtype)
     threads, (recurrence, pool) = torch.get_num_threads(), _pools()
 
@@ -137,7 +165,46 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor, h0: torch.Tensor | None = Non
         finals.append(h_n)
         layer_in = out if layer == L - 1 else out.contiguous()
     _wait(pending)
-    return Trace(config, layer_in, torch.cat(finals), inputs, sd, parts)
+    return Trace(config, layer_in, torch.cat(finals), inputs, sd, parts, notes=notes)
+
+
+FLOATS = (torch.float32, torch.float64)
+
+
+def _check(gru: nn.GRU | dict, x, h0, config: GRUConfig, dtype: torch.dtype) -> tuple[str, ...]:
+    """A clear message for what recompute cannot take; the notes for what it takes as in eval."""
+    if dtype not in FLOATS:
+        raise ValueError(f"recompute() reproduces float32 and float64 GRUs; this one is "
+                         f"{str(dtype).removeprefix('torch.')} (convert it: gru.float())")
+    data = x.data if isinstance(x, PackedSequence) else x
+    if not isinstance(data, torch.Tensor) or data.dtype not in FLOATS:
+        kind = type(data).__name__ if not isinstance(data, torch.Tensor) else data.dtype
+        raise ValueError(f"x must be a float32 or float64 tensor (token ids go through an "
+                         f"embedding or one-hot first), got {kind}")
+    if h0 is not None and (not isinstance(h0, torch.Tensor) or h0.dtype not in FLOATS):
+        raise ValueError("h0 must be a float32 or float64 tensor")
+    width, first = config.input_size, bool(getattr(gru, "batch_first", False))
+    if isinstance(x, PackedSequence):
+        if data.dim() != 2 or data.shape[1] != width:
+            raise ValueError(f"the PackedSequence's data must be (steps, {width}), "
+                             f"got {tuple(data.shape)}")
+    elif x.dim() not in (2, 3) or x.shape[-1] != width or 0 in x.shape:
+        layout = "(B, T, I)" if first else "(T, B, I)"
+        sized = layout.replace("I", str(width))
+        raise ValueError(f"x must be (T, {width}) for one sequence or {layout} = "
+                         f"{sized} for a batch (as nn.GRU takes it), "
+                         f"got {tuple(x.shape)}")
+    notes = []
+    if isinstance(gru, nn.Module) and gru.training:
+        dropout = getattr(gru, "dropout", 0.0)
+        note = ("the GRU is in train() mode: it is traced as in eval()"
+                + (f", without the dropout of {dropout} between layers, so a train() call "
+                   "would differ" if dropout and config.num_layers > 1 else
+                   " (the same numbers: it has no dropout between layers)"))
+        if dropout and config.num_layers > 1:
+            warnings.warn(note, stacklevel=3)
+        notes.append(note)
+    return tuple(notes)
 
 
 def _chunks(T: int) -> list[slice]:

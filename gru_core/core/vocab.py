@@ -15,10 +15,11 @@ import torch
 from .bounds import BoundsError, loads_json_bounded
 
 WORDS = re.compile(r"[\w'-]+|[^\w\s]", re.UNICODE)  # "cats", "don't", ",", "." ...
-SPECIAL = re.compile(r"^<[^<>\s]+>$")  # <unk>, <pad>, <eos>: in a vocabulary, never in a text
 # A vocabulary file is untrusted: read only within what the largest vocabulary needs (100,000
 # tokens, checkpoint.MAX_VOCAB, of a few characters each), before a list is built of it.
 MAX_FILE_BYTES, MAX_FILE_TOKENS, MAX_JSON_DEPTH = 16 * 2**20, 100_000, 2
+SPECIAL = re.compile(r"^<[^<>\s]+>$")  # <s>, </s>, <unk>, <pad>: typed as themselves in a text
+UNKNOWN = ("<unk>", "<UNK>", "<Unk>")  # the unknown-token entries other tokens can be read as
 
 
 class UnknownTokens(ValueError):
@@ -37,6 +38,12 @@ class Vocab:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {tok: i for i, tok in enumerate(self.tokens)})
+        # special tokens are matched before single characters or words, the longest first
+        specials = sorted((t for t in self.tokens if SPECIAL.match(t)), key=len, reverse=True)
+        pattern = "|".join(map(re.escape, specials))
+        object.__setattr__(self, "_special", re.compile(pattern) if specials else None)
+        object.__setattr__(self, "_words", re.compile(
+            f"{pattern}|{WORDS.pattern}" if specials else WORDS.pattern, re.UNICODE))
 
     @property
     def words(self) -> bool:
@@ -53,11 +60,32 @@ class Vocab:
     def index(self, token: str) -> int:
         return self._index[token]
 
+    @property
+    def specials(self) -> tuple[str, ...]:
+        """The tokens of the form <...> (<s>, </s>, <unk>, <pad>), typed as themselves."""
+        return tuple(t for t in self.tokens if SPECIAL.match(t))
+
+    @property
+    def unknown(self) -> str | None:
+        """The unknown-token entry (<unk>) that unreadable tokens can be read as, if any."""
+        return next((t for t in UNKNOWN if t in self._index), None)
+
+    @property
+    def has_capitals(self) -> bool:
+        return any(t != t.lower() for t in self.tokens if not SPECIAL.match(t))
+
     def spans(self, text: str) -> list[tuple[int, int]]:
-        """(start, end) in `text` of every token, in reading order."""
-        if not self.words:
-            return [(i, i + 1) for i in range(len(text))]
-        return [m.span() for m in WORDS.finditer(text)]
+        """(start, end) in `text` of every token, in reading order; a special token the
+        vocabulary holds is one token wherever it is typed."""
+        if self.words:
+            return [m.span() for m in self._words.finditer(text)]
+        spans, i = [], 0
+        while i < len(text):
+            m = self._special.match(text, i) if self._special is not None else None
+            end = m.end() if m else i + 1
+            spans.append((i, end))
+            i = end
+        return spans
 
     def split(self, text: str) -> list[str]:
         return [text[a:b] for a, b in self.spans(text)]
@@ -75,14 +103,37 @@ class Vocab:
 
     def without_unknown(self, text: str) -> str:
         """The text with every token the vocabulary cannot read removed."""
+        out = self._replace_unknown(text, "")
+        return re.sub(r"[ \t]{2,}", " ", out) if self.words else out
+
+    def as_unknown(self, text: str) -> str:
+        """The text with every token the vocabulary cannot read written as its unknown-token
+        entry (<unk>): what a model trained with one reads there."""
+        if self.unknown is None:
+            raise ValueError("the vocabulary has no unknown-token entry (<unk>)")
+        return self._replace_unknown(text, self.unknown)
+
+    def lowered(self, text: str) -> str | None:
+        """The text lower-cased, special tokens kept, where that helps: the vocabulary has no
+        capitals and the text has some. None otherwise."""
+        if self.has_capitals:
+            return None
+        parts, end = [], 0
+        for a, b in self.spans(text):
+            tok = text[a:b]
+            parts += [text[end:a].lower(), tok if tok in self._index else tok.lower()]
+            end = b
+        out = "".join(parts) + text[end:].lower()
+        return None if out == text else out
+
+    def _replace_unknown(self, text: str, by: str) -> str:
         kept, end = [], 0
         for a, b in self.spans(text):
             if text[a:b] not in self._index:
-                kept.append(text[end:a])
+                kept += [text[end:a], by]
                 end = b
         kept.append(text[end:])
-        out = "".join(kept)
-        return re.sub(r"[ \t]{2,}", " ", out) if self.words else out
+        return "".join(kept)
 
 
 def read_vocab(data: bytes) -> list[str]:

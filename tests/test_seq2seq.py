@@ -1,0 +1,192 @@
+"""An encoder-decoder pair as people build one (embedding + GRU; embedding + GRU + head), saved as
+plain state_dicts, loaded with gru_core.load_checkpoint, and the decoder traced from the encoder's
+final state with special tokens typed: bitwise the modules' own calls, and the greedy predictions
+read off the trace are the decoder's own greedy decoding."""
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+import gru_core
+
+from .conftest import ROOT
+from .reference import gru_cell_steps
+
+SPECIALS = ["<s>", "</s>", "<unk>", "<pad>"]
+LETTERS = SPECIALS + list("abcdefghijklmnopqrstuvwxyz")
+PHONES = SPECIALS + ["AE1", "B", "D", "G", "IH0", "K", "N", "OW1", "S", "T", "UW1", "Z"]
+
+
+class Encoder(nn.Module):
+    def __init__(self, layers, dtype):
+        super().__init__()
+        self.embed = nn.Embedding(len(LETTERS), 12, padding_idx=3)
+        self.rnn = nn.GRU(12, 24, num_layers=layers)
+        self.to(dtype)
+
+
+class Decoder(nn.Module):
+    def __init__(self, layers, dtype):
+        super().__init__()
+        self.embed = nn.Embedding(len(PHONES), 10, padding_idx=3)
+        self.rnn = nn.GRU(10, 24, num_layers=layers)
+        self.out = nn.Linear(24, len(PHONES))
+        self.to(dtype)
+
+    @torch.no_grad()
+    def greedy(self, h: torch.Tensor, steps: int = 8) -> list[str]:
+        """The decoder's own greedy decoding: one step at a time from <s>, until </s>."""
+        tokens = ["<s>"]
+        for _ in range(steps):
+            x = self.embed(torch.tensor([PHONES.index(tokens[-1])]))
+            out, h = self.rnn(x, h)
+            tokens.append(PHONES[int(self.out(out[-1]).argmax())])
+            if tokens[-1] == "</s>":
+                break
+        return tokens
+
+
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+def _pair(tmp_path, layers, dtype, seed=0):
+    torch.manual_seed(seed)
+    enc, dec = Encoder(layers, dtype).eval(), Decoder(layers, dtype).eval()
+    torch.save(enc.state_dict(), tmp_path / "enc.pt")
+    torch.save(dec.state_dict(), tmp_path / "dec.pt")
+    enc_ck = gru_core.load_checkpoint(tmp_path / "enc.pt", vocab=LETTERS)
+    dec_ck = gru_core.load_checkpoint(tmp_path / "dec.pt", vocab=PHONES)
+    enc_ck.name, dec_ck.name = "enc", "dec"  # as the app names them after their files
+    return enc, dec, enc_ck, dec_ck
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_decoder_from_the_encoders_final_state_is_bitwise(tmp_path, threads, layers, dtype):
+    enc, dec, enc_ck, dec_ck = _pair(tmp_path, layers, dtype, seed=layers)
+    src = "cat</s>"
+    enc_tt = enc_ck.trace(src)
+    assert enc_tt.tokens == ["c", "a", "t", "</s>"] and enc_tt.probs is None
+    ids = torch.tensor([LETTERS.index(c) for c in "cat"] + [LETTERS.index("</s>")])
+    with torch.no_grad():
+        out, h_enc = enc.rnn(enc.embed(ids))
+    assert torch.equal(enc_tt.output, out) and torch.equal(enc_tt.h_n, h_enc)
+
+    text = "<s> K AE1 T"
+    tt = dec_ck.trace(text, h0=enc_tt.h_n)
+    assert tt.tokens == ["<s>", "K", "AE1", "T"]
+    ids = torch.tensor([PHONES.index(p) for p in tt.tokens])
+    with torch.no_grad():
+        x = dec.embed(ids)
+        out, h_n = dec.rnn(x, h_enc)
+        probs = torch.softmax(dec.out(out), -1)
+    assert torch.equal(tt.output, out) and torch.equal(tt.h_n, h_n) and torch.equal(tt.probs, probs)
+    assert torch.equal(tt.gate("h_prev")[0], h_enc[0])  # h_prev at t = 0 is the encoder's state
+    ref = gru_cell_steps(dec.rnn, x, h0=tt.h0[0])
+    for name in gru_core.GATES:
+        assert torch.equal(tt.gate(name), ref[name]), name
+    assert tt.starts_from == "h_prev at t = 0 is an initial state given by the caller"
+
+    # from zeros, the decoder's run differs, and the trace says where it started
+    cold = dec_ck.trace(text)
+    assert cold.starts_from == "h_prev at t = 0 is zeros (no initial state was given)"
+    assert not torch.equal(cold.output, tt.output)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_greedy_predictions_read_off_the_trace_are_the_decoders_own(tmp_path, threads, layers):
+    for seed in range(4):
+        enc, dec, enc_ck, dec_ck = _pair(tmp_path, layers, torch.float32, seed=seed)
+        for word in ("cat", "dog", "kids", "zebra"):
+            enc_tt = enc_ck.trace(word + "</s>")
+            own = dec.greedy(enc_tt.h_n)
+            tt = dec_ck.trace(" ".join(own), h0=enc_tt)  # the trace itself: its h_n
+            assert tt.h0_source == f"the final state of '{word}</s>' on enc"
+            read = [PHONES[int(p.argmax())] for p in tt.probs]
+            assert read[: len(own) - 1] == own[1:], (seed, word)
+
+
+def test_special_tokens_unknown_and_lower_case(tmp_path):
+    _, _, enc_ck, dec_ck = _pair(tmp_path, 1, torch.float32)
+    v = enc_ck.vocab
+    assert v.split("<s>cat</s><pad>") == ["<s>", "c", "a", "t", "</s>", "<pad>"]
+    assert v.split("a<b") == ["a", "<", "b"]  # not a special token: single characters
+    with pytest.raises(gru_core.core.vocab.UnknownTokens, match="'<', 'é'"):
+        v.encode("cé<t")
+    assert v.unknown == "<unk>" and v.as_unknown("cé<t</s>") == "c<unk><unk>t</s>"
+    tt = enc_ck.trace(v.as_unknown("cét</s>"))
+    assert tt.tokens == ["c", "<unk>", "t", "</s>"]
+    assert v.lowered("CAT</s>") == "cat</s>" and v.lowered("cat") is None
+    w = dec_ck.vocab
+    assert w.words and w.split("<s> K AE1 T</s>") == ["<s>", "K", "AE1", "T", "</s>"]
+    assert w.as_unknown("<s> K EH1 T") == "<s> K <unk> T"
+    assert w.has_capitals and w.lowered("K AE1") is None
+    no_unk = gru_core.core.vocab.Vocab(("a", "b"))
+    assert no_unk.unknown is None
+    with pytest.raises(ValueError, match="no unknown-token entry"):
+        no_unk.as_unknown("abc")
+
+
+def test_initial_states_that_do_not_fit_are_named(tmp_path):
+    _, _, enc_ck, dec_ck = _pair(tmp_path, 2, torch.float32)
+    with pytest.raises(ValueError, match=r"h0 must be \(layers x directions, hidden\) = "
+                                         r"\(2, 24\) for dec \(2 layer\(s\), 1 direction\(s\), "
+                                         r"24 units\), got \(1, 24\)"):
+        dec_ck.trace("<s> K", h0=torch.zeros(1, 24))
+    with pytest.raises(ValueError, match="h0 is float64 but dec is float32"):
+        dec_ck.trace("<s> K", h0=torch.zeros(2, 24, dtype=torch.float64))
+    h = enc_ck.trace("cat</s>").h_n
+    batched = dec_ck.trace("<s> K", h0=h.unsqueeze(1))  # nn.GRU's (L*D, 1, H) layout
+    assert torch.equal(batched.output, dec_ck.trace("<s> K", h0=h).output)
+
+
+def test_readme_batch_and_encoder_decoder_examples_run(tmp_path, monkeypatch, capsys):
+    """The README's batch and encoder -> decoder examples, run as written."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Batches, packed sequences"):text.index("## Checkpoints")]
+    batch, seq2seq = re.findall(r"```python\n(.*?)```", section, re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(batch, "README.md", "exec"), {})
+    assert capsys.readouterr().out.split("\n")[:2] == ["True True", "True torch.Size([3, 32])"]
+    exec(compile(seq2seq, "README.md", "exec"), {})
+    tokens, guesses, unk = capsys.readouterr().out.strip().split("\n")
+    assert tokens.startswith("['<s>', 'K', 'AE1', 'T'] h_prev at t = 0 is the final state of "
+                             "'cat</s>' on enc")
+    assert len(eval(guesses)) == 4 and unk == "caf<unk></s>"
+
+
+def test_app_offers_unknown_token_and_lower_case(tmp_path, monkeypatch):
+    """A text the vocabulary cannot read: the app offers to read it as <unk> (the vocabulary has
+    one) and, for the letters model (no capitals), to lower-case it; either then traces."""
+    import json
+    import sys
+
+    from streamlit.testing.v1 import AppTest
+
+    _pair(tmp_path, 1, torch.float32)
+    for name, vocab in (("enc", LETTERS), ("dec", PHONES)):
+        (tmp_path / f"{name}.vocab.json").write_text(json.dumps(vocab))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["app.py", "--model", "dec.pt", "--vocab", "dec.vocab.json",
+                                      "--model", "enc.pt", "--vocab", "enc.vocab.json"])
+    for ckpt, text, label, after in (
+            ("dec", "<s> K EH1 T", "Read them as `<unk>`", "<s> K <unk> T"),
+            ("enc", "Cat</s>", "Lower-case the text (the vocabulary has no capitals)", "cat</s>"),
+            ("enc", "cät</s>", "Read them as `<unk>`", "c<unk>t</s>")):
+        at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
+        at.query_params.update({"ckpt": ckpt, "text": text})
+        at.run()
+        assert at.error and "cannot read this text" in at.error[0].value
+        labels = [b.label for b in at.button]
+        assert ("Lower-case the text (the vocabulary has no capitals)" in labels) == (
+            text == "Cat</s>")
+        next(b for b in at.button if b.label == label).click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert at.session_state["text"] == after
