@@ -9,6 +9,7 @@ one frozen Selection -> cached trace (cache.trace) -> the view's render function
 
 from __future__ import annotations
 
+import copy
 import string
 from dataclasses import replace
 
@@ -17,9 +18,10 @@ import streamlit as st
 from dashboard import cache, selection, whatif_link
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
-from dashboard.text import highlighted_text
+from dashboard.text import file_label, highlighted_text
 from dashboard.views.questions import index
 from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens, read_vocab
+from gru_core.core.checkpoint import NoVocabulary
 
 st.set_page_config(page_title="GRU stepper", layout="wide")
 
@@ -34,9 +36,9 @@ def pick_model() -> tuple[Checkpoint, str]:
                         format_func=lambda n: "upload your own…" if n == UPLOAD else n)
     if name != UPLOAD:
         return cache.model(name), name
+    vocab = pick_vocab()  # asked first: a plain state_dict needs it
     file = st.file_uploader("Model file: a checkpoint from `python -m gru_core.train`, or your "
                             "model's state_dict", type=["pt", "pth", "safetensors"])
-    vocab = pick_vocab()
     if file is None:
         st.info("Upload `torch.save(model.state_dict(), \"model.pt\")` of a model with an "
                 "nn.GRU (and, if it has them, its nn.Embedding and nn.Linear head), or a "
@@ -45,10 +47,15 @@ def pick_model() -> tuple[Checkpoint, str]:
     data = file.getvalue()
     key = cache.upload_key(data, vocab)
     try:
-        ck = cache.uploaded(key, data, vocab)
+        ck = copy.copy(cache.uploaded(key, data, vocab))  # the cached one is shared
+    except NoVocabulary:
+        st.info("This file is a plain state_dict: it carries no vocabulary. Pick the tokens it "
+                "reads in “Vocabulary” above (the list it was trained with, in order).")
+        st.stop()
     except CheckpointError as e:
         st.error(f"This file cannot be used: {e}")
         st.stop()
+    ck.name = file_label(file.name)  # named after its file, not its hash
     st.success("Found: " + "; ".join(ck.meta.get("found", ["this project's checkpoint format"]))
                + ".")
     return ck, key

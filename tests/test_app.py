@@ -205,6 +205,21 @@ def test_upload_of_a_good_file_is_stepped(tmp_path):
     assert number_after(r"nn\.GRU's own output", texts(at)) == pytest.approx(out[3, 1].item(),
                                                                              abs=5e-5)
     assert "ckpt" not in at.query_params  # an upload cannot be linked to
+    assert any(c.value.startswith("`upload mine.pt`:") for c in at.sidebar.caption)  # its file
+
+
+def test_upload_of_a_state_dict_asks_for_its_vocabulary_first(tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    torch.save(torch.nn.GRU(5, 8).state_dict(), buf)
+    at = open_app(ckpt="agreement", text=COURSE)
+    at.selectbox(key="ckpt").set_value("upload").run()
+    labels = [getattr(w, "label", None) for w in at.sidebar]
+    assert labels.index("Vocabulary") < labels.index(at.file_uploader[0].label)  # asked first
+    at.file_uploader[0].upload("my gru `x`.pt", buf.getvalue()).run()
+    assert not at.exception and not at.error  # not a bad file: a question
+    assert any("Pick the tokens it reads" in i.value for i in at.info)
 
 
 def test_forum_post_and_csv():

@@ -165,14 +165,19 @@ def test_upload_an_embedding_model_with_a_vocabulary_file(app_url, page, tmp_pat
     page.locator(".st-key-ckpt").click()
     page.get_by_role("option", name="upload your own…").click()
     settle(page)
-    page.locator("input[type=file]").first.set_input_files(str(tmp_path / "mine.pt"))
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.filter(has_text="Model file").locator("input[type=file]").set_input_files(
+        str(tmp_path / "mine.pt"))
     settle(page)
-    expect(page.get_by_text("carries no vocabulary")).to_be_visible()  # what to do next
+    expect(page.get_by_text("carries no vocabulary")).to_be_visible()  # what to do next,
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)  # and not as an error
     page.locator(".st-key-vocab_source").click()
     page.get_by_role("option", name="a vocabulary file…").click()
     settle(page)
-    page.locator("input[type=file]").nth(1).set_input_files(str(tmp_path / "mine.txt"))
+    uploader.filter(has_text="Vocabulary").locator("input[type=file]").set_input_files(
+        str(tmp_path / "mine.txt"))
     settle(page)
+    expect(page.get_by_text("upload mine.pt", exact=False).first).to_be_visible()  # its name
     expect(page.get_by_text(f"Found: nn.Embedding at 'encoder': {len(vocab)} tokens × 24")
            ).to_be_visible()
     expect(heading(page, "Step t = 7")).to_have_count(1)
