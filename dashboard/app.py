@@ -164,7 +164,7 @@ def pick_step(T: int) -> int:
         return 0
     # the stepper's chart takes ← and → itself (no press lost during a rerun: live_chart)
     keys = st.session_state.get("view") != "step"
-    prev, slider, nxt = st.columns([2, 10, 2], vertical_alignment="bottom")
+    prev, slider, nxt = st.columns([3, 10, 3], vertical_alignment="bottom")
     prev.button("◀ previous step", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
                 help="one step back (← key)", shortcut="left" if keys else None)
     nxt.button("next step ▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,

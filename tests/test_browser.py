@@ -252,3 +252,23 @@ def test_play_at_the_last_step_starts_again_from_the_first(app_url, page):
     settle(page)
     assert int(params(page)["t"]) < last
     no_exception(page)
+
+
+def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url):
+    with chromium(1280, 720) as small:
+        goto(small, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 30,
+                                                "unit": 5}))
+        small.get_by_text("Screen-share layout", exact=False).click()
+        settle(small)
+        card, chart = small.locator(".st-key-card"), small.locator(".st-key-unit_chart")
+        expect(card.get_by_role("heading", name=re.compile("Step t = 30, unit 5"))).to_have_count(1)
+        expect(chart.locator(".main-svg").first).to_be_visible(timeout=30_000)
+        expect(card.locator(".katex").first).to_be_visible()
+        card.evaluate("e => e.scrollIntoView({block: 'center'})")  # as the mentor scrolls to it
+        small.wait_for_timeout(300)
+        for box in (card.bounding_box(), chart.bounding_box()):
+            assert box["x"] >= 0 and box["y"] >= 0, box  # inside the 1280×720 viewport
+            assert box["x"] + box["width"] <= 1280 and box["y"] + box["height"] <= 720, box
+        shot(small, "screen-share-1280x720")
+        small.screenshot(path=str(SHOTS / "screen-share-1280x720-viewport.png"))
+        no_exception(small)

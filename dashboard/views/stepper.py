@@ -19,7 +19,7 @@ from gru_core import (
     what_if,
 )
 
-from .. import charts, whatif_link
+from .. import charts, screen_share, whatif_link
 from ..export import course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
 from ..post import COPY_HINT
@@ -47,16 +47,24 @@ def render(sel: Selection, tt: TextTrace) -> None:
     t, unit = sel.t, sel.unit
     card = step_card(tt, t, unit, sel.layer, sel.direction)
     tag = data_tag(sel, tt)
-    left, right = st.columns([2, 1])
-    with left:
+    def show_card(size: str = r"\small") -> None:
         st.subheader(f"Step t = {t}, unit {unit}: reading {show_token(card.token)!r}")
         lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
-        st.latex(r"\small\begin{aligned}" + r"\\[6pt]".join(
+        st.latex(size + r"\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
         _verify(card)
-        add_button(sel, tt)  # the worked example (views/example.py)
-    with right:
+
+    if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
+        screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
+        add_button(sel, tt)
         _prediction(tt, t)
+    else:
+        left, right = st.columns([2, 1])
+        with left:
+            show_card()
+            add_button(sel, tt)  # the worked example (views/example.py)
+        with right:
+            _prediction(tt, t)
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
     _where_from(card, tt)
