@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import cache, selection, whatif_link
+from dashboard import cache, screen_share, selection, whatif_link
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import file_label, highlighted_text
@@ -197,6 +197,7 @@ def sidebar() -> Selection:
 def main() -> None:
     selection.init_from_url([*VIEWS, QUESTIONS], cache.available(), "agreement")
     whatif_link.init_from_url()  # after it: the edit's value is shown in the link's notation
+    screen_share.init_from_url()
     for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

@@ -11,14 +11,31 @@ import streamlit as st
 from gru_core import TextTrace, balance
 
 from . import charts
-from .selection import Selection
+from .selection import Selection, notice
 
 HEIGHT = 330  # px: the unit's chart beside a card of five equations, under 720 together
 
 
+def init_from_url() -> None:
+    """Once per session: layout=compact in a link opens the screen-share layout."""
+    if st.session_state.get("_layout_initialised"):
+        return
+    st.session_state["_layout_initialised"] = True
+    raw = st.query_params.get("layout")
+    if raw is not None and raw != "compact":
+        notice("layout can only be compact (the screen-share layout); showing the usual one.")
+    st.session_state["compact"] = raw == "compact"
+    _follow()
+
+
 def toggle() -> bool:
     return st.toggle("Screen-share layout: the card beside this unit's chart (fits 1280×720)",
-                     key="compact")
+                     key="compact", on_change=_follow)
+
+
+def _follow() -> None:
+    """The URL's layout= follows the toggle (the stepper's View.params)."""
+    st.session_state["layout"] = "compact" if st.session_state.get("compact") else None
 
 
 def card_and_chart(sel: Selection, tt: TextTrace, steps: slice, card: Callable[[str], None]

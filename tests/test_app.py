@@ -463,3 +463,17 @@ def test_what_if_bad_url_values_get_a_plain_notice(bad):
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("wf_") for w in warnings), warnings
     assert not any("e.vil" in w or "9x" in w for w in warnings)  # the value is not repeated
+
+
+def test_screen_share_layout_is_in_the_link():
+    at = open_app(ckpt="agreement", text=COURSE, t=30, unit=5, layout="compact",
+                  wf_gate="z", wf_value="0.5")
+    assert not at.exception and at.toggle(key="compact").value
+    assert at.query_params["layout"] == "compact" and at.query_params["wf_value"] == "0.5"
+    assert len(at.get("plotly_chart")) == 2  # the unit's chart beside the card, the what-if's
+    at.toggle(key="compact").set_value(False).run()
+    assert "layout" not in at.query_params and at.query_params["wf_gate"] == "z"
+    assert len(at.get("plotly_chart")) == 1
+    bad = open_app(ckpt="agreement", text=COURSE, layout="<b>x</b>")
+    assert not bad.exception and not bad.toggle(key="compact").value
+    assert any(w.value.startswith("layout can only be compact") for w in bad.warning)

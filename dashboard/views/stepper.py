@@ -97,7 +97,7 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
                       key="whatif", on_change="rerun")
     if not box.open or tt.config.bidirectional:
         whatif_link.forget()  # the URL carries the edit while the panel is open
-        write_url(sel.params())
+        _write_url(sel)
         return
     course = sel.notation == "course"
     with box:
@@ -116,7 +116,12 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
                         key="whatif_chart")
         if wi.probs is not None:
             _what_if_prediction(sel, tt, wi)
-    write_url(sel.params(**whatif_link.params()))
+    _write_url(sel)
+
+
+def _write_url(sel: Selection) -> None:
+    """The URL after the what-if panel changed the edit: the view's own parameters as they are."""
+    write_url(sel.params(**{k: st.session_state.get(k) for k in VIEW.params}))
 
 
 def _what_if_prediction(sel: Selection, tt: TextTrace, wi) -> None:
@@ -312,4 +317,4 @@ def _csv(df: pd.DataFrame) -> str:
 
 
 VIEW = View("step", "Stepper", "Every term of one step, for one unit", render,
-            params=whatif_link.KEYS)
+            params=(*whatif_link.KEYS, "layout"))
