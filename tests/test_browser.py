@@ -254,8 +254,9 @@ def test_play_at_the_last_step_starts_again_from_the_first(app_url, page):
     no_exception(page)
 
 
-def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url):
-    with chromium(1280, 720) as small:
+def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url, page):
+    small = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
         goto(small, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 30,
                                                 "unit": 5}))
         small.get_by_text("Screen-share layout", exact=False).click()
@@ -272,3 +273,5 @@ def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url):
         shot(small, "screen-share-1280x720")
         small.screenshot(path=str(SHOTS / "screen-share-1280x720-viewport.png"))
         no_exception(small)
+    finally:
+        small.close()
