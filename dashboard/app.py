@@ -14,12 +14,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import budget, cache, catalogue, selection, whatif_link
+from dashboard import budget, cache, catalogue, screen_share, selection, whatif_link
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
-from dashboard.text import highlighted_text, plain
+from dashboard.text import file_label, highlighted_text, plain
 from dashboard.views.questions import index
 from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens, read_vocab
+from gru_core.core.checkpoint import NoVocabulary
 
 st.set_page_config(page_title="GRU stepper", layout="wide")
 
@@ -34,10 +35,10 @@ def pick_model() -> tuple[Checkpoint, str]:
                         format_func=lambda n: "upload your own…" if n == UPLOAD else n)
     if name != UPLOAD:
         return catalogue.model(name), name
+    vocab = pick_vocab()  # asked first: a plain state_dict needs it
     file = st.file_uploader("Model file: a checkpoint from `python -m gru_core.train`, your "
                             "model's state_dict, or a Keras model (.keras, .h5)",
                             type=["pt", "pth", "safetensors", "keras", "h5"])
-    vocab = pick_vocab()
     if file is None:
         st.info("Upload `torch.save(model.state_dict(), \"model.pt\")` of a model with an "
                 "nn.GRU (and, if it has them, its nn.Embedding and nn.Linear head), or a "
@@ -47,7 +48,11 @@ def pick_model() -> tuple[Checkpoint, str]:
     key = catalogue.upload_key(data, vocab)
     try:
         with st.spinner("Checking the uploaded file…"):
-            ck = catalogue.uploaded(key, data, vocab)
+            ck = catalogue.uploaded(key, data, vocab, file_label(file.name))
+    except NoVocabulary:
+        st.info("This file is a plain state_dict: it carries no vocabulary. Pick the tokens it "
+                "reads in “Vocabulary” above (the list it was trained with, in order).")
+        st.stop()
     except CheckpointError as e:
         st.error(f"This file cannot be used: {plain(e, 300)}")
         st.stop()
@@ -177,7 +182,7 @@ def pick_step(T: int) -> int:
         return 0
     # the stepper's chart takes ← and → itself (no press lost during a rerun: live_chart)
     keys = st.session_state.get("view") != "step"
-    prev, slider, nxt = st.columns([2, 10, 2], vertical_alignment="bottom")
+    prev, slider, nxt = st.columns([3, 10, 3], vertical_alignment="bottom")
     prev.button("◀ previous step", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
                 help="one step back (← key)", shortcut="left" if keys else None)
     nxt.button("next step ▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
@@ -218,6 +223,7 @@ def main() -> None:
     selection.init_from_url([*VIEWS, QUESTIONS], catalogue.available(), "agreement",
                             [p for v in VIEWS.values() for p in v.params])
     whatif_link.init_from_url()  # after it: the edit's value is shown in the link's notation
+    screen_share.init_from_url()
     for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]

@@ -130,8 +130,9 @@ def _session_id() -> str:
     return ctx.session_id if ctx is not None else ""
 
 
-def uploaded(model_key: str, data: bytes, vocab: list[str] | None) -> Checkpoint:
-    """This session's upload, loaded once; a new upload replaces the session's previous one,
+def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
+             name: str | None = None) -> Checkpoint:
+    """This session's upload, loaded once and named `name` (after its file); a new upload replaces the session's previous one,
     which is released before the new one is loaded."""
     sweep()
     session = _session_id()
@@ -148,7 +149,7 @@ def uploaded(model_key: str, data: bytes, vocab: list[str] | None) -> Checkpoint
         ck = shared[0]
     else:
         ck = load_checkpoint(data, vocab)
-        ck.name = f"upload {model_key.removeprefix('upload:')[:8]}"
+        ck.name = name or f"upload {model_key.removeprefix('upload:')[:8]}"
     with _LOCK:
         _UPLOADS[session] = (model_key, ck)
     return ck

@@ -91,6 +91,23 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
     return dict(data=data, layout=layout)
 
 
+def unit_chart(df: pd.DataFrame, t: int, unit: int, sym: dict[str, str], height: int
+               ) -> go.Figure:
+    """The step chart's top panel alone (the screen-share layout): kept and new stacked into
+    h, with z, step t marked."""
+    steps = df.t.to_numpy()
+    return _figure(_balance_traces(df, sym), dict(
+        height=height, barmode="relative", margin=dict(t=80, b=40, l=50, r=50),
+        title=dict(text=f"Where {sym['h']} comes from for unit {unit}", font=dict(size=14),
+                   y=0.97, yanchor="top"),
+        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=11)),
+        xaxis=dict(title=dict(text="t"), range=[steps[0] - 0.5, steps[-1] + 0.5]),
+        yaxis=dict(title=dict(text="value")),
+        yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,
+                    dtick=0.25, showgrid=False, title=dict(text=sym["z"])),
+        shapes=[step_markers(t, unit)[0]]))
+
+
 def step_markers(t: int, unit: int, panels: tuple[str, ...] = ("r", "z", "n", "h")
                  ) -> list[dict]:
     """The magenta lines: step t through every panel, the unit across each heatmap."""

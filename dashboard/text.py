@@ -60,3 +60,10 @@ def highlighted_text(text: str, spans: list[tuple[int, int]], t: int, around: in
             f"{'…' if lo else ''}{_inert(text[lo:a])}<mark style='background:#ffd54f;"
             f"padding:0 2px;border-radius:3px;font-weight:bold' title='t = {t}'>{here}</mark>"
             f"{_inert(text[b:hi])}{'…' if hi < len(text) else ''}</div>")
+
+
+def file_label(filename: str, cap: int = 40) -> str:
+    """An uploaded model's name, after its file: 'upload my_gru.pt'. Only letters, digits and
+    . _ - are kept (the name goes into code spans, posts and file names), at most `cap`."""
+    kept = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_")[:cap]
+    return f"upload {kept or 'file'}"

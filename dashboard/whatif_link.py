@@ -78,7 +78,3 @@ def step(steps: range, default: int) -> tuple[int, str | None]:
 def pick(key: str) -> None:
     """on_change of the step box."""
     st.session_state["wf_step"] = int(st.session_state[key])
-
-
-def params() -> dict[str, str]:
-    return {k: str(st.session_state[k]) for k in KEYS if st.session_state.get(k) is not None}

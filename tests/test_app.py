@@ -213,6 +213,21 @@ def test_upload_of_a_good_file_is_stepped(tmp_path):
     assert number_after(r"nn\.GRU's own output", texts(at)) == pytest.approx(out[3, 1].item(),
                                                                              abs=5e-5)
     assert "ckpt" not in at.query_params  # an upload cannot be linked to
+    assert any(c.value.startswith("`upload mine.pt`:") for c in at.sidebar.caption)  # its file
+
+
+def test_upload_of_a_state_dict_asks_for_its_vocabulary_first(tmp_path):
+    import io
+
+    buf = io.BytesIO()
+    torch.save(torch.nn.GRU(5, 8).state_dict(), buf)
+    at = open_app(ckpt="agreement", text=COURSE)
+    at.selectbox(key="ckpt").set_value("upload").run()
+    labels = [getattr(w, "label", None) for w in at.sidebar]
+    assert labels.index("Vocabulary") < labels.index(at.file_uploader[0].label)  # asked first
+    at.file_uploader[0].upload("my gru `x`.pt", buf.getvalue()).run()
+    assert not at.exception and not at.error  # not a bad file: a question
+    assert any("Pick the tokens it reads" in i.value for i in at.info)
 
 
 def test_forum_post_and_csv():
@@ -526,3 +541,17 @@ def test_what_if_bad_url_values_get_a_plain_notice(bad):
     warnings = [w.value for w in at.warning]
     assert any(w.startswith("wf_") for w in warnings), warnings
     assert not any("e.vil" in w or "9x" in w for w in warnings)  # the value is not repeated
+
+
+def test_screen_share_layout_is_in_the_link():
+    at = open_app(ckpt="agreement", text=COURSE, t=30, unit=5, layout="compact",
+                  wf_gate="z", wf_value="0.5")
+    assert not at.exception and at.toggle(key="compact").value
+    assert at.query_params["layout"] == "compact" and at.query_params["wf_value"] == "0.5"
+    assert len(at.get("plotly_chart")) == 2  # the unit's chart beside the card, the what-if's
+    at.toggle(key="compact").set_value(False).run()
+    assert "layout" not in at.query_params and at.query_params["wf_gate"] == "z"
+    assert len(at.get("plotly_chart")) == 1
+    bad = open_app(ckpt="agreement", text=COURSE, layout="<b>x</b>")
+    assert not bad.exception and not bad.toggle(key="compact").value
+    assert any(w.value.startswith("layout can only be compact") for w in bad.warning)

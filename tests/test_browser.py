@@ -165,14 +165,19 @@ def test_upload_an_embedding_model_with_a_vocabulary_file(app_url, page, tmp_pat
     page.locator(".st-key-ckpt").click()
     page.get_by_role("option", name="upload your own…").click()
     settle(page)
-    page.locator("input[type=file]").first.set_input_files(str(tmp_path / "mine.pt"))
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.filter(has_text="Model file").locator("input[type=file]").set_input_files(
+        str(tmp_path / "mine.pt"))
     settle(page)
-    expect(page.get_by_text("carries no vocabulary")).to_be_visible()  # what to do next
+    expect(page.get_by_text("carries no vocabulary")).to_be_visible()  # what to do next,
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)  # and not as an error
     page.locator(".st-key-vocab_source").click()
     page.get_by_role("option", name="a vocabulary file…").click()
     settle(page)
-    page.locator("input[type=file]").nth(1).set_input_files(str(tmp_path / "mine.txt"))
+    uploader.filter(has_text="Vocabulary").locator("input[type=file]").set_input_files(
+        str(tmp_path / "mine.txt"))
     settle(page)
+    expect(page.get_by_text("upload mine.pt", exact=False).first).to_be_visible()  # its name
     expect(page.get_by_text(f"Found: nn.Embedding at 'encoder': {len(vocab)} tokens × 24")
            ).to_be_visible()
     expect(heading(page, "Step t = 7")).to_have_count(1)
@@ -247,3 +252,26 @@ def test_play_at_the_last_step_starts_again_from_the_first(app_url, page):
     settle(page)
     assert int(params(page)["t"]) < last
     no_exception(page)
+
+
+def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url, page):
+    small = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        goto(small, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 30,
+                                                "unit": 5}))
+        small.get_by_text("Screen-share layout", exact=False).click()
+        settle(small)
+        card, chart = small.locator(".st-key-card"), small.locator(".st-key-unit_chart")
+        expect(card.get_by_role("heading", name=re.compile("Step t = 30, unit 5"))).to_have_count(1)
+        expect(chart.locator(".main-svg").first).to_be_visible(timeout=30_000)
+        expect(card.locator(".katex").first).to_be_visible()
+        card.evaluate("e => e.scrollIntoView({block: 'center'})")  # as the mentor scrolls to it
+        small.wait_for_timeout(300)
+        for box in (card.bounding_box(), chart.bounding_box()):
+            assert box["x"] >= 0 and box["y"] >= 0, box  # inside the 1280×720 viewport
+            assert box["x"] + box["width"] <= 1280 and box["y"] + box["height"] <= 720, box
+        shot(small, "screen-share-1280x720")
+        small.screenshot(path=str(SHOTS / "screen-share-1280x720-viewport.png"))
+        no_exception(small)
+    finally:
+        small.close()

@@ -72,3 +72,18 @@ def test_what_if_axis_does_not_magnify_rounding_noise():
     fig = go.Figure(charts.what_if_chart(big, ["a"] * 5, SYMBOLS["pytorch"]))
     assert fig.layout.yaxis2.range[1] >= float(big.drift.max())
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
+
+
+def test_unit_chart_of_the_screen_share_layout_is_valid_and_marks_t():
+    steps = list(range(20, 80))
+    df = pd.DataFrame({"t": steps, "token": ["a"] * 60, "keep": np.linspace(-1, 1, 60),
+                       "new": np.linspace(1, 0, 60), "h": np.linspace(0, 1, 60),
+                       "z": np.full(60, 0.25)})
+    fig = charts.unit_chart(df, 33, 5, SYMBOLS["course"], 330)
+    go.Figure(fig.to_dict())  # raises on any unknown property or bad value
+    assert fig.layout.height == 330 and [s.x0 for s in fig.layout.shapes] == [33]
+    keep, new, h, z = fig.data
+    np.testing.assert_array_equal(keep.y, df.keep)
+    np.testing.assert_array_equal(new.y + keep.y, df.new + df.keep)
+    np.testing.assert_array_equal(z.y, df.z)
+    assert "unit 5" in fig.layout.title.text

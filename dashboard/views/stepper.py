@@ -23,7 +23,7 @@ from gru_core import (
     what_if,
 )
 
-from .. import charts, whatif_link
+from .. import charts, screen_share, whatif_link
 from ..export import comparison, course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
 from ..post import COPY_HINT
@@ -51,18 +51,26 @@ def render(sel: Selection, tt: TextTrace) -> None:
     t, unit = sel.t, sel.unit
     card = step_card(tt, t, unit, sel.layer, sel.direction)
     tag = data_tag(sel, tt)
-    left, right = st.columns([2, 1])
-    with left:
+    def show_card(size: str = r"\small") -> None:
         st.subheader(f"Step t = {t}, unit {unit}: reading {plain(show_token(card.token))}")
         lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
-        st.latex(r"\small\begin{aligned}" + r"\\[6pt]".join(
+        st.latex(size + r"\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
         _verify(card)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
-        add_button(sel, tt)  # the worked example (views/example.py)
-    with right:
+
+    if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
+        screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
+        add_button(sel, tt)
         _prediction(tt, t)
+    else:
+        left, right = st.columns([2, 1])
+        with left:
+            show_card()
+            add_button(sel, tt)  # the worked example (views/example.py)
+        with right:
+            _prediction(tt, t)
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
     _where_from(card, tt)
@@ -95,7 +103,7 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
                       key="whatif", on_change="rerun")
     if not box.open or tt.config.bidirectional:
         whatif_link.forget()  # the URL carries the edit while the panel is open
-        write_url(sel.params())
+        _write_url(sel)
         return
     course = sel.notation == "course"
     with box:
@@ -114,7 +122,12 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
                         key="whatif_chart")
         if wi.probs is not None:
             _what_if_prediction(sel, tt, wi)
-    write_url(sel.params(**whatif_link.params()))
+    _write_url(sel)
+
+
+def _write_url(sel: Selection) -> None:
+    """The URL after the what-if panel changed the edit: the view's own parameters as they are."""
+    write_url(sel.params(**{k: st.session_state.get(k) for k in VIEW.params}))
 
 
 def _what_if_prediction(sel: Selection, tt: TextTrace, wi) -> None:
@@ -310,4 +323,4 @@ def _csv(df: pd.DataFrame) -> str:
 
 
 VIEW = View("step", "Stepper", "Every term of one step, for one unit", render,
-            params=("order", *whatif_link.KEYS))
+            params=("order", *whatif_link.KEYS, "layout"))

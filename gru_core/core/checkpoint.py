@@ -64,6 +64,10 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be used, with the reason in plain words."""
 
 
+class NoVocabulary(CheckpointError):
+    """A plain state_dict given without its vocabulary: not a bad file, a question to ask."""
+
+
 @dataclass
 class Checkpoint:
     config: GRUConfig
@@ -134,7 +138,7 @@ def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None 
 def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None) -> Checkpoint:
     state, where = _tensors_of(obj)
     if vocab is None:
-        raise CheckpointError("this is a plain state_dict, which carries no vocabulary: give the "
+        raise NoVocabulary("this is a plain state_dict, which carries no vocabulary: give the "
                               "model's tokens in order (a text file, one per line, or a JSON "
                               "list), the same list it was trained with")
     vocab = vocab if isinstance(vocab, Vocab) else check_vocab(vocab)
