@@ -132,8 +132,8 @@ def _session_id() -> str:
 
 def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
              name: str | None = None) -> Checkpoint:
-    """This session's upload, loaded once and named `name` (after its file); a new upload replaces the session's previous one,
-    which is released before the new one is loaded."""
+    """This session's upload, loaded once and named `name` (after its file); a new upload
+    replaces the session's previous one, which is released before the new one is loaded."""
     sweep()
     session = _session_id()
     with _LOCK:
