@@ -215,7 +215,7 @@ def sidebar() -> Selection:
 def refused_models() -> None:
     """Host-named models that could not be read (not offered), each once, as plain text."""
     for message in catalogue.refused():
-        st.error(message.translate({ord(c): "\\" + c for c in "\\`*_{}[]()<>#+-.!|$~"}))
+        st.error(plain(message, 300))
 
 
 def main() -> None:
