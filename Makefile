@@ -30,8 +30,9 @@ test: install $(VENV)/.installed-test
 lint: install
 	$(VENV)/bin/ruff check .
 
-bench: install
+bench: install $(VENV)/.installed-test
 	$(PY) -m bench.trace_vs_gru
+	$(PY) -m bench.keras_step
 	$(PY) -m bench.jacobians
 	$(PY) -m bench.step_latency
 

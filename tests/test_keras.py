@@ -312,3 +312,15 @@ def test_readme_your_keras_model_runs_and_opens_in_the_app(tmp_path, monkeypatch
     assert not at.exception and not at.error
     shown = "\n".join(c.value for c in at.caption)
     assert "Whose numbers: Keras 3 GRU (reset_after=False, the lecture's formula)" in shown
+
+
+def test_a_float64_keras_model_is_refused_not_approximated(tmp_path):
+    keras.config.set_dtype_policy("float64")
+    try:
+        model = build("emb1", True)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert model.layers[1].cell.kernel.dtype == "float64"
+    model.save(tmp_path / "f64.keras")
+    with pytest.raises(CheckpointError, match="float64: only float32 Keras models"):
+        load_checkpoint(tmp_path / "f64.keras", vocab=TOKENS)

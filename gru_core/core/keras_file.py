@@ -354,6 +354,10 @@ def _module(embed, cells, head, vocab_size, source, found) -> tuple[GRUConfig, T
                                 *([head.weight] if head is not None else []))}
     if len(dtypes) > 1:
         raise KerasFileError("the model mixes float32 and float64 weights")
+    if dtypes != {torch.float32}:  # measured: Keras's float64 run differs from a float64
+        # replay by up to 1e-4, so some op of it is not float64 yet; not claimed bit for bit
+        raise KerasFileError("this Keras model is float64: only float32 Keras models are "
+                             "replayed bit for bit so far (save it with the default floatx)")
     config = GRUConfig(gru.input_size, gru.hidden_size, gru.num_layers, gru.bidirectional,
                        gru.bias)
     with torch.device("meta"):
