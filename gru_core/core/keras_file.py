@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .bounds import BoundsError, read_record, read_zip_bounded
 from .convention import KerasCell
 from .keras_model import KerasDense, KerasGRU
 from .model import GRUConfig, TokenGRU
@@ -50,9 +51,11 @@ def is_keras(data: bytes) -> bool:
     if not data.startswith(b"PK\x03\x04"):
         return False
     try:
-        return "config.json" in zipfile.ZipFile(io.BytesIO(data)).namelist()
-    except zipfile.BadZipFile:
-        return False
+        return "config.json" in read_zip_bounded(data, MAX_WEIGHTS + MAX_CONFIG, MAX_ENTRIES,
+                                                 allow_compressed=True).namelist()
+    except BoundsError:  # too many records for a .keras file (a torch.save zip), or a bomb:
+        # the names sit in the central directory at the end; load_keras says what is wrong
+        return b"config.json" in data[-65536:] and b"model.weights.h5" in data[-65536:]
 
 
 def load_keras(data: bytes, vocab_size: int | None) -> tuple[GRUConfig, TokenGRU, dict]:
@@ -77,43 +80,32 @@ def load_keras(data: bytes, vocab_size: int | None) -> tuple[GRUConfig, TokenGRU
 
 # --- bounds -------------------------------------------------------------------------------------
 
-def _read_zip_bounded(data: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
-    """Local bounded read of a zip (to be unified with core/bounds.py's read_zip_bounded):
-    declared sizes and counts checked before any record is inflated, and no record read past
-    its declared size."""
+def _open_zip(data: bytes) -> zipfile.ZipFile:
+    """The .keras zip opened by bounds.read_zip_bounded (count, declared sizes and headers
+    checked before zipfile builds anything), then held to a compression ratio no model has."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except zipfile.BadZipFile as e:
-        raise KerasFileError(f"not a readable .keras file (corrupt zip): {e}") from None
-    if len(infos) > MAX_ENTRIES:
-        raise KerasFileError(f"the .keras file has {len(infos)} entries; a model has 3")
-    total = sum(i.file_size for i in infos)
-    if total > MAX_WEIGHTS:
-        raise KerasFileError(f"the .keras file would unpack to {total:,} bytes, over the "
-                             f"{MAX_WEIGHTS // 2**20} MiB limit: refused before unpacking")
-    for i in infos:
+        zf = read_zip_bounded(data, MAX_WEIGHTS + MAX_CONFIG, MAX_ENTRIES, allow_compressed=True)
+    except BoundsError as e:
+        raise KerasFileError(f"not a usable .keras file: {e}: refused before unpacking") from None
+    for i in zf.infolist():
         if i.file_size > MAX_RATIO * max(i.compress_size, 1) + 2**16:
-            raise KerasFileError(f"{i.filename} in the .keras file is compressed "
+            raise KerasFileError(f"{i.filename[:80]} in the .keras file is compressed "
                                  f"{i.file_size // max(i.compress_size, 1):,}:1, as a "
                                  "decompression bomb is: refused before unpacking")
-    found = {i.filename: i for i in infos}
-    missing = [n for n in names if n not in found]
+    return zf
+
+
+def _read_zip_bounded(data: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
+    """The records `names`, none inflated past its limit (bounds.read_record)."""
+    zf = _open_zip(data)
+    missing = [n for n in names if n not in zf.namelist()]
     if missing:
         raise KerasFileError(f"the .keras file has no {', '.join(missing)}")
-    out = {}
-    for name in names:
-        limit = MAX_CONFIG if name.endswith(".json") else MAX_WEIGHTS
-        if found[name].file_size > limit:
-            raise KerasFileError(f"{name} is larger than {limit // 2**20} MiB")
-        try:
-            with archive.open(found[name]) as f:
-                out[name] = f.read(limit + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as e:
-            raise KerasFileError(f"not a readable .keras file ({name}: {e})") from None
-        if len(out[name]) > found[name].file_size:
-            raise KerasFileError(f"{name} is longer than the zip declares")
-    return out
+    try:
+        return {n: read_record(zf, n, MAX_CONFIG if n.endswith(".json") else MAX_WEIGHTS)
+                for n in names}
+    except BoundsError as e:
+        raise KerasFileError(f"not a usable .keras file: {e}") from None
 
 
 def _open_h5(data: bytes) -> h5py.File:
