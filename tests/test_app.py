@@ -464,6 +464,7 @@ def test_what_if_panel_and_forum_post_summary():
     z = ref.gates("agreement", text)["z"][t, unit].item()
     assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to 0.00" in texts(at)
     assert "kept their value" in at.code[0].value  # the summary is in the forum post too
+    assert any("“Copied”" in c.value for c in at.caption)  # what copying confirms, and if not
 
 
 @pytest.mark.parametrize("ckpt, contrast", [("agreement", "agreement-rnn"),
@@ -504,7 +505,6 @@ def test_heatmap_order_is_kept_in_the_url():
     assert at.query_params["order"] == "similarity"
     bad = open_app(ckpt="agreement", text=COURSE, t=20, order="<b>x</b>")
     assert "Unknown order" in texts(bad) and bad.query_params.get("order") != "<b>x</b>"
-    assert any("“Copied”" in c.value for c in at.caption)  # what copying confirms, and if not
 
 
 def test_what_if_edit_in_the_url_and_its_prediction_at_a_step():

@@ -137,7 +137,7 @@ def test_example_in_course_notation_and_with_a_text_too_long_for_a_link():
     assert "text" not in at.query_params
     assert any("more than the 2,000 a link carries" in w.value for w in at.warning)
     table = at.dataframe[0].value
-    assert {"c<t−1>", "Γr", "1−Γu", "c̃", "c<t>"} <= set(table.columns)
+    assert {"c⟨t−1⟩", "Γr", "1−Γu", "c̃", "c⟨t⟩"} <= set(table.columns)
     post = at.code[0].value
     assert r"\Gamma_{u,4} &= 1 - \sigma(" in post and "more than the 2,000" in post
     assert all(line.startswith("- unit 4: Γu = ") for line in post.splitlines()

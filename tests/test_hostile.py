@@ -110,7 +110,7 @@ def test_repeated_and_non_ascii_parameters_are_named():
     assert any("t is given 2 times; using the last, t=` 7 `" in n for n in notices), notices
     assert any("unit=` ١٠ ` is not a whole number" in n for n in notices), notices
     assert any("s=` 1_0 ` is not a whole number" in n for n in notices), notices
-    assert at.slider[0].value == 7 and at.number_input[0].value == 0
+    assert at.slider[0].value == 7 and at.number_input(key="unit").value == 0
 
 
 @pytest.mark.parametrize("params, message", [
