@@ -2,7 +2,9 @@
 
     import gru_core
     trace = gru_core.recompute(gru, x)            # any nn.GRU (or its state_dict) and input
+    trace.gate("z", layer=0, batch=2)             # a batch, batch_first or PackedSequence call
     tt = gru_core.load_checkpoint("model.pt").trace("The cats, which ...")
+    tt = dec.trace("<s> K AE1 T", h0=enc.trace("cat</s>"))  # from an encoder's final state
     card = gru_core.step_card(tt, t=12, unit=9)   # every term of one step, one unit
 
 Three layers: core/ (the exact trace and the model around it), analysis/ (numbers read off a
