@@ -59,6 +59,11 @@ def render(sel: Selection, tt: TextTrace) -> None:
         _verify(card)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
+        if tt.convention == "keras-reset-before":  # the card's lines are written for reset after
+            st.warning("This Keras GRU resets before the product (reset_after=False, the "
+                       "lecture's formula): its hn is (r ⊙ h_prev)·U_h and n = tanh(in + hn). "
+                       "The gates r, z, n, h above are Keras's own; the card's n line is "
+                       "written in PyTorch's form (r·hn) and does not apply to this model.")
 
     if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
         screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
