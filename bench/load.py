@@ -42,6 +42,7 @@ from tests.browser import LOGS, ROOT, Served, free_port, serve
 
 COURSE = "The cats, which already ate the fish, were full."
 FINISHED = {ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY}
+NEXT = "next step ▶"  # the stepper's next-step button (app.pick_step)
 
 
 @contextlib.contextmanager
@@ -108,7 +109,8 @@ class Session:
                 element = fwd.delta.new_element
                 if element.WhichOneof("type") == "exception":
                     ok = False
-                elif element.WhichOneof("type") == "button" and element.button.label == "▶":
+                elif (element.WhichOneof("type") == "button"
+                      and element.button.label == NEXT):
                     self.next_button, self.fragment = element.button.id, fwd.delta.fragment_id
             elif kind == "script_finished" and (
                     fwd.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN):

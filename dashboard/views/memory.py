@@ -17,7 +17,7 @@ from gru_core import (
 
 from .. import charts
 from ..selection import COURSE_TEXT, Selection, write_url
-from ..text import show_token
+from ..text import plain, show_token
 from ..view import View
 
 NUMBER_UNIT = 76  # `agreement`'s number unit (the number view ranks it first; tests check it)
@@ -33,7 +33,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
                                    "selected unit began holding)", 0, t - 1, key="s")
     write_url(sel.params(s=s))  # the span's start as shown: the link reproduces it
     tokens = [show_token(tok) for tok in tt.tokens]
-    for claim in memory_claims(tt, s, t, unit, sel.layer, sel.notation, tokens):
+    for claim in memory_claims(tt, s, t, unit, sel.layer, sel.notation, tokens,
+                               quote=plain):
         st.markdown(claim.text)
     df = holders(tt, s, t, sel.layer)  # sorted by retention; the bars want unit order
     held, rewritten = span_counts(df)

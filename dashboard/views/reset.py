@@ -21,7 +21,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
         st.info("The counterfactual is defined for unidirectional models.")
         return
     cf = reset_counterfactual(tt, t, sel.layer)
-    st.markdown(reset_claim(cf, t, plain(show_token(tt.tokens[t])), sym).text)
+    st.markdown(reset_claim(cf, t, show_token(tt.tokens[t]), sym, quote=plain).text)
     top = cf.most_changed(TOP)
     series = {f"{sym['n']} with the actual {sym['r']} (this model)": cf.n[top].numpy(),
               f"{sym['n']} with {sym['r']} = 1 (no reset)": cf.n_no_reset[top].numpy(),

@@ -10,6 +10,7 @@ stayed within FROZEN of its value at the span's start.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -73,9 +74,11 @@ def default_span_start(trace: Trace, t: int, unit: int, layer: int = 0, fallback
 
 
 def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
-                  notation: str = "pytorch", tokens: list[str] | None = None) -> list[Claim]:
+                  notation: str = "pytorch", tokens: list[str] | None = None,
+                  quote: Callable[[str], str] = repr) -> list[Claim]:
     """The selected unit first (did it hold from s to t, what did it keep, is its activation
-    frozen), then the other units over the same span."""
+    frozen), then the other units over the same span. quote: how a token is written in a
+    sentence (the app passes one that Markdown leaves inert)."""
     sym = SYMBOLS[notation]
     df = holders(trace, s, t, layer)
     row = df[df.unit == unit].iloc[0]
@@ -85,7 +88,7 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     rewritten = int((others.retention < REWRITTEN).sum())
     held_too = int((others.retention > HOLDS).sum())
     span = t - s
-    at = (lambda k: f" (reading {tokens[k]!r})") if tokens else (lambda k: "")  # noqa: E731
+    at = (lambda k: f" (reading {quote(tokens[k])})") if tokens else (lambda k: "")  # noqa: E731
     ev = dict(unit=unit, s=s, t=t, retention=float(row.retention), h_s=float(row.h_s),
               h_t=float(row.h_t), moved=moved, rewritten=rewritten, held_too=held_too,
               others=len(others))
@@ -207,13 +210,14 @@ def text(claims: list[Claim]) -> str:
 
 # ---- the reset gate --------------------------------------------------------------------------
 
-def reset_claim(cf, t: int, token: str, sym: dict[str, str]) -> Claim:
+def reset_claim(cf, t: int, token: str, sym: dict[str, str],
+                quote: Callable[[str], str] = repr) -> Claim:
     """What removing the reset gate (r = 1) at step t would change in the candidate."""
     change = cf.change
     biggest, mean = float(change.max()), float(change.mean())
     unit = int(change.argmax())
     return Claim("reset changes the candidate", (
-        f"At step t = {t} (reading {token!r}), removing the reset gate ({sym['r']} = 1) would move "
-        f"the candidate {sym['n']} by up to **{fmt(biggest, 3)}** (unit {unit}; mean over units "
-        f"{fmt(mean, 3)}). The reset gate decides how much of the old state enters the "
-        "candidate."), dict(max=biggest, mean=mean, unit=unit))
+        f"At step t = {t} (reading {quote(token)}), removing the reset gate ({sym['r']} = 1) "
+        f"would move the candidate {sym['n']} by up to **{fmt(biggest, 3)}** (unit {unit}; "
+        f"mean over units {fmt(mean, 3)}). The reset gate decides how much of the old state "
+        "enters the candidate."), dict(max=biggest, mean=mean, unit=unit))
