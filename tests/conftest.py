@@ -14,6 +14,15 @@ CORPUS = Path(os.environ.get("TINYSHAKESPEARE", ROOT.parent / "shared/data/tinys
 torch.set_num_threads(2)
 
 
+@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
+def threads(request):
+    """Run the test at 1 and at 2 threads (the caller's setting), restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 def make_gru(input_size=5, hidden=8, layers=1, bidirectional=False, bias=True,
              dtype=torch.float32, scale=1.0, seed=0) -> torch.nn.GRU:
     torch.manual_seed(seed)

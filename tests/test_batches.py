@@ -18,14 +18,6 @@ from .reference import gru_cell_steps_batch
 LAYOUTS = ("batch", "batch_first", "packed", "packed_sorted", "packed_list")
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 def _gru(H, layers, bi, dtype, batch_first=False, seed=0, scale=1.0):
     gru = make_gru(6, H, layers=layers, bidirectional=bi, dtype=dtype, seed=seed, scale=scale)
     if batch_first:

@@ -15,14 +15,6 @@ from .reference import gru_cell_steps
 SIZES = (1, 33, 100, 130, 256)
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 def _inputs(kind: str, T: int, width: int, dtype=torch.float32) -> torch.Tensor:
     if kind == "dense":
         return torch.randn(T, width, dtype=dtype)

@@ -48,14 +48,6 @@ class Decoder(nn.Module):
         return tokens
 
 
-@pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
-def threads(request):
-    before = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    yield request.param
-    torch.set_num_threads(before)
-
-
 def _pair(tmp_path, layers, dtype, seed=0):
     torch.manual_seed(seed)
     enc, dec = Encoder(layers, dtype).eval(), Decoder(layers, dtype).eval()
