@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from gru_core import WorkedExample
 
+from .export import fenced
 from .text import show_token
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
@@ -35,12 +36,6 @@ def code_span(s: str) -> str:
     ticks = "`" * (_longest_run(s) + 1)
     pad = " " if s.startswith(("`", " ")) or s.endswith(("`", " ")) or not s else ""
     return f"{ticks}{pad}{s}{pad}{ticks}"
-
-
-def fenced(s: str) -> str:
-    """A fenced block that holds any text."""
-    ticks = "`" * max(3, _longest_run(s) + 1)
-    return f"{ticks}text\n{s}\n{ticks}"
 
 
 def _n(v: float) -> str:
