@@ -314,6 +314,24 @@ def test_hosted_settings_hide_the_deploy_button(page):
         nothing_made(page)
 
 
+@BROWSER
+def test_hosted_settings_show_no_traceback(page, tmp_path):
+    """An error the app did not catch shows its traceback (file paths, code) under the
+    developer defaults; under the hosted settings the visitor sees none of it."""
+    script = tmp_path / "boom.py"
+    script.write_text("def secret_function():\n    raise ValueError('/srv/secret/path')\n\n"
+                      "secret_function()\n")
+    shown = {}
+    for name, env in (("developer", None), ("hosted", hosted_env())):
+        with serve(script, env=env) as url:
+            page.goto(url)
+            settle(page)
+            shown[name] = page.locator("[data-testid=stApp]").inner_text()
+    assert "secret_function" in shown["developer"]  # the check can fail: a traceback is there
+    for leak in ("secret_function", "/srv/secret/path", "boom.py", "Traceback"):
+        assert leak not in shown["hosted"], shown["hosted"]
+
+
 def test_chart_labels_from_a_hostile_vocabulary_are_escaped():
     """Plotly draws <a href>, <b>, <span style> found in a label: a token is escaped first."""
     import json
