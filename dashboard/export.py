@@ -65,7 +65,7 @@ def pytorch_latex(c: StepCard) -> list[str]:
     else:
         candidate = [
             _named(rf"r \odot {hp} = {_p(T['r'])} \cdot {_p(T['h_prev'])} = "
-                   rf"{_n(T['r_h_prev'])}", f"reset, before the product (unit {c.unit}'s entry)"),
+                   rf"{_n(T['r_h_prev'])}", f"reset before the product (unit {c.unit})"),
             _named(rf"n = \tanh({in_} + W_{{{hn}}}(r \odot {hp})) = \tanh({_p(T['in'])} + "
                    rf"{_p(T['hn'])}) = {_n(T['n'])}", N["n"] + " (the lecture's formula)"),
         ]
@@ -99,11 +99,11 @@ def course_latex(c: StepCard) -> list[str]:
         b_r = rf"b_r = {_n(C['b_r'])}"
         candidate = [
             _named(rf"{gr} \odot {hp} = {_p(T['r'])} \cdot {_p(T['h_prev'])} = "
-                   rf"{_n(T['r_h_prev'])}", f"reset, before the product (unit {c.unit}'s entry)"),
+                   rf"{_n(T['r_h_prev'])}", f"reset before the product (unit {c.unit})"),
             _named(rf"{ct} = \tanh(W_c[{gr} \odot {hp}, {x}] + b_c) = \tanh(\underbrace{{"
                    rf"{_p(T['hn'])}}}_{{\text{{hidden part}}}} + \underbrace{{{_p(T['in'])}}}_"
                    rf"{{\text{{input part}}}}) = {_n(C['c̃'])}",
-                   "candidate (this model's: the lecture's formula)"),
+                   "candidate (the lecture's formula)"),
             rf"b_c = {_n(C['b_c'])}\quad\text{{(in the input part)}}",
         ]
     return [

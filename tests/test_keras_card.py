@@ -14,24 +14,25 @@ import numpy as np
 import pytest
 import torch
 
-from .test_keras import TEXT, TOKENS, build, keras, keras_input  # KERAS_BACKEND=torch first
-
-from gru_core import (  # noqa: E402, I001
-    CONVENTIONS,
-    load_checkpoint,
-    reset_counterfactual,
-    step_card,
-    what_if,
-)
-from dashboard.cell_figure import cell_figure, wire_values  # noqa: E402
-from dashboard.export import (  # noqa: E402
+from dashboard.cell_figure import cell_figure, wire_values
+from dashboard.export import (
     comparison,
     course_latex,
     differences,
     forum_post,
     pytorch_latex,
 )
+from gru_core import (
+    CONVENTIONS,
+    load_checkpoint,
+    reset_counterfactual,
+    step_card,
+    what_if,
+)
 
+from .test_keras import TEXT, TOKENS, build, keras, keras_input
+
+# test_keras sets KERAS_BACKEND=torch before it imports keras
 ATOL = 2e-5  # NumPy float64 against float32 over a few dozen steps
 
 
@@ -142,8 +143,8 @@ def test_reset_before_card_is_the_lecture_formula_with_keras_numbers(arch, tmp_p
         c_line = next(line for line in course if line.startswith(r"\tilde c = "))
         assert r"\tanh(W_c[\Gamma_r \odot c^{\langle t-1\rangle}, x^{\langle t\rangle}] + b_c)" \
             in c_line and "the lecture's formula" in c_line
-        assert c_line.endswith(rf"= {latex_number(T['n'])}\quad\text{{candidate (this model's: "
-                               r"the lecture's formula)}")
+        assert c_line.endswith(rf"= {latex_number(T['n'])}\quad\text{{candidate (the lecture's "
+                               r"formula)}")
         for v in (T["hn"], T["in"]):  # the hidden part and the input part, with their values
             assert latex_number(v).lstrip("-") in c_line
         assert any(line.startswith(r"\Gamma_r \odot c^{\langle t-1\rangle} = ")
