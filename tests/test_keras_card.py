@@ -303,3 +303,34 @@ def test_reset_counterfactual_in_the_models_own_formula(reset_after, tmp_path):
     h1 = ref.step(1, h, np.float64(keras_h[1][t - 1]))["h"]
     np.testing.assert_allclose(cf.probs_no_reset.double().numpy(), ref.probs(h1), atol=ATOL,
                                rtol=0)
+
+
+# ---- the gradient ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("reset_after", [False, True], ids=["reset_before", "reset_after"])
+def test_jacobian_norms_differentiate_the_models_own_step(reset_after, tmp_path):
+    from gru_core import jacobian_norms
+    model, tt, ref, _ = setup("emb1", reset_after, tmp_path)
+    k, rk, b = (torch.tensor(w) for w in ref.cells[0])  # float64, Keras's variables
+    H, xs = 13, torch.tensor(ref.inputs(TEXT))
+
+    def keras_step(h, x):  # Keras's equations in torch float64, columns z | r | h
+        if reset_after:
+            mx, mh = x @ k + b[0], h @ rk + b[1]
+            z, r = torch.sigmoid(mx[:H] + mh[:H]), torch.sigmoid(mx[H:2 * H] + mh[H:2 * H])
+            n = torch.tanh(mx[2 * H:] + r * mh[2 * H:])
+        else:
+            mx, mi = x @ k + b, h @ rk[:, :2 * H]
+            z, r = torch.sigmoid(mx[:H] + mi[:H]), torch.sigmoid(mx[H:2 * H] + mi[H:])
+            n = torch.tanh(mx[2 * H:] + (r * h) @ rk[:, 2 * H:])
+        return z * h + (1 - z) * n
+
+    t, since = 20, 10
+    J = torch.eye(H, dtype=torch.float64)
+    want = [float(J.norm())]  # s = t: the identity
+    for s in range(t, since, -1):  # ∂h_t/∂h_s = A_t … A_{s+1}, at Keras's own states
+        h_prev = tt.gate("h_prev", 0, 0, s).double()
+        J = J @ torch.autograd.functional.jacobian(lambda h, s=s: keras_step(h, xs[s]), h_prev)
+        want.append(float(J.norm()))
+    got = jacobian_norms(tt, t, since=since)
+    np.testing.assert_allclose(got.double().numpy(), want[::-1], rtol=1e-4, atol=1e-7)
