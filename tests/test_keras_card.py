@@ -334,3 +334,24 @@ def test_jacobian_norms_differentiate_the_models_own_step(reset_after, tmp_path)
         want.append(float(J.norm()))
     got = jacobian_norms(tt, t, since=since)
     np.testing.assert_allclose(got.double().numpy(), want[::-1], rtol=1e-4, atol=1e-7)
+
+
+# ---- the worked example ----------------------------------------------------------------------
+
+def test_worked_post_of_a_reset_before_model_writes_its_own_candidate(tmp_path):
+    from dashboard.post import step_latex, worked_post
+    from gru_core import worked_example
+    _, tt, _, _ = setup("emb1", False, tmp_path)
+    ex = worked_example(tt, [4, 5], [0, 7])
+    assert ex.convention == "keras-reset-before"
+    for notation, own in (("pytorch", r"\tanh(in + W_{hn}(r \odot h_{prev}))"),
+                          ("course", r"\tanh(in + W_c(\Gamma_r \odot c^{\langle 4\rangle}))")):
+        block = step_latex(ex, 1, notation)
+        assert own in block and r"\cdot hn" not in block
+        for u in (0, 7):
+            n, i, hn = (float(tt.gate(k, 0, 0, 5)[u]) for k in ("n", "in", "hn"))
+            assert f"{i:.4f}".lstrip("-") in block and f"{hn:.4f}".lstrip("-") in block
+            assert f"= {n:.4f}" in block
+        post = worked_post(ex, "m", tt.text, "http://x", notation)
+        assert "Whose numbers: Keras 3 GRU (reset\\_after=False" in post
+        assert ("which this model computes" in post) == (notation == "course")
