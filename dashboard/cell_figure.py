@@ -7,11 +7,16 @@
                                   ▲        [Γu σ]
     x⟨t⟩ ─────────────────────────┴────────────┘
 
+For a GRU that resets before the product (the card's terms carry r_h_prev, not r_hn) the ⊙
+takes Γr and c⟨t−1⟩ and W_hn multiplies its output, as in the lecture's picture.
+
 Plain data in (the step card's terms), a Plotly figure out; no model math here: every number
 on a wire is one of the card's, written as the card writes it.
 """
 
 from __future__ import annotations
+
+import html
 
 import plotly.graph_objects as go
 
@@ -25,11 +30,17 @@ def wire_values(terms: dict[str, float], notation: str) -> dict[str, tuple[str, 
     """What each wire carries: (label, value), in the page's notation. Keys are the card's
     term names (z is shown as Γu = 1 − z in the course's notation)."""
     course = notation == "course"
+    if "r_h_prev" in terms:  # reset before the product (Keras reset_after=False): the lecture's
+        hp = "Γr ⊙ c⟨t−1⟩" if course else "r ⊙ h_prev"
+        reset = {"hn": (f"W_hn·({hp})", terms["hn"]), "r_hn": (hp, terms["r_h_prev"])}
+    else:
+        reset = {"hn": ("W_hn·h_prev + b_hn" if not course else "W_hn·c⟨t−1⟩ + b_hn",
+                        terms["hn"]),
+                 "r_hn": ("Γr ⊙ hn" if course else "r ⊙ hn", terms["r_hn"])}
     return {
         "h_prev": ("c⟨t−1⟩" if course else "h_prev", terms["h_prev"]),
         "r": ("Γr" if course else "r", terms["r"]),
-        "hn": ("W_hn·h_prev + b_hn" if not course else "W_hn·c⟨t−1⟩ + b_hn", terms["hn"]),
-        "r_hn": ("Γr ⊙ hn" if course else "r ⊙ hn", terms["r_hn"]),
+        **reset,
         "in": ("W_in·x + b_in", terms["in"]),
         "n": ("c̃" if course else "n", terms["n"]),
         "z": ("Γu = 1 − z" if course else "z", 1 - terms["z"] if course else terms["z"]),
@@ -75,7 +86,8 @@ def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit
         notes.append(dict(x=x, y=y, text=f"{label} = {f4(value)}", showarrow=False, name=key,
                           bgcolor="rgba(255,255,255,0.85)", font=dict(size=12)))
     notes.append(dict(x=0.6, y=-0.45, showarrow=False, name="x",
-                      text=f"{'x⟨t⟩' if course else 'x_t'} = {show_token(token)!r}"))
+                      text=f"{'x⟨t⟩' if course else 'x_t'} = "
+                      + html.escape(repr(show_token(token)))))  # Plotly reads <b>, <br> …
     fig = go.Figure()
     fig.update_layout(
         shapes=shapes, annotations=notes, height=420, margin=dict(l=10, r=10, t=40, b=10),

@@ -13,7 +13,7 @@ import re
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
-from gru_core import WorkedExample
+from gru_core import CONVENTIONS, WorkedExample
 
 from .export import fenced
 from .text import show_token
@@ -48,6 +48,7 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
     """One aligned block: for each unit, h_prev, r, z, n and h with every number used."""
     t, blocks = ex.steps[i], []
     course = notation == "course"
+    after = CONVENTIONS[ex.convention].reset_after  # n = tanh(in + r·hn), else tanh(in + hn)
     for row in map(lambda d: SimpleNamespace(**d), ex.tables[i].to_dict("records")):
         u = int(row.unit)
         if course:
@@ -59,8 +60,10 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
                 rf"{r} &= \sigma(ir + hr) = \sigma({_n(row.ir)} + {_n(row.hr)}) = {row.r:.4f}",
                 rf"{z} &= 1 - \sigma(iz + hz) = 1 - \sigma({_n(row.iz)} + {_n(row.hz)})"
                 rf" = {1 - row.z:.4f}",
-                rf"{n} &= \tanh(in + \Gamma_r \cdot hn) = \tanh({_n(getattr(row, 'in'))}"
-                rf" + {row.r:.4f} \cdot {_n(row.hn)}) = {row.n:.4f}",
+                (rf"{n} &= \tanh(in + \Gamma_r \cdot hn) = \tanh({_n(getattr(row, 'in'))}"
+                 rf" + {row.r:.4f} \cdot {_n(row.hn)}) = {row.n:.4f}" if after else
+                 rf"{n} &= \tanh(in + W_c(\Gamma_r \odot c^{{\langle {t - 1}\rangle}})) = "
+                 rf"\tanh({_n(getattr(row, 'in'))} + {_n(row.hn)}) = {row.n:.4f}"),
                 rf"{h} &= (1 - \Gamma_u) \cdot c^{{\langle {t - 1}\rangle}} + \Gamma_u \cdot"
                 rf" \tilde c = {row.z:.4f} \cdot {_n(row.h_prev)} + {1 - row.z:.4f} \cdot"
                 rf" {_n(row.n)} = {_n(row.keep)} + {_n(row.new)} = {row.h:.4f}",
@@ -72,8 +75,10 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
                 rf" = {row.r:.4f}",
                 rf"z_{{{u}}} &= \sigma(iz + hz) = \sigma({_n(row.iz)} + {_n(row.hz)})"
                 rf" = {row.z:.4f}",
-                rf"n_{{{u}}} &= \tanh(in + r \cdot hn) = \tanh({_n(getattr(row, 'in'))} + "
-                rf"{row.r:.4f} \cdot {_n(row.hn)}) = {row.n:.4f}",
+                (rf"n_{{{u}}} &= \tanh(in + r \cdot hn) = \tanh({_n(getattr(row, 'in'))} + "
+                 rf"{row.r:.4f} \cdot {_n(row.hn)}) = {row.n:.4f}" if after else
+                 rf"n_{{{u}}} &= \tanh(in + W_{{hn}}(r \odot h_{{prev}})) = "
+                 rf"\tanh({_n(getattr(row, 'in'))} + {_n(row.hn)}) = {row.n:.4f}"),
                 rf"h_{{{u}}} &= z \cdot h_{{prev}} + (1 - z) \cdot n = {row.z:.4f} \cdot"
                 rf" {_n(row.h_prev)} + {1 - row.z:.4f} \cdot {_n(row.n)}"
                 rf" = {_n(row.keep)} + {_n(row.new)} = {row.h:.4f}",
@@ -116,10 +121,16 @@ def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: st
         fenced(text if len(text) <= 600 else text[:600] + "…"),
         "",
     ]
-    if course:
+    if course and CONVENTIONS[ex.convention].reset_after:
         head += [md_escape("Course notation. Γu = 1 − z is the share of the candidate taken; "
                            "c̃ is the candidate as PyTorch computes it (the reset gate applied "
                            "after W_hn·c⟨t−1⟩ + b_hn), the one that makes c⟨t⟩."), ""]
+    elif course:
+        head += [md_escape("Course notation. Γu = 1 − z is the share of the candidate taken; "
+                           "c̃ is the lecture's candidate, which this model computes (the reset "
+                           "gate applied to c⟨t−1⟩ before the product, one bias per gate)."), ""]
+    if ex.convention != "pytorch":
+        head += [md_escape(f"Whose numbers: {CONVENTIONS[ex.convention].framework}."), ""]
     body = []
     for i, t in enumerate(ex.steps):
         tok = ex.tokens[i]

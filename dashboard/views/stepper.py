@@ -24,7 +24,16 @@ from gru_core import (
 )
 
 from .. import charts, screen_share, whatif_link
-from ..export import comparison, course_latex, f4, forum_post, pytorch_latex
+from ..export import (
+    comparison,
+    course_latex,
+    differences,
+    f4,
+    forum_post,
+    own_name,
+    pytorch_latex,
+    term_formula,
+)
 from ..live_chart import live_chart
 from ..post import COPY_HINT
 from ..selection import Selection, write_url
@@ -59,11 +68,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
         _verify(card)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
-        if tt.convention == "keras-reset-before":  # the card's lines are written for reset after
-            st.warning("This Keras GRU resets before the product (reset_after=False, the "
-                       "lecture's formula): its hn is (r ⊙ h_prev)·U_h and n = tanh(in + hn). "
-                       "The gates r, z, n, h above are Keras's own; the card's n line is "
-                       "written in PyTorch's form (r·hn) and does not apply to this model.")
+        if sel.notation == "pytorch" and not card.reset_after:  # the mirror of _differences
+            st.info(comparison(card))
 
     if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
         screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
@@ -122,7 +128,7 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
             value = round(1.0 - value, 2)  # the course's Γu is 1 − z
         whatif_link.remember(gate, value)
         wi = what_if(tt, sel.t, sel.unit, gate, value, sel.layer, steps=20)
-        st.markdown(wi.describe(tt.vocab.tokens, sel.notation))
+        st.markdown(wi.describe(tt.vocab.tokens, sel.notation, quote=plain))
         st.plotly_chart(charts.what_if_chart(wi, tt.tokens, sel.sym), config=charts.CONFIG,
                         key="whatif_chart")
         if wi.probs is not None:
@@ -146,7 +152,7 @@ def _what_if_prediction(sel: Selection, tt: TextTrace, wi) -> None:
                       key=key, on_change=whatif_link.pick, args=(key,),
                       format_func=lambda s: f"t = {s}, reading {show_token(tt.tokens[s])!r}"
                       + (" (the edit changes it most)" if s == most else ""))
-    st.markdown(wi.describe_at(at, tt.vocab.tokens))
+    st.markdown(wi.describe_at(at, tt.vocab.tokens, quote=plain))
     left, right = st.columns(2)
     actual = tt.tokens[at + 1] if at + 1 < tt.T else None
     for col, probs, title in ((left, wi.probs[at - sel.t], "actual"),
@@ -183,11 +189,11 @@ def _verify(card) -> None:
     T = card.terms
     diff = "0 (bit for bit)" if T["h_diff"] == 0 else fmt_e(T["h_diff"])
     st.markdown(
-        f"Recomputed **h = {f4(T['h'])}** · nn.GRU's own output **{f4(T['h_gru'])}** · "
-        f"difference **{diff}**")
-    st.caption("Recomputed in PyTorch's order, (h_prev − n)·z + n, from the gates above. "
-               "Summing kept + new instead rounds differently in float32: "
-               f"{fmt_e(T['split_diff'])}.")
+        f"Recomputed **h = {f4(T['h'])}** · {own_name(card)}'s own output "
+        f"**{f4(T['h_gru'])}** · difference **{diff}**")
+    st.caption(f"Recomputed in {own_name(card)}'s order, {card.update_form}, from the gates "
+               "above." + (" Summing kept + new instead rounds differently in float32: "
+                           f"{fmt_e(T['split_diff'])}." if card.convention == "pytorch" else ""))
 
 
 def _where_from(card, tt: TextTrace) -> None:
@@ -226,19 +232,13 @@ def _terms_tables(card, keys: tuple[str, ...], tables: dict, vector: str) -> Non
     """Per term, the products W[unit, j]·v[j] of its sum that are largest in size."""
     for col, key in zip(st.columns(len(keys)), keys, strict=True):
         with col:
-            st.markdown(f"**{key}** = W_{key}·{vector} + b_{key} = {f4(card.terms[key])}")
+            st.markdown(f"**{key}** = {term_formula(card, key, vector)} = "
+                        f"{f4(card.terms[key])}")
             st.table(tables[key].round(4).set_index("j"))
 
 
 def _differences(card) -> None:
-    C = card.course
-    st.info(
-        "**PyTorch vs the course, at this step.** Every symbol above is this model's own number. "
-        f"(1) One bias per gate: b_r = b_ir + b_hr = {f4(C['b_r'])}; r and Γr are the same "
-        f"number ({f4(C['Γr'])}). (2) Γu = 1 − z = {f4(C['Γu'])}: the course's Γu is the share "
-        "of the candidate taken, PyTorch's z the share of the old state kept. (3) This model "
-        "applies Γr after W_hn·c⟨t−1⟩ + b_hn; the lecture applies it to c⟨t−1⟩ before the "
-        f"product. {comparison(card)}")
+    st.info(differences(card))
 
 
 def data_tag(sel: Selection, tt: TextTrace) -> str:

@@ -28,6 +28,7 @@ class WorkedExample:
     direction: int
     tokens: list[str | None]  # the token read at each step (None for a bare Trace)
     tables: list[pd.DataFrame]  # per step: unit, then COLUMNS, float64 copies of the trace
+    convention: str = "pytorch"  # the trace's (convention.CONVENTIONS): how n was computed
 
     def sentences(self, i: int, notation: str = "pytorch") -> list[str]:
         """The mentor's sentence for each unit at the i-th step."""
@@ -52,4 +53,5 @@ def worked_example(trace: Trace, steps: list[int], units: list[int], layer: int 
         cols.update(keep=(g["z"] * g["h_prev"]).numpy(), new=((1 - g["z"]) * g["n"]).numpy())
         tables.append(pd.DataFrame({"unit": units, **{k: cols[k] for k in COLUMNS}}))
     return WorkedExample(list(steps), list(units), layer, direction,
-                         [tokens[t] if tokens else None for t in steps], tables)
+                         [tokens[t] if tokens else None for t in steps], tables,
+                         trace.convention)

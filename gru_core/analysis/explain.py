@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core import GATES, TextTrace, update
-from .notation import course_bias, course_candidate
+from ..core import CONVENTIONS, GATES, TextTrace
+from .notation import course_bias, other_candidate
 
 
 @dataclass
@@ -23,52 +23,68 @@ class StepCard:
     token_id: int  # the token's index in the vocabulary (its one-hot position, or row of E)
     one_hot_index: int | None  # its column in W_ir when x_t is one-hot, else None
     input_column: dict[str, float]  # W_ir[unit, k], W_iz[unit, k], W_in[unit, k] for that k
-    terms: dict[str, float]  # every GATES term, and r_hn = r·hn, keep = z·h_prev,
-    # new = (1−z)·n, h = nn.GRU's update of the gates, h_gru = nn.GRU's own h, h_diff = h − h_gru,
-    # split_diff = (keep + new) − h: float32 rounds the textbook form a few ulps differently
-    biases: dict[str, float]  # b_ir .. b_hn (0.0 when the GRU has no bias)
+    terms: dict[str, float]  # every GATES term; r_hn = r·hn (reset after the product) or
+    # r_h_prev = r·h_prev (reset before it: this unit's entry of the vector W_hn multiplies);
+    # keep = z·h_prev, new = (1−z)·n, h = the framework's update of the gates, h_gru = the
+    # framework's own h, h_diff = h − h_gru, split_diff = (keep + new) − h: float32 rounds the
+    # textbook form a few ulps differently
+    biases: dict[str, float]  # b_ir .. b_hn (0.0 when the GRU has no bias, or, reset before
+    # the product, for hr hz hn: such a GRU has one bias per gate, b_ir b_iz b_in)
     course: dict[str, float]  # this model's terms in the course's names: Γr = r, Γu = 1 − z,
-    # c̃ = n, c⟨t−1⟩ = h_prev, c⟨t⟩ = h; b_r, b_u, b_c (one bias per gate); and, for the
-    # comparison only, "c̃ (lecture)": the lecture's formula (reset before the product) applied
-    # to these weights, which is not what this model computes
+    # c̃ = n, c⟨t−1⟩ = h_prev, c⟨t⟩ = h; b_r, b_u, b_c (one bias per gate); and, for a model
+    # that resets after the product, "c̃ (lecture)": the lecture's formula applied to these
+    # weights, a comparison only (n_other)
+    convention: str = "pytorch"  # convention.CONVENTIONS: whose step these numbers are
+    framework: str = "PyTorch nn.GRU"  # in words, for the card
+    reset_after: bool = True  # n = tanh(in + r·hn) (True) or tanh(in + hn), hn = W_hn(r·h_prev)
+    update_form: str = "(h_prev − n)·z + n"  # the order h was recomputed in
+    n_other: float = 0.0  # the candidate of the formula this model does not compute, with its
+    # weights (notation.other_candidate): the lecture's, or PyTorch's for a reset-before model
 
 
 def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int = 0
               ) -> StepCard:
     """Numbers are float64 copies of the trace's own values."""
+    conv = CONVENTIONS[tt.convention]
     g = {k: tt.gate(k, layer, direction, t) for k in GATES}
     w = tt.weights(layer, direction)
     z, n, h_prev = g["z"][unit], g["n"][unit], g["h_prev"][unit]
     keep, new = z * h_prev, (1 - z) * n
-    h = update(h_prev, z, n)
+    h = conv.update(h_prev, z, n)
     terms = {k: float(g[k][unit]) for k in GATES if k != "h"}
-    terms.update(r_hn=float(g["r"][unit] * g["hn"][unit]), keep=float(keep), new=float(new),
-                 h=float(h), h_gru=float(g["h"][unit]), h_diff=float(h - g["h"][unit]),
-                 split_diff=float(keep + new - h))
+    reset = ({"r_hn": float(g["r"][unit] * g["hn"][unit])} if conv.reset_after
+             else {"r_h_prev": float(g["r"][unit] * h_prev)})
+    terms.update(reset, keep=float(keep), new=float(new), h=float(h), h_gru=float(g["h"][unit]),
+                 h_diff=float(h - g["h"][unit]), split_diff=float(keep + new - h))
     biases = {name: _or_zero(getattr(w, name), unit)
               for name in ("b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn")}
     kind = "layer below" if layer > 0 else (
         "one-hot" if tt.model.module.embed is None else "embedding")
-    lecture = float(course_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
+    other = float(other_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
     course = {
         "Γr": terms["r"], "Γu": 1 - float(z), "c̃": terms["n"], "c⟨t−1⟩": terms["h_prev"],
-        "c⟨t⟩": terms["h"], "c̃ (lecture)": lecture,
+        "c⟨t⟩": terms["h"], **({"c̃ (lecture)": other} if conv.reset_after else {}),
         **{f"b_{k}": _or_zero(course_bias(tt, k, layer, direction), unit) for k in "ruc"},
     }
     k = one_hot_column(tt, t, layer)
     column = {} if k is None else {name: float(getattr(w, name)[unit, k])
                                    for name in ("W_ir", "W_iz", "W_in")}
     return StepCard(t, unit, layer, direction, tt.tokens[t], kind,
-                    tt.vocab.index(tt.tokens[t]), k, column, terms, biases, course)
+                    tt.vocab.index(tt.tokens[t]), k, column, terms, biases, course,
+                    conv.name, conv.framework, conv.reset_after, conv.update_form, other)
 
 
 def contributions(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int = 0,
                   top: int = 5) -> dict[str, pd.DataFrame]:
     """Where hr, hz, hn (and, for a dense x_t, ir, iz, in) came from: the products
-    W[unit, j]·h_prev[j] (W[unit, j]·x_t[j]) of each sum that are largest in size."""
+    W[unit, j]·h_prev[j] (W[unit, j]·x_t[j]) of each sum that are largest in size. For a GRU
+    that resets before the product, hn's are W_hn[unit, j]·(r ⊙ h_prev)[j]."""
     w, h_prev = tt.weights(layer, direction), tt.gate("h_prev", layer, direction, t)
     tables = {k: _contributions(getattr(w, f"W_{k}")[unit], h_prev, top)
               for k in ("hr", "hz", "hn")}
+    if not CONVENTIONS[tt.convention].reset_after:
+        r_h_prev = tt.gate("r", layer, direction, t) * h_prev
+        tables["hn"] = _contributions(w.W_hn[unit], r_h_prev, top, "r⊙h_prev")
     if one_hot_column(tt, t, layer) is None:
         x_t = tt.layer_inputs[layer][t]
         tables.update({k: _contributions(getattr(w, f"W_{k}")[unit], x_t, top, "x_t")

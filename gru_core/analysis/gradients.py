@@ -1,10 +1,11 @@
 """Does the gradient vanish? ‖∂h_t/∂h_s‖ for every s <= t, exactly, with autograd.
 
 By the chain rule ∂h_t/∂h_s = A_t A_{t−1} … A_{s+1}, where A_k = ∂h_k/∂h_{k−1} is the Jacobian of
-one step (core.step) at the trace's own (x_k, h_{k−1}). Autograd computes all A_k in one batched
-pass (torch.func.jacrev under vmap: no Python loop over steps or over rows), then the products
-are accumulated from t backwards, one H × H matrix product per step. The layers below are held
-fixed: they only supply x_k.
+one step (the trace's convention's step: nn.GRU's, or a Keras GRU's, whose reset_after=False
+resets before the product) at the trace's own (x_k, h_{k−1}). Autograd computes all A_k in one
+batched pass (torch.func.jacrev under vmap: no Python loop over steps or over rows), then the
+products are accumulated from t backwards, one H × H matrix product per step. The layers below
+are held fixed: they only supply x_k.
 
 The course's argument is a comparison: rnn_jacobian_norms() gives the same curve for a plain
 RNN, h = tanh(W_ih x + b_ih + W_hh h_prev + b_hh), read over the same text.
@@ -15,7 +16,7 @@ from __future__ import annotations
 import torch
 from torch.func import jacrev, vmap
 
-from ..core import Checkpoint, Trace, step
+from ..core import CONVENTIONS, Checkpoint, Trace
 
 BLOCK = 64
 
@@ -30,6 +31,8 @@ def jacobian_norms(trace: Trace, t: int, layer: int = 0, since: int = 0) -> torc
     w = trace.weights(layer, 0)
     x_k = trace.layer_inputs[layer][since + 1 : t + 1]  # (n, I), n = t − since
     h_prev = trace.gate("h_prev", layer, steps=slice(since + 1, t + 1))  # (n, H)
+
+    step = CONVENTIONS[trace.convention].step
 
     def one_step(h, x_t):
         return step(x_t, h, w)["h"]

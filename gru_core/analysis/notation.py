@@ -12,15 +12,21 @@ Three real differences:
    taken: Γu = 1 − z.
 3. The course resets c<t−1> before the matrix product, PyTorch resets W_hn h_prev + b_hn after it.
    With the same weights the two candidates differ; course_candidate() gives the lecture's
-   number. The page shows it only as a comparison: in the course's notation c̃ is this model's
+   number, pytorch_candidate() PyTorch's, other_candidate() the one a model does not compute.
+   The page shows that one only as a comparison: in the course's notation c̃ is this model's
    own candidate n, and c⟨t⟩ = a⟨t⟩ is this model's h.
+
+A Keras GRU with reset_after=False (convention keras-reset-before) computes the lecture's formula
+itself: one bias per gate (b_ir, b_iz, b_in; hr, hz, hn carry none) and hn = W_hn (r ⊙ h_prev),
+so n = tanh(in + hn). For it the course's card is its own step, and PyTorch's r ⊙ (W_hn h_prev
++ b_hn) is the comparison.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..core import Trace
+from ..core import CONVENTIONS, Trace
 
 # One table of symbols: a symbol always names *this model's* quantity. In the course's notation
 # for a PyTorch model Γr ≡ r, Γu ≡ 1 − z, c̃ ≡ n (the model's own candidate, reset after the
@@ -88,6 +94,28 @@ def course_candidate(trace: Trace, layer: int = 0, direction: int = 0,
     if w.b_hn is not None:
         pre = pre + w.b_hn
     return torch.tanh(pre)
+
+
+def pytorch_candidate(trace: Trace, layer: int = 0, direction: int = 0,
+                      steps: slice = slice(None)) -> torch.Tensor:
+    """(T, H): PyTorch's n = tanh(W_in x + b_in + r ⊙ (W_hn h_prev + b_hn)), reset *after* the
+    product, from the trace's gates and weights: a comparison for a model that resets before."""
+    w = trace.weights(layer, direction)
+    r, h_prev = (trace.gate(k, layer, direction, steps) for k in ("r", "h_prev"))
+    hn = h_prev @ w.W_hn.t()
+    if w.b_hn is not None:
+        hn = hn + w.b_hn
+    return torch.tanh(trace.gate("in", layer, direction, steps) + r * hn)
+
+
+def other_candidate(trace: Trace, layer: int = 0, direction: int = 0,
+                    steps: slice = slice(None)) -> torch.Tensor:
+    """(T, H): the candidate of the formula this model does *not* compute, with its weights:
+    the lecture's for a model that resets after the product, PyTorch's for one that resets
+    before it."""
+    if CONVENTIONS[trace.convention].reset_after:
+        return course_candidate(trace, layer, direction, steps)
+    return pytorch_candidate(trace, layer, direction, steps)
 
 
 def course_bias(trace: Trace, gate: str, layer: int = 0, direction: int = 0

@@ -1,8 +1,11 @@
 """What does the reset gate do? The same step recomputed as if r were 1 (no reset).
 
-n_t = tanh(in_t + r_t ⊙ hn_t); with r = 1 the candidate sees all of W_hn h_prev + b_hn. Only step
-t of one layer changes; layers above see the changed h at step t, with their own h_prev as it was,
-so the next-token prediction shows what the reset gate changed at that step.
+Reset after the product (nn.GRU, Keras reset_after=True): n_t = tanh(in_t + r_t ⊙ hn_t); with r = 1
+the candidate sees all of W_hn h_prev + b_hn. Reset before it (Keras reset_after=False, the
+lecture's formula): n_t = tanh(in_t + W_hn (r_t ⊙ h_prev)); with r = 1 it sees W_hn h_prev. Only
+step t of one layer changes, in the trace's convention (its step and its order of operations);
+layers above see the changed h at step t, with their own h_prev as it was, so the next-token
+prediction shows what the reset gate changed at that step.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core import TextTrace, step, update
-from .notation import course_candidate
+from ..core import CONVENTIONS, TextTrace
+from .notation import other_candidate
 
 
 @dataclass
@@ -20,7 +23,8 @@ class ResetCounterfactual:
     r: torch.Tensor  # (H,) the reset gate at the step
     n: torch.Tensor  # (H,) the actual candidate
     n_no_reset: torch.Tensor  # (H,) the candidate with r = 1
-    n_course: torch.Tensor  # (H,) the course's candidate, reset before the product
+    n_other: torch.Tensor  # (H,) the other formula's candidate with these weights (the
+    # lecture's for a model that resets after the product, PyTorch's for one that resets before)
     probs: torch.Tensor | None  # (V,) the actual next-token distribution
     probs_no_reset: torch.Tensor | None  # (V,) with r = 1 at this step and layer
 
@@ -37,14 +41,17 @@ class ResetCounterfactual:
 def reset_counterfactual(tt: TextTrace, t: int, layer: int = 0) -> ResetCounterfactual:
     if tt.config.bidirectional:
         raise ValueError("the counterfactual is defined for unidirectional models")
+    conv = CONVENTIONS[tt.convention]
     z, hn, h_prev = (tt.gate(k, layer, 0, t) for k in ("z", "hn", "h_prev"))
+    if not conv.reset_after:  # r = 1: the product sees h_prev itself
+        hn = h_prev @ tt.weights(layer).W_hn.t()
     n_no_reset = torch.tanh(tt.gate("in", layer, 0, t) + hn)
-    h = update(h_prev, z, n_no_reset)
+    h = conv.update(h_prev, z, n_no_reset)
     for upper in range(layer + 1, tt.config.num_layers):
-        h = step(h, tt.gate("h_prev", upper, 0, t), tt.weights(upper))["h"]
+        h = conv.step(h, tt.gate("h_prev", upper, 0, t), tt.weights(upper))["h"]
     head = tt.model.module.head
     probs_no_reset = None if head is None else torch.softmax(head(h), dim=-1)
-    n_course = course_candidate(tt, layer, steps=slice(t, t + 1))[0]
+    n_other = other_candidate(tt, layer, steps=slice(t, t + 1))[0]
     return ResetCounterfactual(tt.gate("r", layer, 0, t), tt.gate("n", layer, 0, t), n_no_reset,
-                               n_course,
+                               n_other,
                                None if tt.probs is None else tt.probs[t], probs_no_reset)

@@ -1,21 +1,28 @@
 """What if one gate had another value? Set z (or r) of one unit at step t, and run on.
 
-At step t of `layer`, one unit's z (or r) is replaced; the step is recomputed with nn.GRU's own
-operations (an edited r changes that unit's candidate, n = tanh(in + r·hn)), then nn.GRU itself
-runs the following steps from the edited h, and every layer above reads the edited outputs.
-The run is exact with respect to the edited step: change nothing and the edited layer's h is
-the actual run, bit for bit (layers above it agree to the last few bits: nn.GRU's input product
-over these K steps rounds differently from its product over the whole text). The course's
-Γu = 1 − z and Γr = r are set through z and r.
+At step t of `layer`, one unit's z (or r) is replaced and the step is recomputed in the trace's
+convention (convention.CONVENTIONS[trace.convention]), from the step's own terms:
+- reset after the product (nn.GRU, Keras reset_after=True): an edited r changes that unit's
+  candidate only, n = tanh(in + r·hn);
+- reset before it (Keras reset_after=False, the lecture's formula): hn = W_hn (r ⊙ h_prev), so an
+  edited r[unit] moves every unit's hn by W_hn[:, unit]·Δr·h_prev[unit], and every candidate.
+Then the following steps run from the edited h, and every layer above reads the edited outputs:
+nn.GRU itself for a PyTorch model, the convention's own step (Convention.step) for a Keras one.
+The run is exact with respect to the edited step: change nothing and the edited layer's h at t
+is the actual one, bit for bit (later steps, and the layers above, agree to the last few bits:
+nn.GRU's input product over these K steps rounds differently from its product over the whole
+text, and Convention.step's products from Keras's). The course's Γu = 1 − z and Γr = r are set
+through z and r.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-from ..core import TextTrace, single_layer, update
+from ..core import CONVENTIONS, Convention, TextTrace, single_layer
 from .summary import num
 
 
@@ -51,20 +58,24 @@ class WhatIf:
         model has no head."""
         return self.t if self.probs is None else self.t + int(self.shift.argmax())
 
-    def describe_at(self, step: int, vocab: tuple[str, ...]) -> str:
-        """The prediction after `step`, actual and edited, in one sentence from the numbers."""
+    def describe_at(self, step: int, vocab: tuple[str, ...],
+                    quote: Callable[[str], str] = repr) -> str:
+        """The prediction after `step`, actual and edited, in one sentence from the numbers.
+        quote: how a token is written (the app passes one that Markdown leaves inert)."""
         k = step - self.t
         p, q = self.probs[k], self.probs_what_if[k]
         was, now = int(p.argmax()), int(q.argmax())
         text = (f"After t = {step}, the edit moves the next-token distribution by "
                 f"½·Σ|Δp| = {float(self.shift[k]):.3f}; the likeliest next token ")
-        text += (f"stays {vocab[now]!r} ({float(p[now]):.1%} → {float(q[now]):.1%})"
-                 if was == now else f"becomes {vocab[now]!r} ({float(q[now]):.1%}; was "
-                 f"{vocab[was]!r} at {float(p[was]):.1%}, now {float(q[was]):.1%})")
+        text += (f"stays {quote(vocab[now])} ({float(p[now]):.1%} → {float(q[now]):.1%})"
+                 if was == now else f"becomes {quote(vocab[now])} ({float(q[now]):.1%}; was "
+                 f"{quote(vocab[was])} at {float(p[was]):.1%}, now {float(q[was]):.1%})")
         return text + "."
 
-    def describe(self, vocab: tuple[str, ...], notation: str = "pytorch") -> str:
-        """What the edit did, in one paragraph from the numbers; vocab: the model's tokens."""
+    def describe(self, vocab: tuple[str, ...], notation: str = "pytorch",
+                 quote: Callable[[str], str] = repr) -> str:
+        """What the edit did, in one paragraph from the numbers; vocab: the model's tokens,
+        written with quote()."""
         course = notation == "course"
         name = {"z": "Γu" if course else "z", "r": "Γr" if course else "r"}[self.gate]
         shown = (lambda v: 1 - v) if course and self.gate == "z" else (lambda v: v)
@@ -78,8 +89,8 @@ class WhatIf:
                      f"{num(self.h_what_if[last, u])} instead of {num(self.h[last, u])})")
         if self.probs is not None:
             was, now = (vocab[int(p[0].argmax())] for p in (self.probs, self.probs_what_if))
-            text += (f". The likeliest next token stays {now!r}" if was == now else
-                     f". The likeliest next token becomes {now!r} (was {was!r})")
+            text += (f". The likeliest next token stays {quote(now)}" if was == now else
+                     f". The likeliest next token becomes {quote(now)} (was {quote(was)})")
         return text + "."
 
 
@@ -91,16 +102,12 @@ def what_if(tt: TextTrace, t: int, unit: int, gate: str, value: float, layer: in
     if gate not in ("z", "r") or not 0.0 <= value <= 1.0:
         raise ValueError("set z or r to a value in [0, 1]")
     end = min(tt.T, t + steps + 1)
-    g = {k: tt.gate(k, layer, 0, t).clone() for k in ("r", "z", "n", "in", "hn", "h_prev")}
-    actual = float(g[gate][unit])
-    g[gate][unit] = value
-    if gate == "r":  # the candidate of this unit changes with its reset gate
-        g["n"] = torch.tanh(g["in"] + g["hn"] * g["r"])
-    h_t = update(g["h_prev"], g["z"], g["n"])  # (H,) the edited step, in nn.GRU's order
-    out = _run(tt, layer, tt.layer_inputs[layer][t + 1 : end], h_t)  # (K+1, H) from t
+    conv = CONVENTIONS[tt.convention]
+    h_t, actual = edited_step(tt, conv, t, unit, gate, value, layer)
+    out = _run(tt, conv, layer, tt.layer_inputs[layer][t + 1 : end], h_t)  # (K+1, H) from t
     h_what_if = out
     for upper in range(layer + 1, tt.config.num_layers):
-        out = _run(tt, upper, out, None, start=t)
+        out = _run(tt, conv, upper, out, None, start=t)
     probs = probs_what_if = None
     head = tt.model.module.head
     if head is not None:
@@ -110,16 +117,40 @@ def what_if(tt: TextTrace, t: int, unit: int, gate: str, value: float, layer: in
                   tt.gate("h", layer, steps=slice(t, end)), h_what_if, probs, probs_what_if)
 
 
-def _run(tt: TextTrace, layer: int, x: torch.Tensor, h_t: torch.Tensor | None, start: int = 0
-         ) -> torch.Tensor:
-    """nn.GRU's `layer` over x. Given h_t: from h_t, returning [h_t, h_t+1, ...]; else from the
-    layer's actual h_prev at `start`, reading x from step `start`."""
-    run = single_layer(tt.state_dict, layer)
-    if h_t is not None:
-        if len(x) == 0:
-            return h_t.unsqueeze(0)
-        out, _ = run(x, h_t.unsqueeze(0))
-        return torch.cat([h_t.unsqueeze(0), out])
-    h0 = tt.gate("h_prev", layer, steps=start).unsqueeze(0)
-    out, _ = run(x.contiguous(), h0)
-    return out
+def edited_step(tt: TextTrace, conv: Convention, t: int, unit: int, gate: str, value: float,
+                layer: int = 0) -> tuple[torch.Tensor, float]:
+    """(h at t with gate[unit] set to value, (H,); the gate's actual value), from the step's
+    own terms, in the convention's formula and order."""
+    g = {k: tt.gate(k, layer, 0, t).clone() for k in ("r", "z", "n", "in", "hn", "h_prev")}
+    actual = float(g[gate][unit])
+    delta = value - g[gate][unit]  # float32, as the gate is
+    g[gate][unit] = value
+    if gate == "r" and conv.reset_after:  # this unit's candidate changes with its reset gate
+        g["n"] = torch.tanh(g["in"] + g["hn"] * g["r"])
+    elif gate == "r":  # hn = W_hn (r ⊙ h_prev) is linear in r: one column of W_hn moves it
+        w = tt.weights(layer)
+        g["hn"] = g["hn"] + w.W_hn[:, unit] * (delta * g["h_prev"][unit])
+        g["n"] = torch.tanh(g["in"] + g["hn"])
+    return conv.update(g["h_prev"], g["z"], g["n"]), actual
+
+
+def _run(tt: TextTrace, conv: Convention, layer: int, x: torch.Tensor,
+         h_t: torch.Tensor | None, start: int = 0) -> torch.Tensor:
+    """`layer` over x, in the trace's convention. Given h_t: from h_t, returning [h_t, h_t+1,
+    ...]; else from the layer's actual h_prev at `start`, reading x from step `start`."""
+    h0 = h_t if h_t is not None else tt.gate("h_prev", layer, steps=start)
+    if conv.name == "pytorch":
+        run = single_layer(tt.state_dict, layer)
+        out = run(x.contiguous(), h0.unsqueeze(0))[0] if len(x) else x.new_empty(0, len(h0))
+    else:
+        out = _steps(conv, tt.weights(layer), x, h0)
+    return out if h_t is None else torch.cat([h_t.unsqueeze(0), out])
+
+
+def _steps(conv: Convention, w, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """(K, H): Convention.step over the K rows of x from h."""
+    out = []
+    for x_t in x:
+        h = conv.step(x_t, h, w)["h"]
+        out.append(h)
+    return torch.stack(out) if out else x.new_empty(0, len(h))

@@ -37,6 +37,17 @@ class Convention:
     framework: str  # whose numbers these are, in words for the card
     reset_after: bool  # r multiplies the hidden product (True) or h_prev before it (False)
 
+    def update(self, h_prev: torch.Tensor, z: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        """h = z ⊙ h_prev + (1 − z) ⊙ n in the framework's own order of operations: nn.GRU's
+        (h_prev − n) ⊙ z + n, Keras's z ⊙ h_prev + (1 − z) ⊙ n (the same number exactly, not
+        the same bits in float32)."""
+        return (h_prev - n) * z + n if self.name == "pytorch" else z * h_prev + (1 - z) * n
+
+    @property
+    def update_form(self) -> str:
+        """update()'s order of operations, in words for the card."""
+        return "(h_prev − n)·z + n" if self.name == "pytorch" else "z·h_prev + (1 − z)·n"
+
     def step(self, x: torch.Tensor, h_prev: torch.Tensor, w: LayerWeights
              ) -> dict[str, torch.Tensor]:
         """x: (I,), h_prev: (H,) -> every term of the step, each (H,), in the equations' order."""
@@ -53,7 +64,7 @@ class Convention:
         else:
             hn = w.W_hn @ (r * h_prev)
             n = torch.tanh(in_ + hn)
-        h = (h_prev - n) * z + n if self.name == "pytorch" else z * h_prev + (1 - z) * n
+        h = self.update(h_prev, z, n)
         return {"ir": ir, "hr": hr, "r": r, "iz": iz, "hz": hz, "z": z,
                 "in": in_, "hn": hn, "n": n, "h_prev": h_prev, "h": h}
 

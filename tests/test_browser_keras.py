@@ -1,0 +1,102 @@
+"""A course learner's Keras GRU (reset_after=False, the lecture's formula) uploaded in Chromium:
+the card names whose numbers these are, and its numbers are Keras's own."""
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import expect
+
+from .browser import CHROMIUM, ROOT, chromium, serve, settle
+from .test_browser import COURSE, goto, heading, no_exception, shot
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
+    reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does this, and sets "
+    "REQUIRE_BROWSER=1 so that these tests can never be skipped there)")
+
+H = 11
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    with serve(ROOT / "dashboard/app.py") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page():
+    with chromium() as page:
+        yield page
+
+
+def course_keras_model(vocab: list[str]):
+    """Embedding → GRU(reset_after=False) → Dense, built and saved with Keras on torch."""
+    from .test_keras import keras  # KERAS_BACKEND=torch before keras is imported
+    keras.utils.set_random_seed(7)
+    gru = keras.layers.GRU(H, return_sequences=True, reset_after=False)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"),
+                              keras.layers.Embedding(len(vocab), 8), gru,
+                              keras.layers.Dense(len(vocab))])
+    for i, w in enumerate(model.weights):
+        w.assign(keras.random.normal(w.shape, seed=i) * 0.7)
+    return keras, model, gru
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page, tmp_path,
+                                                                  notation):
+    import torch
+
+    from dashboard.export import f4
+    vocab = sorted(set(COURSE))
+    keras, model, gru = course_keras_model(vocab)
+    model.save(tmp_path / "course.keras")
+    (tmp_path / "course.txt").write_text("\n".join(vocab) + "\n")
+    ids = torch.tensor([[vocab.index(c) for c in COURSE]])
+    keras_h = keras.Model(model.inputs, gru.output)(ids).detach()[0]  # Keras's own states
+    t = 7
+
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": t,
+                                           "unit": 3, "notation": notation}))
+    page.locator(".st-key-ckpt").click()
+    page.get_by_role("option", name="upload your own…").click()
+    settle(page)
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.filter(has_text="Model file").locator("input[type=file]").set_input_files(
+        str(tmp_path / "course.keras"))
+    settle(page)
+    expect(page.get_by_text("carries no vocabulary")).to_be_visible()
+    page.locator(".st-key-vocab_source").click()
+    page.get_by_role("option", name="a vocabulary file…").click()
+    settle(page)
+    uploader.filter(has_text="Vocabulary").locator("input[type=file]").set_input_files(
+        str(tmp_path / "course.txt"))
+    settle(page)
+    no_exception(page)
+    expect(page.get_by_text("upload course.keras", exact=False).first).to_be_visible()
+
+    title = heading(page, f"Step t = {t}, unit ")
+    expect(title).to_have_count(1)
+    unit = int(re.search(r"unit (\d+)", title.inner_text()).group(1))
+    expect(page.get_by_text("Whose numbers: Keras 3 GRU (reset_after=False, the lecture's "
+                            "formula) (convention keras-reset-before).")).to_be_visible()
+    own = f4(float(keras_h[t, unit]))  # the unit's h at t, as Keras computed it
+    verify = page.get_by_text("Recomputed h = ")
+    expect(verify).to_contain_text(f"Keras's own output {own}")
+    expect(verify).to_contain_text("difference 0 (bit for bit)")
+    expect(page.get_by_text("does not apply to this model")).to_have_count(0)  # no warning
+    card = page.locator(".katex").first
+    if notation == "pytorch":  # the model's own n line; PyTorch's formula is the comparison
+        expect(card).to_contain_text("candidate (the lecture's formula)")
+        expect(page.get_by_text("For comparison: PyTorch's formula, which resets after the "
+                                "product")).to_be_visible()
+    else:  # the lecture's equations with live numbers
+        expect(card).to_contain_text("candidate (the lecture's formula)")
+        expect(card).to_contain_text("hidden part")
+        expect(page.get_by_text("computes the lecture's GRU")).to_be_visible()
+    expect(card).to_contain_text(own)  # h (c⟨t⟩), the card's last line, is Keras's h
+    no_exception(page)
+    shot(page, f"upload-keras-reset-before-{notation}")
