@@ -182,3 +182,21 @@ def test_app_offers_unknown_token_and_lower_case(tmp_path, monkeypatch):
         next(b for b in at.button if b.label == label).click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert at.session_state["text"] == after
+
+
+@pytest.mark.parametrize("layout", ["unbatched", "batched"])
+def test_a_dtype_nn_gru_refuses_is_refused_not_cast(layout):
+    """nn.GRU refuses float64 x or h0 on a float32 module (and the reverse); recompute says so
+    instead of casting them silently."""
+    gru = nn.GRU(3, 4)
+    shape = (5, 3) if layout == "unbatched" else (5, 2, 3)
+    h_shape = (1, 4) if layout == "unbatched" else (1, 2, 4)
+    for x, h0, name in ((torch.randn(shape, dtype=torch.float64), None, "x"),
+                        (torch.randn(shape), torch.zeros(h_shape, dtype=torch.float64), "h0")):
+        with pytest.raises((ValueError, RuntimeError)):
+            gru(x, h0)  # nn.GRU itself
+        with pytest.raises(ValueError, match=rf"{name} is float64 but the GRU is float32, as "
+                                             rf"nn.GRU refuses it: convert {name}.to\("):
+            gru_core.recompute(gru, x, h0)
+    with pytest.raises(ValueError, match="x is float32 but the GRU is float64"):
+        gru_core.recompute(nn.GRU(3, 4).double(), torch.randn(shape))

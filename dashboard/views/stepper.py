@@ -17,6 +17,7 @@ from gru_core import (
     shown_update,
     step_card,
     step_summary,
+    step_terms,
     top_k,
     trace_table,
     unit_order,
@@ -24,13 +25,14 @@ from gru_core import (
 )
 
 from .. import charts, screen_share, whatif_link
+from ..cell_figure import cell_figure, labels
 from ..export import comparison, course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
 from ..post import COPY_HINT
 from ..selection import Selection, write_url
 from ..text import plain, show_token
 from ..view import View
-from .example import add_button, cell_box
+from .example import add_button
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
@@ -79,7 +81,6 @@ def render(sel: Selection, tt: TextTrace) -> None:
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
     _where_from(card, tt)
-    cell_box(sel, card)  # views/example.py
     if sel.notation == "course":
         _differences(card)
     _what_if(sel, tt)
@@ -257,15 +258,19 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
     how = st.selectbox("Heatmap rows: order the units by", list(ORDERS), key="order",
                        format_func=ORDERS.get)
     order = unit_order(tt, how, sel.layer, sel.direction, w)
+    cell = st.toggle("The cell drawn below the chart, its wires carrying this unit's numbers "
+                     "(it follows ▶ play and the steps)", key="cell")
 
     def figure() -> dict:
         df = balance(tt, unit, sel.layer, sel.direction, w)
         mats = heatmaps(tt, sel.layer, sel.direction, w)
-        return {**charts.step_chart(df, mats, sel.t, unit, sym, order),
-                "steps": card_lines(df, unit, sel.notation)}
+        out = {**charts.step_chart(df, mats, sel.t, unit, sym, order),
+               "steps": card_lines(df, unit, sel.notation)}
+        return {**out, **cell_frames(sel, tt, w, out["steps"])} if cell else out
 
     # the drawn data depend on all of these; t only moves the marker lines
-    revision = f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{unit}:{sel.notation}:{how}"
+    revision = (f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{unit}:{sel.notation}:"
+                f"{how}:{cell}")
     player = {"t": sel.t, "T": tt.T, "playing": playing}
     live_chart(figure, revision, charts.step_markers(sel.t, order.index(unit)), charts.CONFIG,
                key="step_chart", on_click=_clicked, player=player, on_play=_played)
@@ -275,6 +280,21 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
         "takes the candidate (orange). Below, every unit (rows) at the same steps: look for rows "
         f"that stay one colour in {sym['z']}; those units hold their value while others change. "
         "Click a cell to jump to its step and unit, a bar to jump to its step.")
+    if cell:
+        st.caption("The cell: the reset gate acts on the hidden part hn before the candidate's "
+                   "tanh (PyTorch's order, the one that makes h); the update gate weighs the old "
+                   "state against the candidate at the mix. Its numbers are the step card's.")
+
+
+def cell_frames(sel: Selection, tt: TextTrace, w: slice, frames: list[dict]) -> dict:
+    """The cell figure at t, and each frame's labels for it: the player rewrites them per step
+    (live_chart/index.html), so the cell moves with the chart."""
+    rows = step_terms(tt, sel.unit, sel.layer, sel.direction, w)
+    for frame, row in zip(frames, rows, strict=True):
+        frame["cell"] = labels(row, sel.notation, tt.tokens[row["t"]], row["t"], sel.unit)
+    at = rows[sel.t - w.start]
+    fig = cell_figure(at, sel.notation, tt.tokens[sel.t], sel.t, sel.unit)
+    return {"cell": fig.to_plotly_json()}
 
 
 def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:
