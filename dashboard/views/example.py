@@ -18,6 +18,7 @@ from gru_core import (
 )
 
 from .. import charts, offline
+from ..copy import copy_button
 from ..post import COPY_HINT, code_span, link_caveats, md_escape, worked_post
 from ..selection import MAX_URL_TEXT, Selection, format_list, parse_list, write_url
 from ..text import show_token
@@ -83,6 +84,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, caveats)
     st.markdown("**The forum post** (Markdown with LaTeX: paste it as it is):")
     st.code(post, language="markdown")
+    copy_button(post)
     st.caption(COPY_HINT)
     st.download_button("Offline copy: this worked example as one HTML file (no server needed)",
                        key="ex_html", mime="text/html",

@@ -24,8 +24,9 @@ from gru_core import (
     what_if,
 )
 
-from .. import charts, screen_share, whatif_link
+from .. import charts, screen_share, start_from, whatif_link
 from ..cell_figure import cell_figure, labels
+from ..copy import copy_button
 from ..export import comparison, course_latex, f4, forum_post, pytorch_latex
 from ..live_chart import live_chart
 from ..post import COPY_HINT
@@ -58,6 +59,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
         lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
         st.latex(size + r"\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
+        st.markdown(start_from.words(sel, tt))  # where h_prev at t = 0 came from
         _verify(card)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
@@ -245,7 +247,7 @@ def _differences(card) -> None:
 def data_tag(sel: Selection, tt: TextTrace) -> str:
     """Names the (model, text) a live chart draws. Not id(tt): a cached trace that is evicted
     frees its id for the next one, and the chart would keep the old text's numbers."""
-    return f"{sel.model_key}:{hash(tt.text)}"
+    return f"{sel.model_key}:{hash(tt.text)}:{hash(sel.start)}"
 
 
 ORDERS = {"index": "unit index", "mean z": "mean z over these steps (holders first)",
@@ -329,8 +331,9 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         return
     with box:
         lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
-        st.code(forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines),
-                language="markdown")
+        post = forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines)
+        st.code(post, language="markdown")
+        copy_button(post)
         st.caption(COPY_HINT)
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",
