@@ -278,3 +278,64 @@ def test_app_names_a_state_that_does_not_fit(tmp_path, monkeypatch):
     at.run()
     assert not at.exception
     assert at.error and at.error[0].value.startswith("Start from: ` enc ` cannot read its text")
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/bin/chromium").exists()
+                    and not __import__("os").environ.get("REQUIRE_BROWSER"),
+                    reason="no Chromium at /usr/bin/chromium (REQUIRE_BROWSER=1 makes it fail)")
+def test_start_from_in_chromium(tmp_path, monkeypatch):
+    """In the browser: the decoder from zeros says so; choosing "the final state of a text on
+    enc" and typing the encoder's text makes h_prev at t = 0 the encoder's final state (plain
+    nn.GRU), on the card and on the chart; the link reopens the same numbers in a fresh
+    context."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import expect
+
+    from dashboard.export import f4
+
+    from .browser import browser, serve, settle
+
+    enc, dec, args = _serve_pair(tmp_path, monkeypatch)
+    h_enc = _encoded(enc, "cat")
+    text = "<s> K AE1 T"
+    with torch.no_grad():  # the decoder's layer 0 (the card's), from the encoder's state
+        layer0 = nn.GRU(10, 24)
+        layer0.load_state_dict({k: v for k, v in dec.rnn.state_dict().items()
+                                if k.endswith("_l0")})
+        ids = torch.tensor([PHONES.index(p) for p in text.split()])
+        out, _ = layer0(dec.embed(ids), h_enc[:1])
+    want = f"(for unit 3: {f4(float(h_enc[0, 3]))}), not zeros."
+
+    def start_line(page):
+        return page.locator("[data-testid=stMarkdown]", has_text=" at t = 0 is ")
+
+    def check(page):
+        line = start_line(page)
+        expect(line).to_contain_text("h_prev at t = 0 is the final state h_n of cat</s> on enc")
+        expect(line).to_contain_text(want)
+        chart = page.frame_locator(".st-key-step_chart iframe")
+        expect(chart.locator("#card")).to_contain_text(
+            f"h_prev {f4(float(h_enc[0, 3]))} → h {f4(float(out[0, 3]))} ", timeout=30_000)
+
+    with serve(ROOT / "dashboard/app.py", args=tuple(args)) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?" + urlencode({"ckpt": "dec", "text": text, "t": 0, "unit": 3}))
+        settle(page)
+        expect(start_line(page)).to_have_text("h_prev at t = 0 is zeros (no initial state was "
+                                              "given).", timeout=60_000)
+        page.get_by_test_id("stSelectbox").filter(has_text="Start from").click()
+        page.get_by_role("option", name="the final state of a text on enc").click()
+        settle(page)
+        box = page.get_by_label("The text enc reads first")
+        box.fill("cat</s>")
+        box.press("Enter")
+        settle(page)
+        check(page)
+        link = page.url
+        assert "h0_ckpt=enc" in link and "h0_text=cat%3C%2Fs%3E" in link
+        fresh = b.new_context().new_page()
+        fresh.goto(link)
+        settle(fresh)
+        check(fresh)
+        expect(fresh.get_by_test_id("stException")).to_have_count(0)
