@@ -610,3 +610,21 @@ def test_start_from_a_texts_final_state_is_plain_nn_grus_and_in_the_link():
     assert f"h {f4(float(out[0, 5]))} " in fig["steps"][0]["line"]
     at.selectbox(key="h0_ckpt").set_value(None).run()  # back to zeros: the card says so
     assert start_line(at) == START_ZEROS and "h0_ckpt" not in at.query_params
+
+
+@pytest.mark.parametrize("param", ["h0_ckpt", "h0_text"])
+def test_hostile_start_from_values_stay_inert(param):
+    """tests/test_hostile.py's payloads in h0_ckpt or h0_text: named only as plain text, in a
+    notice (an unknown model) or an error (a text the model cannot read); nothing is made."""
+    from .test_hostile import PAYLOADS, assert_inert, bodies
+    for payload in PAYLOADS.values():
+        start = {"h0_ckpt": payload, "h0_text": "The dog"} if param == "h0_ckpt" else {
+            "h0_ckpt": "agreement", "h0_text": payload}
+        at = open_app(ckpt="agreement", text=COURSE, t=3, **start)
+        assert not at.exception
+        shown = bodies(at)
+        for body in shown:
+            assert_inert(body)
+        named = (plain(payload) if param == "h0_ckpt" else "Start from: ` agreement ` cannot "
+                 "read its text (`")  # the reason as a code span, its fence as long as needed
+        assert any(named in b for b in shown), (payload, shown)
