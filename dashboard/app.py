@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import budget, cache, catalogue, screen_share, selection, whatif_link
+from dashboard import budget, cache, catalogue, screen_share, selection, start_from, whatif_link
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import file_label, highlighted_text, plain
@@ -120,7 +120,7 @@ def default_unit(ck: Checkpoint, model_key: str, layer: int) -> int:
     return 0
 
 
-def read_text(ck: Checkpoint, model_key: str) -> str:
+def read_text(ck: Checkpoint, model_key: str, start: cache.Start | None = None) -> str:
     """The text area; stops the page with a message if the model cannot read the text. The
     trace is the check (so a step change does no extra work), and it is left in the cache:
     holding it here would keep an evicted trace alive while the page runs."""
@@ -134,14 +134,15 @@ def read_text(ck: Checkpoint, model_key: str) -> str:
     if not text:
         st.warning("The text is empty: type a sentence for the GRU to read.")
         st.stop()
-    trace_or_stop(ck, model_key, text)
+    trace_or_stop(ck, model_key, text, start)
     return text
 
 
-def trace_or_stop(ck: Checkpoint, model_key: str, text: str) -> TextTrace:
+def trace_or_stop(ck: Checkpoint, model_key: str, text: str,
+                  start: cache.Start | None = None) -> TextTrace:
     """The cached trace, or the page stopped with the reason the model cannot read the text."""
     try:
-        return cache.trace(model_key, ck, text)
+        return cache.trace(model_key, ck, text, start)
     except cache.TooLarge as e:
         st.error(f"{str(e).capitalize()}: shorten the text.")
         st.stop()
@@ -205,11 +206,12 @@ def sidebar() -> Selection:
         st.radio("Notation", list(selection.NOTATIONS), format_func=selection.NOTATIONS.get,
                  key="notation", horizontal=True)
         unit, layer, direction = pick_unit_layer(ck, model_key)
+        h0_ckpt, h0_text = start_from.pick()
         st.caption(f"{plain(ck.name)}: {ck.config.num_layers} layer(s) × {ck.config.hidden_size} "
                    f"units, {len(ck.vocab)} {ck.vocab.kind}")
     return Selection(view, model_key, ck, st.session_state.get("text", ""),
                      st.session_state.get("t", 0), unit, layer, direction,
-                     st.session_state["notation"])
+                     st.session_state["notation"], h0_ckpt, h0_text)
 
 
 def refused_models() -> None:
@@ -224,7 +226,7 @@ def main() -> None:
                             [p for v in VIEWS.values() for p in v.params])
     whatif_link.init_from_url()  # after it: the edit's value is shown in the link's notation
     screen_share.init_from_url()
-    for key in ("text", "t"):  # kept while a view without these widgets (Questions) is shown
+    for key in ("text", "t", "h0_text"):  # kept while their widgets are not shown (Questions)
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
     sel = sidebar()
@@ -235,7 +237,7 @@ def main() -> None:
         return
     if sel.view != "step":
         st.header(VIEWS[sel.view].question)
-    at_step(replace(sel, text=read_text(sel.model, sel.model_key)))
+    at_step(replace(sel, text=read_text(sel.model, sel.model_key, start_from.state(sel))))
 
 
 @st.fragment
@@ -243,7 +245,7 @@ def at_step(sel: Selection) -> None:
     """Everything that depends on t. A fragment: stepping reruns only this part of the page.
     Streamlit keeps a fragment's arguments, so it gets the selection, not the trace: the
     trace stays in the byte-bounded cache, and a step after an eviction runs it again."""
-    tt = trace_or_stop(sel.model, sel.model_key, sel.text)
+    tt = trace_or_stop(sel.model, sel.model_key, sel.text, start_from.state(sel))
     view = VIEWS[sel.view]
     if view.uses_t:
         sel = replace(sel, t=pick_step(tt.T))

@@ -10,9 +10,11 @@ import contextlib
 import ctypes
 import gc
 import threading
+from typing import NamedTuple
 
 import cachetools
 import streamlit as st
+import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import budget, catalogue
@@ -45,11 +47,22 @@ def _session_id() -> str:
     return ctx.session_id if ctx is not None else ""
 
 
-def trace(model_key: str, ck: Checkpoint, text: str) -> TextTrace:
-    """The trace of (model, text), from the cache if it is there. Traces are accounted by what
-    they keep alive, least recently used evicted first; room is made for a trace's peak, and
-    for the traces being computed in the other lane, before it is run (budget.py)."""
-    key, cache = (model_key, text), traces()
+class Start(NamedTuple):
+    """An initial state: `key` names where it came from (another model's key and the text it
+    read), h0 is that trace's final state, `source` says it in words."""
+
+    key: tuple[str, str]
+    h0: torch.Tensor
+    source: str
+
+
+def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None) -> TextTrace:
+    """The trace of (model, text), from h0 = start.h0 when given (zeros otherwise), from the
+    cache if it is there. Traces are accounted by what they keep alive, least recently used
+    evicted first; room is made for a trace's peak, and for the traces being computed in the
+    other lane, before it is run (budget.py)."""
+    key = (model_key, text) if start is None else (model_key, text, start.key)
+    cache = traces()
     with _TRACES_LOCK:
         if key in cache:
             return cache[key]
@@ -70,7 +83,7 @@ def trace(model_key: str, ck: Checkpoint, text: str) -> TextTrace:
         try:
             if evicted:  # a finished rerun can leave a trace in a reference cycle (.streamlit/
                 gc.collect()  # config.toml turns the collection after every rerun off)
-            tt = ck.trace(text)
+            tt = ck.trace(text) if start is None else ck.trace(text, start.h0, start.source)
         finally:
             with _TRACES_LOCK:
                 _COMPUTING[0] -= need
@@ -111,7 +124,7 @@ def number_units(model_key: str, _ck: Checkpoint, layer: int = 0):
 
 @st.cache_data(max_entries=16, show_spinner="Differentiating h_t with respect to every h_s…")
 def gradient_norms(model_key: str, text: str, t: int, layer: int, since: int,
-                   _tt: TextTrace) -> list[float]:
+                   _tt: TextTrace, start: tuple[str, str] | None = None) -> list[float]:
     return jacobian_norms(_tt, t, layer, since=since).tolist()
 
 

@@ -24,6 +24,7 @@ from .export import f4
 from .text import show_token
 
 BOX, WIRE, GATE = "#EEF2F7", "#555555", "#4C78A8"
+HEIGHT = 420  # px
 
 
 def wire_values(terms: dict[str, float], notation: str) -> dict[str, tuple[str, float]]:
@@ -68,10 +69,34 @@ LINES = [((0, 6), (8.9, 6)), ((10.1, 6), (12, 6)),  # c⟨t−1⟩ along the top
          ((9.7, 2.6), (9.7, 5.6))]  # Γu to the mix
 
 
+def labels(terms: dict[str, float], notation: str, token: str, t: int, unit: int
+           ) -> dict[str, str]:
+    """The text of every label that changes with the step, by annotation name ("title" for
+    the title): what the figure draws at t, and what the player writes at each step."""
+    course = notation == "course"
+    texts = {key: f"{label} = {f4(value)}"
+             for key, (label, value) in wire_values(terms, notation).items()}
+    shown = html.escape(repr(show_token(token)), quote=False)  # Plotly reads tags in text
+    texts["x"] = f"{'x⟨t⟩' if course else 'x_t'} = {shown}"
+    texts["title"] = f"The GRU cell at t = {t}, unit {unit}"
+    return texts
+
+
+def caption(convention) -> str:
+    """Where the reset gate acts in this model's own formula, in words under the figure."""
+    where = ("on the hidden part hn = W_hn·h_prev + b_hn, after the product" if
+             convention.reset_after else "on h_prev before W_hn multiplies it (the lecture's "
+             "formula)")
+    return (f"The cell ({convention.framework}): the reset gate acts {where}, inside the "
+            "candidate's tanh; the update gate weighs the old state against the candidate at "
+            "the mix. Its numbers are the step card's.")
+
+
 def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit: int
                 ) -> go.Figure:
     """The cell for one unit at step t; the wires carry the card's numbers."""
     course = notation == "course"
+    texts = labels(terms, notation, token, t, unit)
     shapes = [dict(type="line", x0=a[0], y0=a[1], x1=b[0], y1=b[1],
                    line=dict(color=WIRE, width=2)) for a, b in LINES]
     notes = []
@@ -81,17 +106,14 @@ def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit
         text = label.split("|")[0 if course else -1]
         notes.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"<b>{text}</b>",
                           showarrow=False, name=f"box:{text}"))
-    for key, (label, value) in wire_values(terms, notation).items():
-        x, y = SPOTS[key]
-        notes.append(dict(x=x, y=y, text=f"{label} = {f4(value)}", showarrow=False, name=key,
+    for key, (x, y) in SPOTS.items():
+        notes.append(dict(x=x, y=y, text=texts[key], showarrow=False, name=key,
                           bgcolor="rgba(255,255,255,0.85)", font=dict(size=12)))
-    notes.append(dict(x=0.6, y=-0.45, showarrow=False, name="x",
-                      text=f"{'x⟨t⟩' if course else 'x_t'} = "
-                      + html.escape(repr(show_token(token)))))  # Plotly reads <b>, <br> …
+    notes.append(dict(x=0.6, y=-0.45, showarrow=False, name="x", text=texts["x"]))
     fig = go.Figure()
     fig.update_layout(
-        shapes=shapes, annotations=notes, height=420, margin=dict(l=10, r=10, t=40, b=10),
-        title=dict(text=f"The GRU cell at t = {t}, unit {unit}"),
+        shapes=shapes, annotations=notes, height=HEIGHT, margin=dict(l=10, r=10, t=40, b=10),
+        title=dict(text=texts["title"]),
         xaxis=dict(visible=False, range=[-0.2, 12.3]),
         yaxis=dict(visible=False, range=[-0.8, 6.9], scaleanchor="x"),
         plot_bgcolor="white")

@@ -55,7 +55,9 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
     With `player` ({"t", "T", "playing", "speed"}) the chart shows play/pause: it steps
     through figure()["steps"] ([{"t", "line"}], the card line of each step it holds) on its
     own, moving the step line without a server round trip, and calls on_play with
-    {"t", "playing"} when it pauses or needs the next window."""
+    {"t", "playing"} when it pauses or needs the next window. With figure()["cell"] (a Plotly
+    figure: dashboard/cell_figure.py) the cell is drawn below the chart, and each step's
+    "cell" ({annotation name: text}) is written into it as the player shows that step."""
     sent = f"live_chart_sent:{key}"
     same = st.session_state.get(sent) == revision
     st.session_state[sent] = revision

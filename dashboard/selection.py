@@ -28,6 +28,7 @@ LISTS = ("steps", "units")  # the worked example's steps=33,34 or 30-34 and unit
 CHOICES = {"order": ("index", "mean z", "similarity")}  # the stepper's heatmap row order
 MAX_URL_TEXT = 2000  # longer texts are not put in the URL: servers refuse very long request lines
 UPLOAD = "upload"
+H0 = ("h0_ckpt", "h0_text")  # start from the final state of the text h0_text on the model h0_ckpt
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,14 @@ class Selection:
     layer: int
     direction: int
     notation: str
+    h0_ckpt: str | None = None  # h_prev at t = 0 is h0_text's final state on it; None: zeros
+    h0_text: str = ""
+
+    @property
+    def start(self) -> tuple[str, str] | None:
+        """Where h_prev at t = 0 comes from: (model, text) whose final state it is, or None
+        for zeros."""
+        return None if self.h0_ckpt is None else (self.h0_ckpt, self.h0_text)
 
     @property
     def sym(self) -> dict[str, str]:
@@ -55,7 +64,8 @@ class Selection:
         params = {"view": self.view, "ckpt": self.model_key, "text": self.text, "t": self.t,
                   "unit": self.unit, "layer": self.layer if cfg.num_layers > 1 else None,
                   "direction": self.direction if cfg.bidirectional else None,
-                  "notation": self.notation, **extra}
+                  "notation": self.notation, "h0_ckpt": self.h0_ckpt,
+                  "h0_text": self.h0_text if self.h0_ckpt else None, **extra}
         if self.model_key.startswith(UPLOAD) or len(self.text) > MAX_URL_TEXT:
             params.pop("ckpt" if self.model_key.startswith(UPLOAD) else "text")
         return {k: str(v) for k, v in params.items() if v is not None}
@@ -132,9 +142,33 @@ def init_from_url(views: Collection[str], shipped: Collection[str], default_mode
             st.session_state[key] = format_list(parse_list(key, qp[key]))
     if "text" not in qp and "t" not in qp:
         st.session_state["t"] = COURSE_T
+    start_from_url(qp, shipped)
 
 
-KNOWN = ("view", "ckpt", "text", "notation", *INTS, *LISTS)
+def start_from_url(qp: dict[str, str], models: Collection[str]) -> None:
+    """h0_ckpt and h0_text: start from the final state of that text on that model, both given
+    and the model one that can be opened; anything else starts from zeros, with a notice."""
+    ckpt, text = qp.get("h0_ckpt"), qp.get("h0_text")
+    zeros = "; starting from zeros (h_prev at t = 0 is 0)."
+    if ckpt is None:
+        if text is not None:
+            notice("h0_text is given without h0_ckpt, the model that reads it" + zeros)
+        return
+    if ckpt not in models:
+        notice(f"Unknown h0_ckpt {plain(ckpt)}: only {', '.join(models)} can be started "
+               "from" + zeros)
+        return
+    if not text:
+        notice(f"h0_ckpt={plain(ckpt)} is given without h0_text, the text whose final state to "
+               "start from" + zeros)
+        return
+    if len(text) > MAX_URL_TEXT:
+        notice(f"h0_text has {len(text):,} characters; only the first {MAX_URL_TEXT:,} are used.")
+        text = text[:MAX_URL_TEXT]
+    st.session_state["h0_ckpt"], st.session_state["h0_text"] = ckpt, text
+
+
+KNOWN = ("view", "ckpt", "text", "notation", *INTS, *LISTS, *H0)
 STREAMLIT_OWN = ("embed", "embed_options")  # read by Streamlit's frontend, not by the app
 _INT = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: int() also takes "1_0" and "١٠"
 

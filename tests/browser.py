@@ -40,9 +40,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(script: str | Path, timeout: float = 60, env: dict[str, str] | None = None):
-    """Yield the base URL of `streamlit run script`, stopped on exit. The server's output goes
-    to artifacts/logs/ (a pipe nobody reads would block the server once full)."""
+def serve(script: str | Path, timeout: float = 60, env: dict[str, str] | None = None,
+          args: tuple[str, ...] = ()):
+    """Yield the base URL of `streamlit run script [-- args]`, stopped on exit. The server's
+    output goes to artifacts/logs/ (a pipe nobody reads would block the server once full)."""
     port = free_port()
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"streamlit-{Path(script).stem}-{port}.log"
@@ -50,7 +51,8 @@ def serve(script: str | Path, timeout: float = 60, env: dict[str, str] | None = 
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+             *(("--", *args) if args else ())],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = Served(f"http://127.0.0.1:{port}")
     url.pid = proc.pid

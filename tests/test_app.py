@@ -558,3 +558,73 @@ def test_screen_share_layout_is_in_the_link():
     bad = open_app(ckpt="agreement", text=COURSE, layout="<b>x</b>")
     assert not bad.exception and not bad.toggle(key="compact").value
     assert any(w.value.startswith("layout can only be compact") for w in bad.warning)
+
+
+# --- start from: h_prev at t = 0 (issue 22) -----------------------------------------------------
+
+START_ZEROS = "h_prev at t = 0 is zeros (no initial state was given)."
+
+
+def start_line(at) -> str:
+    return next(m.value for m in at.markdown if " at t = 0 is " in m.value)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"h0_ckpt": "nosuch", "h0_text": "The dog"}, "Unknown h0_ckpt ` nosuch `: only "),
+    ({"h0_ckpt": "../../etc/passwd", "h0_text": "x"}, "Unknown h0_ckpt ` ../../etc/passwd `"),
+    ({"h0_text": "The dog"}, "h0_text is given without h0_ckpt"),
+    ({"h0_ckpt": "agreement"}, "h0_ckpt=` agreement ` is given without h0_text"),
+    ({"h0_ckpt": "agreement", "h0_text": ""}, "h0_ckpt=` agreement ` is given without h0_text"),
+    ({"h0_ckpt": "**b** <img src=x onerror=alert(1)>", "h0_text": "a"}, "Unknown h0_ckpt ` **b"),
+])
+def test_bad_start_from_in_the_url_runs_from_zeros_with_a_notice(params, message):
+    at = open_app(ckpt="agreement", text=COURSE, t=3, **params)
+    assert not at.exception and not at.error
+    assert any(message in w.value and w.value.endswith("starting from zeros (h_prev at t = 0 "
+                                                       "is 0).") for w in at.warning), \
+        [w.value for w in at.warning]
+    assert start_line(at) == START_ZEROS
+    assert "h0_ckpt" not in at.query_params and "h0_text" not in at.query_params
+    assert "<img" not in "".join(m.value for m in at.markdown if "` **b" not in m.value)
+
+
+def test_start_from_a_texts_final_state_is_plain_nn_grus_and_in_the_link():
+    """h0_ckpt and h0_text: the run starts from the final state of that text (plain nn.GRU);
+    the card says so with the number; the URL keeps both; a hostile text stays a code span."""
+    from dashboard.export import f4
+    first = "The dogs, which cost $3 & $3, were"  # '$…$' would be math, were it Markdown
+    gru, _, vocab = ref.plain_model("shakespeare")
+    with torch.no_grad():
+        _, h_n = gru(ref.one_hot(first, vocab))
+        out, _ = gru(ref.one_hot(COURSE, vocab), h_n)
+    at = open_app(ckpt="shakespeare", text=COURSE, t=0, unit=5, h0_ckpt="shakespeare",
+                  h0_text=first)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert start_line(at) == (f"h_prev at t = 0 is the final state h_n of {plain(first)} on "
+                              f"` shakespeare ` (for unit 5: {f4(float(h_n[0, 5]))}), not "
+                              "zeros.")
+    assert number_after(r"nn\.GRU's own output", texts(at)) == pytest.approx(
+        float(out[0, 5]), abs=6e-5)
+    assert at.query_params["h0_ckpt"] == "shakespeare" and at.query_params["h0_text"] == first
+    fig = live_charts(at)["step_chart"]  # the chart's numbers are the run from h_n too
+    assert f"h {f4(float(out[0, 5]))} " in fig["steps"][0]["line"]
+    at.selectbox(key="h0_ckpt").set_value(None).run()  # back to zeros: the card says so
+    assert start_line(at) == START_ZEROS and "h0_ckpt" not in at.query_params
+
+
+@pytest.mark.parametrize("param", ["h0_ckpt", "h0_text"])
+def test_hostile_start_from_values_stay_inert(param):
+    """tests/test_hostile.py's payloads in h0_ckpt or h0_text: named only as plain text, in a
+    notice (an unknown model) or an error (a text the model cannot read); nothing is made."""
+    from .test_hostile import PAYLOADS, assert_inert, bodies
+    for payload in PAYLOADS.values():
+        start = {"h0_ckpt": payload, "h0_text": "The dog"} if param == "h0_ckpt" else {
+            "h0_ckpt": "agreement", "h0_text": payload}
+        at = open_app(ckpt="agreement", text=COURSE, t=3, **start)
+        assert not at.exception
+        shown = bodies(at)
+        for body in shown:
+            assert_inert(body)
+        named = (plain(payload) if param == "h0_ckpt" else "Start from: ` agreement ` cannot "
+                 "read its text (`")  # the reason as a code span, its fence as long as needed
+        assert any(named in b for b in shown), (payload, shown)

@@ -275,3 +275,75 @@ def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url, 
         no_exception(small)
     finally:
         small.close()
+
+
+def _cell_labels(frame) -> dict[str, str]:
+    """The cell's labels as Chromium drew them: each annotation's name and its SVG text."""
+    return frame.evaluate("""() => {
+      const cell = document.getElementById('cell'), out = {};
+      cell.layout.annotations.forEach((a, i) => {
+        const g = cell.querySelector(`.annotation[data-index="${i}"] .annotation-text`);
+        out[a.name] = g ? g.textContent : null;
+      });
+      out.title = cell.querySelector('.gtitle').textContent;
+      return out; }""")
+
+
+def _card_labels(t: int, unit: int, notation: str = "pytorch") -> dict[str, str]:
+    """What the cell must show at t: the step card's numbers (gru_core.step_card), as text."""
+    import html
+
+    from dashboard.cell_figure import labels
+    from gru_core import load_checkpoint, step_card
+
+    from .conftest import CHECKPOINTS
+    card = step_card(load_checkpoint(CHECKPOINTS / "agreement.pt").trace(COURSE * 2), t, unit)
+    return {k: html.unescape(v) for k, v in
+            labels(card.terms, notation, card.token, t, unit).items()}
+
+
+def test_cell_figure_moves_with_the_player_and_equals_the_card(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
+                                           "unit": 5}))
+    page.get_by_text("The cell drawn below the chart", exact=False).click()
+    settle(page)
+    chart = live_chart(page)
+    frame = page.frame(url=re.compile("live_chart"))
+    expect(chart.locator("#cell .main-svg").first).to_be_attached(timeout=30_000)
+    shown = _cell_labels(frame)
+    assert shown.items() >= _card_labels(5, 5).items(), shown
+    chart.locator("#speed").select_option("5")
+    chart.locator("#play").click()
+    frame.wait_for_function("() => window.stepLog.length >= 4", timeout=30_000)
+    moving = frame.evaluate("() => window.cellAt")
+    assert moving > 5  # the cell moved while playing, with no server round trip
+    chart.locator("#play").click()  # pause: the page lands on the player's step
+    settle(page)
+    t = int(params(page)["t"])
+    expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
+    frame.wait_for_function(f"() => window.cellAt === {t}", timeout=10_000)
+    assert _cell_labels(frame).items() >= _card_labels(t, 5).items()
+    heading(page, f"Step t = {t}, unit 5").click()
+    page.keyboard.press("ArrowRight")  # a step: the cell follows at once, then the card
+    frame.wait_for_function(f"() => window.cellAt === {t + 1}", timeout=10_000)
+    settle(page)
+    expect(heading(page, f"Step t = {t + 1}, unit 5")).to_have_count(1)
+    assert _cell_labels(frame).items() >= _card_labels(t + 1, 5).items()
+    shot(page, "cell-follows-the-player")
+    no_exception(page)
+
+
+def test_copy_the_post_confirms_with_what_was_copied(app_url, page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 30,
+                                           "unit": 5}))
+    page.get_by_text("Copy as forum post, or download the numbers").click()
+    settle(page)
+    post = page.get_by_test_id("stCode").last.locator("code").inner_text()
+    button = page.frame_locator("iframe[srcdoc*='navigator.clipboard']").first
+    expect(button.locator("#state")).to_have_text("")
+    button.get_by_role("button", name="Copy the post").click()
+    expect(button.get_by_role("status")).to_contain_text(
+        f"Copied ✓ ({len(post):,} characters on the clipboard", timeout=10_000)
+    assert page.evaluate("() => navigator.clipboard.readText()") == post
+    no_exception(page)

@@ -329,18 +329,62 @@ def test_cell_figure_carries_the_cards_numbers(notation):
         notation == "course")
 
 
-def test_stepper_draws_the_cell_with_plain_nn_gru_numbers():
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({"ckpt": "shakespeare", "text": SPEECH, "t": "34", "unit": "17"})
-    at.run()
-    at.session_state["cell"] = True  # the user opens the expander
-    at.run()
-    assert not at.exception
+def _step_chart_spec(at) -> dict:
     import json
-    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
-               if "The GRU cell" in c.proto.spec)
-    on = {a["name"]: a["text"] for a in fig["layout"]["annotations"]}
+    return next(json.loads(json.loads(c.proto.json_args)["spec"])
+                for c in at.get("component_instance")
+                if json.loads(c.proto.json_args)["key"] == "step_chart")
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_stepper_draws_the_cell_in_the_player_with_the_cards_numbers(notation):
+    """The cell is drawn inside the step chart's component, at t, and every frame the player
+    holds carries its labels: at each step they are the step card's numbers at that step (and
+    plain nn.GRU's, to the printed digits)."""
+    from dashboard.cell_figure import labels
+    from dashboard.export import f4
+    from gru_core import load_checkpoint, step_card
+
+    from .conftest import CHECKPOINTS
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"ckpt": "shakespeare", "text": SPEECH, "t": "34", "unit": "17",
+                            "notation": notation})
+    at.run()
+    assert "cell" not in _step_chart_spec(at)  # drawn when asked for
+    at.toggle(key="cell").set_value(True).run()
+    assert not at.exception
+    spec = _step_chart_spec(at)
+    on = {a["name"]: a["text"] for a in spec["cell"]["layout"]["annotations"]}
+    assert spec["cell"]["layout"]["title"]["text"] == "The GRU cell at t = 34, unit 17"
+    tt = load_checkpoint(CHECKPOINTS / "shakespeare.pt").trace(SPEECH)
+    frames = {f["t"]: f["cell"] for f in spec["steps"]}
+    for t in (0, 20, 34, 35, len(SPEECH) - 1):
+        card = step_card(tt, t, 17)
+        assert frames[t] == labels(card.terms, notation, card.token, t, 17), t
+        T = card.terms
+        z = 1 - T["z"] if notation == "course" else T["z"]
+        for key, value in (("h_prev", T["h_prev"]), ("r", T["r"]), ("z", z), ("n", T["n"]),
+                           ("keep", T["keep"]), ("new", T["new"]), ("h", T["h"]),
+                           ("r_hn", T["r_hn"]), ("hn", T["hn"]), ("in", T["in"])):
+            assert frames[t][key].endswith(f"= {f4(value)}"), (t, key, frames[t][key])
+    assert all(on[k] == v for k, v in frames[34].items() if k != "title")
     g = ref.gates("shakespeare", SPEECH)
-    for key in ("h_prev", "r", "z", "n", "h"):
+    for key in ("h_prev", "r", "n", "h"):
         shown = float(on[key].rsplit("= ", 1)[1].replace("−", "-"))
         assert shown == pytest.approx(float(g[key][34, 17]), abs=6e-5), key
+
+
+@pytest.mark.parametrize("ckpt, layer", [("shakespeare", 0), ("shakespeare-2layer", 1)])
+def test_step_terms_over_a_window_are_the_step_cards_terms(ckpt, layer):
+    """What the player's cell shows at each step (step_terms, read over a window at once) is,
+    number for number, what the step card reads at that step alone."""
+    from gru_core import WIRES, load_checkpoint, step_card, step_terms
+
+    from .conftest import CHECKPOINTS
+    tt = load_checkpoint(CHECKPOINTS / f"{ckpt}.pt").trace(SPEECH)
+    rows = step_terms(tt, 17, layer, 0, slice(5, 45))
+    assert [r["t"] for r in rows] == list(range(5, 45))
+    for row in rows[::7] + rows[-1:]:
+        card = step_card(tt, row["t"], 17, layer, 0).terms
+        assert {*WIRES, "r_hn"} == set(row) - {"t"}
+        assert {k: row[k] for k in row if k != "t"} == {k: card[k] for k in row if k != "t"}

@@ -207,6 +207,22 @@ def test_the_cell_figure_labels_the_reset_before_wires(tmp_path):
         assert wires["hn"] == (f"W_hn·({hp})", card.terms["hn"])
 
 
+@pytest.mark.parametrize("reset_after", [False, True], ids=["reset_before", "reset_after"])
+def test_the_players_cell_terms_are_the_cards_in_the_models_own_formula(reset_after, tmp_path):
+    """step_terms (the player's cell, a window at once) carries r ⊙ h_prev where the model
+    resets before the product, r ⊙ hn where after, and h in Keras's order: the card's numbers."""
+    from gru_core import step_terms
+
+    _, tt, _, _ = setup("emb1", reset_after, tmp_path)
+    rows = step_terms(tt, 2, 0, 0, slice(1, tt.T))
+    reset = "r_hn" if reset_after else "r_h_prev"
+    for row in rows:
+        card = step_card(tt, row["t"], 2).terms
+        assert reset in row and {k: row[k] for k in row if k != "t"} == {
+            k: card[k] for k in row if k != "t"}, row["t"]
+        assert row["h"] == card["h_gru"]  # Keras's own h, bit for bit
+
+
 # ---- what if? --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("reset_after", [False, True], ids=["reset_before", "reset_after"])

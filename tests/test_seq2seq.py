@@ -182,3 +182,160 @@ def test_app_offers_unknown_token_and_lower_case(tmp_path, monkeypatch):
         next(b for b in at.button if b.label == label).click().run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert at.session_state["text"] == after
+
+
+@pytest.mark.parametrize("layout", ["unbatched", "batched"])
+def test_a_dtype_nn_gru_refuses_is_refused_not_cast(layout):
+    """nn.GRU refuses float64 x or h0 on a float32 module (and the reverse); recompute says so
+    instead of casting them silently."""
+    gru = nn.GRU(3, 4)
+    shape = (5, 3) if layout == "unbatched" else (5, 2, 3)
+    h_shape = (1, 4) if layout == "unbatched" else (1, 2, 4)
+    for x, h0, name in ((torch.randn(shape, dtype=torch.float64), None, "x"),
+                        (torch.randn(shape), torch.zeros(h_shape, dtype=torch.float64), "h0")):
+        with pytest.raises((ValueError, RuntimeError)):
+            gru(x, h0)  # nn.GRU itself
+        with pytest.raises(ValueError, match=rf"{name} is float64 but the GRU is float32, as "
+                                             rf"nn.GRU refuses it: convert {name}.to\("):
+            gru_core.recompute(gru, x, h0)
+    with pytest.raises(ValueError, match="x is float32 but the GRU is float64"):
+        gru_core.recompute(nn.GRU(3, 4).double(), torch.randn(shape))
+
+
+def _serve_pair(tmp_path, monkeypatch, layers=2):
+    """The encoder-decoder pair saved with vocabulary files, and the app's argv naming both."""
+    import json
+    import sys
+    enc, dec, *_ = _pair(tmp_path, layers, torch.float32, seed=5)
+    for name, vocab in (("enc", LETTERS), ("dec", PHONES)):
+        (tmp_path / f"{name}.vocab.json").write_text(json.dumps(vocab))
+    args = [str(tmp_path / f) for f in ("dec.pt", "dec.vocab.json", "enc.pt", "enc.vocab.json")]
+    args = ["--model", args[0], "--vocab", args[1], "--model", args[2], "--vocab", args[3]]
+    from dashboard import cache  # this process's app: no trace of another test's "enc" left
+    cache.traces().clear()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["app.py", *args])
+    return enc, dec, args
+
+
+@torch.no_grad()
+def _encoded(enc: Encoder, word: str) -> torch.Tensor:
+    """The encoder's final state for word + '</s>', by the plain modules."""
+    ids = torch.tensor([LETTERS.index(c) for c in word] + [LETTERS.index("</s>")])
+    return enc.rnn(enc.embed(ids))[1]
+
+
+def test_app_starts_the_decoder_from_the_encoders_final_state(tmp_path, monkeypatch):
+    """Start from: the final state of a text on another model, in the URL; the card says where
+    h_prev at t = 0 came from, with the encoder's own number (plain nn.GRU), for each layer;
+    back to zeros, it says zeros and the URL drops the start."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.export import f4
+    from dashboard.start_from import ZEROS
+    from dashboard.text import plain
+
+    enc, dec, _ = _serve_pair(tmp_path, monkeypatch)
+    h_enc = _encoded(enc, "cat")
+    at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
+    at.query_params.update({"ckpt": "dec", "text": "<s> K AE1 T", "t": "0", "unit": "3",
+                            "h0_ckpt": "enc", "h0_text": "cat</s>"})
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    def said() -> str:
+        return next(m.value for m in at.markdown if "at t = 0 is" in m.value)
+
+    assert said() == (f"h_prev at t = 0 is the final state h_n of {plain('cat</s>')} on "
+                      f"{plain('enc')} (for unit 3: {f4(float(h_enc[0, 3]))}), not zeros.")
+    spec = next(json.loads(json.loads(c.proto.json_args)["spec"])
+                for c in at.get("component_instance"))
+    assert f"h_prev {f4(float(h_enc[0, 3]))} →" in spec["steps"][0]["line"]
+    assert at.query_params["h0_ckpt"] == "enc" and at.query_params["h0_text"] == "cat</s>"
+    at.selectbox(key="layer").set_value(1).run()
+    assert f"(for unit 3: {f4(float(h_enc[1, 3]))})" in said()
+    at.selectbox(key="h0_ckpt").set_value(None).run()
+    assert said() == ZEROS + "." and "h0_ckpt" not in at.query_params
+    assert not at.exception and not at.error
+
+
+def test_app_names_a_state_that_does_not_fit(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    _serve_pair(tmp_path, monkeypatch)  # a process keeps its --model models: the same pair
+    at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
+    at.query_params.update({"ckpt": "agreement", "h0_ckpt": "enc", "h0_text": "cat</s>"})
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Start from: the final state of that text on ` enc ` is (2, 24) float32, but "
+        "` agreement ` starts from (1, 128) float32: h0 must be (layers × directions, units) = "
+        "(1, 128), float32, as nn.GRU takes it (1 layer(s), 1 direction(s), 128 units). Pick "
+        "a model of this shape under “Start from”, or start from zeros."]
+    at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
+    at.query_params.update({"ckpt": "dec", "text": "<s> K", "h0_ckpt": "enc", "h0_text": "c@t"})
+    at.run()
+    assert not at.exception
+    assert at.error and at.error[0].value.startswith("Start from: ` enc ` cannot read its text")
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/bin/chromium").exists()
+                    and not __import__("os").environ.get("REQUIRE_BROWSER"),
+                    reason="no Chromium at /usr/bin/chromium (REQUIRE_BROWSER=1 makes it fail)")
+def test_start_from_in_chromium(tmp_path, monkeypatch):
+    """In the browser: the decoder from zeros says so; choosing "the final state of a text on
+    enc" and typing the encoder's text makes h_prev at t = 0 the encoder's final state (plain
+    nn.GRU), on the card and on the chart; the link reopens the same numbers in a fresh
+    context."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import expect
+
+    from dashboard.export import f4
+
+    from .browser import browser, serve, settle
+
+    enc, dec, args = _serve_pair(tmp_path, monkeypatch)
+    h_enc = _encoded(enc, "cat")
+    text = "<s> K AE1 T"
+    with torch.no_grad():  # the decoder's layer 0 (the card's), from the encoder's state
+        layer0 = nn.GRU(10, 24)
+        layer0.load_state_dict({k: v for k, v in dec.rnn.state_dict().items()
+                                if k.endswith("_l0")})
+        ids = torch.tensor([PHONES.index(p) for p in text.split()])
+        out, _ = layer0(dec.embed(ids), h_enc[:1])
+    want = f"(for unit 3: {f4(float(h_enc[0, 3]))}), not zeros."
+
+    def start_line(page):
+        return page.locator("[data-testid=stMarkdown]", has_text=" at t = 0 is ")
+
+    def check(page):
+        line = start_line(page)
+        expect(line).to_contain_text("h_prev at t = 0 is the final state h_n of cat</s> on enc")
+        expect(line).to_contain_text(want)
+        chart = page.frame_locator(".st-key-step_chart iframe")
+        expect(chart.locator("#card")).to_contain_text(
+            f"h_prev {f4(float(h_enc[0, 3]))} → h {f4(float(out[0, 3]))} ", timeout=30_000)
+
+    with serve(ROOT / "dashboard/app.py", args=tuple(args)) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?" + urlencode({"ckpt": "dec", "text": text, "t": 0, "unit": 3}))
+        settle(page)
+        expect(start_line(page)).to_have_text("h_prev at t = 0 is zeros (no initial state was "
+                                              "given).", timeout=60_000)
+        page.get_by_test_id("stSelectbox").filter(has_text="Start from").click()
+        page.get_by_role("option", name="the final state of a text on enc").click()
+        settle(page)
+        box = page.get_by_label("The text enc reads first")
+        box.fill("cat</s>")
+        box.press("Enter")
+        settle(page)
+        check(page)
+        link = page.url
+        assert "h0_ckpt=enc" in link and "h0_text=cat%3C%2Fs%3E" in link
+        fresh = b.new_context().new_page()
+        fresh.goto(link)
+        settle(fresh)
+        check(fresh)
+        expect(fresh.get_by_test_id("stException")).to_have_count(0)

@@ -18,7 +18,7 @@ from gru_core import (
 )
 
 from .. import charts, offline
-from ..cell_figure import cell_figure
+from ..copy import copy_button
 from ..post import COPY_HINT, code_span, link_caveats, md_escape, worked_post
 from ..selection import MAX_URL_TEXT, Selection, format_list, parse_list, write_url
 from ..text import show_token
@@ -84,6 +84,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, caveats)
     st.markdown("**The forum post** (Markdown with LaTeX: paste it as it is):")
     st.code(post, language="markdown")
+    copy_button(post)
     st.caption(COPY_HINT)
     st.download_button("Offline copy: this worked example as one HTML file (no server needed)",
                        key="ex_html", mime="text/html",
@@ -110,20 +111,6 @@ def add_button(sel: Selection, tt: TextTrace) -> None:
                        data=lambda: stepper_html(sel, tt))
     if st.session_state.pop("_open_example", False):
         st.rerun(scope="app")  # the sidebar's view radio moves with it
-
-
-def cell_box(sel: Selection, card) -> None:
-    """On the stepper: the lecture's cell drawn with this step's numbers (drawn while open)."""
-    box = st.expander("The cell drawn, with this step's numbers on its wires", key="cell",
-                      on_change="rerun")
-    if not box.open:
-        return
-    with box:
-        st.plotly_chart(cell_figure(card.terms, sel.notation, card.token, card.t, card.unit),
-                        config=charts.CONFIG, key="cell_chart")
-        st.caption("The reset gate acts on the hidden part hn before the candidate's tanh "
-                   "(PyTorch's order, the one that makes h); the update gate weighs the old "
-                   "state against the candidate at the mix.")
 
 
 def stepper_html(sel: Selection, tt: TextTrace) -> str:

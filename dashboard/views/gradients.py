@@ -19,7 +19,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
         st.info("Pick a step t > 0.")
         return
     since = max(0, t - MAX_JACOBIAN_SPAN)
-    norms = cache.gradient_norms(sel.model_key, tt.text, t, sel.layer, since, tt)
+    norms = cache.gradient_norms(sel.model_key, tt.text, t, sel.layer, since, tt, sel.start)
     contrast = cache.contrast_for(sel.model)
     rnn = cache.rnn_gradient_norms(contrast, tt.text, t, since) if contrast else None
     path = direct_path(tt, t, sel.layer, since)

@@ -17,13 +17,17 @@ from gru_core import (
     shown_update,
     step_card,
     step_summary,
+    step_terms,
     top_k,
     trace_table,
     unit_order,
     what_if,
 )
 
-from .. import charts, screen_share, whatif_link
+from .. import charts, screen_share, start_from, whatif_link
+from ..cell_figure import caption as cell_caption
+from ..cell_figure import cell_figure, labels
+from ..copy import copy_button
 from ..export import (
     comparison,
     course_latex,
@@ -39,7 +43,7 @@ from ..post import COPY_HINT
 from ..selection import Selection, write_url
 from ..text import plain, show_token
 from ..view import View
-from .example import add_button, cell_box
+from .example import add_button
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
@@ -65,6 +69,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
         lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
         st.latex(size + r"\begin{aligned}" + r"\\[6pt]".join(
             line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
+        st.markdown(start_from.words(sel, tt))  # where h_prev at t = 0 came from
         _verify(card)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
@@ -85,7 +90,6 @@ def render(sel: Selection, tt: TextTrace) -> None:
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
     _where_from(card, tt)
-    cell_box(sel, card)  # views/example.py
     if sel.notation == "course":
         _differences(card)
     _what_if(sel, tt)
@@ -244,7 +248,7 @@ def _differences(card) -> None:
 def data_tag(sel: Selection, tt: TextTrace) -> str:
     """Names the (model, text) a live chart draws. Not id(tt): a cached trace that is evicted
     frees its id for the next one, and the chart would keep the old text's numbers."""
-    return f"{sel.model_key}:{hash(tt.text)}"
+    return f"{sel.model_key}:{hash(tt.text)}:{hash(sel.start)}"
 
 
 ORDERS = {"index": "unit index", "mean z": "mean z over these steps (holders first)",
@@ -257,15 +261,19 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
     how = st.selectbox("Heatmap rows: order the units by", list(ORDERS), key="order",
                        format_func=ORDERS.get)
     order = unit_order(tt, how, sel.layer, sel.direction, w)
+    cell = st.toggle("The cell drawn below the chart, its wires carrying this unit's numbers "
+                     "(it follows ▶ play and the steps)", key="cell")
 
     def figure() -> dict:
         df = balance(tt, unit, sel.layer, sel.direction, w)
         mats = heatmaps(tt, sel.layer, sel.direction, w)
-        return {**charts.step_chart(df, mats, sel.t, unit, sym, order),
-                "steps": card_lines(df, unit, sel.notation)}
+        out = {**charts.step_chart(df, mats, sel.t, unit, sym, order),
+               "steps": card_lines(df, unit, sel.notation)}
+        return {**out, **cell_frames(sel, tt, w, out["steps"])} if cell else out
 
     # the drawn data depend on all of these; t only moves the marker lines
-    revision = f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{unit}:{sel.notation}:{how}"
+    revision = (f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{unit}:{sel.notation}:"
+                f"{how}:{cell}")
     player = {"t": sel.t, "T": tt.T, "playing": playing}
     live_chart(figure, revision, charts.step_markers(sel.t, order.index(unit)), charts.CONFIG,
                key="step_chart", on_click=_clicked, player=player, on_play=_played)
@@ -275,6 +283,19 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
         "takes the candidate (orange). Below, every unit (rows) at the same steps: look for rows "
         f"that stay one colour in {sym['z']}; those units hold their value while others change. "
         "Click a cell to jump to its step and unit, a bar to jump to its step.")
+    if cell:
+        st.caption(cell_caption(CONVENTIONS[tt.convention]))
+
+
+def cell_frames(sel: Selection, tt: TextTrace, w: slice, frames: list[dict]) -> dict:
+    """The cell figure at t, and each frame's labels for it: the player rewrites them per step
+    (live_chart/index.html), so the cell moves with the chart."""
+    rows = step_terms(tt, sel.unit, sel.layer, sel.direction, w)
+    for frame, row in zip(frames, rows, strict=True):
+        frame["cell"] = labels(row, sel.notation, tt.tokens[row["t"]], row["t"], sel.unit)
+    at = rows[sel.t - w.start]
+    fig = cell_figure(at, sel.notation, tt.tokens[sel.t], sel.t, sel.unit)
+    return {"cell": fig.to_plotly_json()}
 
 
 def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:
@@ -309,8 +330,9 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         return
     with box:
         lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
-        st.code(forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines),
-                language="markdown")
+        post = forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines)
+        st.code(post, language="markdown")
+        copy_button(post)
         st.caption(COPY_HINT)
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",

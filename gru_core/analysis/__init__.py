@@ -53,6 +53,7 @@ from .units import (
     were_minus_was,
 )
 from .whatif import WhatIf, what_if
+from .wires import WIRES, step_terms
 
 __all__ = [
     "FROZEN", "HIGH", "LONG_HOLD", "LOW", "MOSTLY", "REWRITTEN", "Claim", "default_span_start",
@@ -66,5 +67,5 @@ __all__ = [
     "direct_path", "fractions", "heatmaps", "histogram", "holders",
     "jacobian_norms", "minimal_pair_of", "number_units", "one_hot_column", "reset_counterfactual",
     "retention", "retention_curve", "rnn_jacobian_norms", "saturation", "step_card", "trace_table",
-    "were_minus_was",
+    "were_minus_was", "WIRES", "step_terms",
 ]

@@ -183,6 +183,11 @@ def _check(gru: nn.GRU | dict, x, h0, config: GRUConfig, dtype: torch.dtype) -> 
                          f"embedding or one-hot first), got {kind}")
     if h0 is not None and (not isinstance(h0, torch.Tensor) or h0.dtype not in FLOATS):
         raise ValueError("h0 must be a float32 or float64 tensor")
+    for name, given in (("x", data.dtype), ("h0", None if h0 is None else h0.dtype)):
+        if given is not None and given != dtype:  # nn.GRU refuses it too: no silent cast
+            raise ValueError(f"{name} is {str(given)[6:]} but the GRU is {str(dtype)[6:]}, as "
+                             f"nn.GRU refuses it: convert {name}.to(torch.{str(dtype)[6:]}) "
+                             f"or the GRU .to(torch.{str(given)[6:]})")
     width, first = config.input_size, bool(getattr(gru, "batch_first", False))
     if isinstance(x, PackedSequence):
         if data.dim() != 2 or data.shape[1] != width:

@@ -1,0 +1,87 @@
+"""Where h_prev at t = 0 comes from: zeros, or the final state h_n of a text on another model
+(an encoder's, for a decoder). The sidebar's "Start from" control, the state it names (checked
+against the model, with a clear message when it does not fit), and the card's sentence about it.
+The URL carries it as h0_ckpt and h0_text (selection.start_from_url validates them)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gru_core import Checkpoint, TextTrace, UnknownTokens
+
+from . import cache, catalogue
+from .export import f4
+from .selection import MAX_URL_TEXT, Selection
+from .text import plain
+
+ZEROS = "h_prev at t = 0 is zeros (no initial state was given)"  # = TextTrace.starts_from
+
+
+def pick() -> tuple[str | None, str]:
+    """The sidebar's control: (model, text) whose final state the run starts from, or
+    (None, "") for zeros."""
+    names = catalogue.available()
+    if st.session_state.get("h0_ckpt") not in (None, *names):
+        st.session_state["h0_ckpt"] = None
+    ckpt = st.selectbox("Start from (h_prev at t = 0)", [None, *names], key="h0_ckpt",
+                        format_func=lambda n: "zeros" if n is None
+                        else f"the final state of a text on {n}")
+    if ckpt is None:
+        return None, ""
+    text = st.text_input(f"The text {ckpt} reads first (its final state starts this run)",
+                         key="h0_text", max_chars=MAX_URL_TEXT)
+    if not text:
+        st.caption("Type the text: until then this run starts from zeros.")
+        return None, ""
+    return ckpt, text
+
+
+def state(sel: Selection) -> cache.Start | None:
+    """The initial state the selection names, or None for zeros; the page is stopped with the
+    reason when the other model cannot read its text or its state does not fit this model."""
+    if sel.start is None:
+        return None
+    ckpt, text = sel.start
+    other = catalogue.model(ckpt)
+    try:
+        h_n = cache.trace(ckpt, other, text).h_n
+    except (UnknownTokens, ValueError, cache.TooLarge, cache.Busy) as e:
+        st.error(f"Start from: {plain(ckpt)} cannot read its text ({plain(e, 200)}). Change "
+                 "the text under “Start from”, or start from zeros.")
+        st.stop()
+    want, cfg = _shape(sel.model), sel.model.config
+    dtype = sel.model.module.recurrent.weight_hh_l0.dtype
+    if tuple(h_n.shape) != want or h_n.dtype != dtype:
+        st.error(
+            f"Start from: the final state of that text on {plain(ckpt)} is "
+            f"{_layout(other, h_n)}, but {plain(sel.model.name)} starts from "
+            f"{_layout(sel.model, None)}: h0 must be (layers × directions, units) = {want}, "
+            f"{str(dtype)[6:]}, as nn.GRU takes it ({cfg.num_layers} layer(s), "
+            f"{cfg.num_directions} direction(s), {cfg.hidden_size} units). Pick a model of "
+            "this shape under “Start from”, or start from zeros.")
+        st.stop()
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    return cache.Start((ckpt, text), h_n, f"the final state of {shown!r} on {ckpt}")
+
+
+def _shape(ck: Checkpoint) -> tuple[int, int]:
+    cfg = ck.config
+    return cfg.num_layers * cfg.num_directions, cfg.hidden_size
+
+
+def _layout(ck: Checkpoint, h_n) -> str:
+    shape = _shape(ck) if h_n is None else tuple(h_n.shape)
+    dtype = ck.module.recurrent.weight_hh_l0.dtype if h_n is None else h_n.dtype
+    return f"{shape} {str(dtype)[6:]}"
+
+
+def words(sel: Selection, tt: TextTrace) -> str:
+    """The card's sentence: where h_prev at t = 0 came from, with this unit's value there.
+    Markdown: the other model's name and its text enter only as plain() code spans."""
+    if sel.start is None or tt.h0 is None:
+        return ZEROS + "."
+    ckpt, text = sel.start
+    row = sel.layer * tt.config.num_directions + sel.direction
+    first = 0 if sel.direction == 0 else tt.T - 1  # the reverse pass starts at the end
+    return (f"h_prev at t = {first} is the final state h_n of {plain(text)} on {plain(ckpt)} "
+            f"(for unit {sel.unit}: {f4(float(tt.h0[row, sel.unit]))}), not zeros.")
