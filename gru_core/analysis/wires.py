@@ -10,7 +10,8 @@ WIRES = ("h_prev", "ir", "hr", "r", "iz", "hz", "z", "in", "hn", "n", "keep", "n
 
 def step_terms(tt: TextTrace, unit: int, layer: int = 0, direction: int = 0,
                steps: slice = slice(None)) -> list[dict[str, float]]:
-    """Per step in `steps`: {"t", *WIRES, and r_hn or r_h_prev}, each the number step_card(tt, t, unit).terms gives
+    """Per step in `steps`: {"t", *WIRES, and r_hn or r_h_prev}, each the number
+    step_card(tt, t, unit).terms gives
     (the same float32 products of the trace's gates: r_hn = r·hn where the reset acts after
     the product, r_h_prev = r·h_prev where it acts before, keep = z·h_prev, new = (1−z)·n,
     h = the framework's own update of the gates)."""
