@@ -35,10 +35,15 @@ def pick_model() -> tuple[Checkpoint, str]:
                         format_func=lambda n: "upload your own…" if n == UPLOAD else n)
     if name != UPLOAD:
         return catalogue.model(name), name
-    vocab = pick_vocab()  # asked first: a plain state_dict needs it
+    # The vocabulary is asked first (a plain state_dict needs it), in a block of its own above
+    # the model file: its uploader appearing must not move the model file's, which the
+    # frontend would then remount empty, losing the file at the next rerun.
+    vocab_box = st.container()
     file = st.file_uploader("Model file: a checkpoint from `python -m gru_core.train`, your "
                             "model's state_dict, or a Keras model (.keras, .h5)",
-                            type=["pt", "pth", "safetensors", "keras", "h5"])
+                            type=["pt", "pth", "safetensors", "keras", "h5"], key="model_file")
+    with vocab_box:
+        vocab = pick_vocab()
     if file is None:
         st.info("Upload `torch.save(model.state_dict(), \"model.pt\")` of a model with an "
                 "nn.GRU (and, if it has them, its nn.Embedding and nn.Linear head), or a "
@@ -78,7 +83,7 @@ def pick_vocab() -> list[str] | None:
     if choice != "upload":
         return None
     file = st.file_uploader("Vocabulary: one token per line (\\n for the newline), or a JSON "
-                            "list", type=["txt", "json"])
+                            "list", type=["txt", "json"], key="vocab_file")
     if file is None:
         st.stop()
     try:

@@ -100,3 +100,37 @@ def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page,
     expect(card).to_contain_text(own)  # h (c⟨t⟩), the card's last line, is Keras's h
     no_exception(page)
     shot(page, f"upload-keras-reset-before-{notation}")
+
+
+def test_an_upload_survives_the_vocabulary_asked_after_it_and_a_notation_switch(
+        app_url, page, tmp_path):
+    """The model file first, then "a vocabulary file…" (its uploader appears above the model
+    file's), then a click on Notation: the upload is kept and the card follows the switch.
+    Before, the model file's uploader was remounted empty and the card vanished."""
+    vocab = sorted(set(COURSE))
+    _, model, _ = course_keras_model(vocab)
+    model.save(tmp_path / "course.keras")
+    (tmp_path / "course.txt").write_text("\n".join(vocab) + "\n")
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 7,
+                                           "notation": "pytorch"}))
+    page.locator(".st-key-ckpt").click()
+    page.get_by_role("option", name="upload your own…").click()
+    settle(page)
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.filter(has_text="Model file").locator("input[type=file]").set_input_files(
+        str(tmp_path / "course.keras"))
+    settle(page)
+    page.locator(".st-key-vocab_source").click()
+    page.get_by_role("option", name="a vocabulary file…").click()
+    settle(page)
+    uploader.filter(has_text="Vocabulary").locator("input[type=file]").set_input_files(
+        str(tmp_path / "course.txt"))
+    settle(page)
+    whose = page.get_by_text("Whose numbers: Keras 3 GRU (reset_after=False")
+    expect(whose).to_be_visible()
+    page.get_by_text("Course (Γr, Γu, c̃, c)").click()
+    settle(page)
+    expect(whose).to_be_visible()
+    expect(page.locator(".katex").first).to_contain_text("hidden part")  # the course card
+    expect(uploader.filter(has_text="Model file")).to_contain_text("course.keras")
+    no_exception(page)
