@@ -174,7 +174,9 @@ def comparison_pytorch_short(c: StepCard) -> str:
 
 
 def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,
-               summary: list[str] = ()) -> str:
+               summary: list[str] = (), start: str = "") -> str:
+    """One step of one unit as a Markdown post; `start` says where h_prev at t = 0 came from
+    when the run did not start from zeros (Markdown, foreign values already quoted)."""
     lines = course_latex(c) if notation == "course" else pytorch_latex(c)
     T, S = c.terms, SYMBOLS[notation]
     return "\n".join([
@@ -186,6 +188,7 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,
         "",
         fenced(text[:POST_TEXT]),
         "",
+        *([start, ""] if start else []),
         "$$",
         r"\begin{aligned}",
         " \\\\\n".join(line.replace(" = ", " &= ", 1) for line in lines),

@@ -110,8 +110,8 @@ def link_caveats(model_key: str, text: str, url: str, max_text: int) -> list[str
 
 
 def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: str = "pytorch",
-                caveats: list[str] = ()) -> str:
-    """The whole worked example as one Markdown post."""
+                caveats: list[str] = (), start: str = "") -> str:
+    """The whole worked example as one Markdown post; `start` as in export.forum_post."""
     course = notation == "course"
     head = [
         f"**Worked example**: steps {', '.join(map(str, ex.steps))} × units "
@@ -120,6 +120,7 @@ def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: st
         "",
         fenced(text if len(text) <= 600 else text[:600] + "…"),
         "",
+        *([start, ""] if start else []),
     ]
     if course and CONVENTIONS[ex.convention].reset_after:
         head += [md_escape("Course notation. Γu = 1 − z is the share of the candidate taken; "

@@ -5,6 +5,8 @@ The URL carries it as h0_ckpt and h0_text (selection.start_from_url validates th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from gru_core import Checkpoint, TextTrace, UnknownTokens
@@ -75,13 +77,16 @@ def _layout(ck: Checkpoint, h_n) -> str:
     return f"{shape} {str(dtype)[6:]}"
 
 
-def words(sel: Selection, tt: TextTrace) -> str:
-    """The card's sentence: where h_prev at t = 0 came from, with this unit's value there.
-    Markdown: the other model's name and its text enter only as plain() code spans."""
+def words(sel: Selection, tt: TextTrace, units: list[int] | None = None,
+          quote: Callable[[str], str] = plain) -> str:
+    """The card's (and the post's) sentence: where h_prev at t = 0 came from, with the units'
+    values there. Markdown: the other model's name and its text enter only through quote()
+    (plain() code spans, on the page and in a post)."""
     if sel.start is None or tt.h0 is None:
         return ZEROS + "."
     ckpt, text = sel.start
     row = sel.layer * tt.config.num_directions + sel.direction
     first = 0 if sel.direction == 0 else tt.T - 1  # the reverse pass starts at the end
-    return (f"h_prev at t = {first} is the final state h_n of {plain(text)} on {plain(ckpt)} "
-            f"(for unit {sel.unit}: {f4(float(tt.h0[row, sel.unit]))}), not zeros.")
+    values = ", ".join(f"unit {u}: {f4(float(tt.h0[row, u]))}" for u in units or [sel.unit])
+    return (f"h_prev at t = {first} is the final state h_n of {quote(text)} on {quote(ckpt)} "
+            f"(for {values}), not zeros.")

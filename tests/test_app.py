@@ -608,6 +608,10 @@ def test_start_from_a_texts_final_state_is_plain_nn_grus_and_in_the_link():
     assert at.query_params["h0_ckpt"] == "shakespeare" and at.query_params["h0_text"] == first
     fig = live_charts(at)["step_chart"]  # the chart's numbers are the run from h_n too
     assert f"h {f4(float(out[0, 5]))} " in fig["steps"][0]["line"]
+    at.session_state["export"] = True  # open "Copy as forum post"
+    at.run()
+    post = next(c.value for c in at.code if c.value.startswith("**GRU step t = 0"))
+    assert "\n" + start_line(at) + "\n" in post  # the post says where h_prev came from too
     at.selectbox(key="h0_ckpt").set_value(None).run()  # back to zeros: the card says so
     assert start_line(at) == START_ZEROS and "h0_ckpt" not in at.query_params
 

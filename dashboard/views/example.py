@@ -17,7 +17,7 @@ from gru_core import (
     worked_example,
 )
 
-from .. import charts, offline
+from .. import charts, offline, start_from
 from ..copy import copy_button
 from ..post import COPY_HINT, code_span, link_caveats, md_escape, worked_post
 from ..selection import MAX_URL_TEXT, Selection, format_list, parse_list, write_url
@@ -81,7 +81,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
     caveats = link_caveats(sel.model_key, tt.text, link, MAX_URL_TEXT)
     for c in caveats:
         st.warning(md_escape(c))
-    post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, caveats)
+    start = "" if sel.start is None else start_from.words(sel, tt, units)
+    post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, caveats, start)
     st.markdown("**The forum post** (Markdown with LaTeX: paste it as it is):")
     st.code(post, language="markdown")
     copy_button(post)

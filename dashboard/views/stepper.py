@@ -330,7 +330,8 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         return
     with box:
         lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
-        post = forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines)
+        start = "" if sel.start is None else start_from.words(sel, tt)
+        post = forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines, start)
         st.code(post, language="markdown")
         copy_button(post)
         st.caption(COPY_HINT)
