@@ -34,6 +34,11 @@ from urllib.parse import urlencode
 from playwright.sync_api import expect
 
 from dashboard.registry import VIEWS
+
+try:
+    from dashboard.warm import warm
+except ImportError:  # a tree without dashboard/warm.py (the figures before it)
+    warm = None
 from tests.browser import ROOT, browser, serve, settle
 
 COURSE = "The cats, which already ate the fish, were full."
@@ -215,8 +220,14 @@ def view_rounds(chrome, app: str, bare: str, rounds: int) -> dict[str, tuple[lis
     return out
 
 
-def after_start(chrome, script: Path, url: str, heading: str, charts: list) -> float:
+def after_start(chrome, script: Path, url: str, heading: str, charts: list,
+                warmed: bool = False) -> float:
+    """A fresh server's first visitor, in a fresh context: at once, or (warmed) once
+    dashboard/warm.py has opened the question links, as the Dockerfile and deploy/run.sh
+    start it."""
     with serve(script, timeout=180) as server:
+        if warmed:
+            warm(server)
         return cold_open(chrome, server + url, heading, charts)
 
 
@@ -232,14 +243,16 @@ def main() -> None:
     p.add_argument("--starts", type=int, default=2, help="server starts, each page")
     args = p.parse_args()
     with browser() as chrome:
-        started = []
+        started, warmed = [], []
+        link = "/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 5, "unit": 3})
         for _ in range(args.starts):
             started.append((
-                after_start(chrome, ROOT / "dashboard/app.py",
-                            "/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 5,
-                                              "unit": 3}), "Step t = 5", APP_CHARTS),
+                after_start(chrome, ROOT / "dashboard/app.py", link, "Step t = 5", APP_CHARTS),
                 after_start(chrome, ROOT / "bench/bare_views.py", "/?t=5", "View one",
                             [bare_chart])))
+            if warm is not None:
+                warmed.append(after_start(chrome, ROOT / "dashboard/app.py", link,
+                                          "Step t = 5", APP_CHARTS, warmed=True))
     with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_views.py") as views, \
             browser() as chrome:
         switched = view_rounds(chrome, app, views, args.rounds)
@@ -249,6 +262,9 @@ def main() -> None:
         print(ratio_line(name, a, b))
     print(ratio_line("first open after the server starts", [a for a, _ in started],
                      [b for _, b in started]))
+    if warmed:
+        print(ratio_line("the same, the server warmed by dashboard/warm.py", warmed,
+                         [b for _, b in started]))
     with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_page.py") as bare, \
             browser() as chrome:
         page_app, page_bare = (chrome.new_page(viewport={"width": 1400, "height": 1000})
