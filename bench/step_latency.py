@@ -27,6 +27,8 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -34,12 +36,9 @@ from urllib.parse import urlencode
 from playwright.sync_api import expect
 
 from dashboard.registry import VIEWS
-
-try:
-    from dashboard.warm import warm
-except ImportError:  # a tree without dashboard/warm.py (the figures before it)
-    warm = None
 from tests.browser import ROOT, browser, serve, settle
+
+HAS_WARM = (ROOT / "dashboard/warm.py").is_file()  # not in the tree the figures before it
 
 COURSE = "The cats, which already ate the fish, were full."
 
@@ -226,8 +225,9 @@ def after_start(chrome, script: Path, url: str, heading: str, charts: list,
     dashboard/warm.py has opened the question links, as the Dockerfile and deploy/run.sh
     start it."""
     with serve(script, timeout=180) as server:
-        if warmed:
-            warm(server)
+        if warmed:  # as the Dockerfile runs it: its own process, beside the server
+            subprocess.run([sys.executable, "-m", "dashboard.warm", server], cwd=ROOT,
+                           check=True, timeout=600)
         return cold_open(chrome, server + url, heading, charts)
 
 
@@ -250,7 +250,7 @@ def main() -> None:
                 after_start(chrome, ROOT / "dashboard/app.py", link, "Step t = 5", APP_CHARTS),
                 after_start(chrome, ROOT / "bench/bare_views.py", "/?t=5", "View one",
                             [bare_chart])))
-            if warm is not None:
+            if HAS_WARM:
                 warmed.append(after_start(chrome, ROOT / "dashboard/app.py", link,
                                           "Step t = 5", APP_CHARTS, warmed=True))
     with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_views.py") as views, \

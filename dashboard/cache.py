@@ -214,13 +214,13 @@ def ahead(model_key: str, ck: Checkpoint, tt: TextTrace, t: int, layer: int, sin
     an agreement model, computed in the background before the reader asks for them. The trace
     is held only while its curve is computed, and only if the cache still holds it."""
     key, text = (model_key, tt.text), tt.text
-    contrast = contrast_for(ck)
 
     def job() -> None:
         with _TRACES_LOCK:
             held = _TRACES.get(key)  # None once evicted: then nothing is computed for it
         if held is not None and t > 0:
             gradient_norms(model_key, text, t, layer, since, held)
+            contrast = contrast_for(ck)  # loads the plain RNN here, not on the page's path
             if contrast:
                 rnn_gradient_norms(contrast, text, t, since)
         del held

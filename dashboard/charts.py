@@ -66,7 +66,7 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
     steps = df.t.to_numpy()
     H = len(next(iter(mats.values())))
     order = list(range(H)) if order is None else order
-    ids = _typed(np.repeat(np.asarray(order, dtype=np.int16)[:, None], len(steps), axis=1))
+    ids = np.repeat(np.asarray(order, dtype=np.int16)[:, None], len(steps), axis=1)
     row = unit if order == list(range(H)) else order.index(unit)
     data = _balance_traces(df, sym)
     layout = dict(
