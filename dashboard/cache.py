@@ -20,6 +20,7 @@ from dashboard import budget, catalogue
 from dashboard.catalogue import CONTRASTS, model
 from gru_core import Checkpoint, TextTrace, jacobian_norms, rnn_jacobian_norms
 from gru_core import number_units as rank_number_units
+from gru_core.analysis.gradients import BLOCK as JACOBIAN_BLOCK
 from gru_core.data import agreement
 
 _TRACES = cachetools.LRUCache(maxsize=0)
@@ -208,17 +209,24 @@ class Ahead:
 _AHEAD = Ahead()
 
 
+AHEAD_BYTES = 32 * 2**20  # the most a curve computed unasked may hold: a block of Jacobians
+
+
 def ahead(model_key: str, ck: Checkpoint, tt: TextTrace, t: int, layer: int, since: int
           ) -> None:  # tt: only its text is kept; the job takes the trace from the cache
     """After a page is drawn: the gradient view's curves at this step, and the number units of
     an agreement model, computed in the background before the reader asks for them. The trace
-    is held only while its curve is computed, and only if the cache still holds it."""
+    is held only while its curve is computed, and only if the cache still holds it. Only for a
+    resident model (not an upload) whose block of Jacobians, (JACOBIAN_BLOCK, H, H) floats,
+    holds at most AHEAD_BYTES: memory outside the trace budget stays small."""
     key, text = (model_key, tt.text), tt.text
+    H = ck.config.hidden_size
+    cheap = catalogue.is_resident(ck) and min(t - since, JACOBIAN_BLOCK) * H * H * 4 <= AHEAD_BYTES
 
     def job() -> None:
         with _TRACES_LOCK:
             held = _TRACES.get(key)  # None once evicted: then nothing is computed for it
-        if held is not None and t > 0:
+        if held is not None and t > 0 and cheap:
             gradient_norms(model_key, text, t, layer, since, held)
             contrast = contrast_for(ck)  # loads the plain RNN here, not on the page's path
             if contrast:
