@@ -147,7 +147,8 @@ class Analyses:
 
     def get(self, key: tuple, compute, spinner: str):
         """The value under `key`, computed (under the spinner, on a page) if nobody has."""
-        shown = st.spinner(spinner) if get_script_run_ctx() is not None else None
+        on_page = get_script_run_ctx(suppress_warning=True) is not None  # else: cache.ahead
+        shown = st.spinner(spinner) if on_page else None
         while True:
             with self._lock:
                 if key in self._done:
@@ -214,8 +215,9 @@ AHEAD_BYTES = 32 * 2**20  # the most a curve computed unasked may hold: a block 
 
 def ahead(model_key: str, ck: Checkpoint, tt: TextTrace, t: int, layer: int, since: int
           ) -> None:  # tt: only its text is kept; the job takes the trace from the cache
-    """After a page is drawn: the gradient view's curves at this step, and the number units of
-    an agreement model, computed in the background before the reader asks for them. The trace
+    """After a page is drawn: the gradient view's curves at this step, computed in the
+    background before the reader asks for them (the number units, a Streamlit cache, are
+    computed before the first visitor by warm.py instead). The trace
     is held only while its curve is computed, and only if the cache still holds it. Only for a
     resident model (not an upload) whose block of Jacobians, (JACOBIAN_BLOCK, H, H) floats,
     holds at most AHEAD_BYTES: memory outside the trace budget stays small."""
@@ -232,7 +234,5 @@ def ahead(model_key: str, ck: Checkpoint, tt: TextTrace, t: int, layer: int, sin
             if contrast:
                 rnn_gradient_norms(contrast, text, t, since)
         del held
-        if ck.name.startswith("agreement"):
-            number_units(model_key, ck, layer)
 
     _AHEAD.submit(job)
