@@ -148,7 +148,10 @@ class Analyses:
     def get(self, key: tuple, compute, spinner: str):
         """The value under `key`, computed (under the spinner, on a page) if nobody has."""
         on_page = get_script_run_ctx(suppress_warning=True) is not None  # else: cache.ahead
-        shown = st.spinner(spinner) if on_page else None
+
+        def shown():  # a context manager is entered once: a new one for each wait
+            return st.spinner(spinner) if on_page else contextlib.nullcontext()
+
         while True:
             with self._lock:
                 if key in self._done:
@@ -157,10 +160,10 @@ class Analyses:
                 if running is None:
                     self._running[key] = threading.Event()
                     break
-            with shown or contextlib.nullcontext():
+            with shown():
                 running.wait()
         try:
-            with shown or contextlib.nullcontext():
+            with shown():
                 value = compute()
             with self._lock:
                 self._done[key] = value

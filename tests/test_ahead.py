@@ -59,3 +59,27 @@ def test_warm_opens_every_question_link_and_every_view():
     assert len([q for q in opened if "&" in q]) == len(linked)  # each question's deep link
     assert {f"view={v.key}" for v in linked} <= set(opened)  # and each view on the default text
     assert not any(opened.values())  # none of the pages showed an exception
+
+
+def test_a_computation_that_failed_is_done_again_by_the_one_who_waited_for_it():
+    analyses, started = cache.Analyses(), threading.Event()
+
+    def fails():
+        started.set()
+        time.sleep(0.3)
+        raise RuntimeError("evicted")
+
+    raised = []
+
+    def view():
+        try:
+            analyses.get(("k",), fails, "…")
+        except RuntimeError as e:
+            raised.append(e)
+
+    first = threading.Thread(target=view)
+    first.start()
+    started.wait()
+    assert analyses.get(("k",), lambda: [3.0], "…") == [3.0]
+    first.join()
+    assert len(raised) == 1  # the failure reached its own caller only
