@@ -22,6 +22,9 @@ USER stepper
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
+# dashboard.warm opens every question's link once the server answers, so that the first visitor
+# waits for none of the imports, models and traces (README, "Benchmarks"); then the CMD runs.
+ENTRYPOINT ["sh", "-c", "python -m dashboard.warm & exec \"$@\"", "warm"]
 # Hosted settings (README, "Host it"): visitors see an error's type, never its traceback and the
 # server's paths; no Deploy button or developer menu; no file watcher (nothing is edited here).
 CMD ["streamlit", "run", "dashboard/app.py", "--server.port=8501", "--server.address=0.0.0.0", \

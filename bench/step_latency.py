@@ -1,9 +1,17 @@
-"""Step-change latency and cold link opening of the dashboard in a real browser, against a bare
-Streamlit page with one Plotly chart.
+"""Step-change latency, view switches and link opening of the dashboard in a real browser,
+against bare Streamlit pages: bench/bare_page.py (one Plotly chart and a "next" button) for the
+step change, bench/bare_views.py (a sidebar switching views of two Plotly charts) for the rest.
 
-    python -m bench.step_latency [--repeats 10]
+    python -m bench.step_latency [--repeats 10] [--rounds 3] [--starts 2]
 
 Both pages are served and driven by headless Chromium in the same run, alternating:
+- view switches (--rounds rounds, each on a text of its own, so nothing of it is cached yet;
+  a reader's THINK seconds before each click, on both pages): from the stepper, the first visit
+  of every view, back to the stepper, then every view's second visit; from the click in the
+  sidebar to the view's heading, a settled page and every chart drawn;
+- link reopen: a deep link at another t opened in the same tab (--rounds times);
+- first open after server start: a fresh server, and at once a deep link in a fresh context
+  (--starts times; the bare page's server likewise);
 - cold open: a deep link opened in a fresh browser context (empty HTTP cache, as a forum
   reader's first click), until the heading, every chart and a settled page are shown (the
   trace is cached on the server: this is what the page itself costs);
@@ -19,12 +27,18 @@ from __future__ import annotations
 import argparse
 import re
 import statistics
+import subprocess
+import sys
 import time
+from pathlib import Path
 from urllib.parse import urlencode
 
 from playwright.sync_api import expect
 
+from dashboard.registry import VIEWS
 from tests.browser import ROOT, browser, serve, settle
+
+HAS_WARM = (ROOT / "dashboard/warm.py").is_file()  # not in the tree the figures before it
 
 COURSE = "The cats, which already ate the fish, were full."
 
@@ -122,10 +136,135 @@ def playback(page, url: str, seconds: float = 5.0) -> tuple[float, float]:
     return overall, 1000 / statistics.median(b["at"] - a["at"] for a, b in steps)
 
 
+SUBJECTS = ("cats", "dogs", "birds", "girls", "boys", "kings", "foxes", "lions", "wolves")
+THINK = 1.0  # seconds a reader looks at a page before the next click (both pages alike)
+# sidebar label -> heading; the stepper's heading names the step (checked by its own regex)
+APP_VIEWS = {v.label: v.question for k, v in VIEWS.items() if k not in ("step", "example")}
+BARE_VIEWS = {"two": "View two", "three": "View three"}
+
+
+def round_text(i: int) -> str:
+    return COURSE.replace("cats", SUBJECTS[i % len(SUBJECTS)])
+
+
+def charts_drawn(page, timeout: float = 120_000) -> None:
+    """Every Plotly chart on the page drawn: st.plotly_chart's and the stepper's live chart."""
+    plots = page.locator("[data-testid=stPlotlyChart]")
+    for i in range(plots.count()):
+        expect(plots.nth(i).locator(".main-svg").first).to_be_attached(timeout=timeout)
+    if page.locator(".st-key-step_chart").count():
+        expect(app_chart(page).locator(".main-svg").first).to_be_attached(timeout=timeout)
+
+
+def switch(page, label: str, heading: str) -> float:
+    """A reader's pause, then a click on the sidebar's view until the view is drawn."""
+    page.wait_for_timeout(THINK * 1000)
+
+    def click():
+        page.locator(".st-key-view").get_by_text(label, exact=True).click()
+
+    def ready():
+        page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
+        settle(page, 120_000)
+        charts_drawn(page)
+
+    return timed(click, ready)
+
+
+def reopen(page, url: str, heading: str) -> float:
+    """A deep link opened again in the same tab (the browser has the page's assets)."""
+    def ready():
+        page.get_by_role("heading", name=heading).first.wait_for(timeout=120_000)
+        settle(page, 120_000)
+        charts_drawn(page)
+
+    return timed(lambda: page.goto(url), ready)
+
+
+def app_link(app: str, text: str, t: int) -> str:
+    return f"{app}/?" + urlencode({"ckpt": "agreement", "text": text, "t": t, "unit": 3})
+
+
+def view_rounds(chrome, app: str, bare: str, rounds: int) -> dict[str, tuple[list, list]]:
+    """{measurement: (app seconds, bare seconds)} over `rounds` rounds, alternating pages."""
+    out: dict[str, tuple[list, list]] = {}
+
+    def add(name: str, a: float, b: float) -> None:
+        out.setdefault(name, ([], []))
+        out[name][0].append(a)
+        out[name][1].append(b)
+
+    page_app, page_bare = (chrome.new_page(viewport={"width": 1400, "height": 1000})
+                           for _ in range(2))
+    bare_labels = list(BARE_VIEWS.items())
+    for r in range(rounds):
+        t0 = 5 + r
+        first_render(page_app, app_link(app, round_text(r), t0), f"Step t = {t0}", app_chart)
+        first_render(page_bare, f"{bare}/?t={t0}", f"View one at t = {t0}", bare_chart)
+        for visit in ("first", "second"):
+            for i, (label, heading) in enumerate(APP_VIEWS.items()):
+                b_label, b_heading = bare_labels[i % 2]
+                add(f"{visit} visit: {label}", switch(page_app, label, heading),
+                    switch(page_bare, b_label, b_heading))
+            add(f"{visit} visit: back to the stepper",
+                switch(page_app, "Stepper", f"Step t = {t0}"),
+                switch(page_bare, "one", "View one"))
+        t1 = t0 + 7
+        page_app.wait_for_timeout(THINK * 1000)
+        add("link reopened at another t, same tab",
+            reopen(page_app, app_link(app, round_text(r), t1), f"Step t = {t1}"),
+            reopen(page_bare, f"{bare}/?t={t1}", f"View one at t = {t1}"))
+    page_app.close()
+    page_bare.close()
+    return out
+
+
+def after_start(chrome, script: Path, url: str, heading: str, charts: list,
+                warmed: bool = False) -> float:
+    """A fresh server's first visitor, in a fresh context: at once, or (warmed) once
+    dashboard/warm.py has opened the question links, as the Dockerfile and deploy/run.sh
+    start it."""
+    with serve(script, timeout=180) as server:
+        if warmed:  # as the Dockerfile runs it: its own process, beside the server
+            subprocess.run([sys.executable, "-m", "dashboard.warm", server], cwd=ROOT,
+                           check=True, timeout=600)
+        return cold_open(chrome, server + url, heading, charts)
+
+
+def ratio_line(name: str, a: list[float], b: list[float]) -> str:
+    ma, mb = statistics.median(a), statistics.median(b)
+    return f"| {name} | {ma:.2f} s | {mb:.2f} s | {ma / mb:.2f}x | {len(a)} |"
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--repeats", type=int, default=10, help="cold opens and step changes")
+    p.add_argument("--rounds", type=int, default=3, help="view-switch rounds and link reopens")
+    p.add_argument("--starts", type=int, default=2, help="server starts, each page")
     args = p.parse_args()
+    with browser() as chrome:
+        started, warmed = [], []
+        link = "/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 5, "unit": 3})
+        for _ in range(args.starts):
+            started.append((
+                after_start(chrome, ROOT / "dashboard/app.py", link, "Step t = 5", APP_CHARTS),
+                after_start(chrome, ROOT / "bench/bare_views.py", "/?t=5", "View one",
+                            [bare_chart])))
+            if HAS_WARM:
+                warmed.append(after_start(chrome, ROOT / "dashboard/app.py", link,
+                                          "Step t = 5", APP_CHARTS, warmed=True))
+    with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_views.py") as views, \
+            browser() as chrome:
+        switched = view_rounds(chrome, app, views, args.rounds)
+    print(f"view switches and reopens, medians (a reader's {THINK:.0f} s before each click):")
+    print("| measurement | app | bare page | ratio | n |\n|---|---|---|---|---|")
+    for name, (a, b) in switched.items():
+        print(ratio_line(name, a, b))
+    print(ratio_line("first open after the server starts", [a for a, _ in started],
+                     [b for _, b in started]))
+    if warmed:
+        print(ratio_line("the same, the server warmed by dashboard/warm.py", warmed,
+                         [b for _, b in started]))
     with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_page.py") as bare, \
             browser() as chrome:
         page_app, page_bare = (chrome.new_page(viewport={"width": 1400, "height": 1000})

@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import gc
 import threading
+import time
 from typing import NamedTuple
 
 import cachetools
@@ -21,6 +22,7 @@ from dashboard import budget, catalogue
 from dashboard.catalogue import CONTRASTS, model
 from gru_core import Checkpoint, TextTrace, jacobian_norms, rnn_jacobian_norms
 from gru_core import number_units as rank_number_units
+from gru_core.analysis.gradients import BLOCK as JACOBIAN_BLOCK
 from gru_core.data import agreement
 
 _TRACES = cachetools.LRUCache(maxsize=0)
@@ -122,10 +124,13 @@ def number_units(model_key: str, _ck: Checkpoint, layer: int = 0):
     return rank_number_units(_ck, pairs, layer=layer)
 
 
-@st.cache_data(max_entries=16, show_spinner="Differentiating h_t with respect to every h_s…")
 def gradient_norms(model_key: str, text: str, t: int, layer: int, since: int,
                    _tt: TextTrace, start: tuple[str, str] | None = None) -> list[float]:
-    return jacobian_norms(_tt, t, layer, since=since).tolist()
+    """‖∂h_t/∂h_s‖ for s = since..t (views/gradients.py); computed once, perhaps ahead.
+    `start`: the run's initial state (start_from), None for zeros."""
+    return _ANALYSES.get(("grad", model_key, text, t, layer, since, start),
+                         lambda: jacobian_norms(_tt, t, layer, since=since).tolist(),
+                         "Differentiating h_t with respect to every h_s…")
 
 
 def contrast_for(ck: Checkpoint) -> str | None:
@@ -136,7 +141,115 @@ def contrast_for(ck: Checkpoint) -> str | None:
     return None
 
 
-@st.cache_data(max_entries=16, show_spinner="The same for the plain RNN…")
 def rnn_gradient_norms(name: str, text: str, t: int, since: int) -> list[float]:
     """The plain RNN `name`'s curve over the same text (contrast_for names it)."""
-    return rnn_jacobian_norms(model(name), text, t, since).tolist()
+    return _ANALYSES.get(("rnn", name, text, t, since),
+                         lambda: rnn_jacobian_norms(model(name), text, t, since).tolist(),
+                         "The same for the plain RNN…")
+
+
+class Analyses:
+    """Small results a view draws (a curve per (text, t): a few KB), each computed once: by
+    the view, or ahead of the click by a background thread (ahead()). Entries are counted,
+    not sized: LRU, `size` at most. A view asking for what the thread is computing waits for
+    it instead of computing it again."""
+
+    def __init__(self, size: int = 64):
+        self._done = cachetools.LRUCache(maxsize=size)
+        self._running: dict[tuple, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, compute, spinner: str):
+        """The value under `key`, computed (under the spinner, on a page) if nobody has."""
+        on_page = get_script_run_ctx(suppress_warning=True) is not None  # else: cache.ahead
+
+        def shown():  # a context manager is entered once: a new one for each wait
+            return st.spinner(spinner) if on_page else contextlib.nullcontext()
+
+        while True:
+            with self._lock:
+                if key in self._done:
+                    return self._done[key]
+                running = self._running.get(key)
+                if running is None:
+                    self._running[key] = threading.Event()
+                    break
+            with shown():
+                running.wait()
+        try:
+            with shown():
+                value = compute()
+            with self._lock:
+                self._done[key] = value
+            return value
+        finally:
+            with self._lock:
+                self._running.pop(key).set()
+
+
+_ANALYSES = Analyses()
+
+
+class Ahead:
+    """One background thread that computes what the next click may ask for, once the reader
+    has paused for DELAY seconds: a newer request replaces one not yet started (stepping
+    through a text computes nothing until the reader stops). Never on a visitor's path: a
+    failure is dropped, and the view computes it itself when asked."""
+
+    DELAY = 0.3
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._next = None  # (when, job)
+        self._thread: threading.Thread | None = None
+
+    def submit(self, job) -> None:
+        with self._cond:
+            self._next = (time.monotonic() + self.DELAY, job)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="gru-ahead",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._next is None or time.monotonic() < self._next[0]:
+                    self._cond.wait(None if self._next is None
+                                    else self._next[0] - time.monotonic())
+                job, self._next = self._next[1], None
+            with contextlib.suppress(Exception):
+                job()
+            del job  # nothing of it is kept while the thread waits
+
+
+_AHEAD = Ahead()
+
+
+AHEAD_BYTES = 32 * 2**20  # the most a curve computed unasked may hold: a block of Jacobians
+
+
+def ahead(model_key: str, ck: Checkpoint, tt: TextTrace, t: int, layer: int, since: int
+          ) -> None:  # tt: only its text is kept; the job takes the trace from the cache
+    """After a page is drawn: the gradient view's curves at this step, computed in the
+    background before the reader asks for them (the number units, a Streamlit cache, are
+    computed before the first visitor by warm.py instead). The trace
+    is held only while its curve is computed, and only if the cache still holds it. Only for a
+    resident model (not an upload) whose block of Jacobians, (JACOBIAN_BLOCK, H, H) floats,
+    holds at most AHEAD_BYTES: memory outside the trace budget stays small."""
+    key, text = (model_key, tt.text), tt.text
+    H = ck.config.hidden_size
+    cheap = catalogue.is_resident(ck) and min(t - since, JACOBIAN_BLOCK) * H * H * 4 <= AHEAD_BYTES
+
+    def job() -> None:
+        with _TRACES_LOCK:
+            held = _TRACES.get(key)  # None once evicted: then nothing is computed for it
+        if held is not None and t > 0 and cheap:
+            gradient_norms(model_key, text, t, layer, since, held)
+            contrast = contrast_for(ck)  # loads the plain RNN here, not on the page's path
+            if contrast:
+                rnn_gradient_norms(contrast, text, t, since)
+        del held
+
+    _AHEAD.submit(job)

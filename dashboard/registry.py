@@ -3,10 +3,34 @@ here; the sidebar, the URL check, the questions page and the dispatch all read t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import streamlit as st
+
+from . import cache
 from .view import View
 from .views import example, gradients, memory, number, reset, saturation, stepper
 
-VIEWS: dict[str, View] = {v.key: v for v in (
+
+def _dispatched(view: View) -> View:
+    """The view's render, then what the next click may need computed in the background
+    (cache.ahead: the gradient view's curves at this step). A view without the stepper's
+    live chart removes that chart's frame from the page, and the frame drawn when the reader
+    comes back is new: the figure goes with that run (live_chart.py sends only the marker lines
+    while it thinks the figure is shown; a new frame would have to ask, one more round trip)."""
+    def render(sel, tt) -> None:
+        if view.key != "step":
+            for key in [k for k in st.session_state if str(k).startswith("live_chart_sent:")]:
+                del st.session_state[key]
+        view.render(sel, tt)
+        if view.key != "gradients" and sel.start is None:  # ahead keys runs from zeros
+            since = max(0, sel.t - gradients.MAX_JACOBIAN_SPAN)
+            cache.ahead(sel.model_key, sel.model, tt, sel.t, sel.layer, since)
+
+    return replace(view, render=render)
+
+
+VIEWS: dict[str, View] = {v.key: _dispatched(v) for v in (
     stepper.VIEW, saturation.VIEW, memory.VIEW, gradients.VIEW, reset.VIEW, number.VIEW,
     example.VIEW)}
 QUESTIONS = "questions"  # the index page: every question, linked to its view

@@ -12,8 +12,8 @@ shift $(( $# > 2 ? 2 : $# ))
 PY=${PYTHON:-python3}
 LISTEN=${LISTEN:-127.0.0.1:$PORT}
 RUN=$(mktemp -d "${TMPDIR:-/tmp}/gru-stepper-nginx.XXXXXX")
-pids=()
-stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$RUN"; }
+pids=(); warmers=()
+stop() { kill "${pids[@]}" "${warmers[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$RUN"; }
 trap stop EXIT
 trap 'exit 0' INT TERM
 
@@ -26,6 +26,9 @@ for i in $(seq 1 "$N"); do
     >"$RUN/replica-$i.log" 2>&1 &
   pids+=($!)
   servers+=("127.0.0.1:$port")
+  # the first visitor waits for no import, model or trace (dashboard/warm.py)
+  "$PY" -m dashboard.warm "http://127.0.0.1:$port" >>"$RUN/warm-$i.log" 2>&1 &
+  warmers+=($!)
 done
 mkdir -p "$RUN"/{body,proxy,fastcgi,uwsgi,scgi}
 deploy/nginx-conf.sh "$LISTEN" "$RUN" "${servers[@]}" >"$RUN/nginx.conf"

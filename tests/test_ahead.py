@@ -1,0 +1,85 @@
+"""What is computed ahead of a click (dashboard/cache.py) and before the first visitor
+(dashboard/warm.py): the same numbers, computed once."""
+
+import threading
+import time
+
+import torch
+
+from dashboard import cache, warm
+from dashboard.registry import VIEWS
+from dashboard.selection import COURSE_TEXT
+from gru_core import jacobian_norms
+
+from .browser import ROOT, serve
+
+
+def test_a_value_asked_for_while_it_is_computed_is_computed_once():
+    analyses, calls, started = cache.Analyses(), [], threading.Event()
+
+    def slow():
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)
+        return [1.0, 2.0]
+
+    out = []
+    first = threading.Thread(target=lambda: out.append(analyses.get(("k",), slow, "…")))
+    first.start()
+    started.wait()
+    out.append(analyses.get(("k",), slow, "…"))  # waits for the first instead
+    first.join()
+    assert out == [[1.0, 2.0], [1.0, 2.0]] and len(calls) == 1
+
+
+def test_ahead_runs_only_the_latest_request_once_the_reader_pauses():
+    ahead, ran, done = cache.Ahead(), [], threading.Event()
+    for i in range(5):  # stepping through a text: each step replaces the last
+        ahead.submit(lambda i=i: (ran.append(i), done.set()))
+    assert done.wait(5) and ran == [4]
+
+
+def test_the_gradient_curve_computed_ahead_is_the_views_own():
+    ck = cache.model("agreement")
+    tt = cache.trace("agreement", ck, COURSE_TEXT)
+    t = COURSE_TEXT.index(", were") + 2
+    cache.ahead("agreement", ck, tt, t, 0, 0)
+    key = ("grad", "agreement", COURSE_TEXT, t, 0, 0)
+    deadline = time.time() + 60
+    while key not in cache._ANALYSES._done and time.time() < deadline:
+        time.sleep(0.1)
+    ahead = cache.gradient_norms("agreement", COURSE_TEXT, t, 0, 0, tt)
+    assert torch.equal(torch.tensor(ahead), jacobian_norms(tt, t, 0, since=0))
+
+
+def test_warm_opens_every_question_link_and_every_view():
+    with serve(ROOT / "dashboard/app.py", timeout=120) as url:
+        opened = warm.run_all(url)
+    linked = [v for v in VIEWS.values() if v.link]
+    assert len([q for q in opened if "&" in q]) == len(linked)  # each question's deep link
+    assert {f"view={v.key}" for v in linked} <= set(opened)  # and each view on the default text
+    assert not any(opened.values())  # none of the pages showed an exception
+
+
+def test_a_computation_that_failed_is_done_again_by_the_one_who_waited_for_it():
+    analyses, started = cache.Analyses(), threading.Event()
+
+    def fails():
+        started.set()
+        time.sleep(0.3)
+        raise RuntimeError("evicted")
+
+    raised = []
+
+    def view():
+        try:
+            analyses.get(("k",), fails, "…")
+        except RuntimeError as e:
+            raised.append(e)
+
+    first = threading.Thread(target=view)
+    first.start()
+    started.wait()
+    assert analyses.get(("k",), lambda: [3.0], "…") == [3.0]
+    first.join()
+    assert len(raised) == 1  # the failure reached its own caller only
