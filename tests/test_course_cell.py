@@ -147,3 +147,29 @@ def test_save_keras_writes_what_keras_and_the_loader_read_alike(tmp_path):
     with torch.no_grad():
         ours, _ = lm(ids.unsqueeze(1))
     torch.testing.assert_close(ours[:, 0], logits, rtol=0, atol=1e-5)  # nn.Linear vs Dense
+
+
+def test_the_trainer_writes_a_keras_file_with_its_vocabulary_and_record(tmp_path):
+    import random
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    rng = random.Random(0)
+    words = ["the cat sat", "a dog ran", "we sing", "to the sea", "it rains"]
+    (tmp_path / "tiny.txt").write_text("\n".join(rng.choice(words) + "." for _ in range(1500)))
+    out = tmp_path / "tiny.keras"
+    cmd = [sys.executable, "-m", "gru_core.train", "--cell", "course", "--corpus",
+           str(tmp_path / "tiny.txt"), "--out", str(out), "--hidden", "16", "--epochs", "2",
+           "--batch", "16", "--seq-len", "32", "--lr", "1e-2", "--threads", "1"]
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    vocab = json.loads((tmp_path / "tiny.vocab.json").read_text())
+    meta = json.loads((tmp_path / "tiny.meta.json").read_text())
+    assert len(meta["history"]) == 2 and meta["history"][-1]["val_loss"] < meta["history"][0][
+        "val_loss"]
+    assert meta["command"].startswith("python -m gru_core.train --cell course")
+    assert not (tmp_path / "tiny.state.pt").exists()  # removed once Keras wrote the file
+    ck = load_checkpoint(out, vocab=vocab)
+    assert ck.meta["convention"] == "keras-reset-before" and ck.config.hidden_size == 16
