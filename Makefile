@@ -37,7 +37,7 @@ bench: install $(VENV)/.installed-test
 	$(PY) -m bench.step_latency
 
 # Reproduce the shipped checkpoints (see checkpoints/README.md for times and figures).
-checkpoints: install
+checkpoints: install $(VENV)/.installed-test  # keras writes agreement-course.keras
 	$(PY) -m gru_core.train --corpus $(CORPUS) --out checkpoints/shakespeare.pt \
 		--layers 1 --hidden 256 --epochs 50 --dropout 0.3 --weight-drop 0.15 --ema 0.999 \
 		--threads 1
@@ -45,6 +45,10 @@ checkpoints: install
 		--layers 2 --hidden 256 --epochs 36 --dropout 0.3 --threads 1
 	$(PY) -m gru_core.train --task agreement --out checkpoints/agreement.pt \
 		--layers 1 --hidden 128 --epochs 16 --windows lines --weight-decay 0.01 \
+		--focus ", w" --focus-weight 10 --threads 1
+	# the lecture's GRU in Keras's GRU(reset_after=False) layout, written by Keras (KERAS_BACKEND=torch)
+	$(PY) -m gru_core.train --cell course --task agreement --out checkpoints/agreement-course.keras \
+		--layers 1 --hidden 128 --epochs 8 --windows lines --weight-decay 0.01 \
 		--focus ", w" --focus-weight 10 --threads 1
 	$(PY) -m gru_core.train --task agreement-words --out checkpoints/agreement-words.pt \
 		--embedding 32 --hidden 64 --epochs 24 --windows lines --seq-len 32 \

@@ -27,7 +27,8 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from gru_core import Checkpoint, CheckpointError, load_checkpoint, read_vocab
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
-SHIPPED = ("agreement", "agreement-words", "shakespeare", "shakespeare-2layer")
+SHIPPED = ("agreement", "agreement-words", "agreement-course", "shakespeare",
+           "shakespeare-2layer")
 # the plain RNNs the gradient view compares with, each trained on its GRUs' data; never stepped
 CONTRASTS = ("shakespeare-rnn", "agreement-rnn")
 SWEEP_SECONDS = 5.0  # how often ended sessions' uploads are looked for
@@ -94,8 +95,24 @@ def refused() -> list[str]:
     return list(_REFUSED.values())
 
 
+def shipped_file(name: str) -> Path:
+    """A shipped model's file: name.pt, or name.keras (a Keras model, with name.vocab.json, its
+    tokens in one-hot order, and name.meta.json, its training record, beside it)."""
+    pt = CHECKPOINT_DIR / f"{name}.pt"
+    return pt if pt.is_file() else CHECKPOINT_DIR / f"{name}.keras"
+
+
+def _load_shipped(name: str) -> Checkpoint:
+    path = shipped_file(name)
+    if path.suffix == ".pt":
+        return load_checkpoint(path)
+    ck = load_checkpoint(path, read_vocab((CHECKPOINT_DIR / f"{name}.vocab.json").read_bytes()))
+    ck.meta = {**json.loads((CHECKPOINT_DIR / f"{name}.meta.json").read_text()), **ck.meta}
+    return ck
+
+
 def available() -> list[str]:
-    shipped = [name for name in SHIPPED if (CHECKPOINT_DIR / f"{name}.pt").is_file()]
+    shipped = [name for name in SHIPPED if shipped_file(name).is_file()]
     return shipped + [name for name in host_models() if name not in shipped]
 
 
@@ -108,7 +125,7 @@ def model(name: str) -> Checkpoint:
         raise KeyError(name)
     with _LOCK:
         if name not in _RESIDENT:
-            ck = load_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
+            ck = _load_shipped(name)
             ck.name = name
             _RESIDENT[name] = ck
         return _RESIDENT[name]

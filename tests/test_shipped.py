@@ -4,10 +4,13 @@ Validation losses are recomputed here with plain nn.GRU + nn.Linear built from t
 whole validation split (the last 10% of tinyshakespeare), one pass from a zero state.
 """
 
+import json
+import os
+
 import pytest
 import torch
 
-from gru_core import load_checkpoint
+from gru_core import load_checkpoint, read_vocab
 from gru_core.data import agreement
 from gru_core.data.corpus import build_vocab, split
 
@@ -170,3 +173,69 @@ def test_agreement_rnn_is_the_plain_rnn_contrast_and_stays_at_chance():
     accuracy = right / len(prefixes)
     assert accuracy == pytest.approx(raw["meta"]["agreement_accuracy"])
     assert accuracy < 0.6 < gru_card["meta"]["agreement_accuracy"]
+
+
+def course_model():
+    """agreement-course as Keras itself loads it (torch backend), and its vocabulary."""
+    os.environ["KERAS_BACKEND"] = "torch"
+    keras = pytest.importorskip("keras")  # requirements-test.txt
+    assert keras.backend.backend() == "torch"
+    vocab = json.loads((CHECKPOINTS / "agreement-course.vocab.json").read_text())
+    return keras.saving.load_model(CHECKPOINTS / "agreement-course.keras"), vocab
+
+
+def keras_one_hot(texts: list[str], vocab: list[str]) -> torch.Tensor:
+    ids = torch.tensor([[vocab.index(c) for c in text] for text in texts])
+    return torch.nn.functional.one_hot(ids, len(vocab)).float()
+
+
+@torch.no_grad()
+def keras_accuracy(model, vocab: list[str], prefixes) -> float:
+    """P('e') > P('a') after the final 'w' exactly for plural subjects, computed by Keras in one
+    call: the prefixes are padded on the right, which the causal GRU's output at each prefix's
+    last character never reads."""
+    a, e = vocab.index("a"), vocab.index("e")
+    width = max(len(text) for text, _ in prefixes)
+    logits = model(keras_one_hot([t.ljust(width) for t, _ in prefixes], vocab)).detach()
+    right = sum(bool(logits[i, len(t) - 1, e] > logits[i, len(t) - 1, a]) == is_plural
+                for i, (t, is_plural) in enumerate(prefixes))
+    return right / len(prefixes)
+
+
+def test_agreement_course_is_a_keras_reset_before_model_that_agrees():
+    """The lecture's GRU (reset before the product, one bias per gate) in Keras's own file:
+    >= 95% held out, >= 90% with an attractor, recomputed by Keras itself from the file."""
+    model, vocab = course_model()
+    gru, dense = model.layers
+    assert type(gru).__name__ == "GRU" and not gru.reset_after and gru.units == 128
+    assert gru.cell.bias.shape == (3 * 128,) and dense.kernel.shape == (128, len(vocab))
+    assert (CHECKPOINTS / "agreement-course.keras").stat().st_size < 5 * 2**20
+    meta = json.loads((CHECKPOINTS / "agreement-course.meta.json").read_text())
+    for key in ("data", "split", "val_loss", "epochs", "wall_time_s", "command", "history"):
+        assert key in meta, key
+    assert meta["command"].startswith("python -m gru_core.train --cell course")
+    seed = meta["hyperparameters"]["seed"]
+    assert set(agreement.splits(seed)["test_nouns"]) == set(meta["held_out_nouns"])
+    assert read_vocab((CHECKPOINTS / "agreement-course.vocab.json").read_bytes()) == vocab
+    accuracy = keras_accuracy(model, vocab, agreement.test_prefixes(seed, 1000))
+    attractor = keras_accuracy(model, vocab, agreement.test_prefixes(seed, 1000, True))
+    assert accuracy >= 0.95 and attractor >= 0.90
+    # the card's figures are the trainer's (torch, one sentence at a time): the same decisions
+    assert accuracy == pytest.approx(meta["agreement_accuracy"], abs=0.002)
+    assert attractor == pytest.approx(meta["agreement_accuracy_attractor"], abs=0.002)
+
+
+@torch.no_grad()
+def test_agreement_course_trace_is_keras_bit_for_bit():
+    """The stepper's trace of the shipped file: every h and probability is Keras's own."""
+    from dashboard import catalogue
+
+    keras = pytest.importorskip("keras")
+    model, vocab = course_model()
+    ck = catalogue.model("agreement-course")
+    tt = ck.trace(COURSE)
+    assert tt.convention == "keras-reset-before"
+    probe = keras.Model(model.inputs, [model.layers[0].output, model.outputs[0]])
+    h, logits = (t.detach()[0] for t in probe(keras_one_hot([COURSE], vocab)))
+    assert torch.equal(tt.gate("h"), h)
+    assert torch.equal(tt.probs, torch.softmax(logits, -1))

@@ -4,6 +4,7 @@ around it (tokens in, next-token probabilities out). Imports nothing from analys
 from .cell import step, update
 from .checkpoint import Checkpoint, CheckpointError, check_vocab, load_checkpoint, save_checkpoint
 from .convention import CONVENTIONS, Convention, KerasCell
+from .course_gru import CourseGRU, CourseLM
 from .keras_model import KerasGRU
 from .lm import TextTrace, estimate_nbytes, top_k, trace_text
 from .model import GRUConfig, TokenGRU
@@ -12,7 +13,8 @@ from .vocab import UnknownTokens, Vocab, read_vocab
 from .weights import LayerWeights, config_of, layer_weights, single_layer
 
 __all__ = [
-    "CONVENTIONS", "GATES", "Checkpoint", "Convention", "KerasCell", "KerasGRU",
+    "CONVENTIONS", "GATES", "Checkpoint", "Convention", "CourseGRU", "CourseLM", "KerasCell",
+    "KerasGRU",
     "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace", "TokenGRU",
     "Trace", "UnknownTokens", "Vocab", "check_vocab", "config_of", "estimate_nbytes",
     "layer_weights", "load_checkpoint", "read_vocab", "recompute", "save_checkpoint",

@@ -8,9 +8,11 @@ to use context longer than a window and is trained the way it is evaluated: one 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +21,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from ..core import GRUConfig, TokenGRU, Vocab, save_checkpoint
+from ..core.course_gru import CourseLM, save_keras
 from . import agreement
 from .corpus import build_vocab, evaluate, evaluate_lines, line_windows, read_corpus, split, windows
 
@@ -28,8 +31,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--task", choices=["text", "agreement", "agreement-words"], default="text",
                    help="text: a corpus read character by character; agreement: the course's "
                    "sentences, by character; agreement-words: the same, word by word")
-    p.add_argument("--cell", choices=["gru", "rnn"], default="gru",
-                   help="rnn: a plain tanh nn.RNN, the course's contrast to the GRU")
+    p.add_argument("--cell", choices=["gru", "rnn", "course"], default="gru",
+                   help="rnn: a plain tanh nn.RNN, the course's contrast to the GRU; course: the "
+                   "lecture's GRU (reset before the recurrent product, one bias per gate, "
+                   "Keras's reset_after=False), one layer, one-hot input, written as a .keras "
+                   "file with a .vocab.json and .meta.json beside it")
     p.add_argument("--embedding", type=int, default=0,
                    help="x_t = a learnt embedding of this width instead of the one-hot token")
     p.add_argument("--corpus", help="text file (task 'text'); its last 10%% is validation")
@@ -94,8 +100,7 @@ def train(args: argparse.Namespace) -> dict:
     args.focus_idx = vocab.encode(args.focus).tolist() if args.focus else []
     config = GRUConfig(input_size=args.embedding or len(vocab), hidden_size=args.hidden,
                        num_layers=args.layers)
-    model = TokenGRU(config, len(vocab), embedding=bool(args.embedding), dropout=args.dropout,
-                     cell=args.cell)
+    model = _model(args, config, vocab)
     with torch.no_grad():
         for k in range(args.layers if args.cell == "gru" else 0):
             getattr(model.gru, f"bias_ih_l{k}")[args.hidden : 2 * args.hidden] += args.z_bias
@@ -149,8 +154,31 @@ def train(args: argparse.Namespace) -> dict:
             "torch": str(torch.__version__),
         }
     )
-    save_checkpoint(args.out, judged.cpu(), vocab, meta)
+    if args.cell == "course":
+        save_course(args.out, judged.cpu(), vocab, meta)
+    else:
+        save_checkpoint(args.out, judged.cpu(), vocab, meta)
     return meta
+
+
+def _model(args: argparse.Namespace, config: GRUConfig, vocab: Vocab) -> torch.nn.Module:
+    if args.cell != "course":
+        return TokenGRU(config, len(vocab), embedding=bool(args.embedding),
+                        dropout=args.dropout, cell=args.cell)
+    if args.layers != 1 or args.embedding or args.dropout or args.weight_drop:
+        raise SystemExit("--cell course is one layer over one-hot input, without dropout")
+    return CourseLM(len(vocab), args.hidden)
+
+
+def save_course(out: str, model: CourseLM, vocab: Vocab, meta: dict) -> None:
+    """out.keras (written by Keras), out.vocab.json (the tokens in one-hot order) and
+    out.meta.json (what a .pt checkpoint keeps in its meta) beside it."""
+    stem = Path(out).with_suffix("")
+    Path(f"{stem}.vocab.json").write_text(json.dumps(list(vocab.tokens)) + "\n")
+    Path(f"{stem}.meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    torch.save(model.state_dict(), f"{stem}.state.pt")  # kept until Keras has written the file
+    save_keras(out, model)
+    Path(f"{stem}.state.pt").unlink()
 
 
 def _sentence_end(vocab: Vocab) -> int:
