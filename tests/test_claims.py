@@ -4,6 +4,7 @@ saturated GRUs), both notations, on texts made here (random, crafted, the course
 The numbers a claim is checked against are recomputed here with NumPy from the trace's gates
 (which tests/test_exact.py holds bit for bit to nn.GRU), not read back from the claim."""
 
+import json
 import random
 import re
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dashboard.export import comparison, course_latex, forum_post, pytorch_latex
+from dashboard.export import comparison, compared_in, course_latex, forum_post, pytorch_latex
 from gru_core import (
     FROZEN,
     HIGH,
@@ -38,7 +39,8 @@ from gru_core import (
 from .conftest import CHECKPOINTS
 
 COURSE = "The cats, which already ate the fish, were full."
-SHIPPED = ["agreement", "agreement-words", "shakespeare", "shakespeare-2layer"]
+SHIPPED = ["agreement", "agreement-words", "agreement-course", "shakespeare",
+           "shakespeare-2layer"]
 CHARS = sorted(set("abcdefghijklmnopqrstuvwxyz T,."))
 
 
@@ -60,6 +62,9 @@ def model(request, tmp_path_factory):
         return small(1.0, tmp_path_factory)
     if request.param == "saturated":
         return small(20.0, tmp_path_factory)
+    if request.param == "agreement-course":  # a Keras file: the lecture's formula
+        vocab = json.loads((CHECKPOINTS / "agreement-course.vocab.json").read_text())
+        return load_checkpoint(CHECKPOINTS / "agreement-course.keras", vocab=vocab)
     return load_checkpoint(CHECKPOINTS / f"{request.param}.pt")
 
 
@@ -207,12 +212,15 @@ def test_reset_claim_and_the_card_in_both_notations(model):
             assert r"h_{\mathrm{prev}}" in torch_ and r"c^{\langle t\rangle}" in course
             for name in ("reset gate", "update gate", "candidate", "new state"):
                 assert name in course and name in torch_
-            lecture = card.course["c̃ (lecture)"]
-            comp = comparison(card)
-            assert "would give c̃ = " in comp and "this model computes c̃ = n = " in comp
-            post = forum_post(card, "m", tt.text, "http://x", "course")
+            comp = comparison(card)  # shown where the card is not this model's formula
+            post = forum_post(card, "m", tt.text, "http://x", compared_in(card))
             assert comp in post and "-" not in post.split("$$")[-1].split("[Open")[0]
-            assert f"{abs(lecture):.4f}" in comp
+            if card.reset_after:
+                assert "would give c̃ = " in comp and "this model computes c̃ = n = " in comp
+                assert f"{abs(card.course['c̃ (lecture)']):.4f}" in comp
+            else:  # the lecture's formula is this model's own; PyTorch's is the comparison
+                assert "would give n = " in comp and "computes the lecture's n = " in comp
+                assert f"{abs(card.n_other):.4f}" in comp
 
 
 @pytest.mark.parametrize("notation", ["pytorch", "course"])
