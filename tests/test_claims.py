@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dashboard.export import comparison, compared_in, course_latex, forum_post, pytorch_latex
+from dashboard.export import compared_in, comparison, course_latex, forum_post, pytorch_latex
 from gru_core import (
     FROZEN,
     HIGH,
