@@ -238,15 +238,16 @@ def _run_blocks(run: nn.GRU, part: _Terms, pool: ThreadPoolExecutor, checks: lis
     input terms are exact column look-ups, the recurrence is the same); for dense input each
     block's input product is checked against the caller's on another core."""
     with torch.no_grad():
-        x, T, h = part.x.flip(0) if part.reverse else part.x, len(part.x), part.h0
+        T, h = len(part.x), part.h0
         for steps in _chunks(T):
             if wrong.is_set():
                 return None
-            out, h = run(x[steps], h)
             at = slice(T - steps.stop, T - steps.start) if part.reverse else steps
+            x = part.x[at].flip(0) if part.reverse else part.x[at]  # in the order nn.GRU reads
+            out, h = run(x, h)
             part.h[at] = out.flip(0) if part.reverse else out
             if part.gi is not None:
-                checks.append(pool.submit(part.check, x[steps], at, wrong))
+                checks.append(pool.submit(part.check, x, at, wrong))
             jobs.append(pool.submit(part.fill, at))
         return h
 
