@@ -216,11 +216,22 @@ def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecu
     """Each direction's nn.GRU on a core of its own, block by block, and the gates of each block
     computed on another while nn.GRU reads the next (the layer below's may still be in
     progress). (D, H) h_n, or None, with nothing left running, if nn.GRU's input product of a
-    block was not the caller's (dense input): then the caller's setting must run the layer."""
-    wrong, checks, jobs = threading.Event(), [], []
-    runs = [recurrence.submit(_run_blocks, _direction(sd, layer, d), part, pool, checks, jobs,
-                              wrong) for d, part in enumerate(own)]
-    h_n = [run.result() for run in runs]
+    block was not the caller's (dense input): then the caller's setting must run the layer.
+    Blocks, not whole directions, are queued, so that another trace's blocks take turns. This
+    thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
+    runs = [_direction(sd, layer, d) for d in range(len(own))]
+    wrong, checks, jobs, h = threading.Event(), [], [], [part.h0 for part in own]
+    for steps in _chunks(len(own[0].x)):
+        blocks = [recurrence.submit(_block, run, part, steps, h_d)
+                  for run, part, h_d in zip(runs, own, h, strict=True)]
+        h, xs = zip(*[block.result() for block in blocks], strict=True)
+        for part, x in zip(own, xs, strict=True):
+            at = part.positions(steps)
+            if part.gi is not None:
+                checks.append(pool.submit(part.check, x, at, wrong))
+            jobs.append(pool.submit(part.fill, at))
+        if wrong.is_set():
+            break
     _wait(checks)
     if wrong.is_set():
         for job in jobs:
@@ -228,28 +239,21 @@ def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecu
         futures.wait(jobs)
         return None
     pending += jobs
-    return torch.cat(h_n)
+    return torch.cat(h)
 
 
-def _run_blocks(run: nn.GRU, part: _Terms, pool: ThreadPoolExecutor, checks: list[Future],
-                jobs: list[Future], wrong: threading.Event) -> torch.Tensor | None:
-    """On a one-thread worker: one direction's nn.GRU block by block, h carried, the reverse
-    direction over the flipped sequence. For one-hot input this is bitwise one nn.GRU run (the
-    input terms are exact column look-ups, the recurrence is the same); for dense input each
-    block's input product is checked against the caller's on another core."""
+def _block(run: nn.GRU, part: _Terms, steps: slice,
+           h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """On a one-thread worker: nn.GRU over the `steps`-th steps it takes (the reverse direction
+    over the flipped block), from h. For one-hot input, blocks with h carried are bitwise one
+    nn.GRU run (the input terms are exact column look-ups, the recurrence is the same); for
+    dense input each block's input product is checked. Returns the block's h_n and input."""
     with torch.no_grad():
-        T, h = len(part.x), part.h0
-        for steps in _chunks(T):
-            if wrong.is_set():
-                return None
-            at = slice(T - steps.stop, T - steps.start) if part.reverse else steps
-            x = part.x[at].flip(0) if part.reverse else part.x[at]  # in the order nn.GRU reads
-            out, h = run(x, h)
-            part.h[at] = out.flip(0) if part.reverse else out
-            if part.gi is not None:
-                checks.append(pool.submit(part.check, x, at, wrong))
-            jobs.append(pool.submit(part.fill, at))
-        return h
+        at = part.positions(steps)
+        x = part.x[at].flip(0) if part.reverse else part.x[at]  # in the order nn.GRU reads it
+        out, h = run(x, h)
+        part.h[at] = out.flip(0) if part.reverse else out
+        return h, x
 
 
 def _at_callers_setting(run: nn.GRU, own: list[_Terms], x: torch.Tensor, h0: torch.Tensor,
@@ -368,6 +372,11 @@ class _Terms:
                 c = slice(lo, min(steps.stop, lo + CHUNK))
                 self._hidden_product(c, step_by_step)
                 self._gates(c)
+
+    def positions(self, steps: slice) -> slice:
+        """The input positions of nn.GRU's steps `steps` (counted from the end in reverse)."""
+        T = len(self.x)
+        return slice(T - steps.stop, T - steps.start) if self.reverse else steps
 
     def check(self, x_run: torch.Tensor, at: slice, wrong: threading.Event) -> None:
         """Was nn.GRU's input product of a block (x_run, rows in the order it ran them, on one
