@@ -28,8 +28,9 @@ own (the two directions at once), block by block with h carried, while the gates
 it has produced, and those of the layer below, are computed on another. For one-hot input that
 is bitwise one nn.GRU run (the input terms are exact look-ups); for dense input (an embedding,
 a layer above the first) each block's input product is compared with the caller's, and the
-layer runs at the caller's setting if one differs. About 1.0-1.05x nn.GRU per layer (the two
-directions: less than nn.GRU's own time), against 1.2-1.35x with the gates computed after it.
+layer runs at the caller's setting if one differs. Each block is queued by the one before it,
+so another trace's blocks take turns. (1 layer, one-hot: 1.03x nn.GRU on a quiet machine,
+against about 1.35x with the gates computed after it; bench/trace_vs_gru.py for the rest.)
 If a step's bits do depend on the thread count, the hidden products are recomputed one step at
 a time at the caller's setting, as nn.GRU did them (1.8x).
 """
@@ -217,21 +218,11 @@ def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecu
     computed on another while nn.GRU reads the next (the layer below's may still be in
     progress). (D, H) h_n, or None, with nothing left running, if nn.GRU's input product of a
     block was not the caller's (dense input): then the caller's setting must run the layer.
-    Blocks, not whole directions, are queued, so that another trace's blocks take turns. This
-    thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
-    runs = [_direction(sd, layer, d) for d in range(len(own))]
-    wrong, checks, jobs, h = threading.Event(), [], [], [part.h0 for part in own]
-    for steps in _chunks(len(own[0].x)):
-        blocks = [recurrence.submit(_block, run, part, steps, h_d)
-                  for run, part, h_d in zip(runs, own, h, strict=True)]
-        h, xs = zip(*[block.result() for block in blocks], strict=True)
-        for part, x in zip(own, xs, strict=True):
-            at = part.positions(steps)
-            if part.gi is not None:
-                checks.append(pool.submit(part.check, x, at, wrong))
-            jobs.append(pool.submit(part.fill, at))
-        if wrong.is_set():
-            break
+    This thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
+    wrong, checks, jobs = threading.Event(), [], []
+    runs = [_in_blocks(_direction(sd, layer, d), part, recurrence, pool, checks, jobs, wrong)
+            for d, part in enumerate(own)]
+    h_n = [run.result() for run in runs]
     _wait(checks)
     if wrong.is_set():
         for job in jobs:
@@ -239,7 +230,36 @@ def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecu
         futures.wait(jobs)
         return None
     pending += jobs
-    return torch.cat(h)
+    return torch.cat(h_n)
+
+
+def _in_blocks(run: nn.GRU, part: _Terms, recurrence: ThreadPoolExecutor,
+               pool: ThreadPoolExecutor, checks: list[Future], jobs: list[Future],
+               wrong: threading.Event) -> Future:
+    """One direction's blocks, each queued by the one before it as it ends (no round trip
+    through a waiting thread, and another trace's blocks take turns in the queue), each sending
+    its gates (and, for dense input, the check of its input product) to `pool`. A future of
+    h_n, or of None once a check has failed."""
+    done, chunks = Future(), _chunks(len(part.x))
+
+    def block(k: int, h: torch.Tensor) -> None:
+        try:
+            if wrong.is_set():
+                return done.set_result(None)
+            h, x = _block(run, part, chunks[k], h)
+            at = part.positions(chunks[k])
+            if part.gi is not None:
+                checks.append(pool.submit(part.check, x, at, wrong))
+            jobs.append(pool.submit(part.fill, at))
+            if k + 1 < len(chunks):
+                recurrence.submit(block, k + 1, h)
+            else:
+                done.set_result(h)
+        except BaseException as error:  # the caller waits on `done`: it must hear of it
+            done.set_exception(error)
+
+    recurrence.submit(block, 0, part.h0)
+    return done
 
 
 def _block(run: nn.GRU, part: _Terms, steps: slice,
