@@ -93,3 +93,63 @@ def test_the_probe_tells_one_core_from_the_callers_setting():
             return out + torch.get_num_threads() * 1e-3, h_n
 
     assert not trace_mod._same_bits_on_one_core(ThreadBits(5, 8), 2, trace_mod._pools()[0])
+
+
+def _every_term_is_nn_grus(gru, x, h0, tr) -> None:
+    with torch.no_grad():
+        out, h_n = gru(x, h0)
+    assert torch.equal(tr.output, out) and torch.equal(tr.h_n, h_n)
+    D = tr.config.num_directions
+    for layer, d in tr.layer_directions:
+        ref = gru_cell_steps(gru, tr.layer_inputs[layer], layer, d, h0[layer * D + d])
+        for name in GATES:
+            assert torch.equal(tr.gate(name, layer, d), ref[name]), (layer, d, name)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("kind", ["one-hot", "dense"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_directions_and_layers_run_beside_each_other_bitwise(monkeypatch, threads, dtype, kind,
+                                                             bidirectional):
+    """Each direction's nn.GRU on a core of its own, block by block, with the gates (and the
+    layer below's) computed beside it: small blocks, so that short texts cross many of them."""
+    monkeypatch.setattr(trace_mod, "CHUNK", 16)
+    ran, beside = [], trace_mod._beside
+
+    def recorded(sd, layer, *rest):
+        ran.append((layer, beside(sd, layer, *rest)))
+        return ran[-1][1]
+
+    monkeypatch.setattr(trace_mod, "_beside", recorded)
+    gru = make_gru(7, 33, layers=2, bidirectional=bidirectional, dtype=dtype, seed=5)
+    probe = trace_mod._same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
+                                             trace_mod._pools()[0])
+    for T in (1, 15, 16, 17, 100):
+        x = _inputs(kind, T, 7, dtype)
+        h0 = torch.randn(2 * (2 if bidirectional else 1), 33, dtype=dtype)
+        tr = recompute(gru, x, h0)
+        _every_term_is_nn_grus(gru, x, h0, tr)
+    if threads == 1 or probe:  # the path under test ran; one-hot blocks never fall back
+        assert ran and all(h is not None for layer, h in ran if layer == 0 and kind == "one-hot")
+
+
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("after", [0, 3])
+def test_a_block_whose_input_product_differs_runs_the_layer_at_the_callers_setting(
+        monkeypatch, threads, bidirectional, after):
+    """Dense input: if one thread's product of a block is not the caller's (MKL's product can
+    depend on the number of rows), the blocks are dropped and the layer runs as the caller's."""
+    monkeypatch.setattr(trace_mod, "CHUNK", 16)
+    seen, check = [], trace_mod._Terms.check
+
+    def differs_after(self, x_run, at, wrong):
+        seen.append(at)
+        check(self, x_run, at, wrong)
+        if len(seen) > after:
+            wrong.set()
+
+    monkeypatch.setattr(trace_mod._Terms, "check", differs_after)
+    gru = make_gru(7, 33, layers=2, bidirectional=bidirectional, seed=6)
+    x, h0 = _inputs("dense", 200, 7), torch.randn(4 if bidirectional else 2, 33)
+    _every_term_is_nn_grus(gru, x, h0, recompute(gru, x, h0))
+    assert seen or threads == 2  # at 2 threads the probe may already have chosen the caller's

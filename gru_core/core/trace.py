@@ -22,12 +22,17 @@ values nn.GRU computed internally, not approximations of them:
   merged, and gate work runs on one thread per chunk, so a row is never split).
 
 At the caller's thread count. MKL's results can depend on the thread count (and, for the input
-product, on T). nn.GRU therefore runs with the caller's own setting, except for one-hot layers
-when a probe shows that one thread gives the same bits: then nn.GRU runs on one core, block by
-block, while the gates of the blocks it has produced are computed on another (1.0-1.2x nn.GRU,
-against about 1.35x with the gates computed after it). If a step's bits do depend on the thread
-count, the hidden products are recomputed one step at a time at the caller's setting, as
-nn.GRU did them (1.8x).
+product, on T). nn.GRU therefore runs with the caller's own setting, except when a probe shows
+that one thread gives the step the same bits: then each direction's nn.GRU runs on a core of its
+own (the two directions at once), block by block with h carried, while the gates of the blocks
+it has produced, and those of the layer below, are computed on another. For one-hot input that
+is bitwise one nn.GRU run (the input terms are exact look-ups); for dense input (an embedding,
+a layer above the first) each block's input product is compared with the caller's, and the
+layer runs at the caller's setting if one differs. Each block is queued by the one before it,
+so another trace's blocks take turns. (1 layer, one-hot: 1.03x nn.GRU on a quiet machine,
+against about 1.35x with the gates computed after it; bench/trace_vs_gru.py for the rest.)
+If a step's bits do depend on the thread count, the hidden products are recomputed one step at
+a time at the caller's setting, as nn.GRU did them (1.8x).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from __future__ import annotations
 import os
 import threading
 import warnings
+from concurrent import futures
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -146,24 +152,13 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
         run, h0_l = single_layer(sd, layer), h0[layer * D : (layer + 1) * D]
         own = [_Terms(sd, layer, d, layer_in, h0_l[d : d + 1]) for d in range(D)]
         one_core = threads == 1 or _same_bits_on_one_core(run, threads, recurrence)
-        if D == 1 and own[0].idx is not None and one_core:  # nn.GRU on one core, gates beside
-            h_n = _run_in_blocks(run, own[0], h0_l, recurrence, pool, pending)
-            out = own[0].h
-        else:
-            if threads > 1:  # nothing runs beside an nn.GRU that uses several cores
-                _wait(pending)
-            out, h_n = run(layer_in, h0_l)
-            for d, part in enumerate(own):
-                part.h.copy_(out[:, d * H : (d + 1) * H])
-                if one_core:
-                    pending += [pool.submit(part.fill, c) for c in _chunks(len(x))]
-                else:  # the step's bits depend on the thread count: nn.GRU's own way
-                    part.fill(slice(0, len(x)), step_by_step=True)
-        if D == 1:
-            out = own[0].h  # the trace keeps one copy of h; the next layer reads a dense one
+        h_n = _beside(sd, layer, own, recurrence, pool, pending) if one_core else None
+        if h_n is None:  # nn.GRU at the caller's setting, the gates after it
+            h_n = _at_callers_setting(run, own, layer_in, h0_l, one_core, pool, pending)
+        out = own[0].h if D == 1 else torch.cat([part.h for part in own], 1)
         parts.update({(layer, d): part for d, part in enumerate(own)})
         finals.append(h_n)
-        layer_in = out if layer == L - 1 else out.contiguous()
+        layer_in = out if layer == L - 1 else out.contiguous()  # the next layer reads dense rows
     _wait(pending)
     return Trace(config, layer_in, torch.cat(finals), inputs, sd, parts, notes=notes)
 
@@ -222,23 +217,98 @@ def _wait(pending: list[Future]) -> None:
     pending.clear()
 
 
-def _run_in_blocks(run: nn.GRU, part: _Terms, h0: torch.Tensor, recurrence: ThreadPoolExecutor,
-                   pool: ThreadPoolExecutor, pending: list[Future]) -> torch.Tensor:
-    """nn.GRU block by block on one core, h carried: for one-hot input this is bitwise one
-    nn.GRU run (the input terms are exact column look-ups, the recurrence is the same), and
-    each block's gates are computed on another core while nn.GRU reads the next block. This
-    thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
-    def block(steps: slice, h: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            out, h = run(part.x[steps], h)
-            part.h[steps] = out
-        return h
+def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecutor,
+            pool: ThreadPoolExecutor, pending: list[Future]) -> torch.Tensor | None:
+    """Each direction's nn.GRU on a core of its own, block by block, and the gates of each block
+    computed on another while nn.GRU reads the next (the layer below's may still be in
+    progress). (D, H) h_n, or None, with nothing left running, if nn.GRU's input product of a
+    block was not the caller's (dense input): then the caller's setting must run the layer.
+    This thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
+    wrong, checks, jobs = threading.Event(), [], []
+    runs = [_in_blocks(_direction(sd, layer, d), part, recurrence, pool, checks, jobs, wrong)
+            for d, part in enumerate(own)]
+    h_n = [run.result() for run in runs]
+    _wait(checks)
+    if wrong.is_set():
+        for job in jobs:
+            job.cancel()
+        futures.wait(jobs)
+        return None
+    pending += jobs
+    return torch.cat(h_n)
 
-    h = h0
-    for steps in _chunks(len(part.x)):
-        h = recurrence.submit(block, steps, h).result()
-        pending.append(pool.submit(part.fill, steps))
-    return h
+
+def _in_blocks(run: nn.GRU, part: _Terms, recurrence: ThreadPoolExecutor,
+               pool: ThreadPoolExecutor, checks: list[Future], jobs: list[Future],
+               wrong: threading.Event) -> Future:
+    """One direction's blocks, each queued by the one before it as it ends (no round trip
+    through a waiting thread, and another trace's blocks take turns in the queue), each sending
+    its gates (and, for dense input, the check of its input product) to `pool`. A future of
+    h_n, or of None once a check has failed."""
+    done, chunks = Future(), _chunks(len(part.x))
+
+    def block(k: int, h: torch.Tensor) -> None:
+        try:
+            if wrong.is_set():
+                return done.set_result(None)
+            h, x = _block(run, part, chunks[k], h)
+            at = part.positions(chunks[k])
+            if part.gi is not None:
+                checks.append(pool.submit(part.check, x, at, wrong))
+            jobs.append(pool.submit(part.fill, at))
+            if k + 1 < len(chunks):
+                recurrence.submit(block, k + 1, h)
+            else:
+                done.set_result(h)
+        except BaseException as error:  # the caller waits on `done`: it must hear of it
+            done.set_exception(error)
+
+    recurrence.submit(block, 0, part.h0)
+    return done
+
+
+def _block(run: nn.GRU, part: _Terms, steps: slice,
+           h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """On a one-thread worker: nn.GRU over the `steps`-th steps it takes (the reverse direction
+    over the flipped block), from h. For one-hot input, blocks with h carried are bitwise one
+    nn.GRU run (the input terms are exact column look-ups, the recurrence is the same); for
+    dense input each block's input product is checked. Returns the block's h_n and input."""
+    with torch.no_grad():
+        at = part.positions(steps)
+        x = part.x[at].flip(0) if part.reverse else part.x[at]  # in the order nn.GRU reads it
+        out, h = run(x, h)
+        part.h[at] = out.flip(0) if part.reverse else out
+        return h, x
+
+
+def _at_callers_setting(run: nn.GRU, own: list[_Terms], x: torch.Tensor, h0: torch.Tensor,
+                        one_core: bool, pool: ThreadPoolExecutor,
+                        pending: list[Future]) -> torch.Tensor:
+    """nn.GRU on the whole layer at the caller's setting, then the gates: on the pool if one
+    core gives the step the same bits, else with the hidden products redone step by step."""
+    if torch.get_num_threads() > 1:  # nothing runs beside an nn.GRU that uses several cores
+        _wait(pending)
+    out, h_n = run(x, h0)
+    H = own[0].H
+    for d, part in enumerate(own):
+        part.h.copy_(out[:, d * H : (d + 1) * H])
+        if one_core:
+            pending += [pool.submit(part.fill, c) for c in _chunks(len(x))]
+        else:  # the step's bits depend on the thread count: nn.GRU's own way
+            part.fill(slice(0, len(x)), step_by_step=True)
+    return h_n
+
+
+def _direction(sd: dict, layer: int, d: int) -> nn.GRU:
+    """One direction of one layer as a 1-layer, one-direction nn.GRU (the same tensors)."""
+    s = suffix(layer, d)
+    own = {name + "_l0": sd[name + s] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+           if name + s in sd}
+    W_ih = own["weight_ih_l0"]
+    module = nn.GRU(W_ih.shape[1], W_ih.shape[0] // 3, bias="bias_ih_l0" in own, device="meta",
+                    dtype=W_ih.dtype)
+    module.load_state_dict(own, assign=True)
+    return module
 
 
 def _same_bits_on_one_core(run: nn.GRU, threads: int, one_thread: ThreadPoolExecutor) -> bool:
@@ -267,16 +337,16 @@ _POOLS_LOCK = threading.Lock()
 
 
 def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
-    """(recurrence, gates): worker threads that run torch on one thread each, nn.GRU on a
-    thread of its own (it stays on one core, with W_hh in that core's cache) and the gate
-    arithmetic on the others. torch.set_num_threads is per thread, but a new thread takes the
-    last value any thread set, so the workers are made once, all at once, and the value is put
-    back before any other thread can start."""
+    """(recurrence, gates): worker threads that run torch on one thread each, nn.GRU on threads
+    of its own, one per direction (each stays on one core, with W_hh in that core's cache), and
+    the gate arithmetic on the others. torch.set_num_threads is per thread, but a new thread
+    takes the last value any thread set, so the workers are made once, all at once, and the
+    value is put back before any other thread can start."""
     global _POOLS
     with _POOLS_LOCK:
         if _POOLS is None:
             n, threads = max(2, os.cpu_count() or 2), torch.get_num_threads()
-            ready = threading.Barrier(n + 2)
+            ready = threading.Barrier(n + 3)
 
             def init() -> None:
                 torch.set_num_threads(1)
@@ -285,7 +355,7 @@ def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
 
             pools = tuple(ThreadPoolExecutor(k, thread_name_prefix=f"gru-{name}",
                                              initializer=init)
-                          for k, name in ((1, "recurrence"), (n, "gates")))
+                          for k, name in ((2, "recurrence"), (n, "gates")))
             for pool in pools:
                 for _ in range(pool._max_workers):
                     pool.submit(int)
@@ -303,7 +373,7 @@ class _Terms:
         self.x, self.H, self.h0, self.reverse = x, H, h0, d == 1
         self.W = sd["weight_hh" + s].t()  # (H, 3H)
         self.b_hh = sd.get("bias_hh" + s)
-        W_ih, b_ih = sd["weight_ih" + s], sd.get("bias_ih" + s)
+        self.W_ih, self.b_ih = W_ih, b_ih = sd["weight_ih" + s], sd.get("bias_ih" + s)
         self.idx = _one_hot_index(x)
         if self.idx is not None:  # W_ih x_t + b_ih is exactly column idx[t] of W_ih plus b_ih
             self.table = W_ih.t() + (b_ih if b_ih is not None else 0)  # (V, 3H) per character
@@ -327,6 +397,19 @@ class _Terms:
                 c = slice(lo, min(steps.stop, lo + CHUNK))
                 self._hidden_product(c, step_by_step)
                 self._gates(c)
+
+    def positions(self, steps: slice) -> slice:
+        """The input positions of nn.GRU's steps `steps` (counted from the end in reverse)."""
+        T = len(self.x)
+        return slice(T - steps.stop, T - steps.start) if self.reverse else steps
+
+    def check(self, x_run: torch.Tensor, at: slice, wrong: threading.Event) -> None:
+        """Was nn.GRU's input product of a block (x_run, rows in the order it ran them, on one
+        thread) the caller's, gi[at]? MKL's product can depend on the number of rows."""
+        with torch.no_grad():
+            gi = F.linear(x_run.unsqueeze(1), self.W_ih, self.b_ih)[:, 0]
+            if not torch.equal(gi.flip(0) if self.reverse else gi, self.gi[at]):
+                wrong.set()
 
     def _hidden_product(self, c: slice, step_by_step: bool) -> None:
         """gh[c] = W_hh h_prev + b_hh, per step the (1, H) x (H, 3H) product nn.GRU does."""
