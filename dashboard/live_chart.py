@@ -7,12 +7,20 @@ reports clicks on heatmap cells, which st.plotly_chart's selections do not suppo
 
 Its frontend is live_chart/index.html plus plotly.js from the installed plotly package, copied
 together into a folder this process creates for itself (see _frontend).
+
+plotly.js (4.7 MB) is loaded by each new frame of the chart: every return to the stepper from
+another view, every reopened link. Streamlit serves a component's files with no validator, so
+the browser fetched it again each time (and the server gzipped it again, on its event loop).
+Where the app's static serving is on (.streamlit/config.toml), the frame loads it from
+dashboard/static/ instead, which Streamlit serves with an ETag and Last-Modified: the browser
+keeps it.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -23,8 +31,10 @@ import plotly
 import plotly.io as pio
 import streamlit as st
 import streamlit.components.v1 as components
+from streamlit import config
 
 HERE = Path(__file__).parent / "live_chart"
+STATIC = Path(__file__).parent / "static"  # Streamlit's app static folder: next to app.py
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
@@ -35,9 +45,30 @@ def _frontend() -> Path:
     origin. Copying the 4.7 MB of plotly.min.js once per process is the price of that."""
     folder = Path(tempfile.mkdtemp(prefix="gru-stepper-live-chart-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    shutil.copyfile(HERE / "index.html", folder / "index.html")
+    html = (HERE / "index.html").read_text()
+    if _static_plotly():  # the frame is /component/<name>/index.html; /app/static/ is two up
+        html = html.replace('src="plotly.min.js"', 'src="../../app/static/plotly.min.js"')
+    (folder / "index.html").write_text(html)
     shutil.copyfile(PLOTLY_JS, folder / "plotly.min.js")
     return folder
+
+
+def _static_plotly() -> bool:
+    """plotly.min.js in dashboard/static/ (the app's static folder, a build output: ignored by
+    git), where Streamlit's static serving is on; False where it is off or the folder cannot be
+    written (then the frame loads its own copy, as before)."""
+    if not config.get_option("server.enableStaticServing"):
+        return False
+    target = STATIC / "plotly.min.js"
+    try:
+        if not target.is_file() or target.stat().st_size != PLOTLY_JS.stat().st_size:
+            STATIC.mkdir(exist_ok=True)
+            partial_copy = target.with_suffix(f".{os.getpid()}.tmp")
+            shutil.copyfile(PLOTLY_JS, partial_copy)
+            os.replace(partial_copy, target)  # atomic: another replica never serves half
+    except OSError:
+        return False
+    return True
 
 
 _component = components.declare_component("live_chart", path=str(_frontend()))

@@ -151,6 +151,38 @@ def test_step_chart_comes_back_after_another_view(app_url, page):
     no_exception(page)
 
 
+def test_plotly_js_crosses_the_wire_once_per_browser(app_url, page):
+    """Every new frame of the step chart (back from another view, a reopened link) loads
+    plotly.js (4.7 MB); from the app's static folder the browser keeps it. Before, Streamlit
+    served it with no validator and each frame fetched it again (1.5 MB gzipped each time)."""
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()  # a fresh browser cache
+    try:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        asked, wire = set(), []
+        cdp.on("Network.requestWillBeSent", lambda e: asked.add(e["requestId"])
+               if e["request"]["url"].endswith("plotly.min.js") else None)
+        cdp.on("Network.loadingFinished", lambda e: wire.append(e["encodedDataLength"])
+               if e["requestId"] in asked else None)
+        link = f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 9})
+        goto(page, link)
+        live_chart(page)
+        for _ in range(2):  # away and back: a new frame each time
+            page.locator(".st-key-view").get_by_text("The reset gate", exact=True).click()
+            settle(page)
+            expect(page.locator(".st-key-step_chart iframe")).to_have_count(0)
+            page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
+            settle(page)
+            live_chart(page)
+        goto(page, link.replace("t=9", "t=10"))  # a link reopened in the same tab
+        live_chart(page)
+        assert len(wire) == 4, wire  # four frames, each loaded plotly.js
+        assert wire[0] > 1_000_000 and wire[1:] == [0, 0, 0], wire  # over the wire once
+    finally:
+        context.close()
+
+
 def test_upload_an_embedding_model_with_a_vocabulary_file(app_url, page, tmp_path):
     import torch
 
