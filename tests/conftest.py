@@ -23,6 +23,22 @@ def threads(request):
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="module")
+def app_url():
+    """The app served for the browser tests of one module (tests/browser.py)."""
+    from .browser import serve  # Playwright only where a browser test runs
+    with serve(ROOT / "dashboard/app.py") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page():
+    """One page in a fresh headless Chromium, shared by a module's browser tests."""
+    from .browser import chromium
+    with chromium() as page:
+        yield page
+
+
 def make_gru(input_size=5, hidden=8, layers=1, bidirectional=False, bias=True,
              dtype=torch.float32, scale=1.0, seed=0) -> torch.nn.GRU:
     torch.manual_seed(seed)

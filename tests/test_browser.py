@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from .browser import CHROMIUM, ROOT, chromium, params, serve, settle, wait_for_params
+from .browser import CHROMIUM, ROOT, params, settle, wait_for_params
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 COURSE = "The cats, which already ate the fish, were full."
@@ -22,18 +22,6 @@ pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
     reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does this, and sets "
     "REQUIRE_BROWSER=1 so that these tests can never be skipped there)")
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with serve(ROOT / "dashboard/app.py") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def page():
-    with chromium() as page:
-        yield page
 
 
 def heading(page, text: str):

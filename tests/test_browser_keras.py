@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from .browser import CHROMIUM, ROOT, chromium, serve, settle
+from .browser import CHROMIUM, settle
 from .test_browser import COURSE, goto, heading, no_exception, shot
 
 pytestmark = pytest.mark.skipif(
@@ -18,18 +18,6 @@ pytestmark = pytest.mark.skipif(
     "REQUIRE_BROWSER=1 so that these tests can never be skipped there)")
 
 H = 11
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with serve(ROOT / "dashboard/app.py") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def page():
-    with chromium() as page:
-        yield page
 
 
 def course_keras_model(vocab: list[str]):
@@ -45,22 +33,11 @@ def course_keras_model(vocab: list[str]):
     return keras, model, gru
 
 
-@pytest.mark.parametrize("notation", ["pytorch", "course"])
-def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page, tmp_path,
-                                                                  notation):
-    import torch
-
-    from dashboard.export import f4
-    vocab = sorted(set(COURSE))
-    keras, model, gru = course_keras_model(vocab)
-    model.save(tmp_path / "course.keras")
-    (tmp_path / "course.txt").write_text("\n".join(vocab) + "\n")
-    ids = torch.tensor([[vocab.index(c) for c in COURSE]])
-    keras_h = keras.Model(model.inputs, gru.output)(ids).detach()[0]  # Keras's own states
-    t = 7
-
-    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": t,
-                                           "unit": 3, "notation": notation}))
+def upload_model_then_vocabulary(page, url: str, tmp_path, notation: str) -> None:
+    """The course learner's order: the model file first (the page asks for its vocabulary),
+    then "a vocabulary file…" and that file."""
+    goto(page, f"{url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 7, "unit": 3,
+                                       "notation": notation}))
     page.locator(".st-key-ckpt").click()
     page.get_by_role("option", name="upload your own…").click()
     settle(page)
@@ -75,6 +52,23 @@ def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page,
     uploader.filter(has_text="Vocabulary").locator("input[type=file]").set_input_files(
         str(tmp_path / "course.txt"))
     settle(page)
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page, tmp_path,
+                                                                  notation):
+    import torch
+
+    from dashboard.export import f4
+    vocab = sorted(set(COURSE))
+    keras, model, gru = course_keras_model(vocab)
+    model.save(tmp_path / "course.keras")
+    (tmp_path / "course.txt").write_text("\n".join(vocab) + "\n")
+    ids = torch.tensor([[vocab.index(c) for c in COURSE]])
+    keras_h = keras.Model(model.inputs, gru.output)(ids).detach()[0]  # Keras's own states
+    t = 7  # upload_model_then_vocabulary opens the link at t = 7
+
+    upload_model_then_vocabulary(page, app_url, tmp_path, notation)
     no_exception(page)
     expect(page.get_by_text("upload course.keras", exact=False).first).to_be_visible()
 
@@ -111,21 +105,8 @@ def test_an_upload_survives_the_vocabulary_asked_after_it_and_a_notation_switch(
     _, model, _ = course_keras_model(vocab)
     model.save(tmp_path / "course.keras")
     (tmp_path / "course.txt").write_text("\n".join(vocab) + "\n")
-    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 7,
-                                           "notation": "pytorch"}))
-    page.locator(".st-key-ckpt").click()
-    page.get_by_role("option", name="upload your own…").click()
-    settle(page)
+    upload_model_then_vocabulary(page, app_url, tmp_path, "pytorch")
     uploader = page.get_by_test_id("stFileUploader")
-    uploader.filter(has_text="Model file").locator("input[type=file]").set_input_files(
-        str(tmp_path / "course.keras"))
-    settle(page)
-    page.locator(".st-key-vocab_source").click()
-    page.get_by_role("option", name="a vocabulary file…").click()
-    settle(page)
-    uploader.filter(has_text="Vocabulary").locator("input[type=file]").set_input_files(
-        str(tmp_path / "course.txt"))
-    settle(page)
     whose = page.get_by_text("Whose numbers: Keras 3 GRU (reset_after=False")
     expect(whose).to_be_visible()
     page.get_by_text("Course (Γr, Γu, c̃, c)").click()

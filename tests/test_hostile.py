@@ -196,12 +196,6 @@ BROWSER = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def app_url():
-    with serve(ROOT / "dashboard/app.py") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 def page():
     with chromium() as page:
         page.requested, page.dialogs = [], []
