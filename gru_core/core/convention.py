@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .cell import update as torch_update
 from .weights import LayerWeights
 
 TERMS = ("r", "z", "n", "h", "h_prev", "ir", "hr", "iz", "hz", "in", "hn")
@@ -41,7 +42,9 @@ class Convention:
         """h = z ⊙ h_prev + (1 − z) ⊙ n in the framework's own order of operations: nn.GRU's
         (h_prev − n) ⊙ z + n, Keras's z ⊙ h_prev + (1 − z) ⊙ n (the same number exactly, not
         the same bits in float32)."""
-        return (h_prev - n) * z + n if self.name == "pytorch" else z * h_prev + (1 - z) * n
+        if self.name == "pytorch":
+            return torch_update(h_prev, z, n)  # cell.py: nn.GRU's order, written once
+        return z * h_prev + (1 - z) * n
 
     @property
     def update_form(self) -> str:
