@@ -34,6 +34,7 @@ import streamlit.components.v1 as components
 from streamlit import config
 
 HERE = Path(__file__).parent / "live_chart"
+SENT = "live_chart_sent:"  # session_state key prefix: the revision each chart last sent
 STATIC = Path(__file__).parent / "static"  # Streamlit's app static folder: next to app.py
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -89,7 +90,7 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
     {"t", "playing"} when it pauses or needs the next window. With figure()["cell"] (a Plotly
     figure: dashboard/cell_figure.py) the cell is drawn below the chart, and each step's
     "cell" ({annotation name: text}) is written into it as the player shows that step."""
-    sent = f"live_chart_sent:{key}"
+    sent = SENT + key
     same = st.session_state.get(sent) == revision
     st.session_state[sent] = revision
     _component(spec=None if same else pio.to_json(figure(), validate=False),
@@ -97,6 +98,14 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
                config=json.dumps(config), clicks=on_click is not None, key=key,
                player=None if player is None else json.dumps(player),
                on_change=partial(_answer, key, sent, on_click, on_play), default=None)
+
+
+def forget_sent() -> None:
+    """Every chart is taken as not shown: the next live_chart() sends its figure in that run.
+    For a page that draws no live chart (another view), whose frames the browser removes:
+    a frame drawn when the reader comes back is new, and asking would cost a round trip."""
+    for key in [k for k in st.session_state if str(k).startswith(SENT)]:
+        del st.session_state[key]
 
 
 def _answer(key: str, sent: str, on_click: Callable[[dict], None] | None,

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import streamlit as st
-
-from . import cache
+from . import cache, live_chart
 from .view import View
 from .views import example, gradients, memory, number, reset, saturation, stepper
 
@@ -15,13 +13,11 @@ from .views import example, gradients, memory, number, reset, saturation, steppe
 def _dispatched(view: View) -> View:
     """The view's render, then what the next click may need computed in the background
     (cache.ahead: the gradient view's curves at this step). A view without the stepper's
-    live chart removes that chart's frame from the page, and the frame drawn when the reader
-    comes back is new: the figure goes with that run (live_chart.py sends only the marker lines
-    while it thinks the figure is shown; a new frame would have to ask, one more round trip)."""
+    live chart removes that chart's frame from the page: its figure goes with the run that
+    draws it again (live_chart.forget_sent)."""
     def render(sel, tt) -> None:
         if view.key != "step":
-            for key in [k for k in st.session_state if str(k).startswith("live_chart_sent:")]:
-                del st.session_state[key]
+            live_chart.forget_sent()
         view.render(sel, tt)
         if view.key != "gradients" and sel.start is None:  # ahead keys runs from zeros
             since = max(0, sel.t - gradients.MAX_JACOBIAN_SPAN)
