@@ -5,11 +5,10 @@ The URL carries it as h0_ckpt and h0_text (selection.start_from_url validates th
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
 from gru_core import Checkpoint, TextTrace, UnknownTokens
+from gru_core.core.lm import initial_state
 
 from . import cache, catalogue
 from .export import f4
@@ -46,24 +45,24 @@ def state(sel: Selection) -> cache.Start | None:
     ckpt, text = sel.start
     other = catalogue.model(ckpt)
     try:
-        h_n = cache.trace(ckpt, other, text).h_n
+        first = cache.trace(ckpt, other, text)
     except (UnknownTokens, ValueError, cache.TooLarge, cache.Busy) as e:
         st.error(f"Start from: {plain(ckpt)} cannot read its text ({plain(e, 200)}). Change "
                  "the text under “Start from”, or start from zeros.")
         st.stop()
-    want, cfg = _shape(sel.model), sel.model.config
-    dtype = sel.model.module.recurrent.weight_hh_l0.dtype
-    if tuple(h_n.shape) != want or h_n.dtype != dtype:
+    try:
+        h0, source = initial_state(sel.model, first, None)  # gru_core's check of h0
+    except ValueError:  # said here with both models' layouts, as the sidebar offers them
+        want, cfg = _shape(sel.model), sel.model.config
         st.error(
             f"Start from: the final state of that text on {plain(ckpt)} is "
-            f"{_layout(other, h_n)}, but {plain(sel.model.name)} starts from "
+            f"{_layout(other, first.h_n)}, but {plain(sel.model.name)} starts from "
             f"{_layout(sel.model, None)}: h0 must be (layers × directions, units) = {want}, "
-            f"{str(dtype)[6:]}, as nn.GRU takes it ({cfg.num_layers} layer(s), "
+            f"{_dtype(sel.model)}, as nn.GRU takes it ({cfg.num_layers} layer(s), "
             f"{cfg.num_directions} direction(s), {cfg.hidden_size} units). Pick a model of "
             "this shape under “Start from”, or start from zeros.")
         st.stop()
-    shown = text if len(text) <= 40 else text[:40] + "…"
-    return cache.Start((ckpt, text), h_n, f"the final state of {shown!r} on {ckpt}")
+    return cache.Start((ckpt, text), h0, source)
 
 
 def _shape(ck: Checkpoint) -> tuple[int, int]:
@@ -71,22 +70,26 @@ def _shape(ck: Checkpoint) -> tuple[int, int]:
     return cfg.num_layers * cfg.num_directions, cfg.hidden_size
 
 
+def _dtype(ck: Checkpoint) -> str:
+    return str(ck.module.recurrent.weight_hh_l0.dtype)[6:]
+
+
 def _layout(ck: Checkpoint, h_n) -> str:
-    shape = _shape(ck) if h_n is None else tuple(h_n.shape)
-    dtype = ck.module.recurrent.weight_hh_l0.dtype if h_n is None else h_n.dtype
-    return f"{shape} {str(dtype)[6:]}"
+    """(shape) dtype: of the state h_n, or (None) of the state the model starts from."""
+    if h_n is None:
+        return f"{_shape(ck)} {_dtype(ck)}"
+    return f"{tuple(h_n.shape)} {str(h_n.dtype)[6:]}"
 
 
-def words(sel: Selection, tt: TextTrace, units: list[int] | None = None,
-          quote: Callable[[str], str] = plain) -> str:
+def words(sel: Selection, tt: TextTrace, units: list[int] | None = None) -> str:
     """The card's (and the post's) sentence: where h_prev at t = 0 came from, with the units'
-    values there. Markdown: the other model's name and its text enter only through quote()
-    (plain() code spans, on the page and in a post)."""
+    values there. Markdown: the other model's name and its text enter only as plain() code
+    spans, on the page and in a post."""
     if sel.start is None or tt.h0 is None:
         return ZEROS + "."
     ckpt, text = sel.start
     row = sel.layer * tt.config.num_directions + sel.direction
     first = 0 if sel.direction == 0 else tt.T - 1  # the reverse pass starts at the end
     values = ", ".join(f"unit {u}: {f4(float(tt.h0[row, u]))}" for u in units or [sel.unit])
-    return (f"h_prev at t = {first} is the final state h_n of {quote(text)} on {quote(ckpt)} "
+    return (f"h_prev at t = {first} is the final state h_n of {plain(text)} on {plain(ckpt)} "
             f"(for {values}), not zeros.")
