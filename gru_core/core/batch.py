@@ -171,5 +171,5 @@ def _batched_h0(h0: torch.Tensor | None, LD: int, B: int, H: int, dtype) -> torc
     if h0.shape != (LD, B, H):
         raise ValueError(f"h0 must be (num_layers*directions, batch, hidden) = ({LD}, {B}, {H}) "
                          f"for this batch, got {tuple(h0.shape)}")
-    return h0.to(dtype)
+    return h0
 

@@ -133,16 +133,14 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
     notes = _check(gru, x, h0, config, dtype)
     if isinstance(x, PackedSequence) or x.dim() == 3:
         batch_first = bool(getattr(gru, "batch_first", False))
-        x = x._replace(data=x.data.to(dtype)) if isinstance(x, PackedSequence) else x.to(dtype)
         output, h_n, inputs, parts, batch = run_batch(sd, config, x, h0, batch_first, dtype)
         return Trace(config, output, h_n, inputs, sd, parts, batch=batch, notes=notes)
-    x = x.to(dtype)
     if h0 is not None and h0.dim() == 3 and h0.shape[1] == 1:  # (L*D, 1, H): nn.GRU's B = 1
         h0 = h0[:, 0]
     if h0 is not None and h0.shape != (L * D, H):
         raise ValueError(f"h0 must be (num_layers*directions, hidden) = ({L * D}, {H}) for one "
                          f"unbatched sequence, got {tuple(h0.shape)}")
-    h0 = x.new_zeros(L * D, H) if h0 is None else h0.to(dtype)
+    h0 = x.new_zeros(L * D, H) if h0 is None else h0
     threads, (recurrence, pool) = torch.get_num_threads(), _pools()
 
     inputs, parts, finals, pending = [], {}, [], []
