@@ -10,6 +10,8 @@ Both pages are served and driven by headless Chromium in the same run, alternati
   of every view, back to the stepper, then every view's second visit; from the click in the
   sidebar to the view's heading, a settled page and every chart drawn;
 - link reopen: a deep link at another t opened in the same tab (--rounds times);
+- first chart view in a fresh browser: a deep link opened in a fresh context, READ seconds of
+  reading, then the first view with an st.plotly_chart (the bare page: its first switch);
 - first open after server start: a fresh server, and at once a deep link in a fresh context
   (--starts times; the bare page's server likewise);
 - cold open: a deep link opened in a fresh browser context (empty HTTP cache, as a forum
@@ -181,6 +183,24 @@ def reopen(page, url: str, heading: str) -> float:
     return timed(lambda: page.goto(url), ready)
 
 
+READ = 3.0  # seconds a reader spends on the first page before the first view switch
+
+
+def first_chart_view(chrome, url: str, ready, label: str, heading: str) -> float:
+    """A fresh context (empty cache, nothing of Streamlit's Plotly code loaded yet): open
+    `url`, read READ seconds, switch to the view `label`."""
+    context = chrome.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(url)
+        ready(page)
+        settle(page, 120_000)
+        page.wait_for_timeout((READ - THINK) * 1000)  # switch() waits THINK more
+        return switch(page, label, heading)
+    finally:
+        context.close()
+
+
 def app_link(app: str, text: str, t: int) -> str:
     return f"{app}/?" + urlencode({"ckpt": "agreement", "text": text, "t": t, "unit": 3})
 
@@ -216,6 +236,15 @@ def view_rounds(chrome, app: str, bare: str, rounds: int) -> dict[str, tuple[lis
             reopen(page_bare, f"{bare}/?t={t1}", f"View one at t = {t1}"))
     page_app.close()
     page_bare.close()
+    gates, question = next(iter(APP_VIEWS.items()))
+    for r in range(rounds):
+        add(f"first chart view in a fresh browser ({gates}), {READ:.0f} s after the link",
+            first_chart_view(chrome, app_link(app, round_text(r), 5),
+                             lambda p: app_chart(p).locator(".main-svg").first.wait_for(
+                                 timeout=120_000), gates, question),
+            first_chart_view(chrome, f"{bare}/?t=5",
+                             lambda p: bare_chart(p).locator(".main-svg").first.wait_for(
+                                 timeout=120_000), "two", "View two"))
     return out
 
 

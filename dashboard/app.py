@@ -14,7 +14,16 @@ from dataclasses import replace
 
 import streamlit as st
 
-from dashboard import budget, cache, catalogue, screen_share, selection, start_from, whatif_link
+from dashboard import (
+    budget,
+    cache,
+    catalogue,
+    live_chart,
+    screen_share,
+    selection,
+    start_from,
+    whatif_link,
+)
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import file_label, highlighted_text, plain
@@ -236,12 +245,14 @@ def main() -> None:
             st.session_state[key] = st.session_state[key]
     sel = sidebar()
     if sel.view == QUESTIONS:
+        live_chart.forget_sent()  # this page keeps no chart frame mounted
         show_notices()
         selection.write_url(sel.params())
         index([v for v in VIEWS.values() if v.link])
         return
-    if sel.view != "step":
-        st.header(VIEWS[sel.view].question)
+    heading = st.empty()  # in every view, so the step's block below keeps its place (and the
+    if sel.view != "step":  # stepper's chart frame in it: live_chart.keep_mounted)
+        heading.header(VIEWS[sel.view].question)
     at_step(replace(sel, text=read_text(sel.model, sel.model_key, start_from.state(sel))))
 
 

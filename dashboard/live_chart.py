@@ -8,9 +8,10 @@ reports clicks on heatmap cells, which st.plotly_chart's selections do not suppo
 Its frontend is live_chart/index.html plus plotly.js from the installed plotly package, copied
 together into a folder this process creates for itself (see _frontend).
 
-plotly.js (4.7 MB) is loaded by each new frame of the chart: every return to the stepper from
-another view, every reopened link. Streamlit serves a component's files with no validator, so
-the browser fetched it again each time (and the server gzipped it again, on its event loop).
+plotly.js (4.7 MB) is loaded by each new frame of the chart: every reopened link (a view that
+does not show the chart keeps its frame mounted, hidden: keep_mounted). Streamlit serves a
+component's files with no validator, so the browser fetched it again each time (and the server
+gzipped it again, on its event loop).
 Where the app's static serving is on (.streamlit/config.toml), the frame loads it from
 dashboard/static/ instead, which Streamlit serves with an ETag and Last-Modified: the browser
 keeps it.
@@ -35,6 +36,7 @@ from streamlit import config
 
 HERE = Path(__file__).parent / "live_chart"
 SENT = "live_chart_sent:"  # session_state key prefix: the revision each chart last sent
+STREAMLIT_JS = Path(st.__file__).parent / "static" / "static" / "js"
 STATIC = Path(__file__).parent / "static"  # Streamlit's app static folder: next to app.py
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -72,7 +74,17 @@ def _static_plotly() -> bool:
     return True
 
 
+def _plotly_chunk() -> str | None:
+    """The file name of Streamlit's own Plotly code (its frontend loads it, 4.7 MB, when a page
+    first shows an st.plotly_chart), or None where this Streamlit has no one such file. The
+    chart's frame imports it into the page once the chart is drawn and the page is idle, so
+    that the first view with an st.plotly_chart does not wait for it (index.html, preload)."""
+    found = sorted(STREAMLIT_JS.glob("PlotlyChart.*.js"))
+    return found[0].name if len(found) == 1 else None
+
+
 _component = components.declare_component("live_chart", path=str(_frontend()))
+_PRELOAD = _plotly_chunk()
 
 
 def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], config: dict,
@@ -96,14 +108,30 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
     _component(spec=None if same else pio.to_json(figure(), validate=False),
                shapes=pio.json.to_json_plotly(shapes), revision=revision,
                config=json.dumps(config), clicks=on_click is not None, key=key,
-               player=None if player is None else json.dumps(player),
-               on_change=partial(_answer, key, sent, on_click, on_play), default=None)
+               player=None if player is None else json.dumps(player), preload=_PRELOAD,
+               hidden=False, on_change=partial(_answer, key, sent, on_click, on_play),
+               default=None)
+
+
+def keep_mounted(key: str) -> None:
+    """On a page that does not show the chart (another view): its frame stays mounted, hidden,
+    with the figure it holds, so that going back redraws nothing and loads no plotly.js. Call
+    it as the page's last element: Streamlit's frontend keeps a keyed element's frame only
+    while no element before it moves back from a later place, and a frame moved in the DOM
+    reloads. Nothing is drawn for a chart this session has not shown."""
+    sent = SENT + key
+    if sent not in st.session_state:
+        return
+    _component(spec=None, shapes="[]", revision=st.session_state[sent], config="{}",
+               clicks=False, key=key, player=None, preload=None, hidden=True,
+               on_change=partial(_answer, key, sent, None, None), default=None)
 
 
 def forget_sent() -> None:
     """Every chart is taken as not shown: the next live_chart() sends its figure in that run.
-    For a page that draws no live chart (another view), whose frames the browser removes:
-    a frame drawn when the reader comes back is new, and asking would cost a round trip."""
+    For a page that draws no live chart and keeps none mounted (the questions page), whose
+    frames the browser removes: a frame drawn when the reader comes back is new, and asking
+    would cost a round trip."""
     for key in [k for k in st.session_state if str(k).startswith(SENT)]:
         del st.session_state[key]
 

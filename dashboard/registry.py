@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import streamlit as st
+
 from . import cache, live_chart
 from .view import View
 from .views import example, gradients, memory, number, reset, saturation, stepper
@@ -12,13 +14,16 @@ from .views import example, gradients, memory, number, reset, saturation, steppe
 
 def _dispatched(view: View) -> View:
     """The view's render, then what the next click may need computed in the background
-    (cache.ahead: the gradient view's curves at this step). A view without the stepper's
-    live chart removes that chart's frame from the page: its figure goes with the run that
-    draws it again (live_chart.forget_sent)."""
+    (cache.ahead: the gradient view's curves at this step). Another view than the stepper
+    draws in one block, followed by the stepper's chart frame kept mounted and hidden
+    (live_chart.keep_mounted): the way back to the stepper redraws nothing."""
     def render(sel, tt) -> None:
-        if view.key != "step":
-            live_chart.forget_sent()
-        view.render(sel, tt)
+        if view.key == "step":
+            view.render(sel, tt)
+        else:
+            with st.container():  # one element: the frame after it keeps its place
+                view.render(sel, tt)
+            live_chart.keep_mounted(stepper.CHART)
         if view.key != "gradients" and sel.start is None:  # ahead keys runs from zeros
             since = max(0, sel.t - gradients.MAX_JACOBIAN_SPAN)
             cache.ahead(sel.model_key, sel.model, tt, sel.t, sel.layer, since)

@@ -47,6 +47,7 @@ from .example import add_button
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
+CHART = "step_chart"  # the live chart's key (other views keep its frame: registry.py)
 
 
 def window(t: int, T: int, playing: bool = False) -> slice:
@@ -276,7 +277,7 @@ def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
                 f"{how}:{cell}")
     player = {"t": sel.t, "T": tt.T, "playing": playing}
     live_chart(figure, revision, charts.step_markers(sel.t, order.index(unit)), charts.CONFIG,
-               key="step_chart", on_click=_clicked, player=player, on_play=_played)
+               key=CHART, on_click=_clicked, player=player, on_play=_played)
     st.caption(
         f"Top, for unit {unit}: each bar pair adds up to {sym['h']} (black line). When "
         f"{sym['z']} (dotted, right axis) is near 1 the unit keeps its old value (blue); near 0 it "
