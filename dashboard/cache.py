@@ -6,6 +6,7 @@ in what order they run is budget.py's."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import gc
@@ -194,7 +195,12 @@ class Ahead:
     """One background thread that computes what the next click may ask for, once the reader
     has paused for DELAY seconds: a newer request replaces one not yet started (stepping
     through a text computes nothing until the reader stops). Never on a visitor's path: a
-    failure is dropped, and the view computes it itself when asked."""
+    failure is dropped, and the view computes it itself when asked.
+
+    At exit no job starts any more, and the one running is waited for (atexit runs while the
+    thread still lives): a process that ends under a torch computation in a daemon thread
+    aborts ("terminate called without an active exception", exit status 134), as a server
+    stopped, or a short test run, did while a curve was being computed."""
 
     DELAY = 0.3
 
@@ -202,6 +208,8 @@ class Ahead:
         self._cond = threading.Condition()
         self._next = None  # (when, job)
         self._thread: threading.Thread | None = None
+        self._busy = self._stopping = False
+        atexit.register(self._drain)
 
     def submit(self, job) -> None:
         with self._cond:
@@ -210,18 +218,33 @@ class Ahead:
                 self._thread = threading.Thread(target=self._run, name="gru-ahead",
                                                 daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            self._cond.notify_all()
 
     def _run(self) -> None:
         while True:
             with self._cond:
-                while self._next is None or time.monotonic() < self._next[0]:
+                while not self._stopping and (self._next is None
+                                              or time.monotonic() < self._next[0]):
                     self._cond.wait(None if self._next is None
                                     else self._next[0] - time.monotonic())
-                job, self._next = self._next[1], None
-            with contextlib.suppress(Exception):
-                job()
-            del job  # nothing of it is kept while the thread waits
+                if self._stopping:
+                    return
+                job, self._next, self._busy = self._next[1], None, True
+            try:
+                with contextlib.suppress(Exception):
+                    job()
+            finally:
+                del job  # nothing of it is kept while the thread waits
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+    def _drain(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+            while self._busy:
+                self._cond.wait()
 
 
 _AHEAD = Ahead()

@@ -1,6 +1,8 @@
 """What is computed ahead of a click (dashboard/cache.py) and before the first visitor
 (dashboard/warm.py): the same numbers, computed once."""
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -37,6 +39,27 @@ def test_ahead_runs_only_the_latest_request_once_the_reader_pauses():
     for i in range(5):  # stepping through a text: each step replaces the last
         ahead.submit(lambda i=i: (ran.append(i), done.set()))
     assert done.wait(5) and ran == [4]
+
+
+EXIT_UNDER_A_JOB = """
+import threading, time, sys
+from dashboard import cache
+started = threading.Event()
+def job():
+    started.set()
+    time.sleep(1.0)
+    open(sys.argv[1], "w").write("finished")
+cache.Ahead().submit(job)
+started.wait(10)
+"""  # the process ends while the job runs
+
+
+def test_a_process_ending_while_a_job_runs_waits_for_it(tmp_path):
+    """Before, the daemon thread was cut off at exit: under torch, the process aborted (134)."""
+    out = tmp_path / "out.txt"
+    done = subprocess.run([sys.executable, "-c", EXIT_UNDER_A_JOB, str(out)], cwd=ROOT,
+                          timeout=120)
+    assert done.returncode == 0 and out.read_text() == "finished"
 
 
 def test_the_gradient_curve_computed_ahead_is_the_views_own():
