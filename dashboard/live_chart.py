@@ -5,10 +5,17 @@ chart again at each step (four heatmaps, the balance bars, a hundred tick labels
 keeps one plot in an iframe and, while `revision` is unchanged, only relayouts the shapes. It also
 reports clicks on heatmap cells, which st.plotly_chart's selections do not support.
 
-Its frontend is live_chart/index.html plus plotly.js from the installed plotly package, copied
-together into a folder this process creates for itself (see _frontend).
+Its frontend is live_chart/index.html plus plotly.js, copied together into a folder this
+process creates for itself (see _frontend), and served to the frame as plotly.min.js.
 
-plotly.js (4.7 MB) is loaded by each new frame of the chart: every reopened link (a view that
+Which plotly.js: the cartesian bundle of the version the plotly package ships (its bar, scatter
+and heatmap traces are all the chart and the cell draw; tests/test_charts.py checks both), kept
+beside index.html with its licence (from npm's plotly.js-cartesian-dist-min). A frame
+evaluates the bundle before it can draw: the full one, 4.7 MB, held the page's main thread
+about 1.1 s in a fresh browser (every forum reader's first click), the cartesian one, 1.5 MB,
+0.3 s (bench/open_breakdown.py).
+
+plotly.js is loaded by each new frame of the chart: every reopened link (a view that
 does not show the chart keeps its frame mounted, hidden: keep_mounted). Streamlit serves a
 component's files with no validator, so the browser fetched it again each time (and the server
 gzipped it again, on its event loop).
@@ -38,14 +45,15 @@ HERE = Path(__file__).parent / "live_chart"
 SENT = "live_chart_sent:"  # session_state key prefix: the revision each chart last sent
 STREAMLIT_JS = Path(st.__file__).parent / "static" / "static" / "js"
 STATIC = Path(__file__).parent / "static"  # Streamlit's app static folder: next to app.py
-PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+PLOTLY_JS = HERE / "plotly-cartesian.min.js"
+SHIPPED_PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"  # its version
 
 
 def _frontend() -> Path:
     """A folder with index.html and plotly.min.js side by side, made by this process for
     itself (mkdtemp: a fresh name, mode 0700) and removed when it exits. Never a folder found
     in the shared temp directory: whatever is in it runs in every visitor's page, on the app's
-    origin. Copying the 4.7 MB of plotly.min.js once per process is the price of that."""
+    origin. Copying plotly.js (1.5 MB) once per process is the price of that."""
     folder = Path(tempfile.mkdtemp(prefix="gru-stepper-live-chart-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     html = (HERE / "index.html").read_text()

@@ -388,3 +388,25 @@ def test_step_terms_over_a_window_are_the_step_cards_terms(ckpt, layer):
         card = step_card(tt, row["t"], 17, layer, 0).terms
         assert {*WIRES, "r_hn"} == set(row) - {"t"}
         assert {k: row[k] for k in row if k != "t"} == {k: card[k] for k in row if k != "t"}
+
+
+def test_the_chart_frames_plotly_js_draws_every_trace_it_is_sent_at_the_plotly_packages_version():
+    """The step chart's frame loads plotly.js's cartesian bundle (live_chart.PLOTLY_JS, a
+    third of the full one's size): it must hold every trace type the chart and the cell are
+    sent, and be the plotly.js version the plotly package writes its figures for."""
+    import re
+
+    from dashboard import live_chart
+    bundle = live_chart.PLOTLY_JS.read_bytes()
+    version = re.compile(rb"\* plotly\.js (?:\([^)]*\) )?v(\d+\.\d+\.\d+)")
+    assert version.search(bundle[:300]).group(1) == \
+        version.search(live_chart.SHIPPED_PLOTLY_JS.read_bytes()[:300]).group(1)
+    traces = set(re.findall(rb'moduleType:"trace",name:"(\w+)"', bundle))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update({"ckpt": "shakespeare", "text": SPEECH, "t": "34", "unit": "17"})
+    at.run()
+    at.toggle(key="cell").set_value(True).run()
+    spec = _step_chart_spec(at)
+    sent = {d.get("type", "scatter").encode() for d in spec["data"] + spec["cell"]["data"]}
+    assert {b"bar", b"scatter", b"heatmap"} <= sent <= traces
+    assert len(traces) < 20  # the cartesian bundle, not the full one (47 trace types)
