@@ -53,6 +53,12 @@ def _token_axis(fig: go.Figure, steps, tokens, numbers: bool = True) -> None:
 PANELS = {"balance": ((0.80, 1.0), "y"), "r": ((0.60, 0.76), "y3"), "z": ((0.40, 0.56), "y4"),
           "n": ((0.20, 0.36), "y5"), "h": ((0.0, 0.16), "y6")}
 MARGIN = dict(t=110, b=60, l=60, r=90)  # fixed: Plotly's automatic margins cost a second layout
+# Every axis of the step chart: no automatic margins (above), and its tick labels drawn as they
+# are, not measured one by one to hide any that would cross the figure's edge (Plotly's default
+# for a numeric axis): that measuring was half of the chart's draw at every open (~100 ms, a
+# forced layout per label). Within these margins a label reaches the edge only for a token of
+# some twenty characters at the window's last step, which is then cut by the edge, not hidden.
+FIXED = dict(automargin=False, ticklabeloverflow="allow")
 
 
 def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
@@ -74,15 +80,17 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
         title=dict(text=f"Where {sym['h']} comes from for unit {unit} (top), and every unit at the "
                    "same steps (magenta: step t and the unit)"),
         legend=dict(orientation="h", x=0, y=1.01, yanchor="bottom"),
-        xaxis=dict(anchor="y6", automargin=False, **_token_ticks(steps, df.token)),
+        xaxis=dict(anchor="y6", **FIXED, **_token_ticks(steps, df.token)),
         yaxis=dict(domain=PANELS["balance"][0], anchor="x", title=dict(text="value"),
-                   automargin=False),
+                   **FIXED),
         yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,
-                    dtick=0.25, showgrid=False, title=dict(text=sym["z"]), automargin=False),
+                    dtick=0.25, showgrid=False, title=dict(text=sym["z"]), **FIXED),
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
-                       colorbar=dict(title=dict(text="gate"), y=0.58, len=0.36)),
+                       colorbar=dict(title=dict(text="gate"), y=0.58, len=0.36,
+                                     ticklabeloverflow="allow")),
         coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
-                        colorbar=dict(title=dict(text="value"), y=0.18, len=0.36)),
+                        colorbar=dict(title=dict(text="value"), y=0.18, len=0.36,
+                                      ticklabeloverflow="allow")),
         shapes=step_markers(t, row, tuple(mats)), annotations=[])
     every = max(1, H // 8)
     for name, values in mats.items():
@@ -91,7 +99,7 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
                          customdata=ids, coloraxis="coloraxis" if name in "rz" else "coloraxis2",
                          hovertemplate=f"{sym[name]} = %{{z:.4f}}<br>t = %{{x}}, unit = "
                          "%{customdata}<extra></extra>"))
-        layout[f"yaxis{ya[1:]}"] = dict(domain=(lo, hi), anchor="x", automargin=False,
+        layout[f"yaxis{ya[1:]}"] = dict(domain=(lo, hi), anchor="x", **FIXED,
                                         title=dict(text=f"{sym[name]}: unit"),
                                         autorange="reversed",  # order[0] on the top row
                                         tickmode="array", tickvals=list(range(0, H, every)),

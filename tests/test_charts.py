@@ -29,6 +29,11 @@ def test_step_chart_is_valid_plotly_with_markers(notation):
     assert [(s.x0, s.x1) for s in step_lines] == [(57, 57)]  # through every panel
     assert sorted(s.yref for s in unit_lines) == heat_axes and {s.y0 for s in unit_lines} == {3}
     assert list(fig.layout.xaxis.ticktext)[0].startswith("a")  # the characters on the time axis
+    # every axis and colour bar draws its labels as they are: Plotly's default measures each
+    # label to hide those past the plot's edge, half of the chart's draw at every open
+    axes = [fig.layout[k] for k in ("xaxis", "yaxis", *(f"yaxis{i}" for i in range(2, 7)))]
+    bars = [fig.layout.coloraxis.colorbar, fig.layout.coloraxis2.colorbar]
+    assert [a.ticklabeloverflow for a in axes + bars] == ["allow"] * 9
 
 
 def test_prediction_chart_is_valid_plotly():

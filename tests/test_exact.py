@@ -114,13 +114,20 @@ def test_directions_and_layers_run_beside_each_other_bitwise(monkeypatch, thread
     """Each direction's nn.GRU on a core of its own, block by block, with the gates (and the
     layer below's) computed beside it: small blocks, so that short texts cross many of them."""
     monkeypatch.setattr(trace_mod, "CHUNK", 16)
-    ran, beside = [], trace_mod._beside
+    ran, beside, stacked = [], trace_mod._beside, trace_mod._stacked
 
-    def recorded(sd, layer, *rest):
-        ran.append((layer, beside(sd, layer, *rest)))
-        return ran[-1][1]
+    def recorded(sd, layer, *rest):  # one layer, its directions beside each other
+        h_n = beside(sd, layer, *rest)
+        ran.append((layer, h_n is not None))
+        return h_n
+
+    def recorded_stacked(*args):  # one direction, its layers beside each other
+        got = stacked(*args)
+        ran.append((0, len(got[0]) > 0))  # layer 0 kept
+        return got
 
     monkeypatch.setattr(trace_mod, "_beside", recorded)
+    monkeypatch.setattr(trace_mod, "_stacked", recorded_stacked)
     gru = make_gru(7, 33, layers=2, bidirectional=bidirectional, dtype=dtype, seed=5)
     probe = trace_mod._same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
                                              trace_mod._pools()[0])
@@ -130,7 +137,36 @@ def test_directions_and_layers_run_beside_each_other_bitwise(monkeypatch, thread
         tr = recompute(gru, x, h0)
         _every_term_is_nn_grus(gru, x, h0, tr)
     if threads == 1 or probe:  # the path under test ran; one-hot blocks never fall back
-        assert ran and all(h is not None for layer, h in ran if layer == 0 and kind == "one-hot")
+        assert ran and all(kept for layer, kept in ran if layer == 0 and kind == "one-hot")
+
+
+def test_the_layers_of_one_direction_run_side_by_side_a_block_apart(monkeypatch, threads):
+    """Layer 1's block k runs once layer 0's block k has ended, not once all of layer 0 has:
+    its first block starts before layer 0's last one ends, and every term is nn.GRU's."""
+    monkeypatch.setattr(trace_mod, "CHUNK", 16)
+    events, block = [], trace_mod._block
+
+    def recorded(run, part, steps, h):
+        events.append(("start", part, steps.start))
+        got = block(run, part, steps, h)
+        events.append(("end", part, steps.start))
+        return got
+
+    monkeypatch.setattr(trace_mod, "_block", recorded)
+    gru = make_gru(7, 33, layers=2, seed=5)
+    x, h0 = _inputs("one-hot", 160, 7), torch.randn(2, 33)
+    tr = recompute(gru, x, h0)
+    _every_term_is_nn_grus(gru, x, h0, tr)
+    probe = trace_mod._same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
+                                             trace_mod._pools()[0])
+    if threads == 1 or probe:  # else nn.GRU ran at the caller's setting, as it must
+        below, above = tr.parts[(0, 0)], tr.parts[(1, 0)]
+        first_above = next(i for i, (what, part, _) in enumerate(events)
+                           if what == "start" and part is above)
+        last_below = events.index(("end", below, 144))
+        assert first_above < last_below, events
+        assert [at for what, part, at in events if what == "start" and part is above] == \
+            list(range(0, 160, 16))  # every block of layer 1 once, in order
 
 
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])

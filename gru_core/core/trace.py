@@ -29,8 +29,13 @@ it has produced, and those of the layer below, are computed on another. For one-
 is bitwise one nn.GRU run (the input terms are exact look-ups); for dense input (an embedding,
 a layer above the first) each block's input product is compared with the caller's, and the
 layer runs at the caller's setting if one differs. Each block is queued by the one before it,
-so another trace's blocks take turns. (1 layer, one-hot: 1.03x nn.GRU on a quiet machine,
-against about 1.35x with the gates computed after it; bench/trace_vs_gru.py for the rest.)
+so another trace's blocks take turns. With one direction and several layers, the layers run
+side by side likewise (_stacked): layer l+1's block k as soon as layer l's block k has ended,
+on the other core; its input product at the caller's setting, which needs all of layer l, is
+computed once layer l has ended, and its blocks' gates and checks wait for it; if one differs,
+the layers below it are kept. (1 layer, one-hot: 1.03x nn.GRU on a quiet machine, against
+about 1.35x with the gates computed after it; 2 layers, side by side: 1.18x -> 0.96x in one
+run; bench/trace_vs_gru.py for the rest.)
 If a step's bits do depend on the thread count, the hidden products are recomputed one step at
 a time at the caller's setting, as nn.GRU did them (1.8x).
 """
@@ -144,13 +149,20 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
     threads, (recurrence, pool) = torch.get_num_threads(), _pools()
 
     inputs, parts, finals, pending = [], {}, [], []
-    layer_in = x
-    for layer in range(L):
+    layer_in, first, differs = x, 0, False  # first: the first layer the loop below runs
+    if D == 1 and L > 1 and (threads == 1 or all(
+            _same_bits_on_one_core(single_layer(sd, k), threads, recurrence) for k in range(L))):
+        own, finals, layer_in = _stacked(sd, x, h0, recurrence, pool, pending)
+        inputs, first = [part.x for part in own], len(own)
+        parts = {(layer, 0): part for layer, part in enumerate(own)}
+        differs = first < L  # that layer's blocks would differ again: the caller's setting
+    for layer in range(first, L):
         inputs.append(layer_in)
         run, h0_l = single_layer(sd, layer), h0[layer * D : (layer + 1) * D]
         own = [_Terms(sd, layer, d, layer_in, h0_l[d : d + 1]) for d in range(D)]
         one_core = threads == 1 or _same_bits_on_one_core(run, threads, recurrence)
-        h_n = _beside(sd, layer, own, recurrence, pool, pending) if one_core else None
+        beside = one_core and not (differs and layer == first)
+        h_n = _beside(sd, layer, own, recurrence, pool, pending) if beside else None
         if h_n is None:  # nn.GRU at the caller's setting, the gates after it
             h_n = _at_callers_setting(run, own, layer_in, h0_l, one_core, pool, pending)
         out = own[0].h if D == 1 else torch.cat([part.h for part in own], 1)
@@ -236,6 +248,94 @@ def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecu
     return torch.cat(h_n)
 
 
+def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPoolExecutor,
+             pool: ThreadPoolExecutor, pending: list[Future]
+             ) -> tuple[list[_Terms], list[torch.Tensor], torch.Tensor]:
+    """One direction, its layers side by side: layer l+1's block k runs on the other
+    recurrence worker as soon as layer l's block k and its own block k-1 have ended (nn.GRU
+    runs the layers one after the other), each block's gates on `pool`. A layer's input product
+    at the caller's setting, what nn.GRU computes, needs the whole layer below: its blocks'
+    gates and checks wait for it (layer 0's, for dense input, is computed here meanwhile).
+    Returns the layers below the first whose blocks' input product was not the caller's (all
+    of them if none), their (1, H) h_n each, and the output of the last of them, the next
+    layer's input. The jobs of the layers dropped have stopped."""
+    L, T, H = len(h0), len(x), h0.shape[1]
+    chunks, runs = _chunks(T), [_direction(sd, layer, 0) for layer in range(L)]
+    own = [_Terms(sd, 0, 0, x, h0[:1], later=True)]  # a dense x: its product beside block 0
+    for layer in range(1, L):  # read as dense (a one-hot row's product is its column anyway),
+        # the layer below's h where its rows are dense, else a copy
+        below = own[-1].h
+        x_l = below if below.is_contiguous() else x.new_empty(T, H)  # filled block by block
+        own.append(_Terms(sd, layer, 0, x_l, h0[layer : layer + 1], later=True))
+    inputs = [part.x for part in own]
+    lock, checks = threading.Lock(), []
+    wrong, jobs = [threading.Event() for _ in range(L)], [[] for _ in range(L)]
+    waits = [[(layer > 0) + (k > 0) for k in range(len(chunks))] for layer in range(L)]
+    carry: list[list] = [[part.h0] + [None] * (len(chunks) - 1) for part in own]
+    held: list[list] = [[] for _ in range(L)]  # blocks that ended before their input product
+    known, ended = [own[0].look_up()] + [False] * (L - 1), [Future() for _ in range(L)]
+
+    def gates(layer: int, x_run: torch.Tensor, c: slice) -> None:
+        if own[layer].idx is None:
+            checks.append(pool.submit(own[layer].check, x_run, c, wrong[layer]))
+        jobs[layer].append(pool.submit(own[layer].fill, c))
+
+    def arrive(layer: int, k: int) -> None:  # one of block k's two inputs is there
+        with lock:
+            waits[layer][k] -= 1
+            go = waits[layer][k] == 0
+        if go:
+            recurrence.submit(block, layer, k)
+
+    def block(layer: int, k: int) -> None:
+        try:
+            c = chunks[k]
+            h, x_run = _block(runs[layer], own[layer], c, carry[layer][k])
+            if layer + 1 < L and inputs[layer + 1] is not own[layer].h:
+                inputs[layer + 1][c] = own[layer].h[c]
+            with lock:
+                if known[layer]:
+                    gates(layer, x_run, c)
+                else:
+                    held[layer].append((x_run, c))
+            if k + 1 < len(chunks):
+                carry[layer][k + 1] = h
+                arrive(layer, k + 1)
+            else:
+                ended[layer].set_result(h)
+            if layer + 1 < L:
+                arrive(layer + 1, k)
+        except BaseException as error:  # the caller waits on `ended`: it must hear of it,
+            for later in ended[layer:]:  # and the layers above can no longer end either
+                if not later.done():
+                    later.set_exception(error)
+
+    recurrence.submit(block, 0, 0)  # the one block that waits for nothing
+
+    def learn(layer: int) -> None:  # its input is whole: the product, as nn.GRU's, then gates
+        own[layer].input_product()
+        with lock:
+            known[layer] = True
+            for x_run, c in held[layer]:
+                gates(layer, x_run, c)
+
+    if not known[0]:  # dense input: its product while layer 0's first blocks run
+        learn(0)
+    h_n = []
+    for layer in range(L):
+        h_n.append(ended[layer].result())
+        if layer + 1 < L:
+            learn(layer + 1)
+    _wait(checks)
+    ok = next((layer for layer in range(L) if wrong[layer].is_set()), L)
+    dropped = [job for layer in jobs[ok:] for job in layer]
+    for job in dropped:
+        job.cancel()
+    futures.wait(dropped)
+    pending += [job for layer in jobs[:ok] for job in layer]
+    return own[:ok], h_n[:ok], inputs[ok] if ok < L else own[-1].h
+
+
 def _in_blocks(run: nn.GRU, part: _Terms, recurrence: ThreadPoolExecutor,
                pool: ThreadPoolExecutor, checks: list[Future], jobs: list[Future],
                wrong: threading.Event) -> Future:
@@ -251,7 +351,7 @@ def _in_blocks(run: nn.GRU, part: _Terms, recurrence: ThreadPoolExecutor,
                 return done.set_result(None)
             h, x = _block(run, part, chunks[k], h)
             at = part.positions(chunks[k])
-            if part.gi is not None:
+            if part.idx is None:
                 checks.append(pool.submit(part.check, x, at, wrong))
             jobs.append(pool.submit(part.fill, at))
             if k + 1 < len(chunks):
@@ -366,18 +466,16 @@ def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
 class _Terms:
     """The buffers of one layer and direction, filled chunk by chunk in nn.GRU's own order."""
 
-    def __init__(self, sd: dict, layer: int, d: int, x: torch.Tensor, h0: torch.Tensor):
+    def __init__(self, sd: dict, layer: int, d: int, x: torch.Tensor, h0: torch.Tensor,
+                 later: bool = False):
         s, (T, H) = suffix(layer, d), (x.shape[0], h0.shape[1])
         self.x, self.H, self.h0, self.reverse = x, H, h0, d == 1
         self.W = sd["weight_hh" + s].t()  # (H, 3H)
         self.b_hh = sd.get("bias_hh" + s)
-        self.W_ih, self.b_ih = W_ih, b_ih = sd["weight_ih" + s], sd.get("bias_ih" + s)
-        self.idx = _one_hot_index(x)
-        if self.idx is not None:  # W_ih x_t + b_ih is exactly column idx[t] of W_ih plus b_ih
-            self.table = W_ih.t() + (b_ih if b_ih is not None else 0)  # (V, 3H) per character
-            self.gi = None
-        else:  # the product nn.GRU does, on the same tensor, at the same thread count
-            self.gi = F.linear(x.unsqueeze(1), W_ih, b_ih)[:, 0]  # (T, 3H) = [ir | iz | in]
+        self.W_ih, self.b_ih = sd["weight_ih" + s], sd.get("bias_ih" + s)
+        self.idx, self.gi = None, None  # later: look_up() or input_product() when x is whole
+        if not later and not self.look_up():
+            self.input_product()
         # (T+1, H) in rows of ALIGN bytes. Forward [h0, h_0 .. h_T-1]: h_prev = rows[:-1];
         # reverse [h_0 .. h_T-1, h0]: h_prev = rows[1:], since the reverse pass reaches t from t+1
         per_row = ALIGN // x.element_size()
@@ -387,6 +485,18 @@ class _Terms:
         self.h, self.h_prev = rows[::-1] if self.reverse else rows
         self.gh = x.new_empty(T, 3 * H)  # [hr | hz | hn]
         self.g = x.new_empty(T, 3 * H)  # [r | z | n]: row stride 3H, so rows are never merged
+
+    def look_up(self) -> bool:
+        """For one-hot x, W_ih x_t + b_ih is exactly column idx[t] of W_ih plus b_ih: a table
+        (V, 3H) to look the input terms up in. False for dense x (its terms: input_product())."""
+        self.idx = _one_hot_index(self.x)
+        if self.idx is not None:
+            self.table = self.W_ih.t() + (self.b_ih if self.b_ih is not None else 0)
+        return self.idx is not None
+
+    def input_product(self) -> None:
+        """gi: the product nn.GRU does, on the same tensor, at the same thread count."""
+        self.gi = F.linear(self.x.unsqueeze(1), self.W_ih, self.b_ih)[:, 0]  # (T, 3H)
 
     def fill(self, steps: slice, step_by_step: bool = False) -> None:
         """The gates of `steps`, CHUNK at a time, as nn.GRU's GRUCell computed them."""
@@ -446,7 +556,7 @@ class _Terms:
 
     def _input_terms(self, steps: Steps) -> torch.Tensor:
         """[ir | iz | in] of `steps`: looked up for one-hot input, stored otherwise."""
-        return self.table[self.idx[steps]] if self.gi is None else self.gi[steps]
+        return self.gi[steps] if self.idx is None else self.table[self.idx[steps]]
 
     def term(self, name: str, steps: Steps) -> torch.Tensor:
         if name in ("h", "h_prev"):
@@ -461,7 +571,7 @@ class _Terms:
 
     def tensors(self) -> list[torch.Tensor]:
         held = [self.h_buf, self.gh, self.g]
-        return held + ([self.table, self.idx] if self.gi is None else [self.gi])
+        return held + ([self.gi] if self.idx is None else [self.table, self.idx])
 
 
 def _one_hot_index(x: torch.Tensor) -> torch.Tensor | None:
