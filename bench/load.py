@@ -63,20 +63,32 @@ def replicas(n: int, timeout: float = 120, env: dict[str, str] | None = None):
     url.pid = proc.pid
     try:
         deadline = time.time() + timeout
+        # each replica on its own port first: a request nginx sent to a replica still starting
+        # would mark it failed for a while (in that nginx worker), and new visitors would all
+        # reach the others
+        for replica in (f"http://127.0.0.1:{port + i}" for i in range(1, n + 1)):
+            _answers(replica, proc, deadline, log_path)
         seen: set[str] = set()
-        while len(seen) < n:  # every replica answers through nginx
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    seen.add(r.headers["X-Replica"])
-            except OSError:
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("replicas did not start; " + str(log_path) + " ends:\n"
-                                       + log_path.read_text()[-2000:]) from None
-                time.sleep(0.3)
+        while len(seen) < n:  # every replica answers through nginx, itself (not after a retry)
+            seen.add(_answers(url, proc, deadline, log_path)["X-Replica"].split(", ")[-1])
         yield url
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def _answers(url: str, proc: subprocess.Popen, deadline: float, log_path: Path):
+    """The headers of url's health check, once it answers; an error with the run's log if the
+    replicas stopped or `deadline` passed first."""
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                return r.headers
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("replicas did not start; " + str(log_path) + " ends:\n"
+                                   + log_path.read_text()[-2000:]) from None
+            time.sleep(0.3)
 
 
 def _in_use(port: int) -> bool:

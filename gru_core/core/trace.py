@@ -273,7 +273,8 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
     waits = [[(layer > 0) + (k > 0) for k in range(len(chunks))] for layer in range(L)]
     carry: list[list] = [[part.h0] + [None] * (len(chunks) - 1) for part in own]
     held: list[list] = [[] for _ in range(L)]  # blocks that ended before their input product
-    known, ended = [own[0].look_up()] + [False] * (L - 1), [Future() for _ in range(L)]
+    one_hot = own[0].look_up()  # layer 0's input terms: a table now, or its product below
+    known, ended = [one_hot] + [False] * (L - 1), [Future() for _ in range(L)]
 
     def gates(layer: int, x_run: torch.Tensor, c: slice) -> None:
         if own[layer].idx is None:
