@@ -57,7 +57,7 @@ MARGIN = dict(t=110, b=60, l=60, r=90)  # fixed: Plotly's automatic margins cost
 # are, not measured one by one to hide any that would cross the figure's edge (Plotly's default
 # for a numeric axis): that measuring was half of the chart's draw at every open (~100 ms, a
 # forced layout per label). Within these margins a label reaches the edge only for a token of
-# some twenty characters at the window's last step, which is then cut by the edge, not hidden.
+# some twenty characters at the window's first or last step: it is then cut, not hidden.
 FIXED = dict(automargin=False, ticklabeloverflow="allow")
 
 

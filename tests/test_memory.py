@@ -2,8 +2,10 @@
 long text, and long texts on a shipped model, measured in a subprocess (its own peak RSS, VmHWM,
 reset after the baseline). The bound: baseline + budget + the upload a session is loading (the
 state_dict read from its bytes, the model built from it) + SLACK for what the allocator keeps of
-freed traces (glibc arenas of the trace's worker threads; measured 40-60 MiB here). Before the
-budget counted uploads' parameters and traces' peaks, ten uploads held ten models."""
+freed traces (glibc arenas of the trace's worker threads; measured 40-60 MiB, and on another
+machine up to 65 MiB: nine runs of main at 5195f2d peaked at 729-748 MiB against a bound of
+747 MiB). Before the budget counted uploads' parameters and traces' peaks, ten uploads held ten
+models: some 90 MiB over this bound."""
 
 import json
 import subprocess
@@ -12,7 +14,7 @@ import sys
 from .conftest import ROOT
 
 BUDGET_MB = 160
-SLACK = 64 * 2**20
+SLACK = 80 * 2**20
 CHILD = r"""
 import io, json, string, sys, torch
 from torch import nn

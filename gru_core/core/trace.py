@@ -255,13 +255,14 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
     recurrence worker as soon as layer l's block k and its own block k-1 have ended (nn.GRU
     runs the layers one after the other), each block's gates on `pool`. A layer's input product
     at the caller's setting, what nn.GRU computes, needs the whole layer below: its blocks'
-    gates and checks wait for it (layer 0's, for dense input, is computed here meanwhile).
+    gates and checks wait for it. (Layer 0's is computed first, as before: computed beside its
+    first blocks, it raised the peak memory of tests/test_memory.py by 8-15 MiB.)
     Returns the layers below the first whose blocks' input product was not the caller's (all
     of them if none), their (1, H) h_n each, and the output of the last of them, the next
     layer's input. The jobs of the layers dropped have stopped."""
     L, T, H = len(h0), len(x), h0.shape[1]
     chunks, runs = _chunks(T), [_direction(sd, layer, 0) for layer in range(L)]
-    own = [_Terms(sd, 0, 0, x, h0[:1], later=True)]  # a dense x: its product beside block 0
+    own = [_Terms(sd, 0, 0, x, h0[:1])]  # its input terms at once, as nn.GRU's first layer
     for layer in range(1, L):  # read as dense (a one-hot row's product is its column anyway),
         # the layer below's h where its rows are dense, else a copy
         below = own[-1].h
@@ -273,8 +274,7 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
     waits = [[(layer > 0) + (k > 0) for k in range(len(chunks))] for layer in range(L)]
     carry: list[list] = [[part.h0] + [None] * (len(chunks) - 1) for part in own]
     held: list[list] = [[] for _ in range(L)]  # blocks that ended before their input product
-    one_hot = own[0].look_up()  # layer 0's input terms: a table now, or its product below
-    known, ended = [one_hot] + [False] * (L - 1), [Future() for _ in range(L)]
+    known, ended = [True] + [False] * (L - 1), [Future() for _ in range(L)]
 
     def gates(layer: int, x_run: torch.Tensor, c: slice) -> None:
         if own[layer].idx is None:
@@ -311,8 +311,6 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
                 if not later.done():
                     later.set_exception(error)
 
-    recurrence.submit(block, 0, 0)  # the one block that waits for nothing
-
     def learn(layer: int) -> None:  # its input is whole: the product, as nn.GRU's, then gates
         own[layer].input_product()
         with lock:
@@ -320,8 +318,7 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
             for x_run, c in held[layer]:
                 gates(layer, x_run, c)
 
-    if not known[0]:  # dense input: its product while layer 0's first blocks run
-        learn(0)
+    recurrence.submit(block, 0, 0)  # the one block that waits for nothing
     h_n = []
     for layer in range(L):
         h_n.append(ended[layer].result())
