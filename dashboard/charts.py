@@ -58,7 +58,8 @@ MARGIN = dict(t=110, b=60, l=60, r=90)  # fixed: Plotly's automatic margins cost
 # for a numeric axis): that measuring was half of the chart's draw at every open (~100 ms, a
 # forced layout per label). Within these margins a label reaches the edge only for a token of
 # some twenty characters at the window's first or last step: it is then cut, not hidden.
-FIXED = dict(automargin=False, ticklabeloverflow="allow")
+LABELS = dict(ticklabeloverflow="allow")  # the colour bars' axes too
+FIXED = dict(automargin=False, **LABELS)
 
 
 def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
@@ -86,11 +87,9 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
         yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,
                     dtick=0.25, showgrid=False, title=dict(text=sym["z"]), **FIXED),
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
-                       colorbar=dict(title=dict(text="gate"), y=0.58, len=0.36,
-                                     ticklabeloverflow="allow")),
+                       colorbar=dict(title=dict(text="gate"), y=0.58, len=0.36, **LABELS)),
         coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
-                        colorbar=dict(title=dict(text="value"), y=0.18, len=0.36,
-                                      ticklabeloverflow="allow")),
+                        colorbar=dict(title=dict(text="value"), y=0.18, len=0.36, **LABELS)),
         shapes=step_markers(t, row, tuple(mats)), annotations=[])
     every = max(1, H // 8)
     for name, values in mats.items():

@@ -150,8 +150,9 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
 
     inputs, parts, finals, pending = [], {}, [], []
     layer_in, first, differs = x, 0, False  # first: the first layer the loop below runs
-    if D == 1 and L > 1 and (threads == 1 or all(
-            _same_bits_on_one_core(single_layer(sd, k), threads, recurrence) for k in range(L))):
+    one_core = [threads == 1 or _same_bits_on_one_core(single_layer(sd, k), threads, recurrence)
+                for k in range(L)]
+    if D == 1 and L > 1 and all(one_core):
         own, finals, layer_in = _stacked(sd, x, h0, recurrence, pool, pending)
         inputs, first = [part.x for part in own], len(own)
         parts = {(layer, 0): part for layer, part in enumerate(own)}
@@ -160,11 +161,10 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
         inputs.append(layer_in)
         run, h0_l = single_layer(sd, layer), h0[layer * D : (layer + 1) * D]
         own = [_Terms(sd, layer, d, layer_in, h0_l[d : d + 1]) for d in range(D)]
-        one_core = threads == 1 or _same_bits_on_one_core(run, threads, recurrence)
-        beside = one_core and not (differs and layer == first)
+        beside = one_core[layer] and not (differs and layer == first)
         h_n = _beside(sd, layer, own, recurrence, pool, pending) if beside else None
         if h_n is None:  # nn.GRU at the caller's setting, the gates after it
-            h_n = _at_callers_setting(run, own, layer_in, h0_l, one_core, pool, pending)
+            h_n = _at_callers_setting(run, own, layer_in, h0_l, one_core[layer], pool, pending)
         out = own[0].h if D == 1 else torch.cat([part.h for part in own], 1)
         parts.update({(layer, d): part for d, part in enumerate(own)})
         finals.append(h_n)
@@ -227,6 +227,13 @@ def _wait(pending: list[Future]) -> None:
     pending.clear()
 
 
+def _drop(jobs: list[Future]) -> None:
+    """Jobs whose work is thrown away: those not started never start, the rest end first."""
+    for job in jobs:
+        job.cancel()
+    futures.wait(jobs)
+
+
 def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecutor,
             pool: ThreadPoolExecutor, pending: list[Future]) -> torch.Tensor | None:
     """Each direction's nn.GRU on a core of its own, block by block, and the gates of each block
@@ -240,9 +247,7 @@ def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecu
     h_n = [run.result() for run in runs]
     _wait(checks)
     if wrong.is_set():
-        for job in jobs:
-            job.cancel()
-        futures.wait(jobs)
+        _drop(jobs)
         return None
     pending += jobs
     return torch.cat(h_n)
@@ -326,10 +331,7 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
             learn(layer + 1)
     _wait(checks)
     ok = next((layer for layer in range(L) if wrong[layer].is_set()), L)
-    dropped = [job for layer in jobs[ok:] for job in layer]
-    for job in dropped:
-        job.cancel()
-    futures.wait(dropped)
+    _drop([job for layer in jobs[ok:] for job in layer])
     pending += [job for layer in jobs[:ok] for job in layer]
     return own[:ok], h_n[:ok], inputs[ok] if ok < L else own[-1].h
 
@@ -471,7 +473,9 @@ class _Terms:
         self.W = sd["weight_hh" + s].t()  # (H, 3H)
         self.b_hh = sd.get("bias_hh" + s)
         self.W_ih, self.b_ih = sd["weight_ih" + s], sd.get("bias_ih" + s)
-        self.idx, self.gi = None, None  # later: look_up() or input_product() when x is whole
+        # later: x is still being written (the layer below runs beside): read as dense, its
+        # input_product() once it is whole
+        self.idx, self.gi = None, None
         if not later and not self.look_up():
             self.input_product()
         # (T+1, H) in rows of ALIGN bytes. Forward [h0, h_0 .. h_T-1]: h_prev = rows[:-1];
