@@ -6,8 +6,9 @@ Prints the README's trace rows. Timings alternate between nn.GRU and the trace (
 `--before REV`, recompute() as trace.py was at git revision REV, say HEAD~1) so that machine
 noise hits all alike; each ratio is the median over repeats of trace_time / gru_time within a
 repeat. A per-step Python loop (the usual way to get the gates) is timed alongside for
-reference, and the path taken where one thread would change the bits (forced here). Last, the
-peak memory of a 100,000-step trace.
+reference, nn.GRU on one thread (the 1-layer trace's floor: its recurrence runs on one core, the
+gates on another), and the path taken where one thread would change the bits (forced here).
+Last, the peak memory of a 100,000-step trace.
 """
 
 from __future__ import annotations
@@ -87,7 +88,21 @@ def compare(label, hidden, layers, bidirectional, kind, steps, repeats, before) 
     if layers == 1 and not bidirectional and kind == "one-hot":
         loop = [clock(lambda: python_loop(gru, x)) / clock(lambda: gru(x)) for _ in range(3)]
         line += f"   (per-step Python loop / nn.GRU = {statistics.median(loop):.2f}x)"
+        if label == "1 layer":  # step by step runs nn.GRU at the caller's setting instead
+            line += f"   (nn.GRU on one thread / nn.GRU = {one_thread(gru, x, repeats):.2f}x)"
     print(line, flush=True)
+
+
+def one_thread(gru, x, repeats: int) -> float:
+    """The 1-layer trace's floor: its recurrence is nn.GRU on one thread (the gates take the
+    other cores), so it can be no faster than that against nn.GRU on all of them."""
+    threads, ratios = torch.get_num_threads(), []
+    for _ in range(repeats):
+        g = clock(lambda: gru(x))
+        torch.set_num_threads(1)
+        ratios.append(clock(lambda: gru(x)) / g)
+        torch.set_num_threads(threads)
+    return statistics.median(ratios)
 
 
 def step_by_step(steps: int, repeats: int) -> None:

@@ -2,6 +2,7 @@
 thread count, and every gate against nn.GRU's cell replayed operation for operation."""
 
 import itertools
+import threading
 
 import pytest
 import torch
@@ -167,6 +168,33 @@ def test_the_layers_of_one_direction_run_side_by_side_a_block_apart(monkeypatch,
         assert first_above < last_below, events
         assert [at for what, part, at in events if what == "start" and part is above] == \
             list(range(0, 160, 16))  # every block of layer 1 once, in order
+
+
+@pytest.mark.parametrize("cores", [2, 8])
+@pytest.mark.parametrize("layers, bidirectional", [(1, True), (2, False), (2, True)])
+def test_the_gates_take_no_core_from_the_recurrences(monkeypatch, threads, cores, layers,
+                                                     bidirectional):
+    """Two recurrences at once (two directions, or two layers side by side) on two cores: the
+    gates wait in the recurrences' queue, between their blocks, rather than share a core with
+    them; with cores to spare they run on the gate pool. Every term is nn.GRU's either way."""
+    monkeypatch.setattr(trace_mod, "CHUNK", 16)
+    monkeypatch.setattr(trace_mod.os, "cpu_count", lambda: cores)
+    where, fill = [], trace_mod._Terms.fill
+
+    def recorded(self, steps, step_by_step=False):
+        where.append(threading.current_thread().name.rsplit("_", 1)[0])
+        fill(self, steps, step_by_step)
+
+    monkeypatch.setattr(trace_mod._Terms, "fill", recorded)
+    gru = make_gru(7, 33, layers=layers, bidirectional=bidirectional, seed=7)
+    x = _inputs("one-hot", 100, 7)
+    h0 = torch.randn(layers * (2 if bidirectional else 1), 33)
+    tr = recompute(gru, x, h0)
+    _every_term_is_nn_grus(gru, x, h0, tr)
+    probe = trace_mod._same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
+                                             trace_mod._pools()[0])
+    if threads == 1 or probe:  # else nn.GRU ran at the caller's setting, the gates after it
+        assert set(where) == {"gru-recurrence" if cores == 2 else "gru-gates"}, where
 
 
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])

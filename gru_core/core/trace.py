@@ -25,7 +25,8 @@ At the caller's thread count. MKL's results can depend on the thread count (and,
 product, on T). nn.GRU therefore runs with the caller's own setting, except when a probe shows
 that one thread gives the step the same bits: then each direction's nn.GRU runs on a core of its
 own (the two directions at once), block by block with h carried, while the gates of the blocks
-it has produced, and those of the layer below, are computed on another. For one-hot input that
+it has produced, and those of the layer below, are computed on another (or, where the
+recurrences take every core, queued between their blocks: _gates_on). For one-hot input that
 is bitwise one nn.GRU run (the input terms are exact look-ups); for dense input (an embedding,
 a layer above the first) each block's input product is compared with the caller's, and the
 layer runs at the caller's setting if one differs. Each block is queued by the one before it,
@@ -242,7 +243,8 @@ def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecu
     block was not the caller's (dense input): then the caller's setting must run the layer.
     This thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
     wrong, checks, jobs = threading.Event(), [], []
-    runs = [_in_blocks(_direction(sd, layer, d), part, recurrence, pool, checks, jobs, wrong)
+    gates = _gates_on(recurrence, pool, len(own))
+    runs = [_in_blocks(_direction(sd, layer, d), part, recurrence, gates, checks, jobs, wrong)
             for d, part in enumerate(own)]
     h_n = [run.result() for run in runs]
     _wait(checks)
@@ -275,6 +277,7 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
         own.append(_Terms(sd, layer, 0, x_l, h0[layer : layer + 1], later=True))
     inputs = [part.x for part in own]
     lock, checks = threading.Lock(), []
+    gate_pool = _gates_on(recurrence, pool, min(L, recurrence._max_workers))
     wrong, jobs = [threading.Event() for _ in range(L)], [[] for _ in range(L)]
     waits = [[(layer > 0) + (k > 0) for k in range(len(chunks))] for layer in range(L)]
     carry: list[list] = [[part.h0] + [None] * (len(chunks) - 1) for part in own]
@@ -283,8 +286,8 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
 
     def gates(layer: int, x_run: torch.Tensor, c: slice) -> None:
         if own[layer].idx is None:
-            checks.append(pool.submit(own[layer].check, x_run, c, wrong[layer]))
-        jobs[layer].append(pool.submit(own[layer].fill, c))
+            checks.append(gate_pool.submit(own[layer].check, x_run, c, wrong[layer]))
+        jobs[layer].append(gate_pool.submit(own[layer].fill, c))
 
     def arrive(layer: int, k: int) -> None:  # one of block k's two inputs is there
         with lock:
@@ -334,6 +337,16 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
     _drop([job for layer in jobs[ok:] for job in layer])
     pending += [job for layer in jobs[:ok] for job in layer]
     return own[:ok], h_n[:ok], inputs[ok] if ok < L else own[-1].h
+
+
+def _gates_on(recurrence: ThreadPoolExecutor, pool: ThreadPoolExecutor,
+              running: int) -> ThreadPoolExecutor:
+    """Where the gates of a block go: to the gate pool while a core is left beside the
+    `running` recurrences, else into the recurrences' own queue, between their blocks. With
+    every core taken, gate threads could only take time slices from the recurrences, which set
+    the pace (2 cores, against nn.GRU: bidirectional 1.02x -> 0.95x, 2 layers bidirectional
+    1.21x -> 1.08x; bench/trace_vs_gru.py)."""
+    return pool if (os.cpu_count() or 1) > running else recurrence
 
 
 def _in_blocks(run: nn.GRU, part: _Terms, recurrence: ThreadPoolExecutor,
@@ -578,6 +591,9 @@ class _Terms:
 
 def _one_hot_index(x: torch.Tensor) -> torch.Tensor | None:
     """(T,) positions of the ones if every row of x is one-hot, else None."""
-    if ((x == 0) | (x == 1)).all() and (x.sum(1) == 1).all():
-        return x.argmax(1)
-    return None
+    # an embedding's rows, a layer's output: the first row tells, not a pass over all of x
+    return x.argmax(1) if _all_one_hot(x[:1]) and _all_one_hot(x) else None
+
+
+def _all_one_hot(x: torch.Tensor) -> bool:
+    return bool(((x == 0) | (x == 1)).all() and (x.sum(1) == 1).all())
