@@ -16,8 +16,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 install: $(VENV)/.installed
 
+# `streamlit run dashboard/app.py $(STREAMLIT_ARGS)`, warmed for its first visitor from
+# inside the server (dashboard/serve.py): imports, models and the links' traces done before it
 run: install
-	$(PY) -m streamlit run dashboard/app.py $(STREAMLIT_ARGS)
+	$(PY) -m dashboard.serve $(STREAMLIT_ARGS)
 
 # what only the tests need (keras, tensorflow-cpu: ~300 MB), kept out of `make run`
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt

@@ -1,6 +1,9 @@
 """What is computed ahead of a click (dashboard/cache.py) and before the first visitor
 (dashboard/warm.py): the same numbers, computed once."""
 
+import asyncio
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -13,7 +16,7 @@ from dashboard.registry import VIEWS
 from dashboard.selection import COURSE_TEXT
 from gru_core import jacobian_norms
 
-from .browser import ROOT, serve
+from .browser import ROOT, free_port, serve
 
 
 def test_a_value_asked_for_while_it_is_computed_is_computed_once():
@@ -82,6 +85,27 @@ def test_warm_opens_every_question_link_and_every_view():
     assert len([q for q in opened if "&" in q]) == len(linked)  # each question's deep link
     assert {f"view={v.key}" for v in linked} <= set(opened)  # and each view on the default text
     assert not any(opened.values())  # none of the pages showed an exception
+
+
+def test_make_run_warms_its_own_server_before_the_first_visitor(tmp_path):
+    """`make run` (dashboard/serve.py) warms the server it starts, on the port Streamlit was
+    given through STREAMLIT_ARGS, with no warm.py beside it: no visitor has come yet."""
+    port, log = free_port(), tmp_path / "run.log"
+    args = f"--server.headless true --server.port {port} --server.fileWatcherType none"
+    with open(log, "wb") as out:
+        run = subprocess.Popen(["make", "run", f"STREAMLIT_ARGS={args}"], cwd=ROOT, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url, deadline = f"http://127.0.0.1:{port}", time.time() + 240
+    try:
+        while f"warm: {url} ready for its first visitor in" not in log.read_text():
+            assert run.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        links, failed = asyncio.run(warm.run_once(url, "view=questions"))  # it still serves
+        assert links and not failed
+        assert "not warmed" not in log.read_text()
+    finally:
+        os.killpg(run.pid, signal.SIGTERM)
+        run.wait(timeout=30)
 
 
 def test_a_computation_that_failed_is_done_again_by_the_one_who_waited_for_it():
