@@ -8,7 +8,8 @@ ranking). Nothing is drawn; the server keeps what the runs left in its caches.
     python -m dashboard.warm [URL]   # run beside the server; default: port 8501 on this
                                      # machine, under STREAMLIT_SERVER_BASE_URL_PATH if set
 
-The Dockerfile and deploy/run.sh start it with each server; bench/step_latency.py measures the
+The Dockerfile and deploy/run.sh start it with each server, `make run` from inside its own
+(dashboard/serve.py); bench/step_latency.py measures the
 first open after it.
 """
 
