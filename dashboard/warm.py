@@ -9,8 +9,7 @@ ranking). Nothing is drawn; the server keeps what the runs left in its caches.
                                      # machine, under STREAMLIT_SERVER_BASE_URL_PATH if set
 
 The Dockerfile and deploy/run.sh start it with each server, `make run` from inside its own
-(dashboard/serve.py); bench/step_latency.py measures the
-first open after it.
+(dashboard/serve.py); bench/step_latency.py measures the first open after it.
 """
 
 from __future__ import annotations
