@@ -20,6 +20,7 @@ import re
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -52,16 +53,23 @@ async def run_once(url: str, query: str) -> tuple[list[str], bool]:
                 return links, failed
 
 
-def wait_healthy(url: str, timeout: float) -> None:
-    deadline = time.time() + timeout
+def wait_healthy(url: str | Callable[[], str | None], timeout: float) -> str:
+    """The server's URL once it answers its health check. `url` may be a function that says
+    where the server is now (None: not known yet), asked again on each try: Streamlit moves to
+    the next port when the one asked for is taken (dashboard/serve.py)."""
+    where, deadline = url if callable(url) else lambda: url, time.time() + timeout
     while True:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            return
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.3)
+        now = where()
+        if now is not None:
+            try:
+                urllib.request.urlopen(now.rstrip("/") + "/_stcore/health", timeout=2)
+                return now.rstrip("/")
+            except OSError:
+                if time.time() > deadline:
+                    raise
+        elif time.time() > deadline:
+            raise TimeoutError(f"the server did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
 
 
 async def warm_all(url: str) -> dict[str, bool]:
@@ -84,17 +92,24 @@ def default_url() -> str:
     return "http://127.0.0.1:8501" + (f"/{path}" if path else "")
 
 
-def warm(url: str, timeout: float = 300) -> float:
-    """Seconds it took, once the server answered its health check."""
-    wait_healthy(url.rstrip("/"), timeout)
+def warm(url: str | Callable[[], str | None], timeout: float = 300) -> tuple[str, float]:
+    """The server's URL, and the seconds warming took once it answered its health check."""
+    url = wait_healthy(url, timeout)
     start = time.perf_counter()
-    asyncio.run(asyncio.wait_for(warm_all(url.rstrip("/")), timeout))
-    return time.perf_counter() - start
+    asyncio.run(asyncio.wait_for(warm_all(url), timeout))
+    return url, time.perf_counter() - start
+
+
+def announce(url: str | Callable[[], str | None], timeout: float = 300) -> None:
+    """warm(), said in one line: on stdout once done, on stderr if not (the server still
+    serves, only colder)."""
+    try:
+        target, seconds = warm(url, timeout)
+        print(f"warm: {target} ready for its first visitor in {seconds:.1f} s", flush=True)
+    except (OSError, TimeoutError, websockets.WebSocketException) as e:
+        name = url if isinstance(url, str) else "the server"
+        print(f"warm: {name} not warmed ({e!r})", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
-    target = sys.argv[1] if len(sys.argv) > 1 else default_url()
-    try:
-        print(f"warm: {target} ready for its first visitor in {warm(target):.1f} s", flush=True)
-    except (OSError, TimeoutError, websockets.WebSocketException) as e:  # the server still serves
-        print(f"warm: {target} not warmed ({e!r})", file=sys.stderr, flush=True)
+    announce(sys.argv[1] if len(sys.argv) > 1 else default_url())
