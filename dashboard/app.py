@@ -19,15 +19,13 @@ from dashboard import (
     cache,
     catalogue,
     live_chart,
-    screen_share,
     selection,
-    start_from,
-    whatif_link,
 )
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import file_label, highlighted_text, plain
 from dashboard.views.questions import index
+from dashboard.views.stepper import screen_share, start_from, whatif_link
 from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens, read_vocab
 from gru_core.core.checkpoint import NoVocabulary
 

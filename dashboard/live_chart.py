@@ -106,7 +106,7 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
     through figure()["steps"] ([{"t", "line"}], the card line of each step it holds) on its
     own, moving the step line without a server round trip, and calls on_play with
     {"t", "playing"} when it pauses or needs the next window. With figure()["cell"] (a Plotly
-    figure: dashboard/cell_figure.py) the cell is drawn below the chart, and each step's
+    figure: dashboard/views/stepper/cell.py) the cell is drawn below the chart, and each step's
     "cell" ({annotation name: text}) is written into it as the player shows that step."""
     sent = SENT + key
     same = st.session_state.get(sent) == revision

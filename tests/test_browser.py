@@ -372,7 +372,7 @@ def _card_labels(t: int, unit: int, notation: str = "pytorch") -> dict[str, str]
     """What the cell must show at t: the step card's numbers (gru_core.step_card), as text."""
     import html
 
-    from dashboard.cell_figure import labels
+    from dashboard.views.stepper.cell import labels
     from gru_core import load_checkpoint, step_card
 
     from .conftest import CHECKPOINTS

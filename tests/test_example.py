@@ -310,8 +310,8 @@ def test_worked_example_in_chromium(tmp_path):
 
 @pytest.mark.parametrize("notation", ["pytorch", "course"])
 def test_cell_figure_carries_the_cards_numbers(notation):
-    from dashboard.cell_figure import cell_figure
     from dashboard.export import f4
+    from dashboard.views.stepper.cell import cell_figure
     from gru_core import load_checkpoint, step_card
 
     from .conftest import CHECKPOINTS
@@ -341,8 +341,8 @@ def test_stepper_draws_the_cell_in_the_player_with_the_cards_numbers(notation):
     """The cell is drawn inside the step chart's component, at t, and every frame the player
     holds carries its labels: at each step they are the step card's numbers at that step (and
     plain nn.GRU's, to the printed digits)."""
-    from dashboard.cell_figure import labels
     from dashboard.export import f4
+    from dashboard.views.stepper.cell import labels
     from gru_core import load_checkpoint, step_card
 
     from .conftest import CHECKPOINTS

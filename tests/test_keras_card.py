@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import torch
 
-from dashboard.cell_figure import cell_figure, wire_values
 from dashboard.export import (
     comparison,
     course_latex,
@@ -22,6 +21,7 @@ from dashboard.export import (
     forum_post,
     pytorch_latex,
 )
+from dashboard.views.stepper.cell import cell_figure, wire_values
 from gru_core import (
     CONVENTIONS,
     load_checkpoint,

@@ -234,8 +234,8 @@ def test_app_starts_the_decoder_from_the_encoders_final_state(tmp_path, monkeypa
     from streamlit.testing.v1 import AppTest
 
     from dashboard.export import f4
-    from dashboard.start_from import ZEROS
     from dashboard.text import plain
+    from dashboard.views.stepper.start_from import ZEROS
 
     enc, dec, _ = _serve_pair(tmp_path, monkeypatch)
     h_enc = _encoded(enc, "cat")

@@ -12,7 +12,7 @@ import re
 
 import streamlit as st
 
-from .selection import notice
+from ...selection import notice
 
 KEYS = ("wf_gate", "wf_value", "wf_step")
 _VALUE = re.compile(r"0(?:\.[0-9]{1,2})?|1(?:\.0{1,2})?|\.[0-9]{1,2}")  # ASCII, two decimals

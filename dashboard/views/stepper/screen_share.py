@@ -10,8 +10,8 @@ import streamlit as st
 
 from gru_core import TextTrace, balance
 
-from . import charts
-from .selection import Selection, notice
+from ... import charts
+from ...selection import Selection, notice
 
 HEIGHT = 330  # px: the unit's chart beside a card of five equations, under 720 together
 

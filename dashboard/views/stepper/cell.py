@@ -20,8 +20,8 @@ import html
 
 import plotly.graph_objects as go
 
-from .export import f4
-from .text import show_token
+from ...export import f4
+from ...text import show_token
 
 BOX, WIRE, GATE = "#EEF2F7", "#555555", "#4C78A8"
 HEIGHT = 420  # px

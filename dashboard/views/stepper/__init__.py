@@ -24,11 +24,9 @@ from gru_core import (
     what_if,
 )
 
-from .. import charts, screen_share, start_from, whatif_link
-from ..cell_figure import caption as cell_caption
-from ..cell_figure import cell_figure, labels
-from ..copy import copy_button
-from ..export import (
+from ... import charts
+from ...copy_button import copy_button
+from ...export import (
     comparison,
     course_latex,
     differences,
@@ -38,12 +36,15 @@ from ..export import (
     pytorch_latex,
     term_formula,
 )
-from ..live_chart import live_chart
-from ..post import COPY_HINT
-from ..selection import Selection, write_url
-from ..text import plain, show_token
-from ..view import View
-from .example import add_button
+from ...live_chart import live_chart
+from ...post import COPY_HINT
+from ...selection import Selection, write_url
+from ...text import plain, show_token
+from ...view import View
+from . import screen_share, start_from, whatif_link
+from .cell import caption as cell_caption
+from .cell import cell_figure, labels
+from .controls import add_button
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
@@ -85,7 +86,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
         left, right = st.columns([2, 1])
         with left:
             show_card()
-            add_button(sel, tt)  # the worked example (views/example.py)
+            add_button(sel, tt)  # the worked example (controls.py)
         with right:
             _prediction(tt, t)
     summary = step_summary(tt, t, sel.layer, sel.direction)

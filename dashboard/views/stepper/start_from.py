@@ -10,10 +10,10 @@ import streamlit as st
 from gru_core import Checkpoint, TextTrace, UnknownTokens
 from gru_core.core.lm import initial_state
 
-from . import cache, catalogue
-from .export import f4
-from .selection import MAX_URL_TEXT, Selection
-from .text import plain
+from ... import cache, catalogue
+from ...export import f4
+from ...selection import MAX_URL_TEXT, Selection
+from ...text import plain
 
 ZEROS = "h_prev at t = 0 is zeros (no initial state was given)"  # = TextTrace.starts_from
 
