@@ -25,7 +25,7 @@ from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import file_label, highlighted_text, plain
 from dashboard.views.questions import index
-from dashboard.views.stepper import screen_share, start_from, whatif_link
+from dashboard.views.stepper import start_from
 from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens, read_vocab
 from gru_core.core.checkpoint import NoVocabulary
 
@@ -188,13 +188,13 @@ def _rewrite(how) -> None:
     st.session_state["text"] = how(st.session_state["text"])
 
 
-def pick_step(T: int) -> int:
+def pick_step(T: int, chart_keys: bool) -> int:
     t = clamp("t", T - 1, f"the text has {T} steps, 0..{T - 1}")
     if T == 1:
         st.caption("t = 0 (the text has one step)")
         return 0
-    # the stepper's chart takes ← and → itself (no press lost during a rerun: live_chart)
-    keys = st.session_state.get("view") != "step"
+    # the step chart takes ← and → itself (no press lost during a rerun: live_chart)
+    keys = not chart_keys
     prev, slider, nxt = st.columns([3, 10, 3], vertical_alignment="bottom")
     prev.button("◀ previous step", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
                 help="one step back (← key)", shortcut="left" if keys else None)
@@ -236,8 +236,9 @@ def main() -> None:
     refused_models()
     selection.init_from_url([*VIEWS, QUESTIONS], catalogue.available(), "agreement",
                             [p for v in VIEWS.values() for p in v.params])
-    whatif_link.init_from_url()  # after it: the edit's value is shown in the link's notation
-    screen_share.init_from_url()
+    for view in VIEWS.values():  # after it: e.g. the what-if edit is read in the link's notation
+        for read in view.from_url:
+            read()
     for key in ("text", "t", "h0_text"):  # kept while their widgets are not shown (Questions)
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
@@ -249,7 +250,7 @@ def main() -> None:
         index([v for v in VIEWS.values() if v.link])
         return
     heading = st.empty()  # in every view, so the step's block below keeps its place (and the
-    if sel.view != "step":  # stepper's chart frame in it: live_chart.keep_mounted)
+    if VIEWS[sel.view].heading:  # stepper's chart frame in it: live_chart.keep_mounted)
         heading.header(VIEWS[sel.view].question)
     at_step(replace(sel, text=read_text(sel.model, sel.model_key, start_from.state(sel))))
 
@@ -262,7 +263,7 @@ def at_step(sel: Selection) -> None:
     tt = trace_or_stop(sel.model, sel.model_key, sel.text, start_from.state(sel))
     view = VIEWS[sel.view]
     if view.uses_t:
-        sel = replace(sel, t=pick_step(tt.T))
+        sel = replace(sel, t=pick_step(tt.T, view.draws_chart))
         st.markdown(highlighted_text(tt.text, tt.vocab.spans(tt.text), sel.t),
                     unsafe_allow_html=True)
     else:  # the answer is about the whole text: no step is marked (st.text renders no markup)

@@ -62,24 +62,57 @@ LABELS = dict(ticklabeloverflow="allow")  # the colour bars' axes too
 FIXED = dict(automargin=False, **LABELS)
 
 
+READABLE = 64  # heatmap rows: one per unit up to this many (about 2 px a row, 4 panels)
+
+
+def heatmap_rows(order: list[int], unit: int, most: int = READABLE) -> list[int]:
+    """The units the heatmaps draw, top row first: all of `order` where it has at most `most`;
+    otherwise every k-th of it (k the smallest step that fits), and `unit` at its place."""
+    k = -(-len(order) // most)
+    if k <= 1:
+        return list(order)
+    at = set(range(0, len(order), k)) | {order.index(unit)}
+    return [order[i] for i in sorted(at)]
+
+
+def _ordinal(k: int) -> str:
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def rows_said(rows: list[int], order: list[int], unit: int, how: str = "by index",
+              most: int = READABLE) -> str:
+    """Which units heatmap_rows(order, unit, most) draws, in words: "every unit (48)", or
+    "every 4th unit of 256 (by index), and unit 17"."""
+    if len(rows) == len(order):
+        return f"every unit ({len(order)})"
+    k = -(-len(order) // most)
+    also = "" if order.index(unit) % k == 0 else f", and unit {unit}"
+    return f"every {_ordinal(k)} unit of {len(order)} ({how}){also}"
+
+
 def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
-               sym: dict[str, str], order: list[int] | None = None) -> dict:
+               sym: dict[str, str], order: list[int] | None = None, rows: str = ""
+               ) -> dict:
     """Top: for the selected unit, kept z·h_prev and new (1−z)·n stacked into h, with z. Below:
     heatmaps of r, z (0..1) and n, h (−1..1) over (unit × step). Step t and the unit are marked
     by shapes only (step_markers), so that stepping can redraw just those
     (dashboard/live_chart.py). A plain dict: built only when its data change. `order`: the
-    units from the top row of each heatmap down (default: by index); rows are positions, each
-    labelled with its unit."""
+    units from the top row of each heatmap down (default: every unit, by index; it may be a
+    sample of them: heatmap_rows), said in words by `rows` (rows_said); rows are positions,
+    each labelled with its unit."""
     steps = df.t.to_numpy()
     H = len(next(iter(mats.values())))
     order = list(range(H)) if order is None else order
     ids = np.repeat(np.asarray(order, dtype=np.int16)[:, None], len(steps), axis=1)
-    row = unit if order == list(range(H)) else order.index(unit)
+    row = order.index(unit)
     data = _balance_traces(df, sym)
+    below = rows or f"every unit ({H})"
     layout = dict(
         height=1000, margin=MARGIN, barmode="relative", hovermode="closest",
-        title=dict(text=f"Where {sym['h']} comes from for unit {unit} (top), and every unit at the "
-                   "same steps (magenta: step t and the unit)"),
+        title=dict(text=f"Where {sym['h']} comes from for unit {unit} (top)<br><sub>Below: "
+                   f"{below}, at the same steps (magenta: step t and the unit)</sub>",
+                   font=dict(size=15)),
         legend=dict(orientation="h", x=0, y=1.01, yanchor="bottom"),
         xaxis=dict(anchor="y6", **FIXED, **_token_ticks(steps, df.token)),
         yaxis=dict(domain=PANELS["balance"][0], anchor="x", title=dict(text="value"),
@@ -91,7 +124,7 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
         coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
                         colorbar=dict(title=dict(text="value"), y=0.18, len=0.36, **LABELS)),
         shapes=step_markers(t, row, tuple(mats)), annotations=[])
-    every = max(1, H // 8)
+    every = max(1, len(order) // 8)
     for name, values in mats.items():
         (lo, hi), ya = PANELS[name]
         data.append(dict(type="heatmap", z=_typed(values[order]), x=steps, xaxis="x", yaxis=ya,
@@ -101,7 +134,8 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
         layout[f"yaxis{ya[1:]}"] = dict(domain=(lo, hi), anchor="x", **FIXED,
                                         title=dict(text=f"{sym[name]}: unit"),
                                         autorange="reversed",  # order[0] on the top row
-                                        tickmode="array", tickvals=list(range(0, H, every)),
+                                        tickmode="array", tickvals=list(range(0, len(order),
+                                                                              every)),
                                         ticktext=[str(u) for u in order[::every]])
     return dict(data=data, layout=layout)
 

@@ -14,17 +14,19 @@ from .views import example, gradients, memory, number, reset, saturation, steppe
 
 def _dispatched(view: View) -> View:
     """The view's render, then what the next click may need computed in the background
-    (cache.ahead: the gradient view's curves at this step). Another view than the stepper
-    draws in one block, followed by the stepper's chart frame kept mounted and hidden
-    (live_chart.keep_mounted): the way back to the stepper redraws nothing."""
+    (cache.ahead: the gradient view's curves at this step). A view that does not draw the
+    step chart draws in one block, followed by the chart's frame kept mounted and hidden
+    (live_chart.keep_mounted): the way back to the stepper redraws nothing. The stepper draws
+    the same way round (one block, the chart, then the rest: stepper.render), so the frame
+    keeps its place from view to view."""
     def render(sel, tt) -> None:
-        if view.key == "step":
+        if view.draws_chart:
             view.render(sel, tt)
         else:
             with st.container():  # one element: the frame after it keeps its place
                 view.render(sel, tt)
             live_chart.keep_mounted(stepper.CHART)
-        if view.key != "gradients" and sel.start is None:  # ahead keys runs from zeros
+        if view.ahead and sel.start is None:  # ahead keys runs from zeros
             since = max(0, sel.t - gradients.MAX_JACOBIAN_SPAN)
             cache.ahead(sel.model_key, sel.model, tt, sel.t, sel.layer, since)
 

@@ -1,4 +1,6 @@
-"""A view of the dashboard: one question, answered on the selected model, text, step and unit."""
+"""A view of the dashboard: one question, answered on the selected model, text, step and unit.
+A view declares what it needs from the page (its URL parameters, the step chart, work done
+ahead); app.py and registry.py read these fields and never test a view's key."""
 
 from __future__ import annotations
 
@@ -18,4 +20,11 @@ class View:
     render: Callable[[Selection, TextTrace], None]
     link: dict = field(default_factory=dict)  # deep-link defaults: the page the question opens
     params: tuple[str, ...] = ()  # URL parameters of its own (they live in session_state)
+    from_url: tuple[Callable[[], None], ...] = ()  # once per session, after the common ones:
+    # read (and check) its own URL parameters into session_state
     uses_t: bool = True  # False: the answer does not depend on t, so no t control is shown
+    heading: bool = True  # False: the view titles itself (the stepper's card heading)
+    draws_chart: bool = False  # True: it draws the step chart (live_chart), which takes ← and
+    # →; under any other view the chart's frame is kept mounted, hidden (registry.py)
+    ahead: bool = True  # after it is drawn, the gradient curves are computed ahead (cache.ahead);
+    # False for a view that has just computed them itself

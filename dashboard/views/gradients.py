@@ -40,4 +40,4 @@ def render(sel: Selection, tt: TextTrace) -> None:
 VIEW = View("gradients", "Vanishing gradients",
             "How does the update gate help with vanishing gradients?", render,
             link=dict(ckpt="agreement", text=COURSE_TEXT, t=COURSE_TEXT.index(", were") + 2,
-                      unit=0))
+                      unit=0), ahead=False)

@@ -33,12 +33,18 @@ from ..core import CONVENTIONS, Trace
 # product), c⟨t⟩ ≡ a⟨t⟩ ≡ h. "z" names the update gate as the charts draw it (z itself: 1−Γu in
 # course notation); "u" names the gate as the notation defines it (z, or Γu). ⟨t⟩ is U+27E8/U+27E9:
 # "<t>" is stripped as an HTML tag by Markdown and forum sanitizers.
+# The candidate's two parts: "in" (the input's), "hn" (the old state's: W_hn·h_prev + b_hn where
+# the reset acts after the product), "hn_r" (W_hn·(r ⊙ h_prev) where it acts before), and the
+# reset's product "r_hn" or "r_h_prev". The course writes one W_c[·, x⟨t⟩]: its parts by name.
 SYMBOLS = {
     "pytorch": {"r": "r", "z": "z", "u": "z", "n": "n", "h": "h", "h_prev": "h_prev",
-                "a": "h", "keep": "z·h_prev", "new": "(1−z)·n", "h_t": "h_t", "h_s": "h_s"},
+                "a": "h", "keep": "z·h_prev", "new": "(1−z)·n", "h_t": "h_t", "h_s": "h_s",
+                "x": "x_t", "in": "W_in·x_t + b_in", "hn": "W_hn·h_prev + b_hn",
+                "hn_r": "W_hn·(r ⊙ h_prev)", "r_hn": "r ⊙ hn", "r_h_prev": "r ⊙ h_prev"},
     "course": {"r": "Γr", "z": "1−Γu", "u": "Γu", "n": "c̃", "h": "c⟨t⟩", "h_prev": "c⟨t−1⟩",
                "a": "a⟨t⟩", "keep": "(1−Γu)·c⟨t−1⟩", "new": "Γu·c̃", "h_t": "c⟨t⟩",
-               "h_s": "c⟨s⟩"},
+               "h_s": "c⟨s⟩", "x": "x⟨t⟩", "in": "input part", "hn": "hidden part",
+               "hn_r": "hidden part", "r_hn": "Γr ⊙ hidden part", "r_h_prev": "Γr ⊙ c⟨t−1⟩"},
 }
 
 # What each part is called, where a learner looks for it (the card, the legends).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -63,40 +65,63 @@ def window(t: int, T: int, playing: bool = False) -> slice:
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
+    """One block (the card, the prediction, the controls), the chart with the cell on top, then
+    the rest: the chart's frame sits where other views keep it mounted (registry.py)."""
     t, unit = sel.t, sel.unit
     card = step_card(tt, t, unit, sel.layer, sel.direction)
     tag = data_tag(sel, tt)
+
     def show_card(size: str = r"\small") -> None:
         st.subheader(f"Step t = {t}, unit {unit}: reading {plain(show_token(card.token))}")
         lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
-        st.latex(size + r"\begin{aligned}" + r"\\[6pt]".join(
-            line.replace(" = ", " &= ", 1) for line in lines) + r"\end{aligned}")
-        st.markdown(start_from.words(sel, tt))  # where h_prev at t = 0 came from
-        _verify(card)
+        st.markdown(card_markdown(lines, size))
+        st.markdown(start_from.words(sel, tt))  # where the state at t = 0 came from
+        _verify(card, sel.notation)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
         if sel.notation == "pytorch" and not card.reset_after:  # the mirror of _differences
             st.info(comparison(card))
 
-    if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
-        screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
-        add_button(sel, tt)
-        _prediction(tt, t)
-    else:
-        left, right = st.columns([2, 1])
-        with left:
-            show_card()
-            add_button(sel, tt)  # the worked example (controls.py)
-        with right:
+    with st.container():
+        if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
+            screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
+            add_button(sel, tt)
             _prediction(tt, t)
+        else:
+            left, right = st.columns([2, 1])
+            with left:
+                show_card()
+            with right:
+                _prediction(tt, t)
+            add_button(sel, tt)  # the worked example (controls.py)
+    how, w = _order(), window(t, tt.T, st.session_state.get("playing", False))
+    order = unit_order(tt, how, sel.layer, sel.direction, w)
+    rows = charts.heatmap_rows(order, unit)  # the heatmaps' rows: every unit where readable
+    said = charts.rows_said(rows, order, unit, ORDER_WORDS[how])
+    _chart(sel, tt, tag, w, f"{how}:{len(rows)}", rows, said)  # the cell, the balance, heatmaps
+    _chart_notes(sel, tt, said)
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
-    _where_from(card, tt)
+    _where_from(card, tt, sel.notation)
     if sel.notation == "course":
         _differences(card)
     _what_if(sel, tt)
-    _charts(sel, tt, tag)
     _export(sel, tt, card, summary)
+
+
+NAMED = re.compile(r"^(?P<math>.*?)\\quad\\text\{(?P<name>[^{}]*)\}$")
+
+
+def card_markdown(lines: list[str], size: str = r"\small") -> str:
+    """The card's equations as Markdown paragraphs of inline math, each led by its name (the
+    LaTeX's trailing \\quad\\text{name}): inline math wraps at the relations and operators
+    where a line is wider than its column, where a display block would scroll sideways."""
+    out = []
+    for line in lines:
+        m = NAMED.match(line)
+        math, name = (m["math"], m["name"]) if m else (line, "")
+        out.append((f"**{name}:** " if name else "") + f"${size} {math}$")
+    return "\n\n".join(out)
 
 
 def _summary(sel: Selection, summary) -> None:
@@ -191,24 +216,36 @@ def _prediction(tt: TextTrace, t: int) -> None:
                   "(marked when it is among them)." if actual else "."))
 
 
-def _verify(card) -> None:
-    T = card.terms
+def _verify(card, notation: str) -> None:
+    T, h = card.terms, SYMBOLS[notation]["h"]
     diff = "0 (bit for bit)" if T["h_diff"] == 0 else fmt_e(T["h_diff"])
     st.markdown(
-        f"Recomputed **h = {f4(T['h'])}** · {own_name(card)}'s own output "
+        f"Recomputed **{h} = {f4(T['h'])}** · {own_name(card)}'s own output "
         f"**{f4(T['h_gru'])}** · difference **{diff}**")
-    st.caption(f"Recomputed in {own_name(card)}'s order, {card.update_form}, from the gates "
+    form = card.update_form
+    if notation == "course":  # the same order of operations, in the course's symbols
+        S = SYMBOLS["course"]
+        form = (f"({S['h_prev']} − {S['n']})·(1 − {S['u']}) + {S['n']}"
+                if card.convention == "pytorch"
+                else f"(1 − {S['u']})·{S['h_prev']} + {S['u']}·{S['n']}")
+    st.caption(f"Recomputed in {own_name(card)}'s order, {form}, from the gates "
                "above." + (" Summing kept + new instead rounds differently in float32: "
                            f"{fmt_e(T['split_diff'])}." if card.convention == "pytorch" else ""))
 
 
-def _where_from(card, tt: TextTrace) -> None:
-    box = st.expander("Where r, z and n came from: the input's and h_prev's largest terms",
-                      key="where", on_change="rerun")
+def _where_from(card, tt: TextTrace, notation: str = "pytorch") -> None:
+    S = SYMBOLS[notation]
+    box = st.expander(f"Where {S['r']}, {S['u']} and {S['n']} came from: the input's and "
+                      f"{S['h_prev']}'s largest terms", key="where", on_change="rerun")
     if not box.open:  # drawn only while open: stepping stays fast
         return
     tables = contributions(tt, card.t, card.unit, card.layer, card.direction)
     with box:
+        if notation == "course":
+            st.caption("The sums below are written in PyTorch's names, which split the "
+                       "course's W_r[c⟨t−1⟩, x⟨t⟩] into W_ir·x_t + W_hr·h_prev: in PyTorch, "
+                       "h_prev is c⟨t−1⟩, r is Γr, n is c̃, and z = 1 − Γu is PyTorch's "
+                       "update gate (the share of the old state kept).")
         if card.one_hot_index is not None:
             col = card.input_column
             st.markdown(
@@ -253,40 +290,58 @@ def data_tag(sel: Selection, tt: TextTrace) -> str:
     return f"{sel.model_key}:{hash(tt.text)}:{hash(sel.start)}"
 
 
-ORDERS = {"index": "unit index", "mean z": "mean z over these steps (holders first)",
+ORDERS = {"index": "unit index", "mean z": "mean {z} over these steps (holders first)",
           "similarity": "similarity (units that move together, together)"}
+ORDER_WORDS = {"index": "by index", "mean z": "holders first", "similarity": "by similarity"}
 
 
-def _charts(sel: Selection, tt: TextTrace, tag: str) -> None:
-    playing = st.session_state.get("playing", False)
-    w, sym, unit = window(sel.t, tt.T, playing), sel.sym, sel.unit
-    how = st.selectbox("Heatmap rows: order the units by", list(ORDERS), key="order",
-                       format_func=ORDERS.get)
-    order = unit_order(tt, how, sel.layer, sel.direction, w)
-    cell = st.toggle("The cell drawn below the chart, its wires carrying this unit's numbers "
-                     "(it follows ▶ play and the steps)", key="cell")
+def _order() -> str:
+    """The heatmaps' row order the selectbox under the chart holds (its URL parameter)."""
+    how = st.session_state.get("order")
+    return how if how in ORDERS else "index"
+
+
+def _order_label(notation: str) -> dict[str, str]:
+    """ORDERS in the notation: the holders are the units of high z, low Γu."""
+    z = "z" if notation == "pytorch" else "Γu, lowest"
+    return {k: v.format(z=z) for k, v in ORDERS.items()}
+
+
+def _chart(sel: Selection, tt: TextTrace, tag: str, w: slice, rows_tag: str, rows: list[int],
+           said: str) -> None:
+    """The live chart: the player, the cell at t, the unit's balance and the heatmaps of the
+    units in `rows` (top row first; `said` names them)."""
+    sym, unit = sel.sym, sel.unit
 
     def figure() -> dict:
         df = balance(tt, unit, sel.layer, sel.direction, w)
         mats = heatmaps(tt, sel.layer, sel.direction, w)
-        out = {**charts.step_chart(df, mats, sel.t, unit, sym, order),
+        out = {**charts.step_chart(df, mats, sel.t, unit, sym, rows, said),
                "steps": card_lines(df, unit, sel.notation)}
-        return {**out, **cell_frames(sel, tt, w, out["steps"])} if cell else out
+        return {**out, **cell_frames(sel, tt, w, out["steps"])}
 
     # the drawn data depend on all of these; t only moves the marker lines
     revision = (f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{unit}:{sel.notation}:"
-                f"{how}:{cell}")
-    player = {"t": sel.t, "T": tt.T, "playing": playing}
-    live_chart(figure, revision, charts.step_markers(sel.t, order.index(unit)), charts.CONFIG,
+                f"{rows_tag}")
+    player = {"t": sel.t, "T": tt.T, "playing": st.session_state.get("playing", False)}
+    live_chart(figure, revision, charts.step_markers(sel.t, rows.index(unit)), charts.CONFIG,
                key=CHART, on_click=_clicked, player=player, on_play=_played)
+
+
+def _chart_notes(sel: Selection, tt: TextTrace, said: str) -> None:
+    """Under the chart: the cell in words, how to read the chart, which units the heatmaps
+    draw, and their order."""
+    sym, unit = sel.sym, sel.unit
+    st.caption(cell_caption(CONVENTIONS[tt.convention], sel.notation))
     st.caption(
         f"Top, for unit {unit}: each bar pair adds up to {sym['h']} (black line). When "
         f"{sym['z']} (dotted, right axis) is near 1 the unit keeps its old value (blue); near 0 it "
-        "takes the candidate (orange). Below, every unit (rows) at the same steps: look for rows "
-        f"that stay one colour in {sym['z']}; those units hold their value while others change. "
-        "Click a cell to jump to its step and unit, a bar to jump to its step.")
-    if cell:
-        st.caption(cell_caption(CONVENTIONS[tt.convention]))
+        f"takes the candidate (orange). Below, {said}, one row each, at the same steps: look "
+        f"for rows that stay one colour in {sym['z']}; those units hold their value while "
+        "others change. Click a cell to jump to its step and unit, a bar to jump to its step.")
+    labels = _order_label(sel.notation)
+    st.selectbox("Heatmap rows: order the units by", list(ORDERS), key="order",
+                 format_func=labels.get)
 
 
 def cell_frames(sel: Selection, tt: TextTrace, w: slice, frames: list[dict]) -> dict:
@@ -353,4 +408,6 @@ def _csv(df: pd.DataFrame) -> str:
 
 
 VIEW = View("step", "Stepper", "Every term of one step, for one unit", render,
-            params=("order", *whatif_link.KEYS, "layout"))
+            params=("order", *whatif_link.KEYS, "layout"),
+            from_url=(whatif_link.init_from_url, screen_share.init_from_url),
+            heading=False, draws_chart=True, ahead=True)

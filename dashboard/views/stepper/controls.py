@@ -15,19 +15,22 @@ from ...selection import Selection, format_list, parse_list
 def add_button(sel: Selection, tt: TextTrace) -> None:
     """On the stepper: add this t and unit to the worked example, and open it; and the chart
     as an offline copy."""
-    box, a, b, c = st.columns([2, 2, 2, 4], vertical_alignment="bottom")
+    # one row under the card and the prediction, each label whole at 1280 px wide
+    box, a, b, c = st.columns([1.1, 1.4, 1.4, 2.2], vertical_alignment="bottom")
     st.session_state["t_box"] = sel.t  # follows the slider, ◀ ▶ and the player
     box.number_input(f"Go to t (0–{tt.T - 1})", 0, tt.T - 1, step=1, key="t_box",
                      on_change=_go_to)
     a.button("Add to the example", key="ex_add", on_click=_add, args=(sel.t, sel.unit),
-             help="adds this step and this unit to the worked example (steps × units)")
-    b.button("Open the example", key="ex_open", on_click=_open)
+             help="adds this step and this unit to the worked example (steps × units)",
+             width="stretch")
+    b.button("Open the example", key="ex_open", on_click=_open, width="stretch")
+    c.download_button("Offline copy of the chart", key="chart_html", mime="text/html",
+                      file_name=f"gru_chart_u{sel.unit}.html",
+                      data=lambda: stepper_html(sel, tt), width="stretch",
+                      help="the chart and its player as one HTML file: it runs with no server")
     steps, units = st.session_state.get("steps"), st.session_state.get("units")
     if steps and units:
-        c.caption(f"Worked example: steps {steps} × units {units}")
-    st.download_button("Offline copy of the chart with its player (HTML, no server needed)",
-                       key="chart_html", mime="text/html", file_name=f"gru_chart_u{sel.unit}.html",
-                       data=lambda: stepper_html(sel, tt))
+        st.caption(f"Worked example: steps {steps} × units {units}")
     if st.session_state.pop("_open_example", False):
         st.rerun(scope="app")  # the sidebar's view radio moves with it
 
@@ -39,10 +42,12 @@ def stepper_html(sel: Selection, tt: TextTrace) -> str:
     w, unit, sym = window(sel.t, tt.T), sel.unit, sel.sym
     df = balance(tt, unit, sel.layer, sel.direction, w)
     mats = heatmaps(tt, sel.layer, sel.direction, w)
-    spec = charts.step_chart(df, mats, sel.t, unit, sym)
+    rows = charts.heatmap_rows(list(range(len(mats["h"]))), unit)  # as on the page, by index
+    spec = charts.step_chart(df, mats, sel.t, unit, sym, rows,
+                             charts.rows_said(rows, list(range(len(mats["h"]))), unit))
     fig = go.Figure(data=spec["data"], layout=spec["layout"])
-    steps = df.t.tolist()
-    fig = offline.player_figure(fig, steps, lambda t: charts.step_markers(t, unit, tuple(mats)),
+    steps, row = df.t.tolist(), rows.index(unit)
+    fig = offline.player_figure(fig, steps, lambda t: charts.step_markers(t, row, tuple(mats)),
                                 start=sel.t)
     return offline.chart_html(fig, f"GRU stepper: unit {unit}, t = {steps[0]}..{steps[-1]}",
                               f"Model {sel.model.name}, layer {sel.layer}. ▶ play runs the "

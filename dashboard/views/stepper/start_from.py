@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import Checkpoint, TextTrace, UnknownTokens
+from gru_core import SYMBOLS, Checkpoint, TextTrace, UnknownTokens
 from gru_core.core.lm import initial_state
 
 from ... import cache, catalogue
@@ -24,7 +24,7 @@ def pick() -> tuple[str | None, str]:
     names = catalogue.available()
     if st.session_state.get("h0_ckpt") not in (None, *names):
         st.session_state["h0_ckpt"] = None
-    ckpt = st.selectbox("Start from (h_prev at t = 0)", [None, *names], key="h0_ckpt",
+    ckpt = st.selectbox("Start from (the state at t = 0)", [None, *names], key="h0_ckpt",
                         format_func=lambda n: "zeros" if n is None
                         else f"the final state of a text on {n}")
     if ckpt is None:
@@ -85,11 +85,13 @@ def words(sel: Selection, tt: TextTrace, units: list[int] | None = None) -> str:
     """The card's (and the post's) sentence: where h_prev at t = 0 came from, with the units'
     values there. Markdown: the other model's name and its text enter only as plain() code
     spans, on the page and in a post."""
+    h_prev = SYMBOLS[sel.notation]["h_prev"]
     if sel.start is None or tt.h0 is None:
-        return ZEROS + "."
+        return ZEROS.replace("h_prev", h_prev, 1) + "."
     ckpt, text = sel.start
     row = sel.layer * tt.config.num_directions + sel.direction
     first = 0 if sel.direction == 0 else tt.T - 1  # the reverse pass starts at the end
     values = ", ".join(f"unit {u}: {f4(float(tt.h0[row, u]))}" for u in units or [sel.unit])
-    return (f"h_prev at t = {first} is the final state h_n of {plain(text)} on {plain(ckpt)} "
+    final = "the final state h_n" if sel.notation == "pytorch" else "the final state"
+    return (f"{h_prev} at t = {first} is {final} of {plain(text)} on {plain(ckpt)} "
             f"(for {values}), not zeros.")
