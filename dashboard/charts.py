@@ -12,6 +12,15 @@ from _plotly_utils.utils import to_typed_array_spec
 from .text import show_token
 
 KEEP, NEW, H, Z, RNN = "#4C78A8", "#F58518", "#222222", "#54A24B", "#D62728"
+# The heatmaps' colour scales, spelled out: a named scale means one thing to plotly.js (the
+# page's live chart: "RdBu" runs blue to red) and the reverse to plotly.py (a go.Figure, as the
+# offline copy builds it), so a name would flip +1 from red to blue between page and export.
+_VIRIDIS = ("#440154 #48186a #472d7b #424086 #3b528b #33638d #2c728e #26828e #21918c #1fa088 "
+            "#28ae80 #3fbc73 #5ec962 #84d44b #addc30 #d8e219 #fde725").split()
+GATES_SCALE = [[k / 16, c] for k, c in enumerate(_VIRIDIS)]  # 0 dark purple, 1 yellow
+VALUES_SCALE = [[0.0, "rgb(5,10,172)"], [0.35, "rgb(106,137,247)"], [0.5, "rgb(190,190,190)"],
+                [0.6, "rgb(220,170,132)"], [0.7, "rgb(230,145,90)"],
+                [1.0, "rgb(178,10,28)"]]  # −1 blue, 0 grey, +1 red: plotly.js's RdBu
 CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
@@ -119,9 +128,9 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
                    **FIXED),
         yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,
                     dtick=0.25, showgrid=False, title=dict(text=sym["z"]), **FIXED),
-        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=1,
+        coloraxis=dict(colorscale=GATES_SCALE, cmin=0, cmax=1,
                        colorbar=dict(title=dict(text="gate"), y=0.58, len=0.36, **LABELS)),
-        coloraxis2=dict(colorscale="RdBu", cmin=-1, cmax=1,
+        coloraxis2=dict(colorscale=VALUES_SCALE, cmin=-1, cmax=1,
                         colorbar=dict(title=dict(text="value"), y=0.18, len=0.36, **LABELS)),
         shapes=step_markers(t, row, tuple(mats)), annotations=[])
     every = max(1, len(order) // 8)
@@ -212,32 +221,34 @@ def saturation_histogram(hists: dict[str, pd.DataFrame], low: float, high: float
     return fig
 
 
-def saturation_scatter(df: pd.DataFrame, sym: dict[str, str]) -> go.Figure:
+def saturation_scatter(df: pd.DataFrame, sym: dict[str, str], low: float = 0.1,
+                       high: float = 0.9) -> go.Figure:
     fig = go.Figure()
     for color, (gate, part) in zip(GATE_COLORS, df.groupby("gate"), strict=True):
         fig.add_scatter(x=part.left, y=part.right, mode="markers", name=sym[gate],
                         marker_color=color,
                         text=[f"unit {u}" for u in part.unit], opacity=0.7,
-                        hovertemplate="%{text}<br>left %{x:.0%}<br>right %{y:.0%}<extra></extra>")
+                        hovertemplate=f"%{{text}}<br>below {low}: %{{x:.0%}}<br>above {high}: "
+                        "%{y:.0%}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="gray", dash="dot"),
                     showlegend=False, hoverinfo="skip")
     fig.update_layout(height=380, title="Per unit: time spent near 0 (left) vs near 1 (right)",
-                      xaxis=dict(title="fraction of steps < low", range=[0, 1]),
-                      yaxis=dict(title="fraction of steps > high", range=[0, 1]),
+                      xaxis=dict(title=f"share of steps below {low}", range=[0, 1]),
+                      yaxis=dict(title=f"share of steps above {high}", range=[0, 1]),
                       margin=dict(t=40, b=10, l=10, r=10))
     return fig
 
 
-def retention_bars(ret, top_units: list[int], sym_z: str, unit: int | None = None,
+def retention_bars(ret, top_units: list[int], prod_z: str, unit: int | None = None,
                    holds: float | None = None, rewritten: float | None = None) -> go.Figure:
-    """Retention per unit (log); the best holders orange, the selected unit black, the hold
+    """Retention per unit (log); the given holders orange, the selected unit black, the hold
     and rewritten thresholds dashed."""
     colors = [H if u == unit else NEW if u in top_units else KEEP for u in range(len(ret))]
     fig = go.Figure(go.Bar(x=list(range(len(ret))), y=ret, marker_color=colors))
     for y in (holds, rewritten):
         if y is not None:
             fig.add_hline(y=y, line=dict(color="gray", dash="dash"))
-    fig.update_layout(height=300, title=f"Retention per unit: product of {sym_z} over the span",
+    fig.update_layout(height=300, title=f"Retention per unit: {prod_z} over the span",
                       xaxis_title="unit", yaxis=dict(title="share of the old value kept (log)",
                                                      type="log", range=[-6, 0.05]),
                       margin=dict(t=40, b=10, l=10, r=10))
@@ -257,7 +268,20 @@ def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
     return fig
 
 
-def pair_lines(steps, chars, pairs: dict[int, tuple], title: str) -> go.Figure:
+def gate_line(steps, chars, z, name: str, line: float, span, title: str) -> go.Figure:
+    """One unit's gate over the steps, the threshold dashed and the span s..t shaded."""
+    fig = go.Figure(go.Scatter(x=list(steps), y=z, mode="lines+markers", name=name,
+                               line=dict(color=Z), marker=dict(size=5)))
+    fig.add_hline(y=line, line=dict(color="gray", dash="dash"))
+    fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
+    fig.update_layout(height=240, title=title, yaxis=dict(title=name, range=[0, 1.02]),
+                      margin=dict(t=40, b=10, l=10, r=10))
+    _token_axis(fig, steps, chars)
+    return fig
+
+
+def pair_lines(steps, chars, pairs: dict[int, tuple], title: str, y_title: str = "h"
+               ) -> go.Figure:
     """Per unit, h for the singular (solid) and the plural (dashed) sentence, in one colour."""
     fig = go.Figure()
     for color, (unit, (sg, pl)) in zip((KEEP, NEW, Z), pairs.items(), strict=False):
@@ -265,29 +289,36 @@ def pair_lines(steps, chars, pairs: dict[int, tuple], title: str) -> go.Figure:
                         line=dict(color=color), marker=dict(size=4))
         fig.add_scatter(x=list(steps), y=pl, name=f"unit {unit}, plural", mode="lines+markers",
                         line=dict(color=color, dash="dash"), marker=dict(size=4, symbol="x"))
-    fig.update_layout(height=340, title=title, yaxis_title="h", margin=dict(t=40, b=10, l=10, r=10),
+    fig.update_layout(height=340, title=title, yaxis_title=y_title,
+                      margin=dict(t=40, b=10, l=10, r=10),
                       legend=dict(orientation="h", y=-0.25))
     _token_axis(fig, steps, chars)
     return fig
 
 
-def gradient_flow(distance, norms, z_mean, z_max, sym_z: str, rnn=None,
-                  rnn_name: str = "plain RNN") -> go.Figure:
-    fig = go.Figure()
-    fig.add_scatter(x=distance, y=norms, mode="lines+markers",
-                    name="GRU: ‖∂h_t/∂h_s‖ (Frobenius)", line=dict(color=H), marker=dict(size=4))
+def gradient_flow(distance, norms, z_mean, z_max, sym: dict[str, str], rnn=None,
+                  rnn_name: str = "plain RNN", holds: float = 0.5) -> go.Figure:
+    """Two panels on one distance axis: the Jacobian's norm (a matrix norm, all paths) on top,
+    the direct path's ∏z (a share per unit, at most 1) below, each on its own log axis."""
+    jac, prod = sym["jacobian"], sym["prod_z"]
+    data = [dict(type="scatter", x=distance, y=norms, mode="lines+markers",
+                 name=f"GRU: {jac} (Frobenius)", line=dict(color=H), marker=dict(size=4))]
     if rnn is not None:
-        fig.add_scatter(x=distance, y=rnn, mode="lines", name=f"{rnn_name}: ‖∂h_t/∂h_s‖",
-                        line=dict(color=RNN))
-    fig.add_scatter(x=distance, y=z_max, mode="lines", line=dict(color=Z),
-                    name=f"direct path: max over units of ∏{sym_z}")
-    fig.add_scatter(x=distance, y=z_mean, mode="lines", name=f"direct path: mean of ∏{sym_z}",
-                    line=dict(color=Z, dash="dot"))
-    fig.update_layout(height=380, title="How much of a change at step s still reaches step t",
-                      xaxis_title="distance t − s (steps back)",
-                      yaxis=dict(type="log", title="‖∂h_t/∂h_s‖ and ∏ of the update gate (log)"),
-                      margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
-    return fig
+        data.append(dict(type="scatter", x=distance, y=rnn, mode="lines",
+                         name=f"{rnn_name}: {jac}", line=dict(color=RNN)))
+    data += [dict(type="scatter", x=distance, y=z_max, mode="lines", line=dict(color=Z),
+                  yaxis="y2", name=f"direct path: the best unit's {prod}"),
+             dict(type="scatter", x=distance, y=z_mean, mode="lines", yaxis="y2",
+                  name=f"direct path: {prod} averaged over units", line=dict(color=Z, dash="dot"))]
+    return _figure(data, dict(
+        height=480, title=dict(text="How much of a change at step s still reaches step t"),
+        xaxis=dict(title=dict(text="distance t − s (steps back)"), anchor="y2"),
+        yaxis=dict(type="log", domain=[0.55, 1], title=dict(text=f"{jac}, all paths")),
+        yaxis2=dict(type="log", domain=[0, 0.42], anchor="x",
+                    title=dict(text=f"{prod}, direct path")),
+        shapes=[dict(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=holds, y1=holds,
+                     line=dict(color="gray", dash="dash"))],
+        margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.2)))
 
 
 # Okabe–Ito colours with distinct marker shapes: told apart without colour vision too

@@ -13,9 +13,12 @@ import re
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
+import streamlit as st
+
 from gru_core import CONVENTIONS, WorkedExample
 
 from .export import fenced
+from .selection import MAX_URL_TEXT
 from .text import show_token
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
@@ -49,14 +52,18 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
     t, blocks = ex.steps[i], []
     course = notation == "course"
     after = CONVENTIONS[ex.convention].reset_after  # n = tanh(in + r·hn), else tanh(in + hn)
+    bias = ({} if ex.biases is None else
+            {int(b.unit): b for b in ex.biases.itertuples()})
     for row in map(lambda d: SimpleNamespace(**d), ex.tables[i].to_dict("records")):
         u = int(row.unit)
         if course:
+            b = bias.get(u)
             hp, r, z, n, h = (rf"c^{{\langle {t - 1}\rangle}}_{{{u}}}", rf"\Gamma_{{r,{u}}}",
                               rf"\Gamma_{{u,{u}}}", rf"\tilde c_{{{u}}}",
                               rf"c^{{\langle {t}\rangle}}_{{{u}}}")
             rows = [
                 rf"{hp} &= {row.h_prev:.4f}",
+                *([] if b is None else [_b_r(u, b)]),
                 rf"{r} &= \sigma(ir + hr) = \sigma({_n(row.ir)} + {_n(row.hr)}) = {row.r:.4f}",
                 rf"{z} &= 1 - \sigma(iz + hz) = 1 - \sigma({_n(row.iz)} + {_n(row.hz)})"
                 rf" = {1 - row.z:.4f}",
@@ -88,6 +95,20 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
     return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
 
 
+def _b_r(u: int, b) -> str:
+    """The course's one bias of Γr for unit u: b_r = b_ir + b_hr, or b_ir alone for a model
+    with one bias per gate."""
+    if b.b_hr != b.b_hr:  # NaN: no hidden bias
+        return rf"b_{{r,{u}}} &= {b.b_r:.4f}\quad\text{{(one bias per gate)}}"
+    return (rf"b_{{r,{u}}} &= b_{{\mathrm{{ir}}}} + b_{{\mathrm{{hr}}}} = {_n(b.b_ir)} + "
+            rf"{_n(b.b_hr)} = {b.b_r:.4f}")
+
+
+BIASES = ("One bias per gate in the course, two in PyTorch: b_r = b_ir + b_hr (and likewise "
+          "b_u = b_iz + b_hz); the parts ir and hr below each include one of the two, so r "
+          "and Γr are the same number.")
+
+
 def link_caveats(model_key: str, text: str, url: str, max_text: int) -> list[str]:
     """Why the link would not reopen this example, each with what to do instead (plain text)."""
     out = []
@@ -109,9 +130,17 @@ def link_caveats(model_key: str, text: str, url: str, max_text: int) -> list[str
     return out
 
 
+def notes(model_key: str, text: str, url: str) -> None:
+    """The link's caveats as warnings on the page, beside a post (stepper and worked example):
+    they are for the poster, so they never go into the text that is pasted."""
+    for c in link_caveats(model_key, text, url, MAX_URL_TEXT):
+        st.warning(md_escape(c))
+
+
 def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: str = "pytorch",
-                caveats: list[str] = (), start: str = "") -> str:
-    """The whole worked example as one Markdown post; `start` as in export.forum_post."""
+                start: str = "") -> str:
+    """The whole worked example as one Markdown post; `start` as in export.forum_post. Notes
+    for the poster (link_caveats) are shown beside it on the page, never in it."""
     course = notation == "course"
     head = [
         f"**Worked example**: steps {', '.join(map(str, ex.steps))} × units "
@@ -132,15 +161,15 @@ def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: st
                            "gate applied to c⟨t−1⟩ before the product, one bias per gate)."), ""]
     if ex.convention != "pytorch":
         head += [md_escape(f"Whose numbers: {CONVENTIONS[ex.convention].framework}."), ""]
+    if ex.biases is not None and CONVENTIONS[ex.convention].reset_after:
+        head += [md_escape(BIASES), ""]
     body = []
     for i, t in enumerate(ex.steps):
         tok = ex.tokens[i]
         body += [f"**t = {t}**" + (f", reading {code_span(show_token(tok))}" if tok else ""),
                  "", step_latex(ex, i, notation), "",
                  *(f"- {md_escape(s)}" for s in ex.sentences(i, notation)), ""]
-    tail = [f"> **Note:** {md_escape(c)}" for c in caveats]
-    return "\n".join([*head, *body, *tail, *([""] if tail else []),
-                      f"[Open this worked example in the GRU stepper](<{url}>)"])
+    return "\n".join([*head, *body, f"[Open this worked example in the GRU stepper](<{url}>)"])
 
 
 # under every post on the page: the copy button's own confirmation, and what to do without it

@@ -20,18 +20,26 @@ from gru_core import (
     LONG_HOLD,
     LOW,
     REWRITTEN,
+    SHOWN_HOLDERS,
+    SYMBOLS,
     GRUConfig,
     TokenGRU,
+    count_of,
     default_span_start,
+    exact_claim,
+    exact_counts,
     fmt,
     fractions,
     gradient_claims,
+    holders,
     load_checkpoint,
     memory_claims,
-    reset_claim,
+    reset_claims,
     reset_counterfactual,
+    saturation_answer,
     saturation_claim,
     save_checkpoint,
+    span_picture,
     step_card,
     step_summary,
 )
@@ -85,9 +93,24 @@ def retention(z: np.ndarray, s: int, t: int) -> np.ndarray:
     return np.prod(z[s + 1 : t + 1], axis=0)
 
 
+def held_np(z: np.ndarray, s: int, t: int) -> np.ndarray:
+    """(H,) the page's rule, recomputed: z above HIGH at every step s+1..t, more than HOLDS
+    kept."""
+    if s == t:
+        return np.ones(z.shape[1], dtype=bool)
+    return (z[s + 1 : t + 1].min(0) > HIGH) & (retention(z, s, t) > HOLDS)
+
+
+def first_number(pattern: str, text: str) -> float:
+    m = re.search(pattern + r"\s*\**\s*([−-]?\d+\.\d+)", text)
+    assert m, f"{pattern!r} not in {text!r}"
+    return float(m[1].replace("−", "-"))
+
+
 @pytest.mark.parametrize("notation", ["pytorch", "course"])
 def test_memory_claims_hold_against_the_products_of_z(model, notation):
     rng = random.Random(1)
+    sym = SYMBOLS[notation]
     for text in texts(model):
         tt = model.trace(text)
         z = tt.gate("z", 0).double().numpy()
@@ -95,35 +118,65 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
         H = z.shape[1]
         for _ in range(4):
             t, unit = rng.randrange(1, tt.T), rng.randrange(H)
-            s = default_span_start(tt, t, unit)
-            assert 0 <= s < t
-            claims = memory_claims(tt, s, t, unit, notation=notation)
-            kinds = [c.kind for c in claims]
-            ret = retention(z, s, t)
-            if "unit holds" in kinds:
-                assert ret[unit] > HOLDS
-                # the span starts where it began holding: one step earlier it would not hold
-                assert s == 0 or retention(z, s - 1, t)[unit] <= HOLDS
+            for s in {default_span_start(tt, t, unit), rng.randrange(0, t)}:
+                assert 0 <= s < t
+                claims = memory_claims(tt, s, t, unit, notation=notation)
+                kinds = [c.kind for c in claims]
+                assert kinds[0] == "answer"
+                lead = claims[0].text
+                ok = held_np(z, s, t)
+                ret = retention(z, s, t)
                 moved = np.abs(h[s : t + 1, unit] - h[s, unit]).max()
-                assert ("activation frozen" in kinds) == (moved < FROZEN)
-                assert ("activation moved" in kinds) == (moved >= FROZEN)
-            else:
-                assert kinds[0] == "unit does not hold" and ret[unit] <= HOLDS
-                assert "activation frozen" not in kinds  # never frozen without a hold
-                for u in claims[0].evidence["holding"]:
-                    assert z[t, u] > HOLDS and u != unit
-                holding = {u for u in range(H) if u != unit and z[t, u] > HOLDS}
-                assert set(claims[0].evidence["holding"]) == holding
-            # no two claims contradict: held and not held are exclusive, counts add up
-            assert not {"unit holds", "unit does not hold"} <= set(kinds)
-            others = claims[-1]
-            mask = np.arange(H) != unit
-            assert others.evidence["rewritten"] == int((ret[mask] < REWRITTEN).sum())
-            assert others.evidence["held_too"] == int((ret[mask] > HOLDS).sum())
-            for c in claims:
-                assert "<t" not in c.text and "-" not in re.sub(r"[A-Za-z]-[A-Za-z]", "", c.text)
-                if notation == "course":
-                    assert "h_prev" not in c.text
+                # the lead's "moved by up to X" / "stayed within X" is the recomputed move
+                x = first_number(r"(?:moved by up to|stayed within)", lead)
+                assert x == pytest.approx(moved, abs=6e-4)
+                others = np.arange(H) != unit
+                if ok[unit]:
+                    assert f"held from step {s} to step {t}" in lead
+                    assert "unit holds" in kinds
+                    assert ("activation frozen" in kinds) == (moved < FROZEN)
+                    assert ("activation moved" in kinds) == (moved >= FROZEN)
+                    if moved >= FROZEN:  # where the move happened, and that it is flat after
+                        c = claims[kinds.index("activation moved")]
+                        steps = np.abs(np.diff(h[s : t + 1, unit]))
+                        k = s + 1 + int(steps.argmax())
+                        assert f"at step {k}" in c.text
+                        after = np.abs(h[k : t + 1, unit] - h[k, unit]).max()
+                        assert c.evidence["after"] == pytest.approx(after, abs=1e-6)
+                else:
+                    assert lead.startswith("No, not unit") and "did not hold" in lead
+                    assert "unit does not hold" in kinds and "activation frozen" not in kinds
+                    # the step the lead names is one where z is not above HIGH, if any
+                    if z[s + 1 : t + 1, unit].min() <= HIGH:
+                        k = s + 1 + int(z[s + 1 : t + 1, unit].argmin())
+                        assert f"at step {k}, not above {HIGH}" in lead
+                    holding = claims[kinds.index("unit does not hold")].evidence["holding"]
+                    assert set(holding) == {u for u in range(H) if u != unit and z[t, u] > HIGH}
+                # the span really starts where the hold began: one step earlier it fails
+                since = claims[0].evidence["since"]
+                assert held_np(z, since, t)[unit] or since == t
+                assert since == 0 or not held_np(z, since - 1, t)[unit]
+                ev = claims[-1].evidence
+                assert ev["held_too"] == int(ok[others].sum())
+                assert ev["rewritten"] == int((ret[others] < REWRITTEN).sum())
+                for c in claims:
+                    assert "<t" not in c.text
+                    assert "-" not in re.sub(r"[A-Za-z]-[A-Za-z]", "", c.text)
+                    if notation == "course":
+                        assert "h_prev" not in c.text and " z " not in c.text
+                        assert "∏1" not in c.text
+                # the chart's captions count what is drawn
+                df = holders(tt, s, t)
+                pic = span_picture(df, unit, sym)
+                orange = pic.evidence["orange"]
+                assert all(ok[u] and u != unit for u in orange)
+                n_held = int(ok[others].sum())
+                assert len(orange) == min(n_held, SHOWN_HOLDERS)
+                if orange:
+                    assert f"the {count_of(len(orange), 'other unit')} that held best" in pic.text
+                    assert f"(of {n_held} that held)" in pic.text
+                else:
+                    assert "no other unit held" in pic.text
 
 
 @pytest.mark.parametrize("notation", ["pytorch", "course"])
@@ -139,11 +192,41 @@ def test_saturation_claims_follow_the_fractions(model, notation):
             assert f["above"] == pytest.approx((g > HIGH).mean(), abs=1e-9)
             claim = saturation_claim(gate, f)
             near = (g < LOW).mean() + (g > HIGH).mean()
-            assert (claim.kind == "mostly saturated") == (near > 0.5)
-            assert (claim.kind == "mostly grey") == (near <= 0.5 and 1 - near > 0.5)
+            assert (claim.kind == "mostly saturated") == (near > 2 / 3)
+            assert (claim.kind == "mostly grey") == (1 - near > 2 / 3)
+            # "exactly": counted on the stored values (float32), not the float64 copies
+            stored = tt.gate("r" if gate == "r" else "z", 0)
+            stored = 1 - stored if gate == "u" else stored
+            counts = exact_counts(tt, gate)
+            assert counts["zeros"] == int((stored == 0).sum())
+            assert counts["ones"] == int((stored == 1).sum())
+            assert counts["total"] == stored.numel() and counts["dtype"] == "float32"
+            text_ = exact_claim(gate, counts).text
+            if counts["zeros"] + counts["ones"]:
+                assert f"{counts['zeros']:,} of the" in text_
+            else:
+                assert "none of the" in text_
+        shown = ("r", "u") if notation == "course" else ("r", "z")
+        sym = SYMBOLS[notation]
+        items = [(sym[g], fractions(tt, g, 0), exact_counts(tt, g)) for g in shown]
+        lead = saturation_answer(items)
+        for name, f, _ in items:
+            assert f"{f['below'] + f['above']:.0%} of {name}'s values" in lead.text
+        verdicts = lead.evidence["verdicts"]
+        for name, f, _ in items:
+            near = f["below"] + f["above"]
+            assert (verdicts[name] == "mostly saturated") == (near > 2 / 3)
         # Γu is z mirrored: its share near 0 is z's share near 1
         fz, fu = fractions(tt, "z", 0), fractions(tt, "u", 0)
         assert fu["below"] == pytest.approx(fz["above"], abs=0.01)
+
+
+def test_exact_zeros_and_ones_are_counted_on_a_saturated_model(tmp_path_factory):
+    tt = small(60.0, tmp_path_factory).trace("the cat sat.")
+    counts = exact_counts(tt, "z")
+    z = tt.gate("z", 0)
+    assert counts["ones"] + counts["zeros"] > 0  # sigmoid(±60) rounds in float32
+    assert counts["ones"] == int((z == 1).sum())
 
 
 @pytest.mark.parametrize("with_rnn", [False, True])
@@ -156,6 +239,7 @@ def test_gradient_claims_agree_with_their_curves(with_rnn):
             rnn = np.exp(np.cumsum(rng.normal(0.1, 0.3, span + 1)))[::-1].tolist()
             claims = gradient_claims(norms, z_max, rnn if with_rnn else None)
             kinds = [c.kind for c in claims]
+            assert kinds[0] == "answer"
             text = " ".join(c.text for c in claims)
             assert ("rnn comparison" in kinds) == with_rnn
             assert ("RNN" in text) == with_rnn  # a plain RNN is named only where it is drawn
@@ -164,8 +248,11 @@ def test_gradient_claims_agree_with_their_curves(with_rnn):
                                default=0)
             assert ("gate keeps a path open" in kinds) == (hold >= min(LONG_HOLD, span))
             assert ("no long hold" in kinds) != ("gate keeps a path open" in kinds)
+            assert f"for up to {hold} steps back" in claims[0].text or \
+                f"beyond {hold} steps back" in claims[0].text
+            assert "almost unchanged" not in text and "`" not in text
             if with_rnn:
-                ev = claims[1].evidence
+                ev = claims[kinds.index("rnn comparison")].evidence
                 ahead = sum(ev["gru"][d] > ev["rnn"][d] for d in ev["gru"])
                 assert ev["ahead"] == ahead
                 n = len(ev["gru"])
@@ -182,20 +269,44 @@ def test_gradient_claims_on_a_trace(model):
     norms = jacobian_norms(tt, t).tolist()
     path = direct_path(tt, t)
     z = tt.gate("z", 0).double().numpy()
-    claims = gradient_claims(norms, path["max"].tolist())
-    hold = claims[1].evidence["hold"]
-    best = [retention(z, t - d, t).max() for d in range(t + 1)]
-    assert hold == max([d for d in range(t + 1) if best[d] > HOLDS], default=0)
+    for notation in ("pytorch", "course"):
+        claims = gradient_claims(norms, path["max"].tolist(), notation=notation)
+        hold = claims[0].evidence["hold"]
+        best = [retention(z, t - d, t).max() for d in range(t + 1)]
+        assert hold == max([d for d in range(t + 1) if best[d] > HOLDS], default=0)
+        # the start value is the identity's norm, √H, and the sentence says so
+        H = tt.config.hidden_size
+        jac = claims[1]
+        assert jac.evidence["H"] == H and f"√H = √{H}" in jac.text
+        assert norms[-1] == pytest.approx(H ** 0.5)
+        text = " ".join(c.text for c in claims)
+        if notation == "course":
+            assert "∏(1−Γu)" in text and "∏1" not in text and "h_s" not in text
+            assert "‖∂c⟨t⟩/∂c⟨s⟩‖" in text
 
 
 def test_reset_claim_and_the_card_in_both_notations(model):
     tt = model.trace(texts(model)[0])
     for t in (1, tt.T // 2, tt.T - 1):
         cf = reset_counterfactual(tt, t)
-        claim = reset_claim(cf, t, tt.tokens[t], {"r": "r", "n": "n"})
+        vocab = list(tt.vocab.tokens)
+        nxt = tt.tokens[t + 1] if t + 1 < tt.T else None
+        claims = reset_claims(cf, t, tt.tokens[t], {"r": "r", "n": "n"}, repr, vocab, nxt)
+        claim = claims[0]
         change = (cf.n - cf.n_no_reset).abs().double()
         assert claim.evidence["max"] == pytest.approx(float(change.max()))
         assert claim.evidence["unit"] == int(change.argmax())
+        if cf.probs is not None:  # the prediction's change has its own sentence
+            p, q = cf.probs.double().numpy(), cf.probs_no_reset.double().numpy()
+            tv = 0.5 * np.abs(p - q).sum()
+            assert f"by {tv:.1%} (total variation)" in claim.text
+            pred = claims[-1]
+            assert pred.kind == "prediction"
+            assert f"{repr(vocab[int(p.argmax())])}" in pred.text
+            if nxt is not None:
+                k = vocab.index(nxt)
+                assert f"{repr(nxt)}, has {p[k]:.1%}" in pred.text
+                assert f"and {q[k]:.1%} with r = 1" in pred.text
         for unit in (0, tt.config.hidden_size - 1):
             card = step_card(tt, t, unit)
             g = {k: float(tt.gate(k, 0, 0, t)[unit]) for k in ("r", "z", "n", "h")}

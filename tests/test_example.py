@@ -248,7 +248,11 @@ def test_worked_example_in_chromium(tmp_path):
             settle(page)
         post = post_of(page)
         assert "**t = 33**" in post and "**t = 34**" in post and "h_{prev,200}" in post
-        assert r"GRU\_STEPPER\_PUBLIC\_URL" in post  # a local server: the post says so
+        # a local server: the page says so beside the post, and the post itself does not
+        assert "GRU_STEPPER_PUBLIC_URL" not in post and "STEPPER" not in post
+        expect(page.get_by_test_id("stAlert").filter(has_text="GRU_STEPPER_PUBLIC_URL")
+               ).to_have_count(1)
+        assert "b_r = b_ir + b_hr" in post.replace("\\", "")  # the mentor's first remark
 
         # CommonMark: the text is one fenced block, the two $$ blocks come through intact
         tokens = MarkdownIt("commonmark").parse(post)
@@ -276,10 +280,14 @@ def test_worked_example_in_chromium(tmp_path):
                              ).click()
         saved = tmp_path / "example.html"
         dl.value.save_as(saved)
-        offline = browser.new_page()
+        offline = browser.new_context(offline=True).new_page()  # no network at all
         offline.goto(saved.as_uri())
         assert offline.locator("#post").inner_text() == post
         expect(offline.locator("table")).to_have_count(2)
+        # its math is typeset by the bundled KaTeX, with its own fonts, and no error
+        expect(offline.locator(".katex-display")).to_have_count(2)
+        expect(offline.locator(".katex-error")).to_have_count(0)
+        assert offline.evaluate("document.fonts.check('16px KaTeX_Main')")
 
         # the stepper's chart: its offline copy's player runs with no server
         page.goto(f"{url}/?" + urlencode({"ckpt": "shakespeare", "text": SPEECH, "t": 33,
@@ -298,8 +306,12 @@ def test_worked_example_in_chromium(tmp_path):
         chart.wait_for_function(f"{x0} > 34", timeout=5_000)  # on from t, not from 0
         # at the end, ▶ play starts again from the first step
         chart.locator(".updatemenu-button").nth(1).click()  # pause
-        chart.evaluate("Plotly.animate('chart', ['59'], {frame: {duration: 0}, mode: 'immediate'})")
-        chart.wait_for_function(f"{x0} == 59", timeout=5_000)
+        last = len(SPEECH) - 1  # every step of the text (a character model: one a character)
+        assert chart.evaluate("document.getElementById('chart')._transitionData._frames"
+                              ".map(f => +f.name)") == list(range(last + 1))
+        chart.evaluate(f"Plotly.animate('chart', ['{last}'], "
+                       "{frame: {duration: 0}, mode: 'immediate'})")
+        chart.wait_for_function(f"{x0} == {last}", timeout=5_000)
         chart.locator(".updatemenu-button").first.click()
         chart.wait_for_function(f"{x0} < 5", timeout=5_000)
         browser.close()

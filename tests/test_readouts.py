@@ -168,7 +168,9 @@ def test_holders_direct_path_and_histogram(model):
     df = holders(tt, s, t, layer=1)
     assert df.unit.tolist() == list(np.argsort(-ret, kind="stable"))
     np.testing.assert_allclose(df.retention, np.sort(ret)[::-1], rtol=1e-6)
-    assert span_counts(df) == (int((ret > 0.5).sum()), int((ret < 0.01).sum()))
+    minz = z[s + 1 : t + 1].min(0)
+    assert span_counts(df) == (int(((ret > 0.5) & (minz > 0.9)).sum()),
+                               int((ret < 0.01).sum()))
     path = direct_path(tt, t, layer=1, since=s)
     curves = [np.prod(z[k + 1 : t + 1], axis=0) for k in range(s, t + 1)]
     np.testing.assert_allclose(path["max"], [c.max() for c in curves], rtol=1e-6)
@@ -181,8 +183,9 @@ def test_holders_direct_path_and_histogram(model):
 
 @pytest.mark.parametrize("below, above, verdict", [
     (0.4, 0.3, "mostly saturated"), (0.1, 0.05, "mostly grey"),
-    (0.22, 0.32, "mostly saturated"), (0.2, 0.1, "mostly grey"),
-    (0.25, 0.25, "half saturated, half grey"), (0.2, 0.3, "half saturated, half grey")])
+    (0.22, 0.32, "neither mostly saturated nor mostly grey"), (0.2, 0.1, "mostly grey"),
+    (0.25, 0.25, "neither mostly saturated nor mostly grey"), (0.4, 0.3, "mostly saturated"),
+    (0.2, 0.3, "neither mostly saturated nor mostly grey")])
 def test_saturation_claim_states_the_fractions(below, above, verdict):
     f = {"below": below, "between": 1 - below - above, "above": above}
     claim = saturation_claim("z", f)

@@ -16,8 +16,8 @@ from gru_core import (
 
 from .. import offline
 from ..copy_button import copy_button
-from ..post import COPY_HINT, code_span, link_caveats, md_escape, worked_post
-from ..selection import MAX_URL_TEXT, Selection, format_list, parse_list, write_url
+from ..post import COPY_HINT, code_span, md_escape, notes, step_latex, worked_post
+from ..selection import Selection, format_list, parse_list, write_url
 from ..text import show_token
 from ..view import View
 from .stepper import start_from
@@ -26,9 +26,14 @@ from .stepper import start_from
 def labels(notation: str) -> dict[str, str]:
     """The table's column names, in the page's notation (SYMBOLS: one symbol, one quantity)."""
     s = SYMBOLS[notation]
-    return {"unit": "unit", "h_prev": s["h_prev"], "ir": "ir", "hr": "hr", "r": s["r"],
-            "iz": "iz", "hz": "hz", "z": s["z"], "in": "in", "hn": "hn", "n": s["n"],
-            "keep": f"{s['keep']} (kept)", "new": f"{s['new']} (new)", "h": s["h"]}
+    parts = {"ir": "ir", "hr": "hr", "iz": "iz", "hz": "hz", "in": "in", "hn": "hn"}
+    if notation == "course":  # PyTorch's split of each gate, named by the course's symbol
+        parts = {k: f"{s[g]}: {where} part" for k, g, where in (
+            ("ir", "r", "input"), ("hr", "r", "hidden"), ("iz", "z", "input"),
+            ("hz", "z", "hidden"), ("in", "n", "input"), ("hn", "n", "hidden"))}
+    return {"unit": "unit", "h_prev": s["h_prev"], **parts, "r": s["r"], "z": s["z"],
+            "n": s["n"], "keep": f"{s['keep']} (kept)", "new": f"{s['new']} (new)",
+            "h": s["h"]}
 
 
 def chosen(sel: Selection, tt: TextTrace) -> tuple[list[int], list[int]]:
@@ -76,19 +81,19 @@ def render(sel: Selection, tt: TextTrace) -> None:
         for line in ex.sentences(i, sel.notation):
             st.markdown("- " + md_escape(line))
     link = sel.link(steps=format_list(steps), units=format_list(units))
-    caveats = link_caveats(sel.model_key, tt.text, link, MAX_URL_TEXT)
-    for c in caveats:
-        st.warning(md_escape(c))
     start = "" if sel.start is None else start_from.words(sel, tt, units)
-    post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, caveats, start)
+    post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, start)
     st.markdown("**The forum post** (Markdown with LaTeX: paste it as it is):")
+    notes(sel.model_key, tt.text, link)  # for the poster, beside the post: never inside it
     st.code(post, language="markdown")
     copy_button(post)
     st.caption(COPY_HINT)
     st.download_button("Offline copy: this worked example as one HTML file (no server needed)",
                        key="ex_html", mime="text/html",
                        file_name=f"gru_example_t{format_list(steps)}_u{format_list(units)}.html",
-                       data=lambda: offline.example_html(ex, names, post, sel.notation))
+                       data=lambda: offline.example_html(ex, names, post, sel.notation,
+                                                         [step_latex(ex, i, sel.notation)
+                                                          for i in range(len(steps))]))
     write_url(sel.params(steps=format_list(steps), units=format_list(units)))
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import TextTrace, direct_path, gradient_claims
+from gru_core import HOLDS, TextTrace, direct_path, gradient_claims
 
 from .. import cache, charts
 from ..selection import COURSE_TEXT, Selection
+from ..text import plain
 from ..view import View
 
 MAX_JACOBIAN_SPAN = 500  # steps back from t: bounded work on any text
@@ -23,18 +24,21 @@ def render(sel: Selection, tt: TextTrace) -> None:
     contrast = cache.contrast_for(sel.model)
     rnn = cache.rnn_gradient_norms(contrast, tt.text, t, since) if contrast else None
     path = direct_path(tt, t, sel.layer, since)
+    lead, *claims = gradient_claims(norms, path["max"].tolist(), rnn, sel.notation,
+                                    f"the plain RNN {plain(contrast or '')}")
+    st.markdown(lead.text)
     st.plotly_chart(charts.gradient_flow(path.distance, norms, path["mean"], path["max"],
-                                         sym["z"], rnn, f"plain RNN `{contrast}`"),
+                                         sym, rnn, f"plain RNN {contrast}", HOLDS),
                     config=charts.CONFIG, key="grad")
-    claims = gradient_claims(norms, path["max"].tolist(), rnn, sym["z"],
-                             f"the plain RNN `{contrast}`")
     st.markdown(" ".join(c.text for c in claims))
-    st.caption("Log scale. Black: the GRU's exact Jacobian norm from autograd (all paths). "
-               + (f"Red: the same for `{contrast}`, a plain tanh RNN trained on the same "
-                  "data. " if rnn else "No plain RNN is trained on this model's data, so none "
-                  "is drawn. ")
-               + f"Green: the GRU's direct path h_s → h_t through {sym['z']}·h_prev alone "
-               "(solid: the best unit, dotted: the mean over units).")
+    st.caption("Log scales. Top: the exact Jacobian norm from autograd, every path (black: this "
+               "GRU; "
+               + (f"red: {plain(contrast or '')}, a plain tanh RNN trained on the same data). "
+                  if rnn else "no plain RNN is trained on this model's data, so none is "
+                  "drawn). ")
+               + f"Bottom: the direct path {sym['h_s']} → {sym['h_t']} through "
+               f"{sym['keep']} alone: {sym['prod_z']} of the best unit (solid) and averaged "
+               f"over units (dotted); dashed: {HOLDS:.0%} kept.")
 
 
 VIEW = View("gradients", "Vanishing gradients",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from gru_core import (
+    HIGH,
     HOLDS,
     REWRITTEN,
     TextTrace,
     default_span_start,
     holders,
     memory_claims,
-    span_counts,
+    span_picture,
     state,
 )
 
@@ -29,45 +30,43 @@ def render(sel: Selection, tt: TextTrace) -> None:
         st.info("Pick a step t > 0 to see what was held since an earlier step.")
         return
     _default_span(sel, tt)
+    answer = st.empty()  # the first line; the span's slider comes after it
     s = 0 if t == 1 else st.slider("Span start s (the earlier step; by default where the "
                                    "selected unit began holding)", 0, t - 1, key="s")
     write_url(sel.params(s=s))  # the span's start as shown: the link reproduces it
     tokens = [show_token(tok) for tok in tt.tokens]
-    for claim in memory_claims(tt, s, t, unit, sel.layer, sel.notation, tokens,
-                               quote=plain):
+    lead, *claims = memory_claims(tt, s, t, unit, sel.layer, sel.notation, tokens, quote=plain)
+    answer.markdown(lead.text)
+    lo, hi = max(0, s - 5), min(tt.T, t + 6)
+    z = tt.gate("z", sel.layer, steps=slice(lo, hi))[:, unit].numpy()
+    st.plotly_chart(charts.gate_line(range(lo, hi), tt.tokens[lo:hi], z, sym["z"], HIGH, (s, t),
+                                     f"{sym['z']} of unit {unit}: held where it stays above "
+                                     f"{HIGH} (dashed) at every step of the span"),
+                    config=charts.CONFIG, key="ret_z")
+    for claim in claims:
         st.markdown(claim.text)
     df = holders(tt, s, t, sel.layer)  # sorted by retention; the bars want unit order
-    held, rewritten = span_counts(df)
-    st.markdown(f"From step {s} to step {t}: **{held}** {'unit' if held == 1 else 'units'} held "
-                f"(kept more than "
-                f"{HOLDS:.0%}), **{rewritten}** were rewritten (kept less than {REWRITTEN:.0%}), "
-                f"{len(df) - held - rewritten} kept something in between.")
-    top = df.unit[:3].tolist()
-    st.plotly_chart(charts.retention_bars(df.sort_values("unit").retention.to_numpy(), top,
-                                          sym["z"], unit, HOLDS, REWRITTEN),
+    picture = span_picture(df, unit, sym)
+    orange, low = picture.evidence["orange"], picture.evidence["low"]
+    st.plotly_chart(charts.retention_bars(df.sort_values("unit").retention.to_numpy(), orange,
+                                          sym["prod_z"], unit, HOLDS, REWRITTEN),
                     config=charts.CONFIG, key="ret_bars")
-    st.caption(f"Retention = product of {sym['z']} over steps s+1..t: the share of "
-               f"{sym['h_s']} that reaches {sym['h_t']} without passing through the candidate. "
-               f"Above {HOLDS:.0%} (upper dashed line) a unit holds, below {REWRITTEN:.0%} "
-               f"(lower line) it was rewritten. Orange: the three best holders; black: unit "
-               f"{unit}.")
-    lo, hi = max(0, s - 5), min(tt.T, t + 6)
-    steps = range(lo, hi)
+    st.caption(picture.text)
     h = tt.gate("h", sel.layer, steps=slice(lo, hi))
-    ret = dict(zip(df.unit, df.retention, strict=True))
-    shown = [unit, *[u for u in top if u != unit][:2],
-             *[u for u in df.unit[-2:] if u != unit and u not in top]]
-    series = {f"unit {u}{' (selected)' if u == unit else ''}: {state(ret[u])}, "
-              f"{ret[u]:.2g}": h[:, u].numpy() for u in shown}
-    st.plotly_chart(charts.unit_lines(steps, tt.tokens[lo:hi], series,
-                                      f"{sym['a']} = {sym['h']} of the selected unit, the best "
-                                      "holders and units that were rewritten", span=(s, t),
-                                      y_title=f"{sym['a']} = {sym['h']}"),
+    row = {int(u): (r, m) for u, r, m in zip(df.unit, df.retention, df.min_z, strict=True)}
+    shown = [unit, *orange[:2], *low]
+    series = {f"unit {u}{' (selected)' if u == unit else ''}: {state(*row[u])}, kept "
+              f"{row[u][0]:.2g}": h[:, u].numpy() for u in shown}
+    st.plotly_chart(charts.unit_lines(range(lo, hi), tt.tokens[lo:hi], series,
+                                      picture.evidence["title"], span=(s, t),
+                                      y_title=sym["a=h"]),
                     config=charts.CONFIG, key="ret_lines")
-    st.caption("Inside the shaded span a unit that holds stays flat while the rewritten ones "
-               "change; the legend names each line's retention over the span with the same "
-               "thresholds.")
-    st.dataframe(df.head(10).round(4), hide_index=True)
+    st.caption(f"The shaded span is s..t. Each line's legend gives its state over the span "
+               f"(held: {sym['z']} above {HIGH} at every step and more than {HOLDS:.0%} kept; "
+               f"rewritten: less than {REWRITTEN:.0%} kept) and the share it kept.")
+    names = {"retention": f"kept ({sym['prod_z']})", "min_z": f"lowest {sym['z']}",
+             "h_s": sym["h_s"], "h_t": sym["h_t"]}
+    st.dataframe(df.head(10).round(4).rename(columns=names), hide_index=True)
 
 
 def _default_span(sel: Selection, tt: TextTrace) -> None:

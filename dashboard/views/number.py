@@ -4,34 +4,38 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gru_core import TextTrace, clause_start, fmt, minimal_pair_of, were_minus_was
+from gru_core import (
+    TextTrace,
+    clause_start,
+    minimal_pair_of,
+    number_claim,
+    signed,
+    were_minus_was,
+)
 
 from .. import cache, charts
 from ..selection import COURSE_TEXT, Selection, view_link
+from ..text import plain
 from ..view import View
 
-
-def signed(v: float) -> str:
-    """+0.123 / −0.123: one minus sign, as everywhere (fmt), with the plus of a difference."""
-    text = fmt(v, 3)
-    return text if text.startswith("−") or text == "0.000" else "+" + text
+PAIRS = 40  # cache.number_units ranks on this many held-out minimal pairs
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
-    ck, layer = sel.model, sel.layer
+    ck, layer, sym = sel.model, sel.layer, sel.sym
     if not ck.name.startswith("agreement"):
-        st.info("The number-unit finder works on the `agreement` model: open it from the "
-                f"[questions page]({view_link('number', **VIEW.link)}).")
+        here = dict(VIEW.link, notation=sel.notation)
+        st.info("This view answers on the `agreement` models' minimal pairs (“The cat, which "
+                "…, w” and “The cats, which …, w”), not on this model or your text: this "
+                "model was not trained on the agreement task. "
+                f"[Open it on the agreement model]({view_link('number', **here)}).")
         return
     table = cache.number_units(sel.model_key, ck, layer)
     words = ck.vocab.words
-    pair = minimal_pair_of(tt.text, words) or minimal_pair_of(COURSE_TEXT, words)
+    own = minimal_pair_of(tt.text, words)
+    pair = own or minimal_pair_of(COURSE_TEXT, words)
+    st.markdown(number_claim(table, pair, own is not None, PAIRS, sym, plain).text)
     top = table.unit[:2].tolist()
-    st.markdown(f"Ranked over 40 minimal pairs on held-out clauses, unit **{top[0]}** differs most "
-                "between "
-                f"singular and plural all through the clause (mean h difference "
-                f"{signed(table.difference[0])}, held at {table.persistence[0]:.0%} of clause "
-                "steps).")
     sg, pl = (cache.trace(sel.model_key, ck, text) for text in pair)
     cols = st.columns(2)
     for col, run, number in zip(cols, (sg, pl), ("singular", "plural"), strict=True):
@@ -41,11 +45,18 @@ def render(sel: Selection, tt: TextTrace) -> None:
     h_sg, h_pl = sg.gate("h", layer), pl.gate("h", layer)
     pairs = {u: (h_sg[start:, u].numpy(), h_pl[start_pl:, u].numpy()) for u in top}
     st.plotly_chart(charts.pair_lines(steps, sg.tokens[start:], pairs,
-                                      "The top units through the clause: singular vs plural"),
+                                      "The top units through the clause: singular vs plural"
+                                      + ("" if own else " (the course's pair)"), sym["h"]),
                     config=charts.CONFIG, key="num_lines")
     st.caption("Same tokens from the comma on; a gap that stays open to the end is the memory "
                "of the subject's number.")
-    last = dict(ckpt=sel.model_key, text=pl.text, t=pl.T - 1)
+    if not own:
+        u = top[0]
+        st.plotly_chart(charts.unit_lines(range(tt.T), tt.tokens,
+                                          {f"unit {u}": tt.gate("h", layer)[:, u].numpy()},
+                                          f"Unit {u} over your text", y_title=sym["h"]),
+                        config=charts.CONFIG, key="num_own")
+    last = dict(ckpt=sel.model_key, text=pl.text, t=pl.T - 1, notation=sel.notation)
     st.markdown(" · ".join(f"[step through unit {u}]({view_link('step', **last, unit=u)})"
                            for u in top))
     st.dataframe(table.head(10).round(4), hide_index=True)

@@ -9,9 +9,12 @@ from gru_core import (
     LOW,
     TextTrace,
     count_of,
+    exact_claim,
+    exact_counts,
     fractions,
     histogram,
     saturation,
+    saturation_answer,
     saturation_claim,
 )
 
@@ -29,21 +32,28 @@ def gates(notation: str) -> tuple[str, str]:
 def render(sel: Selection, tt: TextTrace) -> None:
     sym = sel.sym
     shown = gates(sel.notation)
-    st.markdown(f"Over all {count_of(tt.T, 'step')} of this text (the answer does not depend on "
-                f"t), layer {sel.layer}, {count_of(tt.config.hidden_size, 'unit')}:")
+    f = {g: fractions(tt, g, sel.layer, LOW, HIGH) for g in shown}
+    exact = {g: exact_counts(tt, g, sel.layer) for g in shown}
+    st.markdown(saturation_answer([(sym[g], f[g], exact[g]) for g in shown]).text)
+    st.caption(f"Over all {count_of(tt.T, 'step')} of this text (the answer does not depend on "
+               f"t), layer {sel.layer}, {count_of(tt.config.hidden_size, 'unit')}"
+               + (f"; {sym['u']} = 1 − z, where z is PyTorch's update gate." if
+                  sel.notation == "course" else "."))
     cols = st.columns(2)
     for col, gate in zip(cols, shown, strict=True):
-        f = fractions(tt, gate, sel.layer, LOW, HIGH)
-        col.metric(f"{sym[gate]} near 0 (< {LOW})", f"{f['below']:.1%}")
-        col.metric(f"{sym[gate]} grey ({LOW}–{HIGH})", f"{f['between']:.1%}")
-        col.metric(f"{sym[gate]} near 1 (> {HIGH})", f"{f['above']:.1%}")
-        col.markdown(saturation_claim(sym[gate], f).text)
+        col.metric(f"{sym[gate]} near 0 (< {LOW})", f"{f[gate]['below']:.1%}")
+        col.metric(f"{sym[gate]} grey ({LOW}–{HIGH})", f"{f[gate]['between']:.1%}")
+        col.metric(f"{sym[gate]} near 1 (> {HIGH})", f"{f[gate]['above']:.1%}")
+        col.markdown(saturation_claim(sym[gate], f[gate]).text)
+        col.markdown(exact_claim(sym[gate], exact[gate]).text)
     hists = {sym[g]: histogram(tt, g, sel.layer) for g in shown}
     st.plotly_chart(charts.saturation_histogram(hists, LOW, HIGH), config=charts.CONFIG,
                     key="sat_hist")
-    st.caption("Mass piled at the edges means saturated gates; a hump in the middle means grey.")
+    st.caption(f"Dashed lines at {LOW} and {HIGH}: outside them a value is near 0 or 1, between "
+               "them grey. Mass piled at the edges means saturated gates; a hump in the middle "
+               "means grey.")
     df = saturation(tt, LOW, HIGH, shown)
-    st.plotly_chart(charts.saturation_scatter(df[df.layer == sel.layer], sym),
+    st.plotly_chart(charts.saturation_scatter(df[df.layer == sel.layer], sym, LOW, HIGH),
                     config=charts.CONFIG, key="sat_scatter")
     st.caption(f"Each dot is a unit (Karpathy, Johnson & Fei-Fei 2015). Top left: almost always "
                f"near 1 (> {HIGH}); bottom right: almost always near 0 (< {LOW}); near the "

@@ -9,14 +9,22 @@ from .claims import (
     LOW,
     MOSTLY,
     REWRITTEN,
+    SHOWN_HOLDERS,
     Claim,
     default_span_start,
+    exact_claim,
     gradient_claims,
+    held,
     hold_start,
+    hold_starts,
     memory_claims,
-    reset_claim,
+    number_claim,
+    reset_claims,
+    saturation_answer,
     saturation_claim,
+    signed,
     span_counts,
+    span_picture,
     state,
 )
 from .example import MAX_STEPS, MAX_UNITS, WorkedExample, worked_example
@@ -30,7 +38,7 @@ from .explain import (
     trace_table,
 )
 from .gradients import jacobian_norms, rnn_jacobian_norms
-from .memory import direct_path, holders, retention, retention_curve
+from .memory import direct_path, holders, min_z, retention, retention_curve
 from .notation import (
     LATEX,
     NAMES,
@@ -43,7 +51,7 @@ from .notation import (
     shown_update,
 )
 from .reset import ResetCounterfactual, reset_counterfactual
-from .saturation import fractions, histogram, saturation
+from .saturation import exact_counts, fractions, histogram, saturation
 from .summary import StepSummary, sentence, step_summary, unit_order
 from .units import (
     clause_difference,
@@ -57,8 +65,9 @@ from .wires import WIRES, step_terms
 
 __all__ = [
     "FROZEN", "HIGH", "LONG_HOLD", "LOW", "MOSTLY", "REWRITTEN", "Claim", "default_span_start",
-    "gradient_claims", "hold_start", "memory_claims", "reset_claim", "saturation_claim",
-    "span_counts", "state",
+    "gradient_claims", "hold_start", "memory_claims", "reset_claims", "saturation_claim",
+    "span_counts", "state", "SHOWN_HOLDERS", "exact_claim", "held", "hold_starts",
+    "number_claim", "saturation_answer", "signed", "span_picture", "exact_counts", "min_z",
     "count_of", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",
     "what_if", "HOLDS", "SYMBOLS",
     "LATEX", "NAMES", "fmt", "fmt_e", "shown_update", "ResetCounterfactual", "StepCard", "balance",

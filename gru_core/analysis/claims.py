@@ -1,11 +1,16 @@
 """Every sentence that explains a number, returned with the numbers it rests on.
 
-A view shows `claim.text`; a test checks `claim.evidence` against the trace and the thresholds
-below, which are defined here once: a unit *holds* over a span when its retention ∏z (the share
-of its old value that reaches t along the direct path) is above HOLDS; it was *rewritten* when
-that share is below REWRITTEN; a gate value is *saturated* below LOW or above HIGH and *grey*
-in between; "mostly" means more than MOSTLY (half); a held unit's activation is *frozen* when it
-stayed within FROZEN of its value at the span's start.
+A view shows `claim.text`, the first claim of each view answering its question in one sentence;
+a test checks `claim.evidence` against the trace and the thresholds below, which are defined
+here once and drawn by the charts as they are used here:
+
+- a unit *held* over a span s..t when its z was above HIGH (near 1) at every step s+1..t and it
+  kept more than HOLDS of its value along the direct path (retention ∏z); it was *rewritten*
+  when it kept less than REWRITTEN;
+- a gate value is *saturated* below LOW or above HIGH and *grey* in between; "mostly" means
+  more than MOSTLY (two thirds), so a 54/46 split is neither;
+- a held unit's activation is *frozen* when it stayed within FROZEN of its value at the span's
+  start.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
+import torch
 
 from ..core import Trace
 from .memory import holders, retention_curve
@@ -21,11 +27,12 @@ from .notation import SYMBOLS, count_of, fmt, fmt_e
 
 HOLDS, REWRITTEN = 0.5, 0.01  # retention: "kept more than half" / "kept less than 1%"
 LOW, HIGH = 0.1, 0.9  # a gate value below LOW or above HIGH is saturated; between, grey
-MOSTLY = 0.5  # "mostly" = more than half
+MOSTLY = 2 / 3  # "mostly" = more than two thirds: a real majority
 FROZEN = 0.05  # a held unit whose activation moved less than this over the span is frozen
 LONG_HOLD = 10  # steps: a direct path that keeps more than half this long is the gate's part
 DISTANCES = (10, 50, 100, 200, 400)  # where the gradient view reads its curves
 LOOKBACK = 2000  # steps: how far back a hold is traced (bounded work on any text)
+SHOWN_HOLDERS = 3  # the other units that held, drawn orange on the memory view
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,15 @@ class Claim:
     evidence: dict = field(default_factory=dict)  # the numbers it rests on
 
 
-def state(retention: float) -> str:
-    """'holds', 'rewritten' or 'partly kept': the one classification every label uses."""
-    return "holds" if retention > HOLDS else "rewritten" if retention < REWRITTEN else "partly kept"
+def held(retention: float, min_z: float) -> bool:
+    """The one rule for "held" over a span: z above HIGH at every step, more than half kept."""
+    return bool(min_z > HIGH and retention > HOLDS)
+
+
+def state(retention: float, min_z: float) -> str:
+    """'held', 'rewritten' or 'partly kept': the one classification every label uses."""
+    return ("held" if held(retention, min_z) else "rewritten" if retention < REWRITTEN
+            else "partly kept")
 
 
 # ---- saturation ------------------------------------------------------------------------------
@@ -45,24 +58,70 @@ def state(retention: float) -> str:
 def saturation_claim(symbol: str, f: dict[str, float]) -> Claim:
     """"Do the gates go to 0/1 or stay grey?" from the shares below LOW, between, above HIGH."""
     near = f["below"] + f["above"]
-    verdict = ("mostly saturated" if near > MOSTLY else
-               "mostly grey" if f["between"] > MOSTLY else "half saturated, half grey")
+    verdict = ("mostly saturated" if near > MOSTLY else "mostly grey" if f["between"] > MOSTLY
+               else "neither mostly saturated nor mostly grey")
     share = {"mostly saturated": f"{near:.0%} of values near 0 or 1",
-             "mostly grey": f"{f['between']:.0%} of values grey"}.get(verdict, f"{near:.0%} "
-                                                                         "near 0 or 1")
+             "mostly grey": f"{f['between']:.0%} of values grey"}.get(
+        verdict, f"{near:.0%} near 0 or 1, {f['between']:.0%} grey; “mostly” means more "
+                 "than two thirds")
     text = (f"{symbol}: {f['below']:.0%} of values are below {LOW}, {f['above']:.0%} above "
             f"{HIGH}, {f['between']:.0%} in between (grey): {verdict} ({share}).")
     return Claim(verdict, text, {**f, "saturated": near})
 
 
+def exact_claim(symbol: str, counts: dict) -> Claim:
+    """The question's own word: how many values are exactly 0 or exactly 1, as stored."""
+    zeros, ones, total, dtype = counts["zeros"], counts["ones"], counts["total"], counts["dtype"]
+    text = (f"Exactly 0 or 1? In {dtype}, " + (
+        f"none of the {total:,} values of {symbol} is exactly 0 or exactly 1: a sigmoid only "
+        "approaches them." if zeros + ones == 0 else
+        f"{zeros:,} of the {total:,} values of {symbol} are exactly 0 and {ones:,} exactly 1: "
+        f"a sigmoid never reaches 0 or 1, but {dtype} stores a value that close to them as "
+        "0 or 1."))
+    return Claim("exact", text, dict(counts))
+
+
+def saturation_answer(gates: list[tuple[str, dict[str, float], dict]]) -> Claim:
+    """The view's first sentence: per gate (symbol, fractions, exact counts)."""
+    verdicts = [(sym, saturation_claim(sym, f).kind) for sym, f, _ in gates]
+    said = {"mostly saturated": "mostly goes to 0 or 1", "mostly grey": "mostly stays grey"}
+    plural = {"mostly saturated": "mostly go to 0 or 1", "mostly grey": "mostly stay grey"}
+    if len(verdicts) > 1 and len({v for _, v in verdicts}) == 1 and verdicts[0][1] in said:
+        lead = f"{' and '.join(s for s, _ in verdicts)} {plural[verdicts[0][1]]}"
+    else:
+        lead = " and ".join(f"{s} {said.get(v, 'is neither mostly saturated nor mostly grey')}"
+                            for s, v in verdicts)
+    near = [f"{f['below'] + f['above']:.0%} of {s}'s values" for s, f, _ in gates]
+    exact = sum(c["zeros"] + c["ones"] for _, _, c in gates)
+    total = sum(c["total"] for _, _, c in gates)
+    dtype = gates[0][2]["dtype"]
+    text = (f"On this text {lead}: near 0 or 1 (below {LOW} or above {HIGH}) are "
+            f"{' and '.join(near)}, and in {dtype} "
+            + (f"none of their {total:,} values is exactly 0 or 1." if exact == 0 else
+               f"{exact:,} of their {total:,} values are exactly 0 or 1."))
+    return Claim("answer", text, dict(verdicts=dict(verdicts), exact=exact, total=total))
+
+
 # ---- is the state frozen? --------------------------------------------------------------------
 
-def hold_start(trace: Trace, t: int, unit: int, layer: int = 0) -> int:
-    """The earliest s with retention(s → t) of `unit` above HOLDS; t when it does not hold at t
-    (retention only falls as s moves back, so the steps it holds over are one span)."""
+def hold_starts(trace: Trace, t: int, layer: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(H,) each unit's earliest s such that it held over s..t (z > HIGH at every step after
+    s, more than HOLDS kept), t when it does not hold even over the step t; and (H,) its
+    retention from there. Both conditions only fail more as s moves back, so the steps a
+    unit held over are one span."""
     since = max(0, t - LOOKBACK)
-    curve = retention_curve(trace, t, layer, since)[:, unit]  # row s − since: ∏ z_{s+1..t}
-    return since + int((curve > HOLDS).nonzero()[0])  # row t − since is 1: always found
+    curve = retention_curve(trace, t, layer, since)  # row s − since: ∏ z_{s+1..t}
+    z = trace.gate("z", layer, 0)[since + 1 : t + 1]  # row k: z_{since+k+1}
+    lowest = torch.cat([z.flip(0).cummin(0).values.flip(0), torch.ones_like(z[:1])])
+    ok = (curve > HOLDS) & (lowest > HIGH)
+    ok[-1] = True  # s = t: nothing has happened yet
+    first = ok.to(torch.int8).argmax(0)  # the first True of each column
+    return since + first, curve.gather(0, first[None])[0]
+
+
+def hold_start(trace: Trace, t: int, unit: int, layer: int = 0) -> int:
+    """The earliest s such that `unit` held over s..t; t when it does not hold at t."""
+    return int(hold_starts(trace, t, layer)[0][unit])
 
 
 def default_span_start(trace: Trace, t: int, unit: int, layer: int = 0, fallback: int = 20
@@ -76,30 +135,60 @@ def default_span_start(trace: Trace, t: int, unit: int, layer: int = 0, fallback
 def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
                   notation: str = "pytorch", tokens: list[str] | None = None,
                   quote: Callable[[str], str] = repr) -> list[Claim]:
-    """The selected unit first (did it hold from s to t, what did it keep, is its activation
-    frozen), then the other units over the same span. quote: how a token is written in a
-    sentence (the app passes one that Markdown leaves inert)."""
+    """The answer first (one sentence), then the selected unit (did it hold from s to t, what
+    did it keep, is its activation frozen), then the other units over the same span. quote:
+    how a token is written in a sentence (the app passes one that Markdown leaves inert)."""
     sym = SYMBOLS[notation]
+    z_, a, n_ = sym["z"], sym["a"], "Γu" if notation == "course" else "1 − z"
     df = holders(trace, s, t, layer)
     row = df[df.unit == unit].iloc[0]
     others = df[df.unit != unit]
+    is_held = held(row.retention, row.min_z)
     h = trace.gate("h", layer)[s : t + 1, unit].double()
+    z = trace.gate("z", layer)[s + 1 : t + 1, unit].double()
     moved = float((h - h[0]).abs().max())
+    steps = (h[1:] - h[:-1]).abs()
+    k = int(steps.argmax())  # the largest move in one step: into step s + 1 + k
+    big, k_big = float(steps[k]), s + 1 + k
+    after = float((h[k + 1 :] - h[k + 1]).abs().max())
+    k_low, z_low = s + 1 + int(z.argmin()), float(z.min())
+    others_held = int(sum(held(r, m) for r, m in zip(others.retention, others.min_z,
+                                                      strict=True)))
     rewritten = int((others.retention < REWRITTEN).sum())
-    held_too = int((others.retention > HOLDS).sum())
+    not_held, n = len(others) - others_held, len(others)
+    of = lambda k: f"{'none' if k == 0 else k} of the other {n} units"  # noqa: E731
     span = t - s
+    since = hold_start(trace, t, unit, layer)
     at = (lambda k: f" (reading {quote(tokens[k])})") if tokens else (lambda k: "")  # noqa: E731
-    ev = dict(unit=unit, s=s, t=t, retention=float(row.retention), h_s=float(row.h_s),
-              h_t=float(row.h_t), moved=moved, rewritten=rewritten, held_too=held_too,
-              others=len(others))
-    claims = []
-    if row.retention > HOLDS:
+    ev = dict(unit=unit, s=s, t=t, retention=float(row.retention), min_z=float(row.min_z),
+              h_s=float(row.h_s), h_t=float(row.h_t), moved=moved, biggest=big, k_big=k_big,
+              after=after, k_low=k_low, z_low=z_low, rewritten=rewritten,
+              held_too=others_held, others=n, held=is_held, since=since)
+    rule = f"{z_} above {HIGH} at every step"
+    if is_held and moved < FROZEN:
+        lead = (f"Only where the gate holds: unit {unit} held from step {s} to step {t} "
+                f"({rule}) and its activation {a} stayed within {fmt(moved, 3)} of its value, "
+                + (f"while {of(not_held)} did not hold, so the state as a whole is not "
+                   "frozen." if not_held else
+                   f"and so did all {n} other units: over these steps the whole state is "
+                   "frozen."))
+    elif is_held:
+        lead = (f"Not even for a unit that holds: unit {unit} held from step {s} to step {t} "
+                f"({rule}), yet its activation {a} moved by up to {fmt(moved, 3)}, since a held "
+                f"unit still takes a share {n_} of its candidate at each step; {of(not_held)} "
+                "did not hold.")
+    else:
+        lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
+                f"from step {s} to step {t}, and its activation {a} moved by up to "
+                f"{fmt(moved, 3)}; {of(others_held)} held over these steps.")
+    claims = [Claim("answer", lead, ev)]
+    if is_held:
         claims.append(Claim("unit holds", (
-            f"Unit {unit} has held since step {s}{at(s)}: over {count_of(span, 'step')} it kept "
-            f"{row.retention:.1%} of its value along the direct path (∏{sym['z']} = "
+            f"Unit {unit} has held since step {s}{at(s)}: over {count_of(span, 'step')} its "
+            f"{z_} stayed above {HIGH} (lowest {fmt(z_low, 3)}, at step {k_low}) and it kept "
+            f"{row.retention:.1%} of its value along the direct path ({sym['prod_z']} = "
             f"{fmt(row.retention, 3)}), {sym['h_s']} = {fmt(row.h_s)} → {sym['h_t']} = "
             f"{fmt(row.h_t)}."), ev))
-        a = sym["a"]
         if moved < FROZEN:
             same = ("a⟨t⟩ = c⟨t⟩" if notation == "course"
                     else "h is both its memory and its output: the course's a⟨t⟩ = c⟨t⟩")
@@ -110,24 +199,59 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         else:
             claims.append(Claim("activation moved", (
                 f"Its activation {a} is not frozen, though: it moved by up to {fmt(moved, 3)} "
-                "over the span, fed back in through the candidate."), ev))
+                f"from its value at step {s}. Its largest change in one step, {fmt(big, 3)}, "
+                f"came at step {k_big}{at(k_big)}; from there to step {t} it stayed within "
+                f"{fmt(after, 3)}."), ev))
     else:
         holding = _holding_units(trace, t, layer, exclude=unit)
-        names = ", ".join(f"unit {u} (since step {since}, kept {share(r)})"
-                          for u, since, r in holding[:3])
+        names = ", ".join(f"unit {u} (since step {since_u}, kept {share(r)})"
+                          for u, since_u, r in holding[:3])
         ev.update(holding=[u for u, _, _ in holding])
+        now = (f"Unit {unit} has held only since step {since}{at(since)}." if since < t else
+               f"At step {t} itself unit {unit}'s {z_} is "
+               f"{fmt(float(trace.gate('z', layer)[t, unit]), 3)}, not above {HIGH}: it does "
+               "not hold even over one step.")
         claims.append(Claim("unit does not hold", (
-            f"Unit {unit} does not hold at t = {t}: it kept {share(row.retention)} of its "
-            f"value from step {s}, less than half."
-            + (f" Units that hold at t: {names}." if holding else
-               " No unit holds at t: every unit kept less than half even from the step before.")),
+            now + (f" Units that hold at t = {t} ({z_} above {HIGH} at step {t}): "
+               f"{count_of(len(holding), 'unit')}, the longest-held {names}." if holding else
+               f" No other unit holds at t = {t}: none has {z_} above {HIGH} at step {t}.")),
             ev))
     claims.append(Claim("others move", (
-        f"Meanwhile {rewritten} of the other {len(others)} units were rewritten (kept less than "
-        f"{REWRITTEN:.0%}) and {held_too} also held (more than {HOLDS:.0%}): the gates are "
-        "vectors, so some units hold while the others move"
-        + (", and the state as a whole is not frozen." if rewritten else ".")), ev))
+        f"Over the same steps {of(others_held)} held ({rule}, more than "
+        f"{HOLDS:.0%} kept) and {rewritten} were rewritten (kept less than {REWRITTEN:.0%}): "
+        "the gates are vectors, so some units hold while the others move."), ev))
     return claims
+
+
+def _why_not(ev: dict, z_: str) -> str:
+    if ev["z_low"] <= HIGH:
+        return f"its {z_} fell to {fmt(ev['z_low'], 3)} at step {ev['k_low']}, not above {HIGH}"
+    return (f"its {z_} stayed above {HIGH}, but over these steps it kept only "
+            f"{share(ev['retention'])} of its value, not more than half")
+
+
+def span_picture(df: pd.DataFrame, unit: int, sym: dict[str, str]) -> Claim:
+    """What the memory view draws for a holders() table: the other units that held best
+    (orange, at most SHOWN_HOLDERS) and the two that kept least, and the captions that name
+    exactly those."""
+    others = df[df.unit != unit]
+    held_units = [int(u) for u, r, m in zip(others.unit, others.retention, others.min_z,
+                                            strict=True) if held(r, m)]
+    orange = held_units[:SHOWN_HOLDERS]
+    low = [int(u) for u in others.unit[-2:] if int(u) not in orange]
+    orange_text = (f"orange: the {count_of(len(orange), 'other unit')} that held best (of "
+                   f"{len(held_units)} that held)" if orange else
+                   "no other unit held over this span, so none is orange")
+    caption = (f"Retention = {sym['prod_z']} over steps s+1..t: the share of {sym['h_s']} "
+               f"that reaches {sym['h_t']} without passing through the candidate. Dashed "
+               f"lines at {HOLDS:.0%} and {REWRITTEN:.0%}: a unit held when it kept more than "
+               f"{HOLDS:.0%} with {sym['z']} above {HIGH} at every step, and was rewritten when "
+               f"it kept less than {REWRITTEN:.0%}. Black: unit {unit}; {orange_text}.")
+    title = (f"{sym['a=h']} over the span: unit {unit}"
+             + (f", {count_of(len(orange), 'unit')} that held" if orange else "")
+             + (f", the {count_of(len(low), 'unit')} that kept least" if low else ""))
+    return Claim("span picture", caption, dict(orange=orange, low=low, held=len(held_units),
+                                               title=title))
 
 
 def share(r: float) -> str:
@@ -136,38 +260,52 @@ def share(r: float) -> str:
 
 
 def _holding_units(trace: Trace, t: int, layer: int, exclude: int) -> list[tuple[int, int, float]]:
-    """(unit, since, retention) of the units that hold at t, the longest-held first."""
+    """(unit, since, retention) of the units that hold at t (over the step t: z_t > HIGH),
+    the longest-held first."""
     if t == 0:
         return []
-    since = max(0, t - LOOKBACK)
-    curve = retention_curve(trace, t, layer, since)  # (t − since + 1, H)
-    out = []
-    for u in (curve[-2] > HOLDS).nonzero()[:, 0].tolist():  # z_t > HOLDS: holds at t
-        if u != exclude:
-            start = int((curve[:, u] > HOLDS).nonzero()[0])
-            out.append((u, since + start, float(curve[start, u])))
+    starts, kept = hold_starts(trace, t, layer)
+    out = [(u, int(starts[u]), float(kept[u])) for u in range(len(starts))
+           if u != exclude and int(starts[u]) < t]
     return sorted(out, key=lambda x: (x[1], -x[2]))
 
 
 def span_counts(table: pd.DataFrame) -> tuple[int, int]:
-    """How many units of a holders() table held (> HOLDS), how many were rewritten."""
-    return int((table.retention > HOLDS).sum()), int((table.retention < REWRITTEN).sum())
+    """How many units of a holders() table held, how many were rewritten."""
+    return (int(sum(held(r, m) for r, m in zip(table.retention, table.min_z, strict=True))),
+            int((table.retention < REWRITTEN).sum()))
 
 
 # ---- vanishing gradients ---------------------------------------------------------------------
 
 def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | None = None,
-                    z_name: str = "z", rnn_name: str = "the plain RNN") -> list[Claim]:
-    """What the curves show. Every list runs from s = since to s = t: the last entry is
-    distance 0. A comparison with the plain RNN is made only when its curve is given."""
+                    notation: str = "pytorch", rnn_name: str = "the plain RNN") -> list[Claim]:
+    """The answer first, then what each panel shows. Every list runs from s = since to s = t:
+    the last entry is distance 0, where ∂h_t/∂h_s is the identity (norm √H). A comparison with
+    the plain RNN is made only when its curve is given."""
+    sym = SYMBOLS[notation]
+    z, prod, hs, ht, jac = sym["z"], sym["prod_z"], sym["h_s"], sym["h_t"], sym["jacobian"]
     span = len(norms) - 1
+    H = round(norms[-1] ** 2)  # ‖I‖ = √H
     far = [d for d in DISTANCES if d <= span] or [span]
     at = lambda xs, d: xs[span - d]  # noqa: E731  the value d steps back
     listed = lambda xs: ", ".join(f"{fmt_e(at(xs, d))} at {d}" for d in far)  # noqa: E731
-    claims = [Claim("jacobian", (
-        f"Over {span} steps back from t, the GRU's ‖∂h_t/∂h_s‖ goes from {fmt(norms[-1], 2)} "
-        f"(s = t) to {fmt_e(norms[0], 2)} ({listed(norms)} steps back)."),
-        dict(first=norms[-1], last=norms[0], at={d: at(norms, d) for d in far}))]
+    hold = max((d for d in range(span + 1) if at(z_max, d) > HOLDS), default=0)
+    long = hold >= min(LONG_HOLD, span)
+    shrinks = norms[0] < norms[-1]
+    if long:
+        lead = (f"By keeping a direct path open: where {z} stays near 1, {hs} reaches {ht} "
+                f"multiplied only by {prod}, and on this text the best unit keeps more than "
+                f"half of its value that way for up to {hold} steps back.")
+    else:
+        lead = (f"On this text it hardly does: along the direct path {hs} reaches {ht} "
+                f"multiplied only by {prod}, but no unit keeps more than half of its value that "
+                f"way beyond {hold} steps back ({z} is not near 1 for long in a row).")
+    claims = [Claim("answer", lead, dict(hold=hold, span=span, long=long)), Claim("jacobian", (
+        f"Top panel: over {span} steps back from t, the GRU's {jac} (every path) goes from "
+        f"{fmt(norms[-1], 2)} at s = t, where ∂{ht}/∂{hs} is the identity and its norm is "
+        f"√H = √{H}, to {fmt_e(norms[0], 2)} ({listed(norms)} steps back)."),
+        dict(first=norms[-1], last=norms[0], H=H, at={d: at(norms, d) for d in far}))]
     if rnn is not None:
         ahead = sum(at(norms, d) > at(rnn, d) for d in far)
         if len(far) == 1:
@@ -183,24 +321,23 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
             f"same text: {listed(rnn)} steps back. The GRU passes on {verdict}."),
             dict(ahead=ahead, distances=len(far), gru={d: at(norms, d) for d in far},
                  rnn={d: at(rnn, d) for d in far})))
-    hold = max((d for d in range(span + 1) if at(z_max, d) > HOLDS), default=0)
     claims.append(Claim("direct path", (
-        f"Through ∏{z_name} alone, the direct path h_s → h_t, the best-holding unit keeps more "
-        f"than half of its value for up to {hold} steps back, and {fmt_e(z_max[0])} of it over "
-        f"all {span}."), dict(hold=hold, span=span, z_max_far=z_max[0])))
-    shrinks = norms[0] < norms[-1]
-    if hold >= min(LONG_HOLD, span):
+        f"Bottom panel: through {prod} alone, the direct path {hs} → {ht}, the best unit keeps "
+        f"more than half of its value (the dashed line) for up to {hold} steps back, and "
+        f"{fmt_e(z_max[0])} of it over all {span}."), dict(hold=hold, span=span,
+                                                          z_max_far=z_max[0])))
+    if long:
         claims.append(Claim("gate keeps a path open", (
-            f"That is the update gate's part: where {z_name} stays near 1, a unit's h and its "
-            f"gradient cross those {hold} steps almost unchanged"
+            f"That is the update gate's part: where {z} stays near 1 each step multiplies by "
+            f"nearly 1, so along that path a unit's {sym['h']} and its gradient keep more than "
+            f"half of their size over {hold} steps"
             + (", even while the Jacobian over all paths shrinks." if shrinks else ".")),
             dict(hold=hold, shrinks=shrinks)))
     else:
         claims.append(Claim("no long hold", (
-            f"Here no unit keeps more than half of its value beyond {hold} steps back: "
-            f"{z_name} is not near 1 for long in a row, so the direct path fades too. The gate "
-            f"can keep a path open ({z_name} ≈ 1 is a factor ≈ 1 per step), but only where the "
-            "trained model uses it."), dict(hold=hold)))
+            f"The gate can keep a path open ({z} ≈ 1 is a factor ≈ 1 per step), but only where "
+            "the trained model uses it, and on this text it does not for long."),
+            dict(hold=hold)))
     return claims
 
 
@@ -210,14 +347,71 @@ def text(claims: list[Claim]) -> str:
 
 # ---- the reset gate --------------------------------------------------------------------------
 
-def reset_claim(cf, t: int, token: str, sym: dict[str, str],
-                quote: Callable[[str], str] = repr) -> Claim:
-    """What removing the reset gate (r = 1) at step t would change in the candidate."""
+def reset_claims(cf, t: int, token: str, sym: dict[str, str],
+                 quote: Callable[[str], str] = repr, vocab: list[str] | None = None,
+                 next_token: str | None = None, noun: str = "token") -> list[Claim]:
+    """The answer (what the reset gate changed at step t: the candidate and, with a head, the
+    prediction), then the candidate and the prediction each in a sentence. vocab: the tokens
+    as the page shows them, in the head's order; next_token: the one that actually follows."""
     change = cf.change
     biggest, mean = float(change.max()), float(change.mean())
     unit = int(change.argmax())
-    return Claim("reset changes the candidate", (
-        f"At step t = {t} (reading {quote(token)}), removing the reset gate ({sym['r']} = 1) "
-        f"would move the candidate {sym['n']} by up to **{fmt(biggest, 3)}** (unit {unit}; "
-        f"mean over units {fmt(mean, 3)}). The reset gate decides how much of the old state "
-        "enters the candidate."), dict(max=biggest, mean=mean, unit=unit))
+    r, n = sym["r"], sym["n"]
+    ev = dict(max=biggest, mean=mean, unit=unit)
+    pred = ""
+    if cf.probs is not None and vocab is not None:
+        p, q = cf.probs.double(), cf.probs_no_reset.double()
+        tv = float(0.5 * (p - q).abs().sum())
+        top, top_q = int(p.argmax()), int(q.argmax())
+        ev.update(tv=tv, top=top, top_no_reset=top_q, p_top=float(p[top]), q_top=float(q[top]))
+        pred = f" and moves the next-{noun} prediction by {tv:.1%} (total variation)"
+    claims = [Claim("answer", (
+        f"At step t = {t} (reading {quote(token)}), the reset gate changes the candidate {n} by "
+        f"up to {fmt(biggest, 3)} (unit {unit}; {fmt(mean, 3)} on average over units) compared "
+        f"with no reset ({r} = 1){pred}."), ev),
+        Claim("reset changes the candidate", (
+            f"Removing the reset gate ({r} = 1) would move the candidate {n} by up to "
+            f"**{fmt(biggest, 3)}** (unit {unit}; mean over units {fmt(mean, 3)}): the reset "
+            "gate decides how much of the old state enters the candidate."), ev)]
+    if pred:
+        same = top == top_q
+        text = (f"With {r} = 1 at this step, the most likely next {noun} "
+                + (f"stays {quote(vocab[top])} ({ev['p_top']:.1%} → {ev['q_top']:.1%})" if same
+                   else f"would be {quote(vocab[top_q])} ({float(q[top_q]):.1%}) instead of "
+                   f"{quote(vocab[top])} ({ev['p_top']:.1%})"))
+        if next_token is not None and next_token in vocab:
+            k = vocab.index(next_token)
+            ev.update(next=k, p_next=float(p[k]), q_next=float(q[k]))
+            text += (f"; the {noun} that actually comes next, {quote(next_token)}, has "
+                     f"{ev['p_next']:.1%} with this model's {r} and {ev['q_next']:.1%} with "
+                     f"{r} = 1")
+        claims.append(Claim("prediction", text + ".", ev))
+    return claims
+
+
+# ---- number units ----------------------------------------------------------------------------
+
+def signed(v: float) -> str:
+    """+0.123 / −0.123: one minus sign, as everywhere (fmt), with the plus of a difference."""
+    s = fmt(v, 3)
+    return s if s.startswith("−") or s == "0.000" else "+" + s
+
+
+def number_claim(table: pd.DataFrame, pair: tuple[str, str], readers: bool, pairs: int,
+                 sym: dict[str, str], quote: Callable[[str], str] = repr) -> Claim:
+    """The number view's first line: the unit, ranked on held-out minimal pairs, and on which
+    sentences the page shows it (the reader's own and its pair, or the course's pair because
+    the reader's text is not one, with the unit over the reader's text)."""
+    u, d, p = int(table.unit[0]), float(table.difference[0]), float(table.persistence[0])
+    head = ("" if readers else
+            "This view answers on minimal pairs, not on your text, which is not a sentence "
+            "“The …, which …, w…”. ")
+    shown = (f"below, your sentence and its pair ({quote(pair[0])} and {quote(pair[1])})"
+             if readers else f"below, the course's pair ({quote(pair[0])} and "
+             f"{quote(pair[1])}), then unit {u} over your own text")
+    return Claim("answer", (
+        f"{head}Ranked on {pairs} held-out minimal pairs, unit **{u}** keeps the subject's "
+        f"number across the clause: its {sym['h']} differs by {signed(d)} between plural and "
+        f"singular (mean over the clause), with that sign and by more than 0.1 at {p:.0%} of "
+        f"the clause's steps; {shown}."),
+        dict(unit=u, difference=d, persistence=p, readers=readers))

@@ -29,6 +29,8 @@ class WorkedExample:
     tokens: list[str | None]  # the token read at each step (None for a bare Trace)
     tables: list[pd.DataFrame]  # per step: unit, then COLUMNS, float64 copies of the trace
     convention: str = "pytorch"  # the trace's (convention.CONVENTIONS): how n was computed
+    biases: pd.DataFrame | None = None  # per unit: b_ir, b_hr (NaN where the model has none)
+    # and the course's one bias b_r = b_ir + b_hr; None when the model has no biases
 
     def sentences(self, i: int, notation: str = "pytorch") -> list[str]:
         """The mentor's sentence for each unit at the i-th step."""
@@ -54,4 +56,18 @@ def worked_example(trace: Trace, steps: list[int], units: list[int], layer: int 
         tables.append(pd.DataFrame({"unit": units, **{k: cols[k] for k in COLUMNS}}))
     return WorkedExample(list(steps), list(units), layer, direction,
                          [tokens[t] if tokens else None for t in steps], tables,
-                         trace.convention)
+                         trace.convention, _biases(trace, units, layer, direction))
+
+
+def _biases(trace: Trace, units: list[int], layer: int, direction: int) -> pd.DataFrame | None:
+    """b_ir, b_hr and the course's b_r = b_ir + b_hr of each unit (b_hr is NaN for a model
+    with one bias per gate, whose b_r is b_ir)."""
+    w = trace.weights(layer, direction)
+    if w.b_ir is None:
+        return None
+    b_ir = w.b_ir[units].double()
+    b_hr = None if w.b_hr is None else w.b_hr[units].double()
+    b_r = b_ir if b_hr is None else b_ir + b_hr
+    return pd.DataFrame({"unit": units, "b_ir": b_ir.numpy(),
+                         "b_hr": float("nan") if b_hr is None else b_hr.numpy(),
+                         "b_r": b_r.numpy()})

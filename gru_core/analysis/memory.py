@@ -42,11 +42,19 @@ def retention_curve(trace: Trace, t: int, layer: int = 0, since: int = 0) -> tor
     return torch.cat([tail, ones])
 
 
+def min_z(trace: Trace, s: int, t: int, layer: int = 0) -> torch.Tensor:
+    """(H,): the smallest z over the steps after s up to t (forward); 1 when s == t."""
+    z = trace.gate("z", layer, 0)[s + 1 : t + 1]
+    return z.min(0).values if len(z) else torch.ones_like(trace.gate("z", layer, 0)[0])
+
+
 def holders(trace: Trace, s: int, t: int, layer: int = 0) -> pd.DataFrame:
-    """Units sorted by retention from s to t (forward), with their values at s and at t."""
+    """Units sorted by retention from s to t (forward), with the smallest z over the span and
+    their values at s and at t."""
     ret = retention(trace, s, t, layer)
     h = trace.gate("h", layer)
     df = pd.DataFrame({"unit": range(len(ret)), "retention": ret.double().numpy(),
+                       "min_z": min_z(trace, s, t, layer).double().numpy(),
                        "h_s": h[s].double().numpy(), "h_t": h[t].double().numpy()})
     return df.sort_values("retention", ascending=False, ignore_index=True)
 

@@ -53,3 +53,11 @@ def _values(trace: Trace, gate: str, layer: int) -> torch.Tensor:
     g = torch.cat([trace.gate("z" if gate == "u" else gate, layer, d)
                    for d in range(trace.config.num_directions)])
     return 1 - g if gate == "u" else g
+
+
+def exact_counts(trace: Trace, gate: str, layer: int = 0) -> dict:
+    """How many (step, unit) values of a gate are exactly 0.0 and exactly 1.0 as the trace
+    stores them (its own dtype: float32 for a float32 model), of how many."""
+    g = _values(trace, gate, layer)
+    return {"zeros": int((g == 0).sum()), "ones": int((g == 1).sum()), "total": g.numel(),
+            "dtype": str(g.dtype).removeprefix("torch.")}

@@ -39,7 +39,7 @@ from ...export import (
     term_formula,
 )
 from ...live_chart import live_chart
-from ...post import COPY_HINT
+from ...post import COPY_HINT, notes
 from ...selection import Selection, write_url
 from ...text import plain, show_token
 from ...view import View
@@ -389,6 +389,7 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
         start = "" if sel.start is None else start_from.words(sel, tt)
         post = forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines, start)
+        notes(sel.model_key, tt.text, sel.link())  # for the poster: beside the post, not in it
         st.code(post, language="markdown")
         copy_button(post)
         st.caption(COPY_HINT)

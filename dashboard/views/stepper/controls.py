@@ -3,12 +3,11 @@ example and open it, and the chart as an offline copy with its player."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from gru_core import MAX_STEPS, TextTrace, balance, heatmaps
+from gru_core import MAX_STEPS, TextTrace
 
-from ... import charts, offline
+from ... import offline
 from ...selection import Selection, format_list, parse_list
 
 
@@ -36,22 +35,9 @@ def add_button(sel: Selection, tt: TextTrace) -> None:
 
 
 def stepper_html(sel: Selection, tt: TextTrace) -> str:
-    """The stepper's chart around t (its window of steps), with a player that runs offline."""
-    from . import window  # the same steps the page's chart holds
-
-    w, unit, sym = window(sel.t, tt.T), sel.unit, sel.sym
-    df = balance(tt, unit, sel.layer, sel.direction, w)
-    mats = heatmaps(tt, sel.layer, sel.direction, w)
-    rows = charts.heatmap_rows(list(range(len(mats["h"]))), unit)  # as on the page, by index
-    spec = charts.step_chart(df, mats, sel.t, unit, sym, rows,
-                             charts.rows_said(rows, list(range(len(mats["h"]))), unit))
-    fig = go.Figure(data=spec["data"], layout=spec["layout"])
-    steps, row = df.t.tolist(), rows.index(unit)
-    fig = offline.player_figure(fig, steps, lambda t: charts.step_markers(t, row, tuple(mats)),
-                                start=sel.t)
-    return offline.chart_html(fig, f"GRU stepper: unit {unit}, t = {steps[0]}..{steps[-1]}",
-                              f"Model {sel.model.name}, layer {sel.layer}. ▶ play runs the "
-                              "steps; the slider picks one.", start=sel.t)
+    """The stepper's chart over the text's steps, with a player that runs offline."""
+    return offline.stepper_html(tt, sel.t, sel.unit, sel.layer, sel.direction, sel.sym,
+                                sel.model.name)
 
 
 def _go_to() -> None:
