@@ -314,3 +314,9 @@ def test_a_stateful_layer_says_it_starts_from_zeros(tmp_path):
     build({"stateful": True}, True, 1.0).save(tmp_path / "s.keras")
     found = load_checkpoint(tmp_path / "s.keras", vocab=TOKENS).meta["found"]
     assert any("stateful" in f and "starts from zeros" in f for f in found), found
+
+
+def test_a_float64_cell_is_refused_from_python_too():
+    k, rk = torch.randn(4, 3 * H, dtype=torch.float64), torch.randn(H, 3 * H, dtype=torch.float64)
+    with pytest.raises(ValueError, match="not float32.*convert the weights"):
+        KerasGRU([[KerasCell(k, rk, None)]])

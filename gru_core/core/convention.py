@@ -84,12 +84,15 @@ class Convention:
                 "in": in_, "hn": hn, "n": n, "h_prev": h_prev, "h": h}
 
 
+# whose numbers a Keras convention's are: the tests compare with Keras 3 on the torch backend
+ON_TORCH = (" on the torch backend (the reference; TensorFlow's Keras differs by up to ~1e-6, "
+            "not bit for bit)")
 PYTORCH = Convention("pytorch", "PyTorch nn.GRU", reset_after=True)
-KERAS_RESET_AFTER = Convention("keras-reset-after", "Keras 3 GRU (reset_after=True)",
+KERAS_RESET_AFTER = Convention("keras-reset-after", "Keras 3 GRU (reset_after=True)" + ON_TORCH,
                                reset_after=True)
 KERAS_RESET_BEFORE = Convention("keras-reset-before",
-                                "Keras 3 GRU (reset_after=False, the lecture's formula)",
-                                reset_after=False)
+                                "Keras 3 GRU (reset_after=False, the lecture's formula)"
+                                + ON_TORCH, reset_after=False)
 
 
 class _Conventions(dict):
@@ -104,8 +107,9 @@ class _Conventions(dict):
             raise KeyError(name)
         activation(act, "activation"), activation(rec, "recurrent_activation")  # known ones
         plain = self[base]
-        conv = Convention(name, f"{plain.framework[:-1]}, activation={act}, "
-                          f"recurrent_activation={rec})", plain.reset_after, act, rec)
+        words = f"Keras 3 GRU (reset_after={plain.reset_after}, activation={act}, " \
+            f"recurrent_activation={rec})" + ON_TORCH
+        conv = Convention(name, words, plain.reset_after, act, rec)
         self[name] = conv
         return conv
 

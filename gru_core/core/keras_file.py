@@ -313,6 +313,12 @@ def _gru_cell(spec: dict, get, width: int, found: list[str] | None = None) -> Ke
         if c.get("stateful"):
             found.append(f"'{name}' is stateful: the stepper starts from zeros, as a stateful "
                          "layer's first call (or one after reset_states) does")
+        unkept = ("Keras keeps neither use_cudnn nor implementation in a file: the stepper "
+                  "replays what Keras computes for the file once loaded (for reset_after=True, "
+                  "its fused loop); the same model run with use_cudnn=False before saving "
+                  "rounds differently (up to ~1e-5)")
+        if cell.fused and "use_cudnn" not in c and unkept not in found:
+            found.append(unkept)
         if c.get("dropout") or c.get("recurrent_dropout"):
             found.append(f"'{name}' has dropout: Keras drops nothing at inference, nor does "
                          "the stepper")

@@ -17,6 +17,10 @@ class KerasGRU(nn.GRU):
 
     def __init__(self, cells: list[list[KerasCell]]):
         first, H = cells[0][0], cells[0][0].H
+        if any(cell.kernel.dtype != torch.float32 for pair in cells for cell in pair):
+            raise ValueError("the cells are not float32: Keras's own float64 run is not float64 "
+                             "throughout (measured 1e-4 from a float64 replay), so only float32 "
+                             "Keras GRUs are replayed bit for bit; convert the weights .float()")
         super().__init__(first.kernel.shape[0], H, num_layers=len(cells),
                          bias=first.bias is not None, bidirectional=len(cells[0]) == 2,
                          device="meta", dtype=first.kernel.dtype)
