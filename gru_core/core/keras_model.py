@@ -1,7 +1,8 @@
 """A Keras GRU model as the rest of gru_core sees it: an nn.GRU-shaped module whose weights are
 Keras's (in nn.GRU's layout too, for the analyses that read W_ir .. b_hn), and whose run is
-Keras's own, replayed op for op (convention.replay_keras). recompute() hands such a module to
-keras_recompute(), so a Keras model's trace is the usual Trace with Keras's numbers."""
+Keras's own, replayed op for op (convention.replay_keras). recompute() asks such a module for
+its replay() (keras_recompute), so a Keras model's trace is the usual Trace with Keras's numbers;
+trace.py imports nothing from here."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from torch import nn
 
 from .convention import KerasCell, replay_keras
 from .model import GRUConfig
+from .trace import Trace
 
 
 class KerasGRU(nn.GRU):
@@ -33,6 +35,10 @@ class KerasGRU(nn.GRU):
             raise ValueError("the GRU layers compute different cells (reset_after or "
                              "activations differ): step each layer on its own")
         self.convention = first.convention
+
+    def replay(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> Trace:
+        """recompute() asks for this: every term as Keras computes it (keras_recompute)."""
+        return keras_recompute(self, x, h0)
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None):
         """x: (T, I) -> (output (T, D*H), h_n (L*D, H)), Keras's numbers."""
@@ -72,8 +78,6 @@ class _StoredTerms:
 @torch.no_grad()
 def keras_recompute(gru: KerasGRU, x: torch.Tensor, h0: torch.Tensor | None = None):
     """x: (T, I) -> Trace: every term as Keras computed it, in Keras's order."""
-    from .trace import Trace  # trace.py dispatches here
-
     config = GRUConfig(gru.input_size, gru.hidden_size, gru.num_layers, gru.bidirectional,
                        gru.bias)
     if x.dim() != 2 or x.shape[1] != config.input_size or x.shape[0] == 0:
