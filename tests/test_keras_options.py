@@ -76,6 +76,7 @@ REPLAYED = {
     "activation=relu6": {"activation": "relu6"},
     "activation=softplus,recurrent_activation=log_sigmoid": {
         "activation": "softplus", "recurrent_activation": "log_sigmoid"},
+    "activation=exponential": {"activation": "exponential"},
     "activation=hard_silu,use_cudnn=False": {"activation": "hard_silu", "use_cudnn": False},
     "bidirectional": {"bidirectional": True},
     "bidirectional,reset_after=False,relu": {"bidirectional": True, "reset_after": False,
