@@ -322,5 +322,5 @@ def test_a_float64_keras_model_is_refused_not_approximated(tmp_path):
         keras.config.set_dtype_policy("float32")
     assert model.layers[1].cell.kernel.dtype == "float64"
     model.save(tmp_path / "f64.keras")
-    with pytest.raises(CheckpointError, match="float64: only float32 Keras models"):
+    with pytest.raises(CheckpointError, match="dtype policy is .float64.: only float32 Keras GRUs"):
         load_checkpoint(tmp_path / "f64.keras", vocab=TOKENS)

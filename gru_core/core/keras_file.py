@@ -37,7 +37,8 @@ MAX_GRU_LAYERS = 3
 STEPPABLE = ("the stepper reads Embedding (or one-hot input) -> 1 to 3 GRU layers "
              "(optionally Bidirectional) -> a Dense head. To step the GRU alone, call "
              "gru_core.recompute(gru_core.KerasGRU([[gru_core.KerasCell(kernel, "
-             "recurrent_kernel, bias)]]), x) from Python on its input sequence x")
+             "recurrent_kernel, bias, reset_after=..., activation=..., "
+             "recurrent_activation=...)]]), x, h0) from Python on its input sequence x")
 
 
 class KerasFileError(ValueError):
@@ -242,25 +243,86 @@ def _refuse(spec: dict, why: str = "") -> KerasFileError:
                           f"{': ' + why if why else ''}; " + STEPPABLE)
 
 
-def _gru_cell(spec: dict, get, width: int) -> KerasCell:
+# A GRU layer's config keys: those that change nothing at inference, and those read below.
+# Any other key is refused: an option the stepper does not know may change the numbers.
+INERT = {"name", "trainable", "kernel_initializer", "recurrent_initializer", "bias_initializer",
+         "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+         "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint",
+         "seed", "zero_output_for_mask", "batch_input_shape", "input_shape", "batch_size",
+         "input_dim", "input_length"}
+READ = {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "dtype",
+        "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "dropout",
+        "recurrent_dropout", "use_cudnn", "implementation", "time_major"}
+
+
+def dtype_policy(c: dict) -> str:
+    """The layer's dtype policy name: a Keras 3 DTypePolicy's, or Keras 2's plain string."""
+    dtype = c.get("dtype")
+    if isinstance(dtype, dict):
+        inner = dtype.get("config")
+        dtype = inner.get("name") if isinstance(inner, dict) else None
+    return "float32" if dtype is None else str(dtype)
+
+
+def _gru_cell(spec: dict, get, width: int, found: list[str] | None = None) -> KerasCell:
+    """The cell of a GRU layer, with every option of its config read or refused by name."""
     c = spec["config"]
-    checks = [(c.get("activation") == "tanh", "its activation is not tanh"),
-              (c.get("recurrent_activation") == "sigmoid",
-               "its recurrent_activation is not sigmoid"),
-              (c.get("return_sequences") is True, "it does not return sequences"),
-              (not c.get("go_backwards"), "go_backwards is set"),
-              (not c.get("recurrent_dropout"), "recurrent_dropout makes Keras use its "
-               "implementation 1, a different order of operations"),
-              (isinstance(c.get("units"), int) and 1 <= c["units"] <= 4096, "units out of 1..4096")]
+    unknown = sorted(set(c) - INERT - READ)
+    if unknown:
+        raise _refuse(spec, f"its config has option(s) {', '.join(map(repr, unknown[:5]))} "
+                      "that the stepper does not know, so it cannot say Keras computes what "
+                      "it replays")
+    policy = dtype_policy(c)
+    checks = [
+        (policy == "float32", f"its dtype policy is {policy!r}: only float32 Keras GRUs are "
+         "replayed bit for bit (a mixed or other policy computes in another precision); save "
+         "it with the float32 policy"),
+        (c.get("return_sequences") is True, "return_sequences=False: it gives one output per "
+         "sequence, and the stepper shows one per step; save it with return_sequences=True"),
+        (not c.get("return_state"), "return_state=True: the layer returns its state besides "
+         "its outputs, which the next layer cannot read; save it with return_state=False"),
+        (not c.get("go_backwards"), "go_backwards=True outside Bidirectional: its outputs come "
+         "in reverse order; wrap it in Bidirectional, or step it from Python"),
+        (not c.get("time_major"), "time_major=True: its input is (time, batch, features)"),
+        (isinstance(c.get("units"), int) and 1 <= c["units"] <= 4096, "units out of 1..4096"),
+        (isinstance(c.get("use_bias", True), bool) and isinstance(c.get("reset_after", True),
+                                                                   bool),
+         "use_bias and reset_after must be true or false"),
+        (isinstance(c.get("dropout", 0.0), (int, float)) and isinstance(
+            c.get("recurrent_dropout", 0.0), (int, float)), "its dropout is not a number")]
     for ok, why in checks:
         if not ok:
             raise _refuse(spec, why)
     H, name = c["units"], c.get("name", "gru")
-    bias_shape = (2, 3 * H) if c.get("reset_after", True) else (3 * H,)
+    reset_after = c.get("reset_after", True)
+    bias_shape = (2, 3 * H) if reset_after else (3 * H,)
     kernel = _array(get(0), (width, 3 * H), f"{name} kernel")
     recurrent = _array(get(1), (H, 3 * H), f"{name} recurrent_kernel")
     bias = _array(get(2), bias_shape, f"{name} bias") if c.get("use_bias", True) else None
-    return KerasCell(kernel, recurrent, bias, trainable=c.get("trainable", True) is not False)
+    try:
+        cell = KerasCell(kernel, recurrent, bias, trainable=c.get("trainable", True) is not False,
+                         reset_after=reset_after,
+                         activation=c.get("activation", "tanh"),
+                         recurrent_activation=c.get("recurrent_activation", "sigmoid"),
+                         use_cudnn=c.get("use_cudnn", "auto"),
+                         implementation=c.get("implementation", 2),
+                         recurrent_dropout=min(1.0, max(0.0, c.get("recurrent_dropout", 0.0))))
+    except ValueError as e:
+        raise _refuse(spec, str(e)) from None
+    if found is not None:
+        if c.get("stateful"):
+            found.append(f"'{name}' is stateful: the stepper starts from zeros, as a stateful "
+                         "layer's first call (or one after reset_states) does")
+        unkept = ("Keras keeps neither use_cudnn nor implementation in a file: the stepper "
+                  "replays what Keras computes for the file once loaded (for reset_after=True, "
+                  "its fused loop); the same model run with use_cudnn=False before saving "
+                  "rounds differently (up to ~1e-5)")
+        if cell.fused and "use_cudnn" not in c and unkept not in found:
+            found.append(unkept)
+        if c.get("dropout") or c.get("recurrent_dropout"):
+            found.append(f"'{name}' has dropout: Keras drops nothing at inference, nor does "
+                         "the stepper")
+    return cell
 
 
 def _build(layers: list[dict], weights, vocab_size: int | None, source: str
@@ -292,26 +354,37 @@ def _build(layers: list[dict], weights, vocab_size: int | None, source: str
                 raise _refuse(spec, "its input width is unknown (no Embedding or shaped Input "
                               "before it)")
             if kind == "GRU":
-                pair = [_gru_cell(spec, weights.gru(path), width)]
+                pair = [_gru_cell(spec, weights.gru(path), width, found)]
             else:
                 inner = c.get("layer")
-                if c.get("merge_mode", "concat") != "concat" or not isinstance(inner, dict) or (
+                if not isinstance(inner, dict) or (
                         inner.get("class_name") != "GRU" or not isinstance(inner.get("config"),
                                                                            dict)):
-                    raise _refuse(spec, "only a Bidirectional GRU with merge_mode 'concat'")
+                    raise _refuse(spec, "only a Bidirectional GRU")
+                if c.get("merge_mode", "concat") != "concat":
+                    raise _refuse(spec, f"merge_mode={c.get('merge_mode')!r}: the stepper "
+                                  "shows both directions side by side, as merge_mode 'concat' "
+                                  "gives them; save it with merge_mode='concat'")
+                if dtype_policy(c) != "float32":
+                    raise _refuse(spec, f"its dtype policy is {dtype_policy(c)!r}: only "
+                                  "float32 Keras GRUs are replayed bit for bit")
                 back = c.get("backward_layer") or inner
-                pair = [_gru_cell(inner, weights.gru(path, "forward_layer/"), width),
+                pair = [_gru_cell(inner, weights.gru(path, "forward_layer/"), width, found),
                         _gru_cell({**back, "config": {**back.get("config", {}),
                                                       "go_backwards": False}},
                                   weights.gru(path, "backward_layer/"), width)]
             if cells and (len(pair) != len(cells[0]) or pair[0].H != cells[0][0].H
-                          or pair[0].reset_after != cells[0][0].reset_after):
+                          or pair[0].convention != cells[0][0].convention) or (
+                    pair[-1].convention != pair[0].convention):
                 raise _refuse(spec, "stacked GRU layers must have the same units, "
-                              "directions and reset_after")
+                              "directions, reset_after and activations")
             cells.append(pair)
             width = pair[0].H * len(pair)
+            acts = ("" if (pair[0].activation, pair[0].recurrent_activation) == (
+                "tanh", "sigmoid") else f", activation={pair[0].activation}, "
+                f"recurrent_activation={pair[0].recurrent_activation}")
             found.append(f"{kind} '{c.get('name')}': {pair[0].H} units, reset_after="
-                         f"{pair[0].reset_after}")
+                         f"{pair[0].reset_after}{acts}")
         elif kind == "Dense" and cells and head is None:
             if c.get("activation") not in ("linear", "softmax", None):
                 raise _refuse(spec, f"its activation is {c.get('activation')!r}; a head is "

@@ -130,9 +130,9 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
 
     x: (T, input_size); (T, B, input_size), or (B, T, input_size) for a batch_first module; or a
     PackedSequence. h0: (L*D, H) unbatched, (L*D, B, H) batched, or None for zeros."""
-    if hasattr(gru, "convention"):  # a Keras GRU (keras_model.KerasGRU): Keras's own order
-        from .keras_model import keras_recompute
-        return keras_recompute(gru, x, h0)
+    replay = getattr(gru, "replay", None)  # a module that computes its own cell (a Keras GRU,
+    if callable(replay):  # keras_model.KerasGRU) gives its trace in its framework's order
+        return replay(x, h0)
     config, sd = config_of(gru), state_dict_of(gru)
     L, D, H = config.num_layers, config.num_directions, config.hidden_size
     dtype = sd["weight_ih_l0"].dtype
