@@ -8,7 +8,7 @@ import streamlit as st
 
 from gru_core import MAX_STEPS, TextTrace, balance, heatmaps
 
-from ... import charts, offline
+from ... import cache, charts, offline
 from ...selection import Selection, format_list, parse_list
 
 
@@ -27,7 +27,7 @@ def add_button(sel: Selection, tt: TextTrace) -> None:
         c.caption(f"Worked example: steps {steps} × units {units}")
     st.download_button("Offline copy of the chart with its player (HTML, no server needed)",
                        key="chart_html", mime="text/html", file_name=f"gru_chart_u{sel.unit}.html",
-                       data=lambda: stepper_html(sel, tt))
+                       data=cache.later(sel, lambda tt: stepper_html(sel, tt)))
     if st.session_state.pop("_open_example", False):
         st.rerun(scope="app")  # the sidebar's view radio moves with it
 
