@@ -26,6 +26,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import budget
 from gru_core import Checkpoint, CheckpointError, load_checkpoint, read_vocab
+from gru_core.core.bounds import loads_json_bounded
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = ("agreement", "agreement-words", "agreement-course", "shakespeare",
@@ -110,7 +111,8 @@ def _load_shipped(name: str) -> Checkpoint:
     if path.suffix == ".pt":
         return load_checkpoint(path)
     ck = load_checkpoint(path, read_vocab((CHECKPOINT_DIR / f"{name}.vocab.json").read_bytes()))
-    ck.meta = {**json.loads((CHECKPOINT_DIR / f"{name}.meta.json").read_text()), **ck.meta}
+    record = (CHECKPOINT_DIR / f"{name}.meta.json").read_bytes()
+    ck.meta = {**loads_json_bounded(record, 64, "training record"), **ck.meta}
     return ck
 
 
