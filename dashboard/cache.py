@@ -12,6 +12,7 @@ import ctypes
 import gc
 import threading
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import cachetools
@@ -29,6 +30,8 @@ from gru_core.data import agreement
 _TRACES = cachetools.LRUCache(maxsize=0)
 _TRACES_LOCK = threading.Lock()
 _COMPUTING = [0]  # bytes the traces being computed hold at their peak (under _TRACES_LOCK)
+_READERS: dict[tuple, set[str]] = {}  # trace key -> the sessions that asked for it
+LINGER_BYTES = 32 * 2**20  # a trace larger than this is dropped when no open session reads it
 LANES = budget.Lanes()
 TooLarge = budget.TooLarge
 Busy = budget.Busy
@@ -66,7 +69,11 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
     other lane, before it is run (budget.py)."""
     key = (model_key, text) if start is None else (model_key, text, start.key)
     cache = traces()
+    session = _session_id()
+    if session:
+        catalogue.seen(session)
     with _TRACES_LOCK:
+        _READERS.setdefault(key, set()).add(session)
         if key in cache:
             return cache[key]
     T = len(ck.vocab.split(text))
@@ -78,7 +85,7 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
         with _TRACES_LOCK:
             if key in cache:  # another session ran it meanwhile
                 return cache[key]
-            room = cache.maxsize - _COMPUTING[0]
+            room = cache.maxsize - _COMPUTING[0] - catalogue.uploads_nbytes()
             evicted = bool(cache) and cache.currsize + need > room
             while cache and cache.currsize + need > room:
                 cache.popitem()
@@ -107,6 +114,47 @@ def forget(model_key: str) -> None:
 
 
 catalogue.on_release.append(forget)
+
+
+def end_session(session: str) -> None:
+    """A session ended: the large traces no open session reads any more are dropped (a class
+    that leaves frees its long texts; short traces stay for the next visitor of a link)."""
+    held = None
+    with _TRACES_LOCK:
+        for key in list(_READERS):
+            readers = _READERS[key]
+            readers.discard(session)
+            if readers - {""}:
+                continue
+            del _READERS[key]
+            held = _TRACES.get(key)
+            if held is not None and _TRACES.getsizeof(held) > LINGER_BYTES:
+                del _TRACES[key]
+        del held
+    gc.collect()
+    give_back_memory()
+
+
+catalogue.on_session_end.append(end_session)
+
+
+def later(sel, make: Callable[[TextTrace], str | bytes]) -> Callable[[], str | bytes]:
+    """A download's data, built when asked from the selection's trace: st.download_button keeps
+    its callable for the session's life, so the callable holds the trace's key, never the
+    trace, and reads it again through the budgeted cache when the student clicks."""
+    model_key, ck, text, start = sel.model_key, sel.model, sel.text, _start_of(sel)
+
+    def build() -> str | bytes:
+        return make(trace(model_key, ck, text, start))
+
+    return build
+
+
+def _start_of(sel) -> Start | None:
+    if sel.start is None:
+        return None
+    from dashboard.views.stepper import start_from  # the page's own check of h0
+    return start_from.state(sel)
 
 
 def give_back_memory() -> None:

@@ -24,7 +24,9 @@ import torch
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from dashboard import budget
 from gru_core import Checkpoint, CheckpointError, load_checkpoint, read_vocab
+from gru_core.core.bounds import loads_json_bounded
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = ("agreement", "agreement-words", "agreement-course", "shakespeare",
@@ -39,6 +41,8 @@ _REFUSED: dict[str, str] = {}  # host-named models that could not be read: name 
 _LOADED_ARGS: dict = {"host": None}  # the --model arguments loaded (a server's argv is fixed)
 _UPLOADS: dict[str, tuple[str, Checkpoint]] = {}  # session id -> (model key, model)
 on_release: list[Callable[[str], None]] = []  # called with a model key no session holds now
+on_session_end: list[Callable[[str], None]] = []  # called with a session id that ended
+_SEEN: dict[str, int] = {}  # session id -> sweeps it has been missing from the runtime
 
 
 def host_args(argv: list[str] | None = None) -> dict[str, tuple[Path, Path | None]]:
@@ -107,7 +111,8 @@ def _load_shipped(name: str) -> Checkpoint:
     if path.suffix == ".pt":
         return load_checkpoint(path)
     ck = load_checkpoint(path, read_vocab((CHECKPOINT_DIR / f"{name}.vocab.json").read_bytes()))
-    ck.meta = {**json.loads((CHECKPOINT_DIR / f"{name}.meta.json").read_text()), **ck.meta}
+    record = (CHECKPOINT_DIR / f"{name}.meta.json").read_bytes()
+    ck.meta = {**loads_json_bounded(record, 64, "training record"), **ck.meta}
     return ck
 
 
@@ -165,11 +170,39 @@ def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
     if shared:
         ck = shared[0]
     else:
+        room = budget.budget_bytes() // 2 - uploads_nbytes()
+        if len(data) > room:  # the parsed model holds about as much as its file
+            raise CheckpointError(
+                f"this server holds {uploads_nbytes() / 2**20:,.0f} MiB of uploaded models "
+                f"now, and uploads may take half of its {budget.budget_bytes() / 2**20:,.0f} "
+                "MiB budget: try again in a few minutes, or use a shipped model")
         ck = load_checkpoint(data, vocab)
         ck.name = name or f"upload {model_key.removeprefix('upload:')[:8]}"
     with _LOCK:
         _UPLOADS[session] = (model_key, ck)
     return ck
+
+
+def seen(session: str) -> None:
+    """A session the sweeper watches: when the runtime no longer has it, what it held goes."""
+    with _LOCK:
+        _SEEN[session] = 0
+
+
+def uploads_nbytes() -> int:
+    """The parameters of the uploaded models held now (each file once), and the uploaded bytes
+    Streamlit's own store holds."""
+    with _LOCK:
+        models = {key: ck for key, ck in _UPLOADS.values()}
+    held = sum(budget.params_nbytes(ck) for ck in models.values())
+    return held + _stored_upload_bytes()
+
+
+def _stored_upload_bytes() -> int:
+    if not Runtime.exists():
+        return 0
+    store = Runtime.instance().uploaded_file_mgr
+    return max(0, int(getattr(store, "_total_bytes", 0)))
 
 
 def _release(model_key: str, ck: Checkpoint) -> None:
@@ -184,21 +217,45 @@ def _release(model_key: str, ck: Checkpoint) -> None:
 
 
 def end_session(session: str) -> None:
-    """Release what a session holds (called by sweep when the runtime no longer has it)."""
+    """Release what a session holds (called by sweep when the runtime no longer has it): its
+    upload, what cache.py keeps for it, and what Streamlit itself keeps for a closed session
+    (its uploaded files, its download buttons' callables), which it would otherwise keep while
+    the session waits for a reconnect."""
     with _LOCK:
         held = _UPLOADS.pop(session, None)
+        _SEEN.pop(session, None)
     if held is not None:
         _release(*held)
+    if Runtime.exists():
+        runtime = Runtime.instance()
+        runtime.uploaded_file_mgr.remove_session_files(session)
+        media = runtime.media_file_mgr
+        media.clear_session_refs(session)
+        for _ in range(2):  # a downloadable file is marked on the first pass, freed on the next
+            media.remove_orphaned_files()
+    for hook in on_session_end:
+        hook(session)
 
 
-def sweep() -> None:
-    """Release the uploads of sessions that ended. Without a runtime (AppTest, a script) no
-    session ends."""
+def sweep(grace: int = 1) -> None:
+    """Release what sessions that ended held: a session missing from the runtime's active
+    sessions for more than `grace` sweeps in a row (a reconnect within SWEEP_SECONDS keeps
+    its upload). Without a runtime (AppTest, a script) no session ends."""
     if not Runtime.exists():
         return
     runtime = Runtime.instance()
+    store = getattr(runtime.uploaded_file_mgr, "file_storage", {})
     with _LOCK:
-        ended = [s for s in _UPLOADS if not runtime.is_active_session(s)]
+        for session in [*_UPLOADS, *list(store)]:
+            _SEEN.setdefault(session, 0)
+        ended = []
+        for session in list(_SEEN):
+            if runtime.is_active_session(session):
+                _SEEN[session] = 0
+                continue
+            _SEEN[session] += 1
+            if _SEEN[session] > grace:
+                ended.append(session)
     for session in ended:
         end_session(session)
 

@@ -158,6 +158,50 @@ def torchscript() -> bytes:
     return buf.getvalue()
 
 
+KERAS_CHAIN = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "Embedding", "config": {"name": "embedding", "input_dim": 100_000,
+                                           "output_dim": 4096}},
+    {"class_name": "GRU", "config": {"name": "gru", "units": 8, "return_sequences": True}},
+    {"class_name": "Dense", "config": {"name": "dense", "units": 5}}]}}
+
+
+def _h5(build) -> bytes:
+    import h5py
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", libver="latest") as h5:  # latest: attributes past 64 KiB
+        build(h5)
+    return buf.getvalue()
+
+
+def _embedding(group, name: str) -> None:
+    """An Embedding of 100,000 x 4,096 floats (1.6 GB) declared and never written: HDF5
+    allocates it lazily, the file stays a few KB and reads it back as zeros."""
+    group.create_dataset(name, shape=(100_000, 4096), dtype="float32")
+
+
+def legacy_h5_bomb(config: str = json.dumps(KERAS_CHAIN), weights: bool = True) -> bytes:
+    def build(h5):
+        h5.attrs["model_config"] = config
+        g = h5.create_group("model_weights/embedding")
+        g.attrs["weight_names"] = [b"embedding/embeddings:0"]
+        if weights:
+            _embedding(g, "embedding/embeddings:0")
+    return _h5(build)
+
+
+def keras_bomb(config: bytes = json.dumps(KERAS_CHAIN).encode(), weights: bool = True) -> bytes:
+    """A .keras file (ZIP_STORED, as Keras can write it): config.json and model.weights.h5."""
+    h5 = _h5(lambda h5: _embedding(h5, "layers/embedding/vars/0") if weights else None)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("config.json", config)
+        z.writestr("model.weights.h5", h5)
+    return buf.getvalue()
+
+
+DEEP = b"[" * 1_000_000 + b"]" * 1_000_000  # json.loads: RecursionError
+
+
 BOMBS = {
     "deflate zip, 1 MB -> 1 GiB": (deflate_bomb, "compressed"),
     "zip declaring 4 GiB": (declared_bomb, "declares"),
@@ -166,6 +210,12 @@ BOMBS = {
     "safetensors header claiming 2**31 bytes": (
         lambda: (2**31).to_bytes(8, "little") + b'{"a":' + bytes(100), "claims"),
     "vocabulary nested 100,000 deep": (lambda: b"[" * 100_000 + b"]" * 100_000, "nests"),
+    "legacy .h5, 11 KB declaring a 100,000 x 4,096 Embedding": (legacy_h5_bomb, "declare"),
+    ".keras (stored), declaring a 100,000 x 4,096 Embedding": (keras_bomb, "declare"),
+    ".keras, config.json nested 1,000,000 deep": (
+        lambda: keras_bomb(DEEP, weights=False), "nests"),
+    "legacy .h5, model_config nested 1,000,000 deep": (
+        lambda: legacy_h5_bomb(DEEP.decode(), weights=False), "nests"),
 }
 
 

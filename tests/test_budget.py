@@ -82,10 +82,19 @@ def test_an_upload_is_released_when_its_session_ends(monkeypatch):
 
 
 def test_the_sweep_releases_the_uploads_of_sessions_the_runtime_no_longer_has(monkeypatch):
+    removed = []
+
+    class Store:  # Streamlit's upload and media stores: what they were asked to free
+        file_storage = {"gone": {}, "here": {}}
+        remove_session_files = staticmethod(removed.append)
+        clear_session_refs = staticmethod(lambda session: removed.append(("media", session)))
+        remove_orphaned_files = staticmethod(lambda: None)
+
     class Runtime:  # the server's runtime: only "here" is an active session
         exists = staticmethod(lambda: True)
         instance = staticmethod(lambda: Runtime)
         is_active_session = staticmethod(lambda session: session == "here")
+        uploaded_file_mgr = media_file_mgr = Store
 
     monkeypatch.setattr(catalogue, "_UPLOADS", {})
     data = (CHECKPOINTS / "agreement.pt").read_bytes()
@@ -94,7 +103,11 @@ def test_the_sweep_releases_the_uploads_of_sessions_the_runtime_no_longer_has(mo
         monkeypatch.setattr(catalogue, "_session_id", lambda s=session: s)
         catalogue.uploaded(key, data, None)
     monkeypatch.setattr(catalogue, "Runtime", Runtime)
+    monkeypatch.setattr(catalogue, "_SEEN", {})
     catalogue.sweep()
+    assert set(catalogue._UPLOADS) == {"here", "gone"}  # one sweep's grace: a reconnect
+    catalogue.sweep()
+    assert removed == ["gone", ("media", "gone")]  # Streamlit's own copies freed too
     assert set(catalogue._UPLOADS) == {"here"}  # the same file, still held where it is open
     assert sum(p.numel() for p in catalogue._UPLOADS["here"][1].module.parameters()) > 0
     catalogue.end_session("here")

@@ -8,8 +8,11 @@ machine up to 65 MiB: nine runs of main at 5195f2d peaked at 729-748 MiB against
 models: some 90 MiB over this bound."""
 
 import json
+import os
+import string
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import ROOT
 
@@ -66,3 +69,25 @@ def test_uploads_and_long_texts_stay_within_the_budget():
     assert m["peak"] <= m["base"] + m["budget"] + 2 * m["file"] + SLACK, (
         f"peak RSS {m['peak'] / 2**20:,.0f} MiB over baseline {m['base'] / 2**20:,.0f} MiB + "
         f"budget {BUDGET_MB} MiB + one upload + slack")
+
+
+def test_long_text_sessions_leave_no_trace_outside_the_budget():
+    """Sessions on long texts, one after another and then together, each closing its tab: the
+    server holds no more than the budget beyond idle, and once the tabs close, about idle. A
+    download button's data built when clicked (cache.later) keeps the trace's key; a callable
+    that captured the trace kept one trace per session outside the budget (Streamlit keeps the
+    callable while the session lives, and a closed one for minutes)."""
+    from bench.load_memory import measure
+
+    corpus = Path(os.environ.get("TINYSHAKESPEARE", ROOT.parent / "shared/data/"
+                                 "tinyshakespeare.txt"))
+    text = corpus.read_text() if corpus.is_file() else (string.ascii_letters + " .,;\n") * 9000
+    m = measure("shakespeare-2layer", 12_000, sessions=4, at_once=2, budget_mb=BUDGET_MB * 1.6,
+                corpus=text)
+    print({k: f"{v:,.0f}" for k, v in m.items()})
+    assert m["errors"] == 0
+    bound = m["idle"] + BUDGET_MB * 1.6 + 160  # + what the allocator keeps of freed traces
+    for phase in ("one_after_another", "at_once"):
+        assert m[f"{phase}_peak"] <= bound, (phase, m)
+        assert m[f"{phase}_after"] <= m["idle"] + 100, (phase, m)
+

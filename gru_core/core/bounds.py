@@ -248,3 +248,37 @@ def loads_json_bounded(raw: bytes | str, max_depth: int, what: str = "JSON file"
         return json.loads(raw)
     except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError
         raise Unreadable(f"the {what} is not valid JSON: {str(e)[:120]}") from None
+
+
+# -- HDF5 (Keras files) ---------------------------------------------------------------------
+
+
+def check_h5(h5, max_bytes: int, max_datasets: int = 4096) -> int:
+    """Walk every dataset of an open h5py.File and sum what its declared shape and dtype would
+    hold, before any is read: HDF5 allocates a dataset lazily, so a file of a few KB can declare
+    gigabytes that read back as its fill value. -> the declared bytes; BoundsError above
+    max_bytes (the size and the limit in the message) or past max_datasets objects."""
+    import h5py
+
+    total, seen, biggest = 0, [0], []
+
+    def visit(name: str, obj: object) -> bool | None:
+        seen[0] += 1
+        if seen[0] > max_datasets:
+            return True  # stops the walk
+        if isinstance(obj, h5py.Dataset):
+            size = math.prod(obj.shape or ()) * obj.dtype.itemsize
+            nonlocal total
+            total += size
+            biggest.append((size, name))
+        return None
+
+    h5.visititems(visit)
+    if seen[0] > max_datasets:
+        raise BoundsError(f"the HDF5 file holds more than {max_datasets:,} objects")
+    if total > max_bytes:
+        name = max(biggest)[1]
+        raise BoundsError(f"its weights declare {total / MIB:,.1f} MiB ({name[:80]!r} alone "
+                          f"{max(biggest)[0] / MIB:,.1f} MiB); the limit is "
+                          f"{max_bytes / MIB:g} MiB")
+    return total

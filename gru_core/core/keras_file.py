@@ -15,7 +15,6 @@ every HDF5 dataset's shape before it is read.
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bounds import BoundsError, read_record, read_zip_bounded
+from .bounds import BoundsError, check_h5, loads_json_bounded, read_record, read_zip_bounded
 from .convention import KerasCell
 from .keras_model import KerasDense, KerasGRU
 from .model import GRUConfig, TokenGRU
@@ -34,6 +33,7 @@ MAX_ENTRIES, MAX_CONFIG = 16, 4 * 2**20
 MAX_WEIGHTS = 64 * 2**20  # bytes of weights, as every checkpoint
 MAX_RATIO = 200  # a declared size more than this many times the compressed one is a bomb
 MAX_GRU_LAYERS = 3
+MAX_JSON_DEPTH = 64  # a Keras config nests ~10 levels; json.loads recurses once per level
 STEPPABLE = ("the stepper reads Embedding (or one-hot input) -> 1 to 3 GRU layers "
              "(optionally Bidirectional) -> a Dense head. To step the GRU alone, call "
              "gru_core.recompute(gru_core.KerasGRU([[gru_core.KerasCell(kernel, "
@@ -111,7 +111,11 @@ def _read_zip_bounded(data: bytes, names: tuple[str, ...]) -> dict[str, bytes]:
 
 def _open_h5(data: bytes) -> h5py.File:
     try:
-        return h5py.File(io.BytesIO(data), "r")
+        h5 = h5py.File(io.BytesIO(data), "r")
+        check_h5(h5, MAX_WEIGHTS)  # every dataset's declared size, before any is read
+        return h5
+    except BoundsError as e:
+        raise KerasFileError(f"refused before reading: {e}") from None
     except OSError as e:
         raise KerasFileError(f"not a readable HDF5 file (corrupt or truncated): {e}") from None
 
@@ -120,9 +124,9 @@ def _json(raw: bytes | str) -> dict:
     if isinstance(raw, bytes) and len(raw) > MAX_CONFIG:
         raise KerasFileError("the model's config is too large")
     try:
-        config = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise KerasFileError(f"the model's config is not valid JSON: {e}") from None
+        config = loads_json_bounded(raw, MAX_JSON_DEPTH, "model's config")
+    except BoundsError as e:
+        raise KerasFileError(str(e)) from None
     if not isinstance(config, dict):
         raise KerasFileError("the model's config is not a JSON object")
     return config

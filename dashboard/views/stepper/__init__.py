@@ -26,7 +26,7 @@ from gru_core import (
     what_if,
 )
 
-from ... import charts
+from ... import cache, charts
 from ...copy_button import copy_button
 from ...export import (
     comparison,
@@ -179,10 +179,10 @@ def _what_if_prediction(sel: Selection, tt: TextTrace, wi) -> None:
     if outside:
         st.warning(outside)
     key = f"whatif_step:{sel.t}:{most}"
+    names = {s: f"t = {s}, reading {show_token(tt.tokens[s])!r}"  # Streamlit keeps format_func:
+             + (" (the edit changes it most)" if s == most else "") for s in wi.steps}  # not tt
     at = st.selectbox("Prediction after step", list(wi.steps), index=at - wi.steps.start,
-                      key=key, on_change=whatif_link.pick, args=(key,),
-                      format_func=lambda s: f"t = {s}, reading {show_token(tt.tokens[s])!r}"
-                      + (" (the edit changes it most)" if s == most else ""))
+                      key=key, on_change=whatif_link.pick, args=(key,), format_func=names.get)
     st.markdown(wi.describe_at(at, tt.vocab.tokens, quote=plain))
     left, right = st.columns(2)
     actual = tt.tokens[at + 1] if at + 1 < tt.T else None
@@ -396,12 +396,13 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",
                           file_name=f"gru_trace_unit{sel.unit}.csv",
-                          data=lambda: _csv(trace_table(tt, sel.layer, sel.direction,
-                                                        [sel.unit])))
+                          data=cache.later(sel, lambda tt: _csv(trace_table(
+                              tt, sel.layer, sel.direction, [sel.unit]))))
         w = window(card.t, tt.T)
         b.download_button("CSV: every unit, steps in the charts", key="csv_window",
                           mime="text/csv", file_name=f"gru_trace_t{w.start}-{w.stop - 1}.csv",
-                          data=lambda: _csv(trace_table(tt, sel.layer, sel.direction, steps=w)))
+                          data=cache.later(sel, lambda tt: _csv(trace_table(
+                              tt, sel.layer, sel.direction, steps=w))))
 
 
 def _csv(df: pd.DataFrame) -> str:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from gru_core import MAX_STEPS, TextTrace
 
-from ... import offline
+from ... import cache, offline
 from ...selection import Selection, format_list, parse_list
 
 
@@ -25,7 +25,7 @@ def add_button(sel: Selection, tt: TextTrace) -> None:
     b.button("Open the example", key="ex_open", on_click=_open, width="stretch")
     c.download_button("Offline copy of the chart", key="chart_html", mime="text/html",
                       file_name=f"gru_chart_u{sel.unit}.html",
-                      data=lambda: stepper_html(sel, tt), width="stretch",
+                      data=cache.later(sel, lambda tt: stepper_html(sel, tt)), width="stretch",
                       help="the chart and its player as one HTML file: it runs with no server")
     steps, units = st.session_state.get("steps"), st.session_state.get("units")
     if steps and units:
