@@ -1,21 +1,16 @@
 """A course learner's Keras GRU (reset_after=False, the lecture's formula) uploaded in Chromium:
 the card names whose numbers these are, and its numbers are Keras's own."""
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
 
-from .browser import CHROMIUM, settle
+from .browser import settle
 from .test_browser import COURSE, goto, heading, no_exception, shot
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
-    reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does this, and sets "
-    "REQUIRE_BROWSER=1 so that these tests can never be skipped there)")
+pytestmark = pytest.mark.chromium
 
 H = 11
 
