@@ -147,8 +147,8 @@ def test_step_chart_comes_back_after_another_view(app_url, page):
 
 def test_plotly_js_crosses_the_wire_once_per_browser(app_url, page):
     """A new frame of the step chart (a reopened link) loads plotly.js (1.5 MB); from the app's
-    static folder the browser keeps it. Before, Streamlit served it with no validator and each
-    frame fetched it again (gzipped each time). Another view keeps the frame mounted:
+    static folder the browser keeps it (a component's own route has no validator, so each frame
+    would fetch it again, gzipped each time). Another view keeps the frame mounted:
     back from it, nothing is loaded at all."""
     context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()  # a fresh browser cache

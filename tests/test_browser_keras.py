@@ -94,8 +94,8 @@ def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page,
 def test_an_upload_survives_the_vocabulary_asked_after_it_and_a_notation_switch(
         app_url, page, tmp_path):
     """The model file first, then "a vocabulary file…" (its uploader appears above the model
-    file's), then a click on Notation: the upload is kept and the card follows the switch.
-    Before, the model file's uploader was remounted empty and the card vanished."""
+    file's), then a click on Notation: the upload is kept and the card follows the switch
+    (the model file's uploader must not be remounted empty by the one that appears above it)."""
     vocab = sorted(set(COURSE))
     _, model, _ = course_keras_model(vocab)
     model.save(tmp_path / "course.keras")
