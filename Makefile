@@ -21,15 +21,20 @@ install: $(VENV)/.installed
 run: install
 	$(PY) -m dashboard.serve $(STREAMLIT_ARGS)
 
-# what only the tests need (keras, tensorflow-cpu: ~300 MB), kept out of `make run`
-$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
+# pytest, Playwright and ruff (requirements-dev.txt), kept out of `make run`
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+# what only the tests need besides (keras, tensorflow-cpu: ~300 MB)
+$(VENV)/.installed-test: $(VENV)/.installed-dev requirements-test.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
 	touch $@
 
 test: install $(VENV)/.installed-test
 	$(PY) -m pytest
 
-lint: install
+lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 
 bench: install $(VENV)/.installed-test

@@ -64,9 +64,9 @@ PANELS = {"balance": ((0.80, 1.0), "y"), "r": ((0.60, 0.76), "y3"), "z": ((0.40,
 MARGIN = dict(t=110, b=60, l=60, r=90)  # fixed: Plotly's automatic margins cost a second layout
 # Every axis of the step chart: no automatic margins (above), and its tick labels drawn as they
 # are, not measured one by one to hide any that would cross the figure's edge (Plotly's default
-# for a numeric axis): that measuring was half of the chart's draw at every open (~100 ms, a
-# forced layout per label). Within these margins a label reaches the edge only for a token of
-# some twenty characters at the window's first or last step: it is then cut, not hidden.
+# for a numeric axis): that measuring forces a layout per label, a large share of each draw.
+# Within these margins a label reaches the edge only for a token of some twenty characters at
+# the window's first or last step: it is then cut, not hidden.
 LABELS = dict(ticklabeloverflow="allow")  # the colour bars' axes too
 FIXED = dict(automargin=False, **LABELS)
 

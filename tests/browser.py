@@ -28,9 +28,11 @@ INITIAL_WAIT_MS = 210  # Streamlit debounces some widgets by ~200 ms; a rerun st
 
 
 class Served(str):
-    """The server's base URL, with the process id of the server (for its memory)."""
+    """The server's base URL, with the process id of the server (for its memory) and the
+    file its output goes to."""
 
     pid: int
+    log: Path
 
 
 def free_port() -> int:
@@ -55,7 +57,7 @@ def serve(script: str | Path, timeout: float = 60, env: dict[str, str] | None = 
              *(("--", *args) if args else ())],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     url = Served(f"http://127.0.0.1:{port}")
-    url.pid = proc.pid
+    url.pid, url.log = proc.pid, log_path
     try:
         deadline = time.time() + timeout
         while True:

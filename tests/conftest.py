@@ -14,6 +14,26 @@ CORPUS = Path(os.environ.get("TINYSHAKESPEARE", ROOT.parent / "shared/data/tinys
 torch.set_num_threads(2)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "chromium: drives Debian's Chromium (tests/browser.py)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`@pytest.mark.chromium` tests are skipped, with how to get it, where there is no Chromium;
+    where REQUIRE_BROWSER is set (.ci/run sets it) they run, and fail, rather than skip."""
+    browser_tests = [item for item in items if item.get_closest_marker("chromium")]
+    if not browser_tests or os.environ.get("REQUIRE_BROWSER"):
+        return
+    from .browser import CHROMIUM  # Playwright only where a browser test is collected
+    if Path(CHROMIUM).exists():
+        return
+    skip = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` "
+                            "(.ci/run does this, and sets REQUIRE_BROWSER=1 so that these "
+                            "tests can never be skipped there)")
+    for item in browser_tests:
+        item.add_marker(skip)
+
+
 @pytest.fixture(params=[1, 2], ids=["1-thread", "2-threads"])
 def threads(request):
     """Run the test at 1 and at 2 threads (the caller's setting), restored afterwards."""

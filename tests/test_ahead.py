@@ -58,7 +58,8 @@ started.wait(10)
 
 
 def test_a_process_ending_while_a_job_runs_waits_for_it(tmp_path):
-    """Before, the daemon thread was cut off at exit: under torch, the process aborted (134)."""
+    """A daemon thread cut off at exit while torch works aborts the process (status 134): the
+    background job is joined instead."""
     out = tmp_path / "out.txt"
     done = subprocess.run([sys.executable, "-c", EXIT_UNDER_A_JOB, str(out)], cwd=ROOT,
                           timeout=120)

@@ -4,7 +4,6 @@ Every check after an action first waits for Streamlit to settle (tests/browser.p
 uses Playwright's retrying expect(), so a rerun still on its way cannot make a test pass or fail.
 """
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import urlencode
@@ -12,16 +11,13 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from .browser import CHROMIUM, ROOT, params, settle, wait_for_params
+from .browser import ROOT, params, settle, wait_for_params
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 COURSE = "The cats, which already ate the fish, were full."
 LIVE = "iframe[title='dashboard.live_chart.live_chart']"
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
-    reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does this, and sets "
-    "REQUIRE_BROWSER=1 so that these tests can never be skipped there)")
+pytestmark = pytest.mark.chromium
 
 
 def heading(page, text: str):
@@ -126,23 +122,33 @@ def test_step_chart_comes_back_after_another_view(app_url, page):
     """A new chart frame has no figure: it asks for one, and gets it on the next rerun."""
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
                                            "unit": 5}))
-    live_chart(page)
+    chart = live_chart(page)
+    heatmaps = chart.locator(".imagelayer image, .heatmaplayer image")
+    expect(heatmaps).to_have_count(4)
+    drawn = [heatmaps.nth(i).get_attribute("href") for i in range(4)]  # their pixels
+    assert all(href.startswith("data:image/png") for href in drawn)
+    page.frame(url=re.compile("live_chart")).evaluate("() => { window.before = true; }")
     page.locator(".st-key-view").get_by_text("Questions", exact=True).click()
     wait_for_params(page, {"view": "step"})
     settle(page)
-    expect(page.locator(".st-key-step_chart iframe")).to_have_count(0)
+    expect(page.locator(".st-key-step_chart iframe")).to_have_count(0)  # the frame is gone
     page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
     settle(page)
     expect(heading(page, "Step t = 20, unit 5")).to_have_count(1)
-    chart = live_chart(page)  # drawn again, same data as before
-    expect(chart.locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)
+    chart = live_chart(page)
+    frame = page.frame(url=re.compile("live_chart"))
+    assert frame.evaluate("() => window.before === undefined")  # a new frame ...
+    heatmaps = chart.locator(".imagelayer image, .heatmaplayer image")
+    expect(heatmaps).to_have_count(4)  # ... that drew the figure again, with the same data
+    assert [heatmaps.nth(i).get_attribute("href") for i in range(4)] == drawn
+    expect(chart.locator(".shapelayer path").first).to_be_attached()  # and the step line
     no_exception(page)
 
 
 def test_plotly_js_crosses_the_wire_once_per_browser(app_url, page):
     """A new frame of the step chart (a reopened link) loads plotly.js (1.5 MB); from the app's
-    static folder the browser keeps it. Before, Streamlit served it with no validator and each
-    frame fetched it again (gzipped each time). Another view keeps the frame mounted:
+    static folder the browser keeps it (a component's own route has no validator, so each frame
+    would fetch it again, gzipped each time). Another view keeps the frame mounted:
     back from it, nothing is loaded at all."""
     context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()  # a fresh browser cache
@@ -419,8 +425,9 @@ def test_copy_the_post_confirms_with_what_was_copied(app_url, page):
     page.get_by_text("Copy as forum post, or download the numbers").click()
     settle(page)
     post = page.get_by_test_id("stCode").last.locator("code").inner_text()
-    button = page.frame_locator("iframe[srcdoc*='navigator.clipboard']").first
-    expect(button.locator("#state")).to_have_text("")
+    button = page.locator(".stBidiComponent").filter(has=page.locator("button.copy")).first
+    expect(page.locator("iframe[srcdoc*='navigator.clipboard']")).to_have_count(0)  # v2: none
+    expect(button.locator(".state")).to_have_text("")
     button.get_by_role("button", name="Copy the post").click()
     expect(button.get_by_role("status")).to_contain_text(
         f"Copied ✓ ({len(post):,} characters on the clipboard", timeout=10_000)

@@ -1,21 +1,16 @@
 """A course learner's Keras GRU (reset_after=False, the lecture's formula) uploaded in Chromium:
 the card names whose numbers these are, and its numbers are Keras's own."""
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import expect
 
-from .browser import CHROMIUM, settle
+from .browser import settle
 from .test_browser import COURSE, goto, heading, no_exception, shot
 
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
-    reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run does this, and sets "
-    "REQUIRE_BROWSER=1 so that these tests can never be skipped there)")
+pytestmark = pytest.mark.chromium
 
 H = 11
 
@@ -99,8 +94,8 @@ def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page,
 def test_an_upload_survives_the_vocabulary_asked_after_it_and_a_notation_switch(
         app_url, page, tmp_path):
     """The model file first, then "a vocabulary file…" (its uploader appears above the model
-    file's), then a click on Notation: the upload is kept and the card follows the switch.
-    Before, the model file's uploader was remounted empty and the card vanished."""
+    file's), then a click on Notation: the upload is kept and the card follows the switch
+    (the model file's uploader must not be remounted empty by the one that appears above it)."""
     vocab = sorted(set(COURSE))
     _, model, _ = course_keras_model(vocab)
     model.save(tmp_path / "course.keras")

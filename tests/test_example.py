@@ -192,7 +192,6 @@ def test_offline_copies_hold_their_numbers_and_plotly():
 
 # --- in a real browser -----------------------------------------------------------------------
 
-import os  # noqa: E402
 import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import urlencode  # noqa: E402
@@ -205,11 +204,6 @@ from gru_core import load_checkpoint  # noqa: E402
 
 from .browser import CHROMIUM, FLAGS, serve, settle  # noqa: E402
 from .conftest import CHECKPOINTS  # noqa: E402
-
-needs_browser = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
-    reason=f"no Chromium at {CHROMIUM}: `apt-get install chromium` (.ci/run sets "
-    "REQUIRE_BROWSER=1 so that this can never be skipped there)")
 
 
 def post_of(page) -> str:
@@ -231,7 +225,7 @@ def katex_render(post: str, tmp_path: Path, browser) -> tuple[int, int]:
         return page.locator(".katex-display").count(), page.locator(".katex-error").count()
 
 
-@needs_browser
+@pytest.mark.chromium
 def test_worked_example_in_chromium(tmp_path):
     from playwright.sync_api import sync_playwright
     with serve(ROOT / "dashboard/app.py") as url, sync_playwright() as p:

@@ -22,7 +22,7 @@ from dashboard.export import forum_post
 from dashboard.text import highlighted_text, plain
 from gru_core import load_checkpoint, step_card, trace_text
 
-from .browser import CHROMIUM, chromium, serve, settle
+from .browser import chromium, serve, settle
 from .conftest import ROOT
 
 APP = str(ROOT / "dashboard/app.py")
@@ -190,11 +190,6 @@ def test_forum_post_fences_the_text_and_quotes_token_and_model():
     assert rest.count("$") == rest.count(r"\$") == 3  # the summary's dollars, escaped
 
 
-BROWSER = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("REQUIRE_BROWSER"),
-    reason=f"no Chromium at {CHROMIUM} (.ci/run installs it and sets REQUIRE_BROWSER=1)")
-
-
 @pytest.fixture(scope="module")
 def page():
     with chromium() as page:
@@ -217,7 +212,7 @@ def nothing_made(page) -> None:
     assert page.get_by_test_id("stException").count() == 0
 
 
-@BROWSER
+@pytest.mark.chromium
 @pytest.mark.parametrize("param", PARAMS)
 def test_payloads_in_the_url_make_nothing_in_chromium(app_url, page, param):
     payload = " ".join(PAYLOADS.values())
@@ -229,7 +224,7 @@ def test_payloads_in_the_url_make_nothing_in_chromium(app_url, page, param):
     nothing_made(page)
 
 
-@BROWSER
+@pytest.mark.chromium
 def test_hostile_text_on_a_printable_vocabulary_shows_exactly_in_chromium(app_url, page,
                                                                            tmp_path):
     text = "\n".join(PAYLOADS.values())
@@ -300,7 +295,7 @@ def test_dockerfile_has_the_hosted_settings():
     assert env["STREAMLIT_SERVER_FILE_WATCHER_TYPE"] == "none"
 
 
-@BROWSER
+@pytest.mark.chromium
 def test_hosted_settings_hide_the_deploy_button(page):
     with serve(ROOT / "dashboard/app.py") as url:  # developer defaults: the menu is there
         page.goto(f"{url}/?ckpt=agreement")
@@ -313,7 +308,7 @@ def test_hosted_settings_hide_the_deploy_button(page):
         nothing_made(page)
 
 
-@BROWSER
+@pytest.mark.chromium
 def test_hosted_settings_show_no_traceback(page, tmp_path):
     """An error the app did not catch shows its traceback (file paths, code) under the
     developer defaults; under the hosted settings the visitor sees none of it."""

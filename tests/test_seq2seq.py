@@ -280,9 +280,7 @@ def test_app_names_a_state_that_does_not_fit(tmp_path, monkeypatch):
     assert at.error and at.error[0].value.startswith("Start from: ` enc ` cannot read its text")
 
 
-@pytest.mark.skipif(not __import__("pathlib").Path("/usr/bin/chromium").exists()
-                    and not __import__("os").environ.get("REQUIRE_BROWSER"),
-                    reason="no Chromium at /usr/bin/chromium (REQUIRE_BROWSER=1 makes it fail)")
+@pytest.mark.chromium
 def test_start_from_in_chromium(tmp_path, monkeypatch):
     """In the browser: the decoder from zeros says so; choosing "the final state of a text on
     enc" and typing the encoder's text makes h_prev at t = 0 the encoder's final state (plain
