@@ -139,7 +139,9 @@ def test_example_in_course_notation_and_with_a_text_too_long_for_a_link():
     table = at.dataframe[0].value
     assert {"c⟨t−1⟩", "Γr", "1−Γu", "c̃", "c⟨t⟩"} <= set(table.columns)
     post = at.code[0].value
-    assert r"\Gamma_{u,4} &= 1 - \sigma(" in post and "more than the 2,000" in post
+    assert r"\Gamma_{u,4} &= 1 - \sigma(" in post
+    assert "more than the 2,000" not in post  # a note for the poster: beside it, not in it
+    assert r"b_{r,4} &= b_{\mathrm{ir}} + b_{\mathrm{hr}}" in post
     assert all(line.startswith("- unit 4: Γu = ") for line in post.splitlines()
                if line.startswith("- unit"))
 
