@@ -53,7 +53,9 @@ def test_the_wheel_holds_the_code_the_live_chart_and_the_checkpoints(wheel):
     names = set(wheel.namelist())
     code = {p for p in shipped("gru_core", "**/*.py") | shipped("dashboard", "**/*.py")}
     assert code <= names, sorted(code - names)
-    data = shipped("dashboard/live_chart") | shipped("checkpoints")
+    # every file of dashboard/ the app may read (its run-time static copy apart) and the models
+    data = {p for p in shipped("dashboard", "**/*") if not p.endswith((".py", ".pyc"))
+            and not p.startswith("dashboard/static/")} | shipped("checkpoints")
     assert "dashboard/live_chart/plotly-cartesian.min.js" in data
     assert {"checkpoints/agreement.pt", "checkpoints/agreement-course.keras"} <= data
     assert data <= names, sorted(data - names)
