@@ -57,7 +57,8 @@ def replicas(n: int, timeout: float = 120, env: dict[str, str] | None = None):
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             ["bash", str(ROOT / "deploy/run.sh"), str(n), str(port)], cwd=ROOT, stdout=log,
-            stderr=subprocess.STDOUT, env={**os.environ, "PYTHON": sys.executable, **(env or {})},
+            stderr=subprocess.STDOUT, env={**os.environ, "PYTHON": sys.executable,
+                 "GRU_STEPPER_TEST_HEADERS": "1", **(env or {})},  # X-Replica
             start_new_session=True)
     url = Served(f"http://127.0.0.1:{port}")
     url.pid = proc.pid

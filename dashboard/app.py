@@ -52,6 +52,7 @@ def pick_model() -> tuple[Checkpoint, str]:
     with vocab_box:
         vocab = pick_vocab()
     if file is None:
+        show_notices()  # the page stops here: a notice to upload again is shown now
         st.info("Upload `torch.save(model.state_dict(), \"model.pt\")` of a model with an "
                 "nn.GRU (and, if it has them, its nn.Embedding and nn.Linear head), or a "
                 "safetensors file, and say which tokens it reads.")

@@ -68,6 +68,8 @@ class Selection:
                   "h0_text": self.h0_text if self.h0_ckpt else None, **extra}
         if self.model_key.startswith(UPLOAD) or len(self.text) > MAX_URL_TEXT:
             params.pop("ckpt" if self.model_key.startswith(UPLOAD) else "text")
+        if self.model_key.startswith(UPLOAD):  # a reconnect to another replica asks for it again
+            params["uploaded"] = 1
         return {k: str(v) for k, v in params.items() if v is not None}
 
     def link(self, **extra: object) -> str:
@@ -111,7 +113,12 @@ def init_from_url(views: Collection[str], shipped: Collection[str], default_mode
     st.session_state["_initialised"] = True
     qp = _query(st.query_params, {*KNOWN, *extra})
     ckpt = qp.get("ckpt", default_model)
-    if ckpt not in shipped:
+    if "uploaded" in qp and "ckpt" not in qp:  # this page read an upload (Selection.params)
+        notice("This page read an uploaded model, which this server does not hold (it was "
+               "restarted, or the page reconnected to another one): upload the file again to "
+               "carry on at the same step.")
+        ckpt = UPLOAD
+    elif ckpt not in shipped:
         notice(f"Unknown model {plain(ckpt)}: only {', '.join(shipped)} (or an upload) can be "
                f"opened; showing {default_model}.")
         ckpt = default_model
@@ -168,7 +175,7 @@ def start_from_url(qp: dict[str, str], models: Collection[str]) -> None:
     st.session_state["h0_ckpt"], st.session_state["h0_text"] = ckpt, text
 
 
-KNOWN = ("view", "ckpt", "text", "notation", *INTS, *LISTS, *H0)
+KNOWN = ("view", "ckpt", "uploaded", "text", "notation", *INTS, *LISTS, *H0)
 STREAMLIT_OWN = ("embed", "embed_options")  # read by Streamlit's frontend, not by the app
 _INT = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: int() also takes "1_0" and "١٠"
 

@@ -2,9 +2,13 @@
 keeps every request on one replica, and a session (the websocket) works through the proxy."""
 
 import asyncio
+import contextlib
 import os
 import shutil
+import signal
+import time
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -55,3 +59,35 @@ def test_two_replicas_behind_nginx_keep_a_session_on_one():
         opened, stepped, replica = asyncio.run(step_through(url, cookie))
         assert opened and stepped
         assert replica == answered(headers)  # the websocket went where its cookie says
+
+
+def _listener(port: int) -> int:
+    """The pid of the process listening on 127.0.0.1:port (a replica's Streamlit)."""
+    inode = next(line.split()[9] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]
+                 if line.split()[1] == f"0100007F:{port:04X}" and line.split()[3] == "0A")
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        with contextlib.suppress(OSError):
+            if os.readlink(fd) == f"socket:[{inode}]":
+                return int(fd.parts[2])
+    raise LookupError(port)
+
+
+def test_a_replica_killed_is_restarted_while_the_other_serves():
+    """kill -9 on one replica: supervisord starts it again within 30 s, and meanwhile every
+    request through nginx is answered (by the survivor: nginx skips the dead one)."""
+    with replicas(2) as url:
+        port = int(url.rsplit(":", 1)[1])
+        os.kill(_listener(port + 1), signal.SIGKILL)
+        start, failed, back = time.time(), 0, None
+        while time.time() - start < 45 and back is None:
+            try:
+                assert get(url + "/_stcore/health")[0] == 200
+            except OSError:
+                failed += 1
+            with contextlib.suppress(OSError):
+                get(f"http://127.0.0.1:{port + 1}/_stcore/health")
+                back = time.time() - start
+            time.sleep(0.2)
+        print(f"replica back after {back} s; failed requests {failed}")
+        assert failed == 0
+        assert back is not None and back <= 30, back
