@@ -67,7 +67,7 @@ def open_app(**params) -> AppTest:
 
 # The stepper's card (views/stepper card_markdown): paragraphs of one bold name and one inline
 # math span of ours, in the card's size; no value from outside enters it.
-CARD = re.compile(r"(\*\*[^*$`]+:\*\* )?\$\\(small|footnotesize) [^$`]*\$")
+CARD = re.compile(r"(\*\*[^*$`]+:\*\* )?\$\\(small|footnotesize) [^$`]*\$( \([\w ]+\))?")
 
 
 def bodies(at) -> list[str]:
