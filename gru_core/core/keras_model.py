@@ -74,7 +74,10 @@ def keras_recompute(gru: KerasGRU, x: torch.Tensor, h0: torch.Tensor | None = No
         raise ValueError(f"x must be (T > 0, {config.input_size}), got {tuple(x.shape)}")
     seq = x.to(gru.cells[0][0].kernel.dtype).unsqueeze(0)  # (1, T, I), Keras's batch-first
     inputs, parts, finals = [], {}, []
+    between = getattr(gru, "between", None)  # layers a model runs between its GRUs (BN ...)
     for layer, pair in enumerate(gru.cells):
+        if layer and between:
+            seq = between[layer - 1](seq)
         inputs.append(seq[0])
         outs = []
         for d, cell in enumerate(pair):
