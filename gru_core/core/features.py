@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint
-from .keras_layers import Conv1D, Pool1D
+from .keras_layers import Conv1D, Pool1D, conv_length
 from .lm import TextTrace, head_probs, initial_state
 from .trace import Trace, recompute
 
@@ -68,6 +68,18 @@ def check_features(x: object, F: int) -> torch.Tensor:
     return x
 
 
+def frames(front, T_in: int) -> int:
+    """The GRU steps the front layers make of T_in input frames."""
+    T = T_in
+    for layer in front.layers:
+        if isinstance(layer, Conv1D):
+            T = conv_length(T, layer.kernel.shape[0], layer.strides, layer.padding,
+                            layer.dilation)
+        elif isinstance(layer, Pool1D):
+            T = conv_length(T, layer.pool, layer.strides, "valid")
+    return T
+
+
 def spans(front, T_in: int, T: int) -> list[tuple[int, int]]:
     """Per GRU step, the input frames [start, end) it reads through the Conv1D and pooling
     layers (their receptive field; a 'same' padding's zeros are left out)."""
@@ -93,9 +105,9 @@ def trace_features(model: FeatureCheckpoint, x: np.ndarray | torch.Tensor,
     x = check_features(x, model.features)
     h0, h0_source = initial_state(model, h0, h0_source)
     module = model.module
-    seq = module.front(x.unsqueeze(0))[0]  # (T', C), as Keras's layers leave it
-    if seq.shape[0] == 0:
+    if frames(module.front, x.shape[0]) < 1:
         raise ValueError(f"{x.shape[0]} frames are fewer than the layers before the GRU need")
+    seq = module.front(x.unsqueeze(0))[0]  # (T', C), as Keras's layers leave it
     trace = recompute(module.gru, seq, h0)
     probs = None if module.head is None else head_probs(module.head, trace.output.contiguous())
     T = trace.T

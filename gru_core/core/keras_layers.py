@@ -144,11 +144,16 @@ class Dense(nn.Module):
         return self._add(torch.mm(x.reshape(-1, x.shape[-1]), self.kernel))
 
 
+FINAL = {"softmax": lambda y: F.softmax(y, dim=-1), "sigmoid": torch.sigmoid,
+         "linear": lambda y: y}
+
+
 class KerasHead(nn.Module):
     """What a Keras model runs after its last GRU: layers before the head (BatchNormalization,
-    Dropout), Dense, and an element-wise activation; the last activation is left to the caller
-    (lm.head_probs), named by `activation`: 'softmax' or 'sigmoid' as the model's own, or
-    'linear' for a single linear output."""
+    Dropout), Dense, and its activation(s). `activation` names the last one: 'softmax' or
+    'sigmoid' as the model's own, or 'linear' for a single linear output. forward() stops
+    before it (logits, as nn.Linear's callers expect); probs() applies it as Keras does: on
+    each step's row for a per-step head (an activation's bits depend on the tensor's length)."""
 
     def __init__(self, before: list[nn.Module], dense: Dense, middle: str, activation: str):
         super().__init__()
@@ -157,11 +162,24 @@ class KerasHead(nn.Module):
         self.out_features = dense.out_features
         self.weight = dense.kernel.t()  # (V, C): nn.Linear's layout, for readers of the head
 
+    def _run(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        flat = x.dim() == 1
+        x = self.before(x.reshape(-1, x.shape[-1]))
+        last = FINAL[self.activation] if final else FINAL["linear"]
+        if self.dense.per_step:
+            y = torch.cat([last(self.middle(self.dense(x[i : i + 1])))
+                           for i in range(x.shape[0])])
+        else:
+            y = last(self.middle(self.dense(x)))
+        return y[0] if flat else y
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (T, C) or (C,) -> (T, V) or (V,), before the last activation."""
-        flat = x.dim() == 1
-        y = self.middle(self.dense(self.before(x.reshape(-1, x.shape[-1]))))
-        return y[0] if flat else y
+        return self._run(x, final=False)
+
+    def probs(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (T, C) or (C,) -> the head's outputs, its last activation applied."""
+        return self._run(x, final=True)
 
 
 class Sequence(nn.Module):

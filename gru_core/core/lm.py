@@ -75,6 +75,8 @@ def head_probs(head: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     (a Keras head: 'sigmoid', 'softmax', or 'linear' for a single linear output), else the
     softmax of its logits. For a head that reads the last step only (a classifier), row t is
     what the model would output had the sequence ended at t."""
+    if hasattr(head, "probs"):  # a Keras head applies its own activation, as Keras does
+        return head.probs(x)
     y = head(x)
     kind = getattr(head, "activation", "softmax")
     if kind == "sigmoid":
