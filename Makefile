@@ -24,6 +24,8 @@ run: install
 # what only the tests need (keras, tensorflow-cpu: ~300 MB), kept out of `make run`
 $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
+		$$(sed -n 's/^# no-deps: //p' requirements-test.txt)
 	touch $@
 
 test: install $(VENV)/.installed-test

@@ -109,16 +109,17 @@ def save_checkpoint(path: str | Path, module: TokenGRU, vocab: list[str] | Vocab
 
 
 def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None = None,
-                    labels: list[str] | None = None) -> Checkpoint:
+                    labels: list[str] | None = None, features: bool = False) -> Checkpoint:
     """Read and validate a checkpoint from a path or from the file's bytes: this project's own
     format, or a plain state_dict (torch.save(model.state_dict()) or safetensors) holding one
     nn.GRU, optionally an nn.Embedding and an nn.Linear head, with `vocab` its tokens in order,
-    or a Keras file (a model reading feature vectors needs no vocabulary). `labels` names the
+    or a Keras file (a model reading feature vectors needs no vocabulary: one with layers
+    before its GRU, or any with features=True). `labels` names the
     classes of a head that does not predict the next token (default: their indices).
     A file's declared sizes are checked before anything in it is inflated."""
     data = _read_bytes(source)
     if keras_file.is_keras(data):  # .keras / .h5: read as data, never run (keras_file.py)
-        return _from_keras(data, vocab, labels)
+        return _from_keras(data, vocab, labels, features)
     obj = _safetensors(data) if _is_safetensors(data) else _unpickle_safely(data)
     if not isinstance(obj, dict):
         raise CheckpointError(f"expected a dict at the top of the file, found {type(obj).__name__}")
@@ -164,12 +165,13 @@ def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None, labels: list[st
     return ck
 
 
-def _from_keras(data: bytes, vocab: list[str] | Vocab | None, labels: list[str] | None
-                ) -> Checkpoint:
+def _from_keras(data: bytes, vocab: list[str] | Vocab | None, labels: list[str] | None,
+                features: bool) -> Checkpoint:
     if vocab is not None:
         vocab = vocab if isinstance(vocab, Vocab) else check_vocab(vocab)
     try:
-        config, module, meta = keras_file.load_keras(data, None if vocab is None else len(vocab))
+        config, module, meta = keras_file.load_keras(data, None if vocab is None else len(vocab),
+                                                     features)
     except keras_file.KerasFileError as e:
         raise CheckpointError(str(e)) from None
     _check_config(config.to_dict())

@@ -59,8 +59,11 @@ def is_keras(data: bytes) -> bool:
         return b"config.json" in data[-65536:] and b"model.weights.h5" in data[-65536:]
 
 
-def load_keras(data: bytes, vocab_size: int | None) -> tuple[GRUConfig, TokenGRU, dict]:
-    """-> (config, a TokenGRU whose GRU and head are Keras's, meta)."""
+def load_keras(data: bytes, vocab_size: int | None, features: bool = False
+               ) -> tuple[GRUConfig, TokenGRU, dict]:
+    """-> (config, a TokenGRU whose GRU and head are Keras's, meta). A model with layers
+    before its GRU (Conv1D ...) reads features; one whose input goes straight into the GRU
+    reads one-hot tokens unless `features` says its input is feature vectors."""
     if data.startswith(HDF5):
         h5 = _open_h5(data)
         if "model_config" not in h5.attrs:
@@ -76,7 +79,7 @@ def load_keras(data: bytes, vocab_size: int | None) -> tuple[GRUConfig, TokenGRU
         source = "Keras .keras file"
         weights = _KerasWeights(_open_h5(entries["model.weights.h5"]))
     layers = _chain(config)
-    return _build(layers, weights, vocab_size, source)
+    return _build(layers, weights, vocab_size, source, features)
 
 
 # --- bounds -------------------------------------------------------------------------------------
@@ -293,8 +296,8 @@ BETWEEN = ("BatchNormalization", "Activation", "ReLU", "Dropout", "SpatialDropou
            "GaussianNoise")
 
 
-def _build(layers: list[dict], weights, vocab_size: int | None, source: str
-           ) -> tuple[GRUConfig, TokenGRU, dict]:
+def _build(layers: list[dict], weights, vocab_size: int | None, source: str,
+           features: bool = False) -> tuple[GRUConfig, TokenGRU, dict]:
     ch = _Chain()
     for spec in layers:
         kind, c = spec.get("class_name"), spec["config"]
@@ -326,7 +329,7 @@ def _build(layers: list[dict], weights, vocab_size: int | None, source: str
             raise _refuse(spec)
     if not ch.cells:
         raise KerasFileError("the model has no GRU layer: " + STEPPABLE)
-    return _module(ch, vocab_size, source)
+    return _module(ch, vocab_size, source, features)
 
 
 def _embedding(ch: _Chain, spec: dict, get) -> None:
@@ -507,14 +510,17 @@ def _head_kind(ch: _Chain, V_in: int | None, features: bool) -> str:
     return "tagger" if ch.head.out_features > 1 else "regression"
 
 
-def _module(ch: _Chain, vocab_size: int | None, source: str
+def _module(ch: _Chain, vocab_size: int | None, source: str, features: bool
             ) -> tuple[GRUConfig, TokenGRU, dict]:
     embed, cells, head = ch.embed, ch.cells, ch.head
     gru = KerasGRU(cells)
-    features = embed is None and (vocab_size is None or len(ch.front) > 0)
-    if embed is not None and vocab_size is None:
-        raise KerasFileError("a Keras model carries no vocabulary: give the model's tokens in "
-                             "order (a text file, one per line, or a JSON list)")
+    features = embed is None and (features or len(ch.front) > 0)
+    if not features and vocab_size is None:
+        raise KerasFileError(
+            "a Keras model carries no vocabulary: give the model's tokens in order (a text "
+            "file, one per line, or a JSON list)" + ("" if embed is not None else
+                                                    "; if its input is feature vectors, not "
+                                                    "one-hot tokens, open it with features=True"))
     if features and vocab_size is not None:
         raise KerasFileError("this model reads feature vectors through "
                              f"{len(ch.front)} layer(s) before its GRU, not tokens: open it "
