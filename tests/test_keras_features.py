@@ -143,3 +143,20 @@ def test_refusals_name_the_reason(tmp_path):
     bad.save(tmp_path / "g.keras")
     with pytest.raises(CheckpointError, match=r"\(Conv1D\) cannot be stepped: only padding"):
         load_checkpoint(tmp_path / "g.keras")
+
+
+def test_the_shipped_trigger_word_model_steps_a_wav_and_a_npy():
+    from gru_core.core.audio import wav_features
+
+    from .conftest import ROOT
+    stem = ROOT / "checkpoints" / "trigger-word"
+    ck = load_checkpoint(f"{stem}.keras", labels=["activate"])
+    assert ck.meta["head"] == "sigmoid" and ck.labels == ("activate",)
+    x = np.load(f"{stem}.sample.npy")
+    from_wav = np.log10(wav_features((stem.parent / "trigger-word.sample.wav").read_bytes())
+                        + 1e-6).astype(np.float32)  # the input the model was trained on
+    assert np.array_equal(from_wav, x)
+    tt = ck.trace(x)
+    model = keras.saving.load_model(f"{stem}.keras")
+    assert torch.equal(tt.probs, model(x[None]).detach()[0])
+    assert tt.probs.max() > 0.5 and tt.top_next(int(tt.probs.argmax()), 1)[0][0] == "activate"
