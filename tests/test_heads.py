@@ -132,3 +132,18 @@ def test_keras2_functional_files_open_within_2e_6_of_tensorflow(reset, tmp_path)
         dp = (tt.probs - torch.from_numpy(ref["p"])).abs().max().item()
         print(f"TensorFlow (tf_keras) vs replay, reset_{reset}, .{ext}: h {dh:.1e}, p {dp:.1e}")
         assert max(dh, dp) < 2e-6, (ext, dh, dp)
+
+
+def test_the_docs_examples_run(capsys, monkeypatch):
+    import re
+
+    from .conftest import ROOT
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "docs" / "heads-and-features.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, "docs/heads-and-features.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.startswith("sigmoid Conv1D 'conv1d': 101 -> 16")
+    assert "'activate'" in out and "tagger 746 torch.Size([4, 746])" in out
