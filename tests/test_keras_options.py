@@ -86,7 +86,6 @@ REPLAYED = {
 
 # option id -> (GRU keyword arguments, or a config edit, the words the message must hold)
 REFUSED = {
-    "return_sequences=False": ({"return_sequences": False}, "return_sequences=False"),
     "go_backwards=True": ({"go_backwards": True}, "go_backwards=True"),
     "activation=softmax": ({"activation": "softmax"}, "activation='softmax'"),
     "an unknown key": ({"config_x": 1}, "'x'"),
