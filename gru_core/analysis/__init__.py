@@ -53,6 +53,7 @@ from .notation import (
 from .reset import ResetCounterfactual, reset_counterfactual
 from .saturation import exact_counts, fractions, histogram, saturation
 from .summary import StepSummary, sentence, step_summary, unit_order
+from .terms import RESET, TERMS, cell_terms
 from .units import (
     clause_difference,
     clause_start,
@@ -76,5 +77,5 @@ __all__ = [
     "direct_path", "fractions", "heatmaps", "histogram", "holders",
     "jacobian_norms", "minimal_pair_of", "number_units", "one_hot_column", "reset_counterfactual",
     "retention", "retention_curve", "rnn_jacobian_norms", "saturation", "step_card", "trace_table",
-    "were_minus_was", "WIRES", "step_terms",
+    "were_minus_was", "WIRES", "step_terms", "RESET", "TERMS", "cell_terms",
 ]
