@@ -16,9 +16,9 @@ from gru_core import (
 
 from .. import offline
 from ..copy_button import copy_button
-from ..post import COPY_HINT, code_span, md_escape, notes, step_latex, worked_post
+from ..post import COPY_HINT, notes, step_latex, worked_post
 from ..selection import Selection, format_list, parse_list, write_url
-from ..text import show_token
+from ..text import code_span, md_escape, show_token
 from ..view import View
 from .stepper import start_from
 

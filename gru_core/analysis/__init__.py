@@ -49,6 +49,8 @@ from .notation import (
     fmt,
     fmt_e,
     shown_update,
+    tex_num,
+    tex_term,
 )
 from .reset import ResetCounterfactual, reset_counterfactual
 from .saturation import exact_counts, fractions, histogram, saturation
@@ -71,7 +73,8 @@ __all__ = [
     "number_claim", "saturation_answer", "signed", "span_picture", "exact_counts", "min_z",
     "count_of", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",
     "what_if", "HOLDS", "SYMBOLS",
-    "LATEX", "NAMES", "fmt", "fmt_e", "shown_update", "ResetCounterfactual", "StepCard", "balance",
+    "LATEX", "NAMES", "fmt", "fmt_e", "tex_num", "tex_term",
+    "shown_update", "ResetCounterfactual", "StepCard", "balance",
     "MAX_STEPS", "MAX_UNITS", "WorkedExample", "worked_example",
     "clause_difference", "clause_start", "contributions", "course_bias", "course_candidate",
     "direct_path", "fractions", "heatmaps", "histogram", "holders",
