@@ -16,6 +16,7 @@ import streamlit as st
 
 from gru_core import CONVENTIONS, WorkedExample, tex_num, tex_term
 
+from .copy_button import copy_button
 from .selection import MAX_URL_TEXT
 from .text import code_span, fenced, md_escape, show_token
 
@@ -112,6 +113,15 @@ def notes(model_key: str, text: str, url: str) -> None:
     they are for the poster, so they never go into the text that is pasted."""
     for c in link_caveats(model_key, text, url, MAX_URL_TEXT):
         st.warning(md_escape(c))
+
+
+def show(post: str, model_key: str, text: str, url: str) -> None:
+    """A post on the page, as the stepper and the worked example show it: the link's caveats
+    beside it (never in it), the post as a code block, its copy button and COPY_HINT."""
+    notes(model_key, text, url)
+    st.code(post, language="markdown")
+    copy_button(post)
+    st.caption(COPY_HINT)
 
 
 def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: str = "pytorch",
