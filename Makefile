@@ -29,6 +29,8 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 # what only the tests need besides (keras, tensorflow-cpu: ~300 MB)
 $(VENV)/.installed-test: $(VENV)/.installed-dev requirements-test.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
+		$$(sed -n 's/^# no-deps: //p' requirements-test.txt)
 	touch $@
 
 test: install $(VENV)/.installed-test
@@ -62,6 +64,8 @@ checkpoints: install $(VENV)/.installed-test  # keras writes agreement-course.ke
 		--weight-decay 0.01 --focus , --focus-weight 10 --threads 1
 	$(PY) -m gru_core.train --cell rnn --corpus $(CORPUS) --out checkpoints/shakespeare-rnn.pt \
 		--layers 1 --hidden 256 --epochs 40 --dropout 0.2 --lr 2e-3 --threads 1
+	# the course's trigger-word model, small, on clips synthesised with espeak-ng and sox
+	$(PY) -m gru_core.data.trigger checkpoints/trigger-word.keras
 	$(PY) -m gru_core.train --cell rnn --task agreement --out checkpoints/agreement-rnn.pt \
 		--layers 1 --hidden 128 --epochs 16 --windows lines --weight-decay 0.01 \
 		--focus ", w" --focus-weight 10 --threads 1

@@ -229,6 +229,12 @@ def end_session(session: str) -> None:
         _release(*held)
     if Runtime.exists():
         runtime = Runtime.instance()
+        manager = getattr(runtime, "_session_mgr", None)
+        if manager is not None and not runtime.is_active_session(session):
+            # the kept session's state holds its uploaded file's bytes (the uploader's value)
+            # for a reconnect; one that comes later starts anew from its URL
+            with contextlib.suppress(Exception):
+                manager.close_session(session)
         runtime.uploaded_file_mgr.remove_session_files(session)
         media = runtime.media_file_mgr
         media.clear_session_refs(session)

@@ -65,7 +65,7 @@ def course_latex(c: StepCard) -> list[str]:
     reset_after=False) the card is the lecture's formula with this step's numbers."""
     T, C, L, N = c.terms, c.course, LATEX["course"], NAMES["course"]
     gr, gu, ct, h, hp = L["r"], L["u"], L["n"], L["h"], L["h_prev"]
-    in_, hn, x = r"\mathrm{in}", r"\mathrm{hn}", r"x^{\langle t\rangle}"
+    in_, hn, x = r"(\text{input part})", r"(\text{hidden part})", r"x^{\langle t\rangle}"
     if c.reset_after:
         b_r = rf"b_r = b_{{\mathrm{{ir}}}} + b_{{\mathrm{{hr}}}} = {tex_num(C['b_r'])}"
         candidate = [_named(rf"{ct} = \tanh({in_} + {gr} \cdot {hn}) = \tanh({tex_term(T['in'])} + "
@@ -85,7 +85,7 @@ def course_latex(c: StepCard) -> list[str]:
         ]
     return [
         _named(rf"{gr} = \sigma(W_r[{hp}, {x}] + b_r) = {tex_num(C['Γr'])}\quad ({b_r})", N["r"]),
-        _named(rf"{gu} = \sigma(W_u[{hp}, {x}] + b_u) = 1 - z = {tex_num(C['Γu'])}", N["u"]),
+        _named(rf"{gu} = \sigma(W_u[{hp}, {x}] + b_u) = {tex_num(C['Γu'])}", N["u"]),
         *candidate,
         _named(rf"{h} = {L['a']} = \underbrace{{{gu}\,{ct}}}_{{\text{{new}}}} + "
                rf"\underbrace{{(1 - {gu})\,{hp}}}_{{\text{{kept}}}} = {tex_term(T['new'])} + "

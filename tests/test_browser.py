@@ -390,9 +390,7 @@ def _card_labels(t: int, unit: int, notation: str = "pytorch") -> dict[str, str]
 def test_cell_figure_moves_with_the_player_and_equals_the_card(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
                                            "unit": 5}))
-    page.get_by_text("The cell drawn below the chart", exact=False).click()
-    settle(page)
-    chart = live_chart(page)
+    chart = live_chart(page)  # the cell is drawn with it, on first load
     frame = page.frame(url=re.compile("live_chart"))
     expect(chart.locator("#cell .main-svg").first).to_be_attached(timeout=30_000)
     shown = _cell_labels(frame)

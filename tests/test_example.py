@@ -359,9 +359,7 @@ def test_stepper_draws_the_cell_in_the_player_with_the_cards_numbers(notation):
     at.query_params.update({"ckpt": "shakespeare", "text": SPEECH, "t": "34", "unit": "17",
                             "notation": notation})
     at.run()
-    assert "cell" not in _step_chart_spec(at)  # drawn when asked for
-    at.toggle(key="cell").set_value(True).run()
-    assert not at.exception
+    assert not at.exception  # the cell is drawn on first load, with no toggle
     spec = _step_chart_spec(at)
     on = {a["name"]: a["text"] for a in spec["cell"]["layout"]["annotations"]}
     assert spec["cell"]["layout"]["title"]["text"] == "The GRU cell at t = 34, unit 17"
@@ -418,7 +416,6 @@ def test_the_chart_frames_plotly_js_draws_every_trace_it_is_sent_at_the_plotly_p
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update({"ckpt": "shakespeare", "text": SPEECH, "t": "34", "unit": "17"})
     at.run()
-    at.toggle(key="cell").set_value(True).run()
     spec = _step_chart_spec(at)
     sent = {d.get("type", "scatter").encode() for d in spec["data"] + spec["cell"]["data"]}
     assert {b"bar", b"scatter", b"heatmap"} <= sent <= traces

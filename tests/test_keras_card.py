@@ -201,10 +201,11 @@ def test_reset_after_card_is_pytorchs_formula_with_keras_numbers(arch, tmp_path)
 def test_the_cell_figure_labels_the_reset_before_wires(tmp_path):
     _, tt, _, _ = setup("emb1", False, tmp_path)
     card = step_card(tt, 5, 2)
-    for notation, hp in (("course", "Γr ⊙ c⟨t−1⟩"), ("pytorch", "r ⊙ h_prev")):
-        wires = wire_values(card.terms, notation)
+    for notation, hp, hn in (("course", "Γr ⊙ c⟨t−1⟩", "hidden part"),
+                             ("pytorch", "r ⊙ h_prev", "W_hn·(r ⊙ h_prev)")):
+        wires = wire_values(card.terms, notation)  # the course's card: W_c's hidden part
         assert wires["r_hn"] == (hp, card.terms["r_h_prev"])
-        assert wires["hn"] == (f"W_hn·({hp})", card.terms["hn"])
+        assert wires["hn"] == (hn, card.terms["hn"])
 
 
 @pytest.mark.parametrize("reset_after", [False, True], ids=["reset_before", "reset_after"])

@@ -91,3 +91,27 @@ def test_long_text_sessions_leave_no_trace_outside_the_budget():
         assert m[f"{phase}_peak"] <= bound, (phase, m)
         assert m[f"{phase}_after"] <= m["idle"] + 100, (phase, m)
 
+
+
+def test_uploads_are_released_when_their_tabs_close():
+    """Tabs upload files through the page's own protocol and close: Streamlit's upload store
+    and the closed sessions' state (the uploader's value holds the bytes) are freed by the
+    sweeper, so the server returns to about its idle size."""
+    import asyncio
+    import time
+
+    from bench.load_memory import SETTLE, rss
+    from bench.load_uploads import _tabs, upload
+    from tests.browser import serve
+
+    env = {"STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION": "false", "OMP_NUM_THREADS": "1"}
+    with serve(ROOT / "dashboard/app.py", timeout=180, env=env) as url:
+        asyncio.run(upload(url, "warm.pt", b"x"))
+        time.sleep(SETTLE)
+        idle = rss(url.pid) / 2**20
+        held = asyncio.run(_tabs(url, os.urandom(50 * 2**20), 3))
+        time.sleep(SETTLE)
+        after = rss(url.pid) / 2**20
+    print(f"idle {idle:,.0f} MiB, held {held:,.0f}, after {after:,.0f}")
+    assert held >= idle + 100  # the uploads were held while their tabs were open
+    assert after <= idle + 100  # before: idle + the uploads, for minutes

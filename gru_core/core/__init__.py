@@ -5,6 +5,7 @@ from .cell import step, update
 from .checkpoint import Checkpoint, CheckpointError, check_vocab, load_checkpoint, save_checkpoint
 from .convention import CONVENTIONS, Convention, KerasCell
 from .course_gru import CourseGRU, CourseLM
+from .features import FeatureCheckpoint, FeatureTrace
 from .keras_model import KerasGRU
 from .lm import TextTrace, estimate_nbytes, top_k, trace_text
 from .model import GRUConfig, TokenGRU
@@ -14,6 +15,7 @@ from .weights import LayerWeights, config_of, layer_weights, single_layer
 
 __all__ = [
     "CONVENTIONS", "GATES", "Checkpoint", "Convention", "CourseGRU", "CourseLM", "KerasCell",
+    "FeatureCheckpoint", "FeatureTrace",
     "KerasGRU",
     "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace", "TokenGRU",
     "Trace", "UnknownTokens", "Vocab", "check_vocab", "config_of", "estimate_nbytes",

@@ -75,6 +75,7 @@ class Checkpoint:
     module: TokenGRU
     meta: dict = field(default_factory=dict)
     name: str = ""
+    labels: tuple[str, ...] | None = None  # the head's classes, where they are not the tokens
 
     def encode(self, text: str) -> torch.Tensor:
         """text -> (T, input_size): the x_t that nn.GRU reads."""
@@ -107,20 +108,23 @@ def save_checkpoint(path: str | Path, module: TokenGRU, vocab: list[str] | Vocab
     )
 
 
-def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None = None
-                    ) -> Checkpoint:
+def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None = None,
+                    labels: list[str] | None = None, features: bool = False) -> Checkpoint:
     """Read and validate a checkpoint from a path or from the file's bytes: this project's own
     format, or a plain state_dict (torch.save(model.state_dict()) or safetensors) holding one
-    nn.GRU, optionally an nn.Embedding and an nn.Linear head, with `vocab` its tokens in order.
+    nn.GRU, optionally an nn.Embedding and an nn.Linear head, with `vocab` its tokens in order,
+    or a Keras file (a model reading feature vectors needs no vocabulary: one with layers
+    before its GRU, or any with features=True). `labels` names the
+    classes of a head that does not predict the next token (default: their indices).
     A file's declared sizes are checked before anything in it is inflated."""
     data = _read_bytes(source)
     if keras_file.is_keras(data):  # .keras / .h5: read as data, never run (keras_file.py)
-        return _from_keras(data, vocab)
+        return _from_keras(data, vocab, labels, features)
     obj = _safetensors(data) if _is_safetensors(data) else _unpickle_safely(data)
     if not isinstance(obj, dict):
         raise CheckpointError(f"expected a dict at the top of the file, found {type(obj).__name__}")
     if "format" not in obj:
-        return _from_state_dict(obj, vocab)
+        return _from_state_dict(obj, vocab, labels)
     missing = [k for k in KEYS if k not in obj]
     if missing:
         raise CheckpointError(f"missing keys: {', '.join(missing)}")
@@ -135,7 +139,8 @@ def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None 
     return _build(config, vocab, state, options, obj["meta"])
 
 
-def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None) -> Checkpoint:
+def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None, labels: list[str] | None
+                     ) -> Checkpoint:
     state, where = _tensors_of(obj)
     if vocab is None:
         raise NoVocabulary("this is a plain state_dict, which carries no vocabulary: give the "
@@ -148,21 +153,55 @@ def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None) -> Checkpoint:
         raise CheckpointError(str(e)) from None
     _check_config(config.to_dict())  # the limits on sizes hold for state_dicts too
     check_tensors(state, _expected_shapes(config, len(vocab), options))
-    meta = {"source": f"plain state_dict{where}", "found": found}
-    return _build(config, vocab, state, options, meta)
+    size = options.get("head_size")
+    meta = {"source": f"plain state_dict{where}", "found": found,
+            "head": "none" if not options["head"] else "tagger" if size else "next-token",
+            "head_activation": None if not options["head"] else "sigmoid" if size == 1
+            else "softmax"}
+    ck = _build(config, vocab, state, options, meta)
+    if size == 1:  # one logit: read as a binary probability, as BCEWithLogitsLoss trains it
+        ck.module.head.activation = "sigmoid"
+    ck.labels = check_labels(labels, ck.module.head, meta["head"])
+    return ck
 
 
-def _from_keras(data: bytes, vocab: list[str] | Vocab | None) -> Checkpoint:
-    if vocab is None:
-        raise CheckpointError("a Keras model carries no vocabulary: give the model's tokens in "
-                              "order (a text file, one per line, or a JSON list)")
-    vocab = vocab if isinstance(vocab, Vocab) else check_vocab(vocab)
+def _from_keras(data: bytes, vocab: list[str] | Vocab | None, labels: list[str] | None,
+                features: bool) -> Checkpoint:
+    if vocab is not None:
+        vocab = vocab if isinstance(vocab, Vocab) else check_vocab(vocab)
     try:
-        config, module, meta = keras_file.load_keras(data, len(vocab))
+        config, module, meta = keras_file.load_keras(data, None if vocab is None else len(vocab),
+                                                     features)
     except keras_file.KerasFileError as e:
         raise CheckpointError(str(e)) from None
     _check_config(config.to_dict())
-    return Checkpoint(config=config, vocab=vocab, module=module, meta=meta)
+    labels = check_labels(labels, module.head, meta["head"])
+    if meta["input"] == "features":
+        from .features import FeatureCheckpoint
+        return FeatureCheckpoint(config=config, vocab=Vocab(labels or ("-",)), module=module,
+                                 meta=meta, labels=labels)
+    return Checkpoint(config=config, vocab=vocab, module=module, meta=meta, labels=labels)
+
+
+def check_labels(raw: list[str] | None, head, kind: str) -> tuple[str, ...] | None:
+    """The head's class names: given (one per output), or the outputs' indices; None for a
+    next-token head (its classes are the vocabulary) or no head."""
+    if head is None or kind == "next-token":
+        if raw is not None and head is None:
+            raise CheckpointError("labels were given but the model has no head")
+        return None
+    V = head.out_features
+    if raw is None:
+        return tuple(str(i) for i in range(V))
+    if not isinstance(raw, (list, tuple)) or not all(
+            isinstance(x, str) and 0 < len(x) <= MAX_TOKEN for x in raw):
+        raise CheckpointError(f"labels must be a list of names of 1 to {MAX_TOKEN} characters")
+    if len(raw) != V:
+        raise CheckpointError(f"the head has {V} outputs but {len(raw)} labels were given: "
+                              "give one name per output, in the head's order")
+    if len(set(raw)) != len(raw):
+        raise CheckpointError("the labels have repeated names")
+    return tuple(raw)
 
 
 def _tensors_of(obj: dict) -> tuple[dict[str, torch.Tensor], str]:

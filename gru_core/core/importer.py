@@ -65,11 +65,14 @@ def find_gru_model(sd: dict[str, torch.Tensor], vocab_size: int
         found.append("no head: the app shows the states, not next-token probabilities")
     else:
         w, b = modules[head]["weight"], modules[head]["bias"]
-        _check_size(f"the head '{head}'", w.shape[0], vocab_size)
         state["head.weight"] = w
         state["head.bias"] = torch.zeros(w.shape[0], dtype=w.dtype) if b is None else b
-        found.append(f"nn.Linear head at '{head}': {w.shape[1]} -> {w.shape[0]}")
+        found.append(f"nn.Linear head at '{head}': {w.shape[1]} -> {w.shape[0]}" + (
+            "" if w.shape[0] == vocab_size else f", {w.shape[0]} classes at every step (not the "
+            f"{vocab_size} tokens: a tagger; a classifier reads the last step's row)"))
     options = {"embedding": embedding is not None, "head": head is not None}
+    if head is not None and modules[head]["weight"].shape[0] != vocab_size:
+        options["head_size"] = modules[head]["weight"].shape[0]
     return config, options, state, found
 
 

@@ -23,9 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import keras_layers
 from .bounds import BoundsError, check_h5, loads_json_bounded, read_record, read_zip_bounded
 from .convention import KerasCell
-from .keras_model import KerasDense, KerasGRU
+from .keras_model import KerasGRU
 from .model import GRUConfig, TokenGRU
 
 HDF5 = b"\x89HDF\r\n\x1a\n"
@@ -59,8 +60,11 @@ def is_keras(data: bytes) -> bool:
         return b"config.json" in data[-65536:] and b"model.weights.h5" in data[-65536:]
 
 
-def load_keras(data: bytes, vocab_size: int | None) -> tuple[GRUConfig, TokenGRU, dict]:
-    """-> (config, a TokenGRU whose GRU and head are Keras's, meta)."""
+def load_keras(data: bytes, vocab_size: int | None, features: bool = False
+               ) -> tuple[GRUConfig, TokenGRU, dict]:
+    """-> (config, a TokenGRU whose GRU and head are Keras's, meta). A model with layers
+    before its GRU (Conv1D ...) reads features; one whose input goes straight into the GRU
+    reads one-hot tokens unless `features` says its input is feature vectors."""
     if data.startswith(HDF5):
         h5 = _open_h5(data)
         if "model_config" not in h5.attrs:
@@ -76,7 +80,7 @@ def load_keras(data: bytes, vocab_size: int | None) -> tuple[GRUConfig, TokenGRU
         source = "Keras .keras file"
         weights = _KerasWeights(_open_h5(entries["model.weights.h5"]))
     layers = _chain(config)
-    return _build(layers, weights, vocab_size, source)
+    return _build(layers, weights, vocab_size, source, features)
 
 
 # --- bounds -------------------------------------------------------------------------------------
@@ -171,6 +175,10 @@ class _KerasWeights:
     def plain(self, path: str) -> callable:
         return lambda i: self.get(path, "", i)
 
+    def inner(self, path: str) -> callable:
+        """A wrapper's layer (TimeDistributed): its weights under layer/."""
+        return lambda i: self.get(path, "layer/", i)
+
 
 class _LegacyWeights:
     """Legacy .h5: model_weights/<layer name>/ with the weights in its weight_names order."""
@@ -196,6 +204,8 @@ class _LegacyWeights:
         names = self._names(name)
         return lambda i: (self.h5.get(f"model_weights/{name}/{names[i]}")
                           if i < len(names) else None)
+
+    inner = plain  # a wrapper's weights are listed under its own name
 
 
 # --- the architecture ---------------------------------------------------------------------
@@ -225,6 +235,8 @@ def _chain(config: dict) -> list[dict]:
 
 
 def _inbound(spec: dict) -> list[str]:
+    """The layers a layer reads: Keras 3 names them in {"keras_history": [name, node, index]},
+    Keras 2 (tf_keras) in nested lists [[[name, node, index, kwargs], ...]]."""
     found = []
 
     def walk(node: object) -> None:
@@ -232,9 +244,13 @@ def _inbound(spec: dict) -> list[str]:
             history = node.get("keras_history")
             if isinstance(history, list) and history:
                 found.append(history[0])
+                return
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
+            if len(node) >= 3 and isinstance(node[0], str) and isinstance(node[1], int):
+                found.append(node[0])  # Keras 2: [name, node, index, kwargs]
+                node = node[3:]  # its kwargs may name more tensors
             for value in node:
                 walk(value)
     walk(spec.get("inbound_nodes", []))
@@ -329,96 +345,269 @@ def _gru_cell(spec: dict, get, width: int, found: list[str] | None = None) -> Ke
     return cell
 
 
-def _build(layers: list[dict], weights, vocab_size: int | None, source: str
-           ) -> tuple[GRUConfig, TokenGRU, dict]:
-    embed, cells, head, width, found = None, [], None, None, []
+class _Chain:
+    """What the walk over the layers has found so far."""
+
+    def __init__(self):
+        self.embed, self.cells, self.head, self.width = None, [], None, None
+        self.front, self.between, self.pending = [], [], []  # layers before/between the GRUs
+        self.last_only = False  # the last GRU returns its final state only (a classifier)
+        self.head_activation, self.frames, self.found = None, None, []
+        self.input_width = None  # F of a (T, F) feature input
+
+
+FRONT = ("Conv1D", "BatchNormalization", "Activation", "ReLU", "Dropout", "SpatialDropout1D",
+         "GaussianNoise", "MaxPooling1D", "AveragePooling1D")
+BETWEEN = ("BatchNormalization", "Activation", "ReLU", "Dropout", "SpatialDropout1D",
+           "GaussianNoise")
+
+
+def _build(layers: list[dict], weights, vocab_size: int | None, source: str,
+           features: bool = False) -> tuple[GRUConfig, TokenGRU, dict]:
+    ch = _Chain()
     for spec in layers:
         kind, c = spec.get("class_name"), spec["config"]
         if kind == "InputLayer":
             shape = c.get("batch_shape") or c.get("batch_input_shape") or []
             if len(shape) == 3 and isinstance(shape[-1], int):
-                width = shape[-1]
-                found.append(f"one-hot input over {width} tokens")
+                ch.width, ch.frames = shape[-1], shape[1]
+                ch.input_width = ch.width
             continue
+        if ch.width is None and ch.embed is None and kind != "Embedding":
+            shape = c.get("batch_input_shape") or c.get("batch_shape") or []  # Keras 2
+            if len(shape) == 3 and isinstance(shape[-1], int):  # Sequential, no InputLayer
+                ch.width, ch.frames = shape[-1], shape[1]
+                ch.input_width = ch.width
         path = weights.layer(spec)
-        if kind == "Dropout" and head is None:
-            continue  # Keras skips it at inference
-        if kind == "Embedding" and embed is None and not cells:
-            if c.get("mask_zero"):
-                raise _refuse(spec, "mask_zero=True masks steps, which the stepper cannot honour")
-            V, E = c.get("input_dim"), c.get("output_dim")
-            if not (isinstance(V, int) and isinstance(E, int) and 1 <= V <= 100_000
-                    and 1 <= E <= 4096):
-                raise _refuse(spec, "its sizes are out of range")
-            embed = _array(weights.plain(path)(0), (V, E), f"{c.get('name')} embeddings")
-            width = E
-            found.append(f"Embedding '{c.get('name')}': {V} tokens × {E}")
-        elif kind in ("GRU", "Bidirectional") and head is None and len(cells) < MAX_GRU_LAYERS:
-            if width is None:
-                raise _refuse(spec, "its input width is unknown (no Embedding or shaped Input "
-                              "before it)")
-            if kind == "GRU":
-                pair = [_gru_cell(spec, weights.gru(path), width, found)]
-            else:
-                inner = c.get("layer")
-                if not isinstance(inner, dict) or (
-                        inner.get("class_name") != "GRU" or not isinstance(inner.get("config"),
-                                                                           dict)):
-                    raise _refuse(spec, "only a Bidirectional GRU")
-                if c.get("merge_mode", "concat") != "concat":
-                    raise _refuse(spec, f"merge_mode={c.get('merge_mode')!r}: the stepper "
-                                  "shows both directions side by side, as merge_mode 'concat' "
-                                  "gives them; save it with merge_mode='concat'")
-                if dtype_policy(c) != "float32":
-                    raise _refuse(spec, f"its dtype policy is {dtype_policy(c)!r}: only "
-                                  "float32 Keras GRUs are replayed bit for bit")
-                back = c.get("backward_layer") or inner
-                pair = [_gru_cell(inner, weights.gru(path, "forward_layer/"), width, found),
-                        _gru_cell({**back, "config": {**back.get("config", {}),
-                                                      "go_backwards": False}},
-                                  weights.gru(path, "backward_layer/"), width)]
-            if cells and (len(pair) != len(cells[0]) or pair[0].H != cells[0][0].H
-                          or pair[0].convention != cells[0][0].convention) or (
-                    pair[-1].convention != pair[0].convention):
-                raise _refuse(spec, "stacked GRU layers must have the same units, "
-                              "directions, reset_after and activations")
-            cells.append(pair)
-            width = pair[0].H * len(pair)
-            acts = ("" if (pair[0].activation, pair[0].recurrent_activation) == (
-                "tanh", "sigmoid") else f", activation={pair[0].activation}, "
-                f"recurrent_activation={pair[0].recurrent_activation}")
-            found.append(f"{kind} '{c.get('name')}': {pair[0].H} units, reset_after="
-                         f"{pair[0].reset_after}{acts}")
-        elif kind == "Dense" and cells and head is None:
-            if c.get("activation") not in ("linear", "softmax", None):
-                raise _refuse(spec, f"its activation is {c.get('activation')!r}; a head is "
-                              "linear or softmax")
-            V = c.get("units")
-            if not isinstance(V, int) or not 1 <= V <= 100_000:
-                raise _refuse(spec, "units out of range")
-            get = weights.plain(path)
-            kernel = _array(get(0), (width, V), f"{c.get('name')} kernel")
-            bias = _array(get(1), (V,), f"{c.get('name')} bias") if c.get(
-                "use_bias", True) else None
-            head = KerasDense(kernel, bias)
-            found.append(f"Dense head '{c.get('name')}': {width} -> {V} "
-                         f"({c.get('activation')})")
+        if ch.head is not None:
+            _after_head(ch, spec)
+        elif kind == "Embedding" and ch.embed is None and not ch.cells and not ch.front:
+            _embedding(ch, spec, weights.plain(path))
+        elif kind in ("GRU", "Bidirectional") and len(ch.cells) < MAX_GRU_LAYERS:
+            _gru_layer(ch, spec, weights, path)
+        elif kind in ("Dense", "TimeDistributed") and ch.cells:
+            _head(ch, spec, weights, path)
+        elif kind in FRONT and not ch.cells and (ch.embed is None or kind in BETWEEN):
+            ch.front.append(_other(ch, spec, weights.plain(path)))
+        elif kind in BETWEEN and ch.cells:
+            ch.pending.append(_other(ch, spec, weights.plain(path)))
         else:
             raise _refuse(spec)
-    if not cells:
+    if not ch.cells:
         raise KerasFileError("the model has no GRU layer: " + STEPPABLE)
-    return _module(embed, cells, head, vocab_size, source, found)
+    return _module(ch, vocab_size, source, features)
 
 
-def _module(embed, cells, head, vocab_size, source, found) -> tuple[GRUConfig, TokenGRU, dict]:
+def _embedding(ch: _Chain, spec: dict, get) -> None:
+    c = spec["config"]
+    if c.get("mask_zero"):
+        raise _refuse(spec, "mask_zero=True masks steps, which the stepper cannot honour")
+    V, E = c.get("input_dim"), c.get("output_dim")
+    if not (isinstance(V, int) and isinstance(E, int) and 1 <= V <= 100_000 and 1 <= E <= 4096):
+        raise _refuse(spec, "its sizes are out of range")
+    ch.embed = _array(get(0), (V, E), f"{c.get('name')} embeddings")
+    ch.width = E
+    ch.found.append(f"Embedding '{c.get('name')}': {V} tokens × {E}")
+
+
+def _gru_layer(ch: _Chain, spec: dict, weights, path: str) -> None:
+    kind, c = spec.get("class_name"), spec["config"]
+    if ch.width is None:
+        raise _refuse(spec, "its input width is unknown (no Embedding or shaped Input "
+                      "before it)")
+    if ch.last_only:
+        raise _refuse(spec, "the GRU before it returns its last state only, not a sequence")
+    if ch.cells:
+        ch.between.append(keras_layers.Sequence(ch.pending))
+        ch.pending = []
+    inner = c.get("layer") if kind == "Bidirectional" else spec
+    if isinstance(inner, dict) and isinstance(inner.get("config"), dict) and inner[
+            "config"].get("return_sequences") is False:
+        ch.last_only = True  # a classifier: the head reads h at the last step
+        inner = {**inner, "config": {**inner["config"], "return_sequences": True}}
+        spec = spec if kind == "Bidirectional" else inner
+        c = {**c, "layer": inner} if kind == "Bidirectional" else inner["config"]
+    if kind == "GRU":
+        pair = [_gru_cell(spec, weights.gru(path), ch.width, ch.found)]
+    else:
+        if ch.last_only:
+            raise _refuse(spec, "a Bidirectional GRU that returns its last state only")
+        if not isinstance(inner, dict) or (
+                inner.get("class_name") != "GRU" or not isinstance(inner.get("config"), dict)):
+            raise _refuse(spec, "only a Bidirectional GRU")
+        if c.get("merge_mode", "concat") != "concat":
+            raise _refuse(spec, f"merge_mode={c.get('merge_mode')!r}: the stepper "
+                          "shows both directions side by side, as merge_mode 'concat' "
+                          "gives them; save it with merge_mode='concat'")
+        if dtype_policy(c) != "float32":
+            raise _refuse(spec, f"its dtype policy is {dtype_policy(c)!r}: only "
+                          "float32 Keras GRUs are replayed bit for bit")
+        back = c.get("backward_layer") or inner
+        pair = [_gru_cell(inner, weights.gru(path, "forward_layer/"), ch.width, ch.found),
+                _gru_cell({**back, "config": {**back.get("config", {}), "go_backwards": False}},
+                          weights.gru(path, "backward_layer/"), ch.width)]
+    cells = ch.cells
+    if cells and (len(pair) != len(cells[0]) or pair[0].H != cells[0][0].H
+                  or pair[0].convention != cells[0][0].convention) or (
+            pair[-1].convention != pair[0].convention):
+        raise _refuse(spec, "stacked GRU layers must have the same units, "
+                      "directions, reset_after and activations")
+    cells.append(pair)
+    ch.width = pair[0].H * len(pair)
+    acts = ("" if (pair[0].activation, pair[0].recurrent_activation) == ("tanh", "sigmoid")
+            else f", activation={pair[0].activation}, "
+            f"recurrent_activation={pair[0].recurrent_activation}")
+    ch.found.append(f"{kind} '{c.get('name')}': {pair[0].H} units, reset_after="
+                    f"{pair[0].reset_after}{acts}" + (", last state only" if ch.last_only else ""))
+
+
+def _head(ch: _Chain, spec: dict, weights, path: str) -> None:
+    kind, c = spec.get("class_name"), spec["config"]
+    get = weights.plain(path)
+    if kind == "TimeDistributed":
+        inner = c.get("layer")
+        if not isinstance(inner, dict) or inner.get("class_name") != "Dense" or not isinstance(
+                inner.get("config"), dict):
+            raise _refuse(spec, "only TimeDistributed(Dense) is a head here")
+        get = weights.inner(path)
+        c = inner["config"]
+    act = c.get("activation") or "linear"
+    if act not in ("linear", "softmax", "sigmoid") and keras_layers.activation(act) is None:
+        raise _refuse(spec, f"its activation is {act!r}")
+    V = c.get("units")
+    if not isinstance(V, int) or not 1 <= V <= 100_000:
+        raise _refuse(spec, "units out of range")
+    kernel = _array(get(0), (ch.width, V), f"{c.get('name')} kernel")
+    bias = _array(get(1), (V,), f"{c.get('name')} bias") if c.get("use_bias", True) else None
+    per_step = kind == "TimeDistributed" or ch.last_only
+    dense = keras_layers.Dense(kernel, bias, per_step)
+    middle = "linear" if act in ("softmax", "sigmoid") else act
+    ch.head = keras_layers.KerasHead(ch.pending, dense, middle, act)
+    ch.pending = []
+    ch.head_activation = act
+    ch.found.append(f"{kind} head '{c.get('name')}': {ch.width} -> {V} ({act})")
+
+
+def _after_head(ch: _Chain, spec: dict) -> None:
+    """Only an activation (or Dropout) may follow the Dense head."""
+    kind, c = spec.get("class_name"), spec["config"]
+    if kind in ("Dropout", "GaussianNoise"):
+        return
+    act = c.get("activation") if kind == "Activation" else None
+    if act not in ("softmax", "sigmoid", "linear") or ch.head.activation not in (
+            "linear", "relu", "tanh"):
+        raise _refuse(spec, "after the Dense head only an Activation('softmax' or 'sigmoid') "
+                      "of a linear Dense is replayed")
+    if act != "linear":
+        ch.head.middle = keras_layers.ACTIVATIONS[ch.head.activation]
+        ch.head.activation = ch.head_activation = act
+    ch.found.append(f"Activation '{c.get('name')}': {act}")
+
+
+def _other(ch: _Chain, spec: dict, get) -> nn.Module:
+    """A layer before, between or after the GRUs that is not a GRU or the head."""
+    kind, c = spec.get("class_name"), spec["config"]
+    name = c.get("name", "?")
+    if kind in ("Dropout", "SpatialDropout1D", "GaussianNoise"):
+        return keras_layers.Identity()  # Keras skips it at inference
+    if ch.width is None:
+        raise _refuse(spec, "its input width is unknown (no shaped Input before it)")
+    if kind in ("Activation", "ReLU"):
+        act = c.get("activation") if kind == "Activation" else "relu"
+        if kind == "ReLU" and (c.get("negative_slope") or c.get("max_value") is not None
+                               or c.get("threshold")):
+            raise _refuse(spec, "only a plain ReLU (no slope, maximum or threshold)")
+        if keras_layers.activation(act) is None or act == "softmax":
+            raise _refuse(spec, f"its activation {act!r} is not replayed here")
+        ch.found.append(f"{kind} '{name}': {act}")
+        return keras_layers.Activation(act)
+    if kind == "BatchNormalization":
+        axis = c.get("axis", -1)
+        if axis not in (-1, 2, [-1], [2]):
+            raise _refuse(spec, "only the feature axis is normalised here")
+        parts = [p for p in ("gamma", "beta") if c.get({"gamma": "scale",
+                                                         "beta": "center"}[p], True)]
+        arrays = {p: _array(get(i), (ch.width,), f"{name} {p}")
+                  for i, p in enumerate(parts + ["moving_mean", "moving_variance"])}
+        ch.found.append(f"BatchNormalization '{name}': {ch.width} features (moving statistics)")
+        return keras_layers.BatchNorm(arrays.get("gamma"), arrays.get("beta"),
+                                      arrays["moving_mean"], arrays["moving_variance"],
+                                      float(c.get("epsilon", 1e-3)))
+    k = _int(c, "kernel_size" if kind == "Conv1D" else "pool_size", 2)
+    strides = _int(c, "strides")
+    padding = c.get("padding", "valid")
+    if c.get("data_format", "channels_last") != "channels_last":
+        raise _refuse(spec, "only channels_last")
+    if kind == "Conv1D":
+        dilation, filters, strides = _int(c, "dilation_rate", 1), c.get("filters"), strides or 1
+        if padding not in ("valid", "same") or c.get("groups", 1) != 1 or not (
+                isinstance(filters, int) and 1 <= filters <= 4096):
+            raise _refuse(spec, "only padding 'valid' or 'same', groups 1, 1..4096 filters")
+        act = c.get("activation") or "linear"
+        if keras_layers.activation(act) is None:
+            raise _refuse(spec, f"its activation {act!r} is not replayed here")
+        kernel = _array(get(0), (k, ch.width, filters), f"{name} kernel")
+        bias = _array(get(1), (filters,), f"{name} bias") if c.get("use_bias", True) else None
+        ch.found.append(f"Conv1D '{name}': {ch.width} -> {filters}, kernel {k}, stride {strides}"
+                        f", {padding}")
+        ch.width = filters
+        ch.frames = None if ch.frames is None else keras_layers.conv_length(
+            ch.frames, k, strides, padding, dilation)
+        return keras_layers.Conv1D(kernel, bias, strides, padding, dilation, act)
+    if padding != "valid":
+        raise _refuse(spec, "only padding 'valid'")
+    strides = strides or k
+    ch.found.append(f"{kind} '{name}': pool {k}, stride {strides}")
+    ch.frames = None if ch.frames is None else keras_layers.conv_length(ch.frames, k, strides,
+                                                                        "valid")
+    return keras_layers.Pool1D("max" if kind.startswith("Max") else "avg", k, strides)
+
+
+def _int(c: dict, key: str, default: int | None = None) -> int | None:
+    """An int in 1..4096, or a one-element list of one (Keras writes kernel_size as [15])."""
+    v = c.get(key)
+    v = v[0] if isinstance(v, list) and len(v) == 1 else v
+    if v is None:
+        return default
+    if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 4096:
+        raise KerasFileError(f"layer {c.get('name', '?')!r}: {key} must be an integer in "
+                             "1..4096")
+    return v
+
+
+def _head_kind(ch: _Chain, V_in: int | None, features: bool) -> str:
+    if ch.head is None:
+        return "none"
+    if ch.last_only:
+        return "classifier"
+    if ch.head.activation == "sigmoid":
+        return "sigmoid"
+    if not features and ch.head.out_features == V_in:
+        return "next-token"
+    return "tagger" if ch.head.out_features > 1 else "regression"
+
+
+def _module(ch: _Chain, vocab_size: int | None, source: str, features: bool
+            ) -> tuple[GRUConfig, TokenGRU, dict]:
+    embed, cells, head = ch.embed, ch.cells, ch.head
     gru = KerasGRU(cells)
+    features = embed is None and (features or len(ch.front) > 0)
+    if not features and vocab_size is None:
+        raise KerasFileError(
+            "a Keras model carries no vocabulary: give the model's tokens in order (a text "
+            "file, one per line, or a JSON list)" + ("" if embed is not None else
+                                                    "; if its input is feature vectors, not "
+                                                    "one-hot tokens, open it with features=True"))
+    if features and vocab_size is not None:
+        raise KerasFileError("this model reads feature vectors through "
+                             f"{len(ch.front)} layer(s) before its GRU, not tokens: open it "
+                             "without a vocabulary and trace a (T, F) array")
     V = embed.shape[0] if embed is not None else gru.input_size
     if vocab_size is not None and vocab_size != V:
         raise KerasFileError(f"the model reads {V} tokens but the vocabulary has {vocab_size}: "
                              "give the vocabulary the model was trained with, in its order")
-    if head is not None and head.out_features != V:
-        raise KerasFileError(f"the Dense head has {head.out_features} outputs but the model "
-                             f"reads {V} tokens: a next-token head predicts the same tokens")
+    if head is not None and head.activation == "linear" and head.out_features > 1:
+        head.activation = "softmax"  # a linear head's outputs are logits: shown as softmax
     dtypes = {t.dtype for t in (gru.weight_ih_l0, *([embed] if embed is not None else []),
                                 *([head.weight] if head is not None else []))}
     if len(dtypes) > 1:
@@ -432,10 +621,19 @@ def _module(embed, cells, head, vocab_size, source, found) -> tuple[GRUConfig, T
     with torch.device("meta"):
         module = TokenGRU(config, V, embedding=embed is not None, head=False)
     module.gru = gru
+    if any(len(b) for b in ch.between):
+        gru.between = ch.between  # run between the stacked layers (keras_model.py)
     if embed is not None:
         module.embed = nn.Embedding.from_pretrained(embed, freeze=True)
     module.head = head
     module.eval()
     meta = {"source": source, "convention": gru.convention.name,
-            "framework": gru.convention.framework, "found": found}
+            "framework": gru.convention.framework, "found": ch.found,
+            "input": "features" if features else "tokens",
+            "head": _head_kind(ch, V, features),
+            "head_activation": None if head is None else head.activation}
+    if features:
+        module.front = keras_layers.Sequence(ch.front)
+        meta["features"] = ch.input_width
+        meta["frames"] = ch.frames
     return config, module, meta

@@ -90,7 +90,10 @@ def keras_recompute(gru: KerasGRU, x: torch.Tensor, h0: torch.Tensor | None = No
                          f"initial_state, as Keras's layer takes it; got {tuple(h0.shape)}")
     seq = x.to(gru.cells[0][0].kernel.dtype).unsqueeze(0)  # (1, T, I), Keras's batch-first
     inputs, parts, finals = [], {}, []
+    between = getattr(gru, "between", None)  # layers a model runs between its GRUs (BN ...)
     for layer, pair in enumerate(gru.cells):
+        if layer and between:
+            seq = between[layer - 1](seq)
         inputs.append(seq[0])
         outs = []
         for d, cell in enumerate(pair):

@@ -39,7 +39,13 @@ class TextTrace(Trace):
         return self.model.vocab
 
     def top_next(self, t: int, k: int = 5) -> list[tuple[str, float]]:
-        return [] if self.probs is None else top_k(self.probs[t], self.vocab, k)
+        if self.probs is None:
+            return []
+        labels = self.model.labels
+        if labels is None:
+            return top_k(self.probs[t], self.vocab, k)
+        p, i = self.probs[t].topk(min(k, len(labels)))
+        return [(labels[j], float(q)) for j, q in zip(i.tolist(), p.tolist(), strict=True)]
 
     def nbytes(self) -> int:
         return super().nbytes() + (0 if self.probs is None else self.probs.nbytes)
@@ -64,6 +70,20 @@ def estimate_nbytes(model: Checkpoint, T: int) -> int:
     return size * (per_step * T + fixed)
 
 
+def head_probs(head: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The head's outputs as probabilities: its own last activation where it names one
+    (a Keras head: 'sigmoid', 'softmax', or 'linear' for a single linear output), else the
+    softmax of its logits. For a head that reads the last step only (a classifier), row t is
+    what the model would output had the sequence ended at t."""
+    if hasattr(head, "probs"):  # a Keras head applies its own activation, as Keras does
+        return head.probs(x)
+    y = head(x)
+    kind = getattr(head, "activation", "softmax")
+    if kind == "sigmoid":
+        return torch.sigmoid(y)
+    return y if kind == "linear" else torch.softmax(y, dim=-1)
+
+
 def top_k(probs: torch.Tensor, vocab: Vocab, k: int = 5) -> list[tuple[str, float]]:
     """(V,) probabilities -> the k likeliest tokens with their probabilities."""
     p, i = probs.topk(min(k, len(vocab)))
@@ -82,7 +102,7 @@ def trace_text(model: Checkpoint, text: str, h0: torch.Tensor | TextTrace | None
     trace = recompute(module.gru, module.inputs(ids), h0)
     probs = None
     if module.head is not None:  # a dense copy of the output, as the module's head reads it
-        probs = torch.softmax(module.head(trace.output.contiguous()), dim=-1)
+        probs = head_probs(module.head, trace.output.contiguous())
     return TextTrace(**{f.name: getattr(trace, f.name) for f in fields(Trace)}, model=model,
                      text=text, tokens=model.vocab.split(text), probs=probs, h0=h0,
                      h0_source=h0_source)

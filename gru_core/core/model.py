@@ -38,7 +38,8 @@ class TokenGRU(nn.Module):
     With cell="rnn" the recurrence is a plain nn.RNN (attribute `rnn`), for comparison."""
 
     def __init__(self, config: GRUConfig, vocab_size: int | None = None, embedding: bool = False,
-                 head: bool = True, dropout: float = 0.0, cell: str = "gru"):
+                 head: bool = True, dropout: float = 0.0, cell: str = "gru",
+                 head_size: int | None = None):
         super().__init__()
         vocab_size = config.input_size if vocab_size is None else vocab_size
         if not embedding and vocab_size != config.input_size:
@@ -55,7 +56,8 @@ class TokenGRU(nn.Module):
         ))
         self.drop = nn.Dropout(dropout)
         width = config.hidden_size * config.num_directions
-        self.head = nn.Linear(width, vocab_size) if head else None
+        # head_size: a head over classes other than the tokens (a tagger's, a classifier's)
+        self.head = nn.Linear(width, head_size or vocab_size) if head else None
 
     @property
     def recurrent(self) -> nn.GRU | nn.RNN:

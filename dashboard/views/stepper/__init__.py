@@ -120,7 +120,10 @@ def card_markdown(lines: list[str], size: str = r"\small") -> str:
     for line in lines:
         m = NAMED.match(line)
         math, name = (m["math"], m["name"]) if m else (line, "")
-        out.append((f"**{name}:** " if name else "") + f"${size} {math}$")
+        if name.startswith("("):  # a remark on the line, not its name: after it
+            out.append(f"${size} {math}$ {name}")
+        else:
+            out.append((f"**{name}:** " if name else "") + f"${size} {math}$")
     return "\n\n".join(out)
 
 

@@ -59,9 +59,9 @@ def gate_names(notation: str) -> dict[str, str]:
 
 
 # where each wire's label sits (x, y) on a 12 × 7 canvas
-SPOTS = {"h_prev": (1.2, 6.3), "r": (3.1, 3.1), "hn": (4.6, 4.6), "r_hn": (5.6, 2.55),
-         "in": (6.2, 0.9), "n": (7.6, 3.5), "z": (9.7, 2.5), "keep": (6.6, 6.35),
-         "new": (8.3, 4.6), "h": (11.2, 6.35)}
+SPOTS = {"h_prev": (1.2, 6.3), "r": (3.1, 3.1), "hn": (4.6, 4.6), "r_hn": (6.3, 2.85),
+         "in": (6.3, 0.5), "n": (7.6, 3.5), "z": (9.7, 3.2), "keep": (6.6, 6.35),
+         "new": (8.3, 4.6), "h": (11.4, 6.6)}
 BOXES = {"r": (2.0, 1.6, 3.4, 2.6), "⊙": (5.3, 1.6, 6.1, 2.4),
          "n": (6.6, 1.6, 7.6, 2.6), "u": (9.0, 1.6, 10.4, 2.6),
          "mix": (8.9, 5.6, 10.1, 6.4)}
@@ -134,7 +134,7 @@ def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit
     fig.update_layout(
         shapes=shapes, annotations=notes, height=HEIGHT, margin=dict(l=10, r=10, t=40, b=10),
         title=dict(text=texts["title"]),
-        xaxis=dict(visible=False, range=[-0.2, 12.3]),
+        xaxis=dict(visible=False, range=[-0.2, 12.8]),
         yaxis=dict(visible=False, range=[-0.8, 6.9], scaleanchor="x"),
         plot_bgcolor="white")
     return fig
