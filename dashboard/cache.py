@@ -48,11 +48,6 @@ def traces() -> cachetools.LRUCache:
         return _TRACES
 
 
-def _session_id() -> str:
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else ""
-
-
 class Start(NamedTuple):
     """An initial state: `key` names where it came from (another model's key and the text it
     read), h0 is that trace's final state, `source` says it in words."""
@@ -69,7 +64,7 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
     other lane, before it is run (budget.py)."""
     key = (model_key, text) if start is None else (model_key, text, start.key)
     cache = traces()
-    session = _session_id()
+    session = catalogue.session_id()
     if session:
         catalogue.seen(session)
     with _TRACES_LOCK:
@@ -81,7 +76,7 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
                                         budget.params_nbytes(ck))
     if need > cache.maxsize:
         raise budget.too_large(ck, T, need, cache.maxsize)
-    with st.spinner("Running the GRU over the text…"), LANES.slot(T, _session_id()):
+    with st.spinner("Running the GRU over the text…"), LANES.slot(T, catalogue.session_id()):
         with _TRACES_LOCK:
             if key in cache:  # another session ran it meanwhile
                 return cache[key]

@@ -147,7 +147,8 @@ def upload_key(data: bytes, vocab: list[str] | None) -> str:
     return "upload:" + digest
 
 
-def _session_id() -> str:
+def session_id() -> str:
+    """The browser session this script run serves ("" outside one: tests, the CLI)."""
     ctx = get_script_run_ctx()
     return ctx.session_id if ctx is not None else ""
 
@@ -157,7 +158,7 @@ def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
     """This session's upload, loaded once and named `name` (after its file); a new upload
     replaces the session's previous one, which is released before the new one is loaded."""
     sweep()
-    session = _session_id()
+    session = session_id()
     with _LOCK:
         held = _UPLOADS.get(session)
         if held is not None and held[0] == model_key:

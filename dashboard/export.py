@@ -2,43 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from gru_core import LATEX, NAMES, SYMBOLS, StepCard, fmt, fmt_e, tex_num, tex_term
 
-from gru_core import LATEX, NAMES, SYMBOLS, StepCard, fmt, fmt_e
-
-from .text import code_span, show_token
+from .text import code_span, fenced, no_math, show_token
 
 POST_TEXT = 2000  # characters of the text a forum post quotes
-
-
-def fenced(text: str) -> str:
-    """The text verbatim in a fenced code block its content cannot close: the fence is longer
-    than any backtick run in it, so no line of the text ends the block or is parsed as Markdown,
-    math or forum markup (lists, rules, `$$`, `</details>`, HTML)."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{text}\n{fence}"
-
-
-def _dollars(line: str) -> str:
-    """A sentence outside the math block: a `$` in it would open math on the forum."""
-    return line.replace("$", r"\$")
 
 
 def f4(v: float) -> str:
     """4 decimals, one minus sign, no negative zero; tiny nonzero values in e-notation."""
     return fmt(v) if abs(v) >= 5e-5 or v == 0 else fmt_e(v, 2)
-
-
-def _n(v: float) -> str:
-    """A number inside LaTeX: 4 decimals, never −0.0000 (LaTeX sets "-" as the minus sign)."""
-    return fmt(v).replace("−", "-")
-
-
-def _p(v: float) -> str:
-    """A number inside a sum: negatives in parentheses."""
-    s = _n(v)
-    return f"({s})" if s.startswith("-") else s
 
 
 def _named(line: str, name: str) -> str:
@@ -54,31 +27,34 @@ def pytorch_latex(c: StepCard) -> list[str]:
     hp = L["h_prev"]
     if c.one_hot_index is not None:
         x_line = (rf"{ir} = W_{{{ir}}}[{c.unit},{c.one_hot_index}] + b_{{{ir}}} = "
-                  rf"{_p(c.input_column['W_ir'])} + {_p(b['b_ir'])} = {_n(T['ir'])}")
+                  rf"{tex_term(c.input_column['W_ir'])} + {tex_term(b['b_ir'])} = "
+                  rf"{tex_num(T['ir'])}")
     else:
         where = (rf"x_t = E[{c.token_id}]" if c.input_kind == "embedding"
                  else r"x_t = \text{layer below}")
-        x_line = rf"{ir} = W_{{{ir}}}\,x_t + b_{{{ir}}} = {_n(T['ir'])}\quad({where})"
+        x_line = rf"{ir} = W_{{{ir}}}\,x_t + b_{{{ir}}} = {tex_num(T['ir'])}\quad({where})"
     if c.reset_after:
-        candidate = [_named(rf"n = \tanh({in_} + r \cdot {hn}) = \tanh({_p(T['in'])} + "
-                            rf"{_p(T['r'])} \cdot {_p(T['hn'])}) = {_n(T['n'])}", N["n"])]
+        candidate = [_named(rf"n = \tanh({in_} + r \cdot {hn}) = \tanh({tex_term(T['in'])} + "
+                            rf"{tex_term(T['r'])} \cdot {tex_term(T['hn'])}) = "
+                            rf"{tex_num(T['n'])}", N["n"])]
     else:
         candidate = [
-            _named(rf"r \odot {hp} = {_p(T['r'])} \cdot {_p(T['h_prev'])} = "
-                   rf"{_n(T['r_h_prev'])}", f"reset before the product (unit {c.unit})"),
-            _named(rf"n = \tanh({in_} + W_{{{hn}}}(r \odot {hp})) = \tanh({_p(T['in'])} + "
-                   rf"{_p(T['hn'])}) = {_n(T['n'])}", N["n"] + " (the lecture's formula)"),
+            _named(rf"r \odot {hp} = {tex_term(T['r'])} \cdot {tex_term(T['h_prev'])} = "
+                   rf"{tex_num(T['r_h_prev'])}", f"reset before the product (unit {c.unit})"),
+            _named(rf"n = \tanh({in_} + W_{{{hn}}}(r \odot {hp})) = \tanh({tex_term(T['in'])} + "
+                   rf"{tex_term(T['hn'])}) = {tex_num(T['n'])}",
+                   N["n"] + " (the lecture's formula)"),
         ]
     return [
         x_line,
-        _named(rf"r = \sigma({ir} + {hr}) = \sigma({_p(T['ir'])} + {_p(T['hr'])}) = "
-               rf"{_n(T['r'])}", N["r"]),
-        _named(rf"z = \sigma({iz} + {hz}) = \sigma({_p(T['iz'])} + {_p(T['hz'])}) = "
-               rf"{_n(T['z'])}", N["z"]),
+        _named(rf"r = \sigma({ir} + {hr}) = \sigma({tex_term(T['ir'])} + {tex_term(T['hr'])}) = "
+               rf"{tex_num(T['r'])}", N["r"]),
+        _named(rf"z = \sigma({iz} + {hz}) = \sigma({tex_term(T['iz'])} + {tex_term(T['hz'])}) = "
+               rf"{tex_num(T['z'])}", N["z"]),
         *candidate,
         _named(rf"h = \underbrace{{(1 - z)\, n}}_{{\text{{new}}}} + \underbrace{{z\, "
-               rf"{hp}}}_{{\text{{kept}}}} = {_p(T['new'])} + {_p(T['keep'])} = "
-               rf"{_n(T['h'])}", N["h"]),
+               rf"{hp}}}_{{\text{{kept}}}} = {tex_term(T['new'])} + {tex_term(T['keep'])} = "
+               rf"{tex_num(T['h'])}", N["h"]),
     ]
 
 
@@ -91,28 +67,29 @@ def course_latex(c: StepCard) -> list[str]:
     gr, gu, ct, h, hp = L["r"], L["u"], L["n"], L["h"], L["h_prev"]
     in_, hn, x = r"(\text{input part})", r"(\text{hidden part})", r"x^{\langle t\rangle}"
     if c.reset_after:
-        b_r = rf"b_r = b_{{\mathrm{{ir}}}} + b_{{\mathrm{{hr}}}} = {_n(C['b_r'])}"
-        candidate = [_named(rf"{ct} = \tanh({in_} + {gr} \cdot {hn}) = \tanh({_p(T['in'])} + "
-                            rf"{_p(T['r'])} \cdot {_p(T['hn'])}) = {_n(C['c̃'])}",
+        b_r = rf"b_r = b_{{\mathrm{{ir}}}} + b_{{\mathrm{{hr}}}} = {tex_num(C['b_r'])}"
+        candidate = [_named(rf"{ct} = \tanh({in_} + {gr} \cdot {hn}) = \tanh({tex_term(T['in'])} + "
+                            rf"{tex_term(T['r'])} \cdot {tex_term(T['hn'])}) = {tex_num(C['c̃'])}",
                             "candidate (this model's)")]
     else:
-        b_r = rf"b_r = {_n(C['b_r'])}"
+        b_r = rf"b_r = {tex_num(C['b_r'])}"
         candidate = [
-            _named(rf"{gr} \odot {hp} = {_p(T['r'])} \cdot {_p(T['h_prev'])} = "
-                   rf"{_n(T['r_h_prev'])}", f"reset before the product (unit {c.unit})"),
+            _named(rf"{gr} \odot {hp} = {tex_term(T['r'])} \cdot {tex_term(T['h_prev'])} = "
+                   rf"{tex_num(T['r_h_prev'])}", f"reset before the product (unit {c.unit})"),
             _named(rf"{ct} = \tanh(W_c[{gr} \odot {hp}, {x}] + b_c) = \tanh(\underbrace{{"
-                   rf"{_p(T['hn'])}}}_{{\text{{hidden part}}}} + \underbrace{{{_p(T['in'])}}}_"
-                   rf"{{\text{{input part}}}}) = {_n(C['c̃'])}",
+                   rf"{tex_term(T['hn'])}}}_{{\text{{hidden part}}}} + \underbrace{{"
+                   rf"{tex_term(T['in'])}}}_"
+                   rf"{{\text{{input part}}}}) = {tex_num(C['c̃'])}",
                    "candidate (the lecture's formula)"),
-            rf"b_c = {_n(C['b_c'])}\quad\text{{(in the input part)}}",
+            rf"b_c = {tex_num(C['b_c'])}\quad\text{{(in the input part)}}",
         ]
     return [
-        _named(rf"{gr} = \sigma(W_r[{hp}, {x}] + b_r) = {_n(C['Γr'])}\quad ({b_r})", N["r"]),
-        _named(rf"{gu} = \sigma(W_u[{hp}, {x}] + b_u) = {_n(C['Γu'])}", N["u"]),
+        _named(rf"{gr} = \sigma(W_r[{hp}, {x}] + b_r) = {tex_num(C['Γr'])}\quad ({b_r})", N["r"]),
+        _named(rf"{gu} = \sigma(W_u[{hp}, {x}] + b_u) = {tex_num(C['Γu'])}", N["u"]),
         *candidate,
         _named(rf"{h} = {L['a']} = \underbrace{{{gu}\,{ct}}}_{{\text{{new}}}} + "
-               rf"\underbrace{{(1 - {gu})\,{hp}}}_{{\text{{kept}}}} = {_p(T['new'])} + "
-               rf"{_p(T['keep'])} = {_n(C['c⟨t⟩'])}", "new state"),
+               rf"\underbrace{{(1 - {gu})\,{hp}}}_{{\text{{kept}}}} = {tex_term(T['new'])} + "
+               rf"{tex_term(T['keep'])} = {tex_num(C['c⟨t⟩'])}", "new state"),
     ]
 
 
@@ -202,7 +179,7 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,
         f"Whose numbers: {c.framework}.",
         "",
         *([comparison(c), ""] if notation == compared_in(c) else []),
-        *([_dollars(summary[0]), "", *(f"- {_dollars(line)}" for line in summary[1:]), ""]
+        *([no_math(summary[0]), "", *(f"- {no_math(line)}" for line in summary[1:]), ""]
           if summary else []),
         f"[Open this step in the GRU stepper]({url})",
     ])

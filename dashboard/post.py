@@ -9,42 +9,18 @@ is a character, never math or emphasis.
 
 from __future__ import annotations
 
-import re
 from types import SimpleNamespace
 from urllib.parse import urlparse
 
 import streamlit as st
 
-from gru_core import CONVENTIONS, WorkedExample
+from gru_core import CONVENTIONS, WorkedExample, tex_num, tex_term
 
-from .export import fenced
+from .copy_button import copy_button
 from .selection import MAX_URL_TEXT
-from .text import show_token
+from .text import code_span, fenced, md_escape, show_token
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+!|$~])")  # not ( ): \( opens math in some sites
-
-
-def md_escape(s: str) -> str:
-    """Plain text -> Markdown that shows exactly these characters."""
-    return _MD_SPECIAL.sub(r"\\\1", s)
-
-
-def _longest_run(s: str) -> int:
-    return max((len(m) for m in re.findall(r"`+", s)), default=0)
-
-
-def code_span(s: str) -> str:
-    """Inline code that holds any string (CommonMark: a longer backtick run, padded)."""
-    ticks = "`" * (_longest_run(s) + 1)
-    pad = " " if s.startswith(("`", " ")) or s.endswith(("`", " ")) or not s else ""
-    return f"{ticks}{pad}{s}{pad}{ticks}"
-
-
-def _n(v: float) -> str:
-    """A number inside LaTeX; negatives in parentheses where they follow an operator."""
-    s = f"{v:.4f}"
-    return f"({s})" if v < 0 else s
 
 
 def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
@@ -62,33 +38,35 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
                               rf"\Gamma_{{u,{u}}}", rf"\tilde c_{{{u}}}",
                               rf"c^{{\langle {t}\rangle}}_{{{u}}}")
             rows = [
-                rf"{hp} &= {row.h_prev:.4f}",
+                rf"{hp} &= {tex_num(row.h_prev)}",
                 *([] if b is None else [_b_r(u, b)]),
-                rf"{r} &= \sigma(ir + hr) = \sigma({_n(row.ir)} + {_n(row.hr)}) = {row.r:.4f}",
-                rf"{z} &= 1 - \sigma(iz + hz) = 1 - \sigma({_n(row.iz)} + {_n(row.hz)})"
-                rf" = {1 - row.z:.4f}",
-                (rf"{n} &= \tanh(in + \Gamma_r \cdot hn) = \tanh({_n(getattr(row, 'in'))}"
-                 rf" + {row.r:.4f} \cdot {_n(row.hn)}) = {row.n:.4f}" if after else
+                rf"{r} &= \sigma(ir + hr) = \sigma({tex_term(row.ir)} + {tex_term(row.hr)})"
+                rf" = {tex_num(row.r)}",
+                rf"{z} &= 1 - \sigma(iz + hz) = 1 - \sigma({tex_term(row.iz)} + {tex_term(row.hz)})"
+                rf" = {tex_num(1 - row.z)}",
+                (rf"{n} &= \tanh(in + \Gamma_r \cdot hn) = \tanh({tex_term(getattr(row, 'in'))}"
+                 rf" + {tex_num(row.r)} \cdot {tex_term(row.hn)}) = {tex_num(row.n)}" if after else
                  rf"{n} &= \tanh(in + W_c(\Gamma_r \odot c^{{\langle {t - 1}\rangle}})) = "
-                 rf"\tanh({_n(getattr(row, 'in'))} + {_n(row.hn)}) = {row.n:.4f}"),
+                 rf"\tanh({tex_term(getattr(row, 'in'))} + {tex_term(row.hn)}) = {tex_num(row.n)}"),
                 rf"{h} &= (1 - \Gamma_u) \cdot c^{{\langle {t - 1}\rangle}} + \Gamma_u \cdot"
-                rf" \tilde c = {row.z:.4f} \cdot {_n(row.h_prev)} + {1 - row.z:.4f} \cdot"
-                rf" {_n(row.n)} = {_n(row.keep)} + {_n(row.new)} = {row.h:.4f}",
+                rf" \tilde c = {tex_num(row.z)} \cdot {tex_term(row.h_prev)} + "
+                rf"{tex_num(1 - row.z)} \cdot {tex_term(row.n)} = {tex_term(row.keep)} + "
+                rf"{tex_term(row.new)} = {tex_num(row.h)}",
             ]
         else:
             rows = [
-                rf"h_{{prev,{u}}} &= {row.h_prev:.4f}",
-                rf"r_{{{u}}} &= \sigma(ir + hr) = \sigma({_n(row.ir)} + {_n(row.hr)})"
-                rf" = {row.r:.4f}",
-                rf"z_{{{u}}} &= \sigma(iz + hz) = \sigma({_n(row.iz)} + {_n(row.hz)})"
-                rf" = {row.z:.4f}",
-                (rf"n_{{{u}}} &= \tanh(in + r \cdot hn) = \tanh({_n(getattr(row, 'in'))} + "
-                 rf"{row.r:.4f} \cdot {_n(row.hn)}) = {row.n:.4f}" if after else
+                rf"h_{{prev,{u}}} &= {tex_num(row.h_prev)}",
+                rf"r_{{{u}}} &= \sigma(ir + hr) = \sigma({tex_term(row.ir)} + {tex_term(row.hr)})"
+                rf" = {tex_num(row.r)}",
+                rf"z_{{{u}}} &= \sigma(iz + hz) = \sigma({tex_term(row.iz)} + {tex_term(row.hz)})"
+                rf" = {tex_num(row.z)}",
+                (rf"n_{{{u}}} &= \tanh(in + r \cdot hn) = \tanh({tex_term(getattr(row, 'in'))} + "
+                 rf"{tex_num(row.r)} \cdot {tex_term(row.hn)}) = {tex_num(row.n)}" if after else
                  rf"n_{{{u}}} &= \tanh(in + W_{{hn}}(r \odot h_{{prev}})) = "
-                 rf"\tanh({_n(getattr(row, 'in'))} + {_n(row.hn)}) = {row.n:.4f}"),
-                rf"h_{{{u}}} &= z \cdot h_{{prev}} + (1 - z) \cdot n = {row.z:.4f} \cdot"
-                rf" {_n(row.h_prev)} + {1 - row.z:.4f} \cdot {_n(row.n)}"
-                rf" = {_n(row.keep)} + {_n(row.new)} = {row.h:.4f}",
+                 rf"\tanh({tex_term(getattr(row, 'in'))} + {tex_term(row.hn)}) = {tex_num(row.n)}"),
+                rf"h_{{{u}}} &= z \cdot h_{{prev}} + (1 - z) \cdot n = {tex_num(row.z)} \cdot"
+                rf" {tex_term(row.h_prev)} + {tex_num(1 - row.z)} \cdot {tex_term(row.n)}"
+                rf" = {tex_term(row.keep)} + {tex_term(row.new)} = {tex_num(row.h)}",
             ]
         blocks.append(" \\\\\n".join(rows))
     body = " \\\\[6pt]\n".join(blocks)  # a little space between units
@@ -99,9 +77,9 @@ def _b_r(u: int, b) -> str:
     """The course's one bias of Γr for unit u: b_r = b_ir + b_hr, or b_ir alone for a model
     with one bias per gate."""
     if b.b_hr != b.b_hr:  # NaN: no hidden bias
-        return rf"b_{{r,{u}}} &= {b.b_r:.4f}\quad\text{{(one bias per gate)}}"
-    return (rf"b_{{r,{u}}} &= b_{{\mathrm{{ir}}}} + b_{{\mathrm{{hr}}}} = {_n(b.b_ir)} + "
-            rf"{_n(b.b_hr)} = {b.b_r:.4f}")
+        return rf"b_{{r,{u}}} &= {tex_num(b.b_r)}\quad\text{{(one bias per gate)}}"
+    return (rf"b_{{r,{u}}} &= b_{{\mathrm{{ir}}}} + b_{{\mathrm{{hr}}}} = {tex_term(b.b_ir)} + "
+            rf"{tex_term(b.b_hr)} = {tex_num(b.b_r)}")
 
 
 BIASES = ("One bias per gate in the course, two in PyTorch: b_r = b_ir + b_hr (and likewise "
@@ -135,6 +113,15 @@ def notes(model_key: str, text: str, url: str) -> None:
     they are for the poster, so they never go into the text that is pasted."""
     for c in link_caveats(model_key, text, url, MAX_URL_TEXT):
         st.warning(md_escape(c))
+
+
+def show(post: str, model_key: str, text: str, url: str) -> None:
+    """A post on the page, as the stepper and the worked example show it: the link's caveats
+    beside it (never in it), the post as a code block, its copy button and COPY_HINT."""
+    notes(model_key, text, url)
+    st.code(post, language="markdown")
+    copy_button(post)
+    st.caption(COPY_HINT)
 
 
 def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: str = "pytorch",

@@ -103,14 +103,22 @@ def notice(message: str) -> None:
     notices().append(message)
 
 
+def first_time(flag: str) -> bool:
+    """True the first time this session asks with `flag`, False after: a once-per-session
+    step, such as taking the URL's parameters."""
+    if st.session_state.get(flag):
+        return False
+    st.session_state[flag] = True
+    return True
+
+
 def init_from_url(views: Collection[str], shipped: Collection[str], default_model: str,
                   extra: Collection[str] = ()) -> None:
     """Once per session: take the URL's parameters into session_state, validating each.
     Every value that is not taken as given is named in a notice (shown as plain text); `extra`:
     the views' own parameters, which they read themselves."""
-    if st.session_state.get("_initialised"):
+    if not first_time("_initialised"):
         return
-    st.session_state["_initialised"] = True
     qp = _query(st.query_params, {*KNOWN, *extra})
     ckpt = qp.get("ckpt", default_model)
     if "uploaded" in qp and "ckpt" not in qp:  # this page read an upload (Selection.params)

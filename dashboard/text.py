@@ -1,6 +1,8 @@
 """How tokens and the text are written on the page, and how a foreign value (from a URL, a typed
 text, a vocabulary or a file name) enters a Markdown string without being rendered.
 
+The app's one Markdown-quoting module: the page's notices and the forum posts quote here.
+
 Streamlit's st.markdown / st.warning / st.info / st.error / st.caption parse Markdown with GFM
 (links, images, bare-URL autolinks), KaTeX math and its own :color[...] directives; with
 unsafe_allow_html an HTML block also ends at a blank line and the rest is Markdown again. So a
@@ -16,6 +18,7 @@ import re
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}
 # line breaks would end a code span; direction overrides would turn the rest of the notice around
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+!|$~])")  # not ( ): \( opens math in some sites
 _MARKDOWN = set("\\`*_{}[]()<>#+-.!|~$:&'\"=^%@")  # written as entities in the text display
 
 
@@ -27,9 +30,30 @@ def show_token(tok: str) -> str:
 def code_span(value: str) -> str:
     """`value` as a CommonMark inline code span: a backtick run longer than any inside it, and a
     space on each side (CommonMark strips exactly one), so the value cannot close it."""
-    longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
-    fence = "`" * (longest + 1)
+    fence = "`" * (_longest_run(value) + 1)
     return f"{fence} {value} {fence}"
+
+
+def _longest_run(value: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", value)), default=0)
+
+
+def fenced(text: str) -> str:
+    """The text verbatim in a fenced code block its content cannot close: the fence is longer
+    than any backtick run in it, so no line of the text ends the block or is parsed as Markdown,
+    math or forum markup (lists, rules, `$$`, `</details>`, HTML)."""
+    fence = "`" * max(3, _longest_run(text) + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def md_escape(s: str) -> str:
+    """Our own plain text -> Markdown that shows exactly these characters."""
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def no_math(line: str) -> str:
+    """Our own Markdown sentence outside a math block: a `$` in it would open math on a forum."""
+    return line.replace("$", r"\$")
 
 
 def plain(value: object, limit: int = 40) -> str:

@@ -69,7 +69,7 @@ def test_room_is_made_for_a_trace_at_its_peak(model):
 
 def test_an_upload_is_released_when_its_session_ends(monkeypatch):
     monkeypatch.setattr(catalogue, "_UPLOADS", {})  # no other session (AppTest's) holds it
-    monkeypatch.setattr(catalogue, "_session_id", lambda: "student")
+    monkeypatch.setattr(catalogue, "session_id", lambda: "student")
     data = (CHECKPOINTS / "agreement.pt").read_bytes()
     key = catalogue.upload_key(data, None)
     ck = catalogue.uploaded(key, data, None)
@@ -100,7 +100,7 @@ def test_the_sweep_releases_the_uploads_of_sessions_the_runtime_no_longer_has(mo
     data = (CHECKPOINTS / "agreement.pt").read_bytes()
     key = catalogue.upload_key(data, None)
     for session in ("here", "gone"):
-        monkeypatch.setattr(catalogue, "_session_id", lambda s=session: s)
+        monkeypatch.setattr(catalogue, "session_id", lambda s=session: s)
         catalogue.uploaded(key, data, None)
     monkeypatch.setattr(catalogue, "Runtime", Runtime)
     monkeypatch.setattr(catalogue, "_SEEN", {})

@@ -81,7 +81,8 @@ def test_worked_example_refuses_what_it_cannot_show():
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from dashboard.offline import chart_html, example_html, player_figure  # noqa: E402
-from dashboard.post import code_span, fenced, link_caveats, md_escape  # noqa: E402
+from dashboard.post import link_caveats  # noqa: E402
+from dashboard.text import code_span, fenced, md_escape  # noqa: E402
 
 from . import reference as ref  # noqa: E402
 from .conftest import ROOT  # noqa: E402
@@ -160,7 +161,7 @@ def test_add_to_the_example_from_the_stepper():
 
 
 def test_post_quotes_and_escapes_what_is_not_ours():
-    assert code_span("a`b") == "``a`b``" and code_span("`") == "`` ` ``"
+    assert code_span("a`b") == "`` a`b ``" and code_span("`") == "`` ` ``"
     block = fenced("x ```` y")
     assert block.startswith("`````text\n") and block.endswith("\n`````")
     assert md_escape("costs $5 *now*") == r"costs \$5 \*now\*"

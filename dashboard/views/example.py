@@ -15,10 +15,9 @@ from gru_core import (
 )
 
 from .. import offline
-from ..copy_button import copy_button
-from ..post import COPY_HINT, code_span, md_escape, notes, step_latex, worked_post
+from ..post import show, step_latex, worked_post
 from ..selection import Selection, format_list, parse_list, write_url
-from ..text import show_token
+from ..text import code_span, md_escape, show_token
 from ..view import View
 from .stepper import start_from
 
@@ -84,10 +83,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     start = "" if sel.start is None else start_from.words(sel, tt, units)
     post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, start)
     st.markdown("**The forum post** (Markdown with LaTeX: paste it as it is):")
-    notes(sel.model_key, tt.text, link)  # for the poster, beside the post: never inside it
-    st.code(post, language="markdown")
-    copy_button(post)
-    st.caption(COPY_HINT)
+    show(post, sel.model_key, tt.text, link)
     st.download_button("Offline copy: this worked example as one HTML file (no server needed)",
                        key="ex_html", mime="text/html",
                        file_name=f"gru_example_t{format_list(steps)}_u{format_list(units)}.html",

@@ -49,10 +49,13 @@ from .notation import (
     fmt,
     fmt_e,
     shown_update,
+    tex_num,
+    tex_term,
 )
 from .reset import ResetCounterfactual, reset_counterfactual
 from .saturation import exact_counts, fractions, histogram, saturation
 from .summary import StepSummary, sentence, step_summary, unit_order
+from .terms import RESET, TERMS, cell_terms
 from .units import (
     clause_difference,
     clause_start,
@@ -70,11 +73,12 @@ __all__ = [
     "number_claim", "saturation_answer", "signed", "span_picture", "exact_counts", "min_z",
     "count_of", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",
     "what_if", "HOLDS", "SYMBOLS",
-    "LATEX", "NAMES", "fmt", "fmt_e", "shown_update", "ResetCounterfactual", "StepCard", "balance",
+    "LATEX", "NAMES", "fmt", "fmt_e", "tex_num", "tex_term",
+    "shown_update", "ResetCounterfactual", "StepCard", "balance",
     "MAX_STEPS", "MAX_UNITS", "WorkedExample", "worked_example",
     "clause_difference", "clause_start", "contributions", "course_bias", "course_candidate",
     "direct_path", "fractions", "heatmaps", "histogram", "holders",
     "jacobian_norms", "minimal_pair_of", "number_units", "one_hot_column", "reset_counterfactual",
     "retention", "retention_curve", "rnn_jacobian_norms", "saturation", "step_card", "trace_table",
-    "were_minus_was", "WIRES", "step_terms",
+    "were_minus_was", "WIRES", "step_terms", "RESET", "TERMS", "cell_terms",
 ]

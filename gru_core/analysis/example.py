@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..core import GATES, Trace
+from ..core import Trace
 from .summary import sentence
+from .terms import TERMS, cell_terms
 
-COLUMNS = ("h_prev", "ir", "hr", "r", "iz", "hz", "z", "in", "hn", "n", "keep", "new", "h")
+COLUMNS = TERMS  # a row per unit: every term of its step
 MAX_STEPS = MAX_UNITS = 10  # a post, not a dump: one table per step, a row per unit
 
 
@@ -50,10 +51,8 @@ def worked_example(trace: Trace, steps: list[int], units: list[int], layer: int 
     tokens = getattr(trace, "tokens", None)
     tables = []
     for t in steps:
-        g = {k: trace.gate(k, layer, direction, t)[units].double() for k in GATES}  # (U,)
-        cols = {k: g[k].numpy() for k in COLUMNS if k in g}
-        cols.update(keep=(g["z"] * g["h_prev"]).numpy(), new=((1 - g["z"]) * g["n"]).numpy())
-        tables.append(pd.DataFrame({"unit": units, **{k: cols[k] for k in COLUMNS}}))
+        c = cell_terms(trace, layer, direction, t, units, float64=True)  # (U,) each
+        tables.append(pd.DataFrame({"unit": units, **{k: c[k].numpy() for k in COLUMNS}}))
     return WorkedExample(list(steps), list(units), layer, direction,
                          [tokens[t] if tokens else None for t in steps], tables,
                          trace.convention, _biases(trace, units, layer, direction))

@@ -10,6 +10,7 @@ import torch
 
 from ..core import CONVENTIONS, GATES, TextTrace
 from .notation import course_bias, other_candidate
+from .terms import cell_terms
 
 
 @dataclass
@@ -23,11 +24,9 @@ class StepCard:
     token_id: int  # the token's index in the vocabulary (its one-hot position, or row of E)
     one_hot_index: int | None  # its column in W_ir when x_t is one-hot, else None
     input_column: dict[str, float]  # W_ir[unit, k], W_iz[unit, k], W_in[unit, k] for that k
-    terms: dict[str, float]  # every GATES term; r_hn = r·hn (reset after the product) or
-    # r_h_prev = r·h_prev (reset before it: this unit's entry of the vector W_hn multiplies);
-    # keep = z·h_prev, new = (1−z)·n, h = the framework's update of the gates, h_gru = the
-    # framework's own h, h_diff = h − h_gru, split_diff = (keep + new) − h: float32 rounds the
-    # textbook form a few ulps differently
+    terms: dict[str, float]  # terms.cell_terms (the gates, the reset's product r_hn or
+    # r_h_prev, keep, new, h, the framework's own h_gru), h_diff = h − h_gru, split_diff =
+    # (keep + new) − h: float32 rounds the textbook form a few ulps differently
     biases: dict[str, float]  # b_ir .. b_hn (0.0 when the GRU has no bias, or, reset before
     # the product, for hr hz hn: such a GRU has one bias per gate, b_ir b_iz b_in)
     course: dict[str, float]  # this model's terms in the course's names: Γr = r, Γu = 1 − z,
@@ -46,23 +45,17 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
               ) -> StepCard:
     """Numbers are float64 copies of the trace's own values."""
     conv = CONVENTIONS[tt.convention]
-    g = {k: tt.gate(k, layer, direction, t) for k in GATES}
+    c = cell_terms(tt, layer, direction, t, unit)  # 0-dim tensors, the trace's dtype
     w = tt.weights(layer, direction)
-    z, n, h_prev = g["z"][unit], g["n"][unit], g["h_prev"][unit]
-    keep, new = z * h_prev, (1 - z) * n
-    h = conv.update(h_prev, z, n)
-    terms = {k: float(g[k][unit]) for k in GATES if k != "h"}
-    reset = ({"r_hn": float(g["r"][unit] * g["hn"][unit])} if conv.reset_after
-             else {"r_h_prev": float(g["r"][unit] * h_prev)})
-    terms.update(reset, keep=float(keep), new=float(new), h=float(h), h_gru=float(g["h"][unit]),
-                 h_diff=float(h - g["h"][unit]), split_diff=float(keep + new - h))
+    terms = {k: float(v) for k, v in c.items()}
+    terms.update(h_diff=float(c["h"] - c["h_gru"]), split_diff=float(c["keep"] + c["new"] - c["h"]))
     biases = {name: _or_zero(getattr(w, name), unit)
               for name in ("b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn")}
     kind = "layer below" if layer > 0 else (
         "one-hot" if tt.model.module.embed is None else "embedding")
     other = float(other_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
     course = {
-        "Γr": terms["r"], "Γu": 1 - float(z), "c̃": terms["n"], "c⟨t−1⟩": terms["h_prev"],
+        "Γr": terms["r"], "Γu": 1 - float(c["z"]), "c̃": terms["n"], "c⟨t−1⟩": terms["h_prev"],
         "c⟨t⟩": terms["h"], **({"c̃ (lecture)": other} if conv.reset_after else {}),
         **{f"b_{k}": _or_zero(course_bias(tt, k, layer, direction), unit) for k in "ruc"},
     }
@@ -83,7 +76,7 @@ def contributions(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: i
     tables = {k: _contributions(getattr(w, f"W_{k}")[unit], h_prev, top)
               for k in ("hr", "hz", "hn")}
     if not CONVENTIONS[tt.convention].reset_after:
-        r_h_prev = tt.gate("r", layer, direction, t) * h_prev
+        r_h_prev = cell_terms(tt, layer, direction, t)["r_h_prev"]  # (H,): what W_hn multiplies
         tables["hn"] = _contributions(w.W_hn[unit], r_h_prev, top, "r⊙h_prev")
     if one_hot_column(tt, t, layer) is None:
         x_t = tt.layer_inputs[layer][t]
@@ -129,14 +122,12 @@ def trace_table(tt: TextTrace, layer: int = 0, direction: int = 0, units: list[i
 
 def balance(tt: TextTrace, unit: int, layer: int = 0, direction: int = 0,
             steps: slice = slice(None)) -> pd.DataFrame:
-    """Per step for one unit: kept part z·h_prev, new part (1−z)·n, their sum h, and z."""
-    g = {k: tt.gate(k, layer, direction, steps)[:, unit].double()
-         for k in ("z", "n", "h_prev")}
+    """Per step for one unit: kept part z·h_prev, new part (1−z)·n, the framework's h, z, n,
+    h_prev (terms.cell_terms, float64)."""
+    c = cell_terms(tt, layer, direction, steps, unit, float64=True)
     t_idx = torch.arange(tt.T)[steps]
-    keep, new = g["z"] * g["h_prev"], (1 - g["z"]) * g["n"]
     return pd.DataFrame({"t": t_idx.numpy(), "token": [tt.tokens[i] for i in t_idx],
-                         "keep": keep.numpy(), "new": new.numpy(), "h": (keep + new).numpy(),
-                         "z": g["z"].numpy(), "n": g["n"].numpy(), "h_prev": g["h_prev"].numpy()})
+                         **{k: c[k].numpy() for k in ("keep", "new", "h", "z", "n", "h_prev")}})
 
 
 def heatmaps(tt: TextTrace, layer: int = 0, direction: int = 0, steps: slice = slice(None),

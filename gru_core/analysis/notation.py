@@ -88,6 +88,17 @@ def fmt(v: float, digits: int = 4) -> str:
     return s.replace("-", "−")
 
 
+def tex_num(v: float, digits: int = 4) -> str:
+    """fmt() inside LaTeX, where "-" is set as the minus sign."""
+    return fmt(v, digits).replace("−", "-")
+
+
+def tex_term(v: float, digits: int = 4) -> str:
+    """tex_num() as a term of a sum or a factor: a negative in parentheses."""
+    s = tex_num(v, digits)
+    return f"({s})" if s.startswith("-") else s
+
+
 def fmt_e(v: float, digits: int = 1) -> str:
     """Scientific notation with the same minus sign: 3.2e−01."""
     return f"{float(v):.{digits}e}".replace("-", "−")
