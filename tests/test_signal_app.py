@@ -137,8 +137,9 @@ def test_a_file_that_is_not_a_wav_gets_a_message():
 
 def test_a_good_npy_steps(tt):
     x = np.load(f"{CK}.sample.npy")[:120]
-    at = upload(open_app(ckpt="trigger-word"), "npy", "mine.npy", npy(x))
+    at = upload(open_app(ckpt="trigger-word"), "npy", "**<b>mine</b>`.npy", npy(x))
     assert not at.exception and not at.error
+    assert "the uploaded ` b_mine_b_.npy `" in at.markdown[0].value  # its name: plain, in code
     short = load_checkpoint(f"{CK}.keras", labels=["activate"]).trace(x)
     y = np.array(head_chart(at)["data"][0]["y"], dtype=np.float32)
     assert np.array_equal(y, short.probs[:, 0].numpy())
