@@ -92,11 +92,12 @@ def feature_trace(model_key: str, ck: FeatureCheckpoint, input_key: str,
         return frames[0].shape[0]
 
     return _cached((model_key, "features:" + input_key), ck, length,
-                   lambda: ck.trace(frames[0]))
+                   lambda: ck.trace(frames[0]), "Running the GRU over the input…")
 
 
 def _cached(key: tuple, ck: Checkpoint, length: Callable[[], int],
-            run: Callable[[], TextTrace]) -> TextTrace:
+            run: Callable[[], TextTrace], doing: str = "Running the GRU over the text…"
+            ) -> TextTrace:
     cache = traces()
     session = _session_id()
     if session:
@@ -110,7 +111,7 @@ def _cached(key: tuple, ck: Checkpoint, length: Callable[[], int],
                                         budget.params_nbytes(ck))
     if need > cache.maxsize:
         raise budget.too_large(ck, T, need, cache.maxsize)
-    with st.spinner("Running the GRU over the text…"), LANES.slot(T, _session_id()):
+    with st.spinner(doing), LANES.slot(T, _session_id()):
         with _TRACES_LOCK:
             if key in cache:  # another session ran it meanwhile
                 return cache[key]

@@ -92,6 +92,9 @@ def test_t_moves_the_marks_and_the_unit_terms(tt):
     for name in ("r", "z", "n", "h_prev", "h"):
         assert table[name] == tt.gate(name, 0, 0, 30)[5].item()
     assert at.query_params["t"] == "30"
+    at.radio(key="notation").set_value("course").run()
+    table = at.dataframe[0].value.set_index("term")
+    assert table.loc["z", "symbol"] == "1−Γu" and table.loc["z", "value"] == tt.gate("z")[30, 5]
 
 
 def test_a_wav_steps_like_the_sample_it_was_made_from(tt):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core import FeatureCheckpoint, FeatureTrace, step_terms
+from gru_core import NAMES, SYMBOLS, FeatureCheckpoint, FeatureTrace, step_terms
 from gru_core.core import feature_input
 
 from .. import cache, catalogue, charts
@@ -102,5 +102,9 @@ def render(sel: Selection, tt: FeatureTrace, given: Input) -> None:
     terms = step_terms(tt, sel.unit, sel.layer, sel.direction, slice(sel.t, sel.t + 1))[0]
     st.markdown(f"Unit {sel.unit} at t = {sel.t}: every term of its update, read from the "
                 "trace (the framework's own values)")
-    st.dataframe(pd.DataFrame({"term": list(terms)[1:], "value": list(terms.values())[1:]}),
+    names = [k for k in terms if k != "t"]
+    symbols, said = SYMBOLS[sel.notation], NAMES[sel.notation]
+    st.dataframe(pd.DataFrame({"term": names, "value": [terms[k] for k in names],
+                               "symbol": [symbols.get(k, "") for k in names],
+                               "meaning": [said.get(k, "") for k in names]}),
                  hide_index=True, key="signal_terms")
