@@ -66,11 +66,16 @@ def pick_model() -> tuple[Checkpoint, str]:
                 "safetensors file, and say which tokens it reads.")
         st.stop()
     data = file.getvalue()
-    key = catalogue.upload_key(data, vocab)
+    features = st.session_state.get("vocab_source") == "features"
+    key = catalogue.upload_key(data, vocab, features)
     try:
         with st.spinner("Checking the uploaded file…"):
-            ck = catalogue.uploaded(key, data, vocab, file_label(file.name))
+            ck = catalogue.uploaded(key, data, vocab, file_label(file.name), features)
     except NoVocabulary:
+        if features:
+            st.error("This file cannot be used: only a Keras model (.keras, .h5) is read as "
+                     "a model of feature vectors; a state_dict's GRU reads tokens.")
+            st.stop()
         st.info("This file is a plain state_dict: it carries no vocabulary. Pick the tokens it "
                 "reads in “Vocabulary” above (the list it was trained with, in order).")
         st.stop()
@@ -83,6 +88,7 @@ def pick_model() -> tuple[Checkpoint, str]:
 
 
 VOCABS = {"file": "from the file (checkpoints of this project carry theirs)",
+          "features": "none: a Keras model that reads feature vectors (T, F)",
           "printable": "string.printable (100 characters: spro/char-rnn.pytorch)",
           "upload": "a vocabulary file…"}
 

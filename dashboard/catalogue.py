@@ -168,8 +168,9 @@ def is_resident(ck: Checkpoint) -> bool:
     return any(ck is held for held in _RESIDENT.values())
 
 
-def upload_key(data: bytes, vocab: list[str] | None) -> str:
-    digest = hashlib.sha256(data + json.dumps(vocab).encode()).hexdigest()
+def upload_key(data: bytes, vocab: list[str] | None, features: bool = False) -> str:
+    digest = hashlib.sha256(data + json.dumps([vocab, features] if features else vocab)
+                            .encode()).hexdigest()
     return "upload:" + digest
 
 
@@ -179,9 +180,10 @@ def _session_id() -> str:
 
 
 def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
-             name: str | None = None) -> Checkpoint:
+             name: str | None = None, features: bool = False) -> Checkpoint:
     """This session's upload, loaded once and named `name` (after its file); a new upload
-    replaces the session's previous one, which is released before the new one is loaded."""
+    replaces the session's previous one, which is released before the new one is loaded.
+    `features`: a Keras model whose GRU reads feature vectors itself (no layers before it)."""
     sweep()
     session = _session_id()
     with _LOCK:
@@ -202,7 +204,7 @@ def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
                 f"this server holds {uploads_nbytes() / 2**20:,.0f} MiB of uploaded models "
                 f"now, and uploads may take half of its {budget.budget_bytes() / 2**20:,.0f} "
                 "MiB budget: try again in a few minutes, or use a shipped model")
-        ck = load_checkpoint(data, vocab)
+        ck = load_checkpoint(data, vocab, features=features)
         ck.name = name or f"upload {model_key.removeprefix('upload:')[:8]}"
     with _LOCK:
         _UPLOADS[session] = (model_key, ck)

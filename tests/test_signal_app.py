@@ -4,10 +4,12 @@ a message, and every other view says why it does not apply instead of failing.""
 
 import io
 import json
+import os
 import wave
 
 import numpy as np
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from dashboard.registry import QUESTIONS, VIEWS
@@ -194,3 +196,36 @@ def test_wav_input_applies_the_models_preprocessing():
     assert np.array_equal(logged, np.log10(spec + np.float32(1e-6)))
     with pytest.raises(ValueError, match="unknown preprocessing"):
         feature_input.wav_input({"preprocess": "__import__('os')"}, buf.getvalue())
+
+
+def test_an_uploaded_keras_gru_reading_features_itself_is_stepped(tmp_path):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((None, 5)), keras.layers.GRU(4, return_sequences=True),
+                              keras.layers.TimeDistributed(keras.layers.Dense(1, "sigmoid"))])
+    model.save(tmp_path / "gru.keras")
+    data = (tmp_path / "gru.keras").read_bytes()
+    x = np.random.default_rng(0).normal(size=(12, 5)).astype(np.float32)
+    at = open_app(ckpt="agreement", text="The cats were full.")
+    at.selectbox(key="ckpt").set_value("upload").run()
+    at.selectbox(key="vocab_source").set_value("features").run()
+    at.file_uploader(key="model_file").upload("gru.keras", data).run()
+    assert not at.exception and not at.error
+    at.file_uploader(key="input_npy").upload("x.npy", npy(x)).run()
+    assert not at.exception and not at.error
+    y = np.array(figures(at)["P(0) at every step"]["data"][0]["y"], dtype=np.float32)
+    ours = load_checkpoint(data, features=True).trace(x).probs[:, 0].numpy()
+    assert np.array_equal(y, ours)
+    np.testing.assert_allclose(y, model.predict(x[None], verbose=0)[0, :, 0], atol=1e-6)
+
+
+def test_a_state_dict_is_not_taken_for_a_feature_model():
+    buf = io.BytesIO()
+    torch.save(torch.nn.GRU(5, 8).state_dict(), buf)
+    at = open_app(ckpt="agreement", text="The cats were full.")
+    at.selectbox(key="ckpt").set_value("upload").run()
+    at.selectbox(key="vocab_source").set_value("features").run()
+    at.file_uploader(key="model_file").upload("gru.pt", buf.getvalue()).run()
+    assert not at.exception and "only a Keras model" in errors(at)
