@@ -24,9 +24,17 @@ from dashboard import (
 from dashboard.registry import LABELS, QUESTIONS, VIEWS
 from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import file_label, highlighted_text, plain
+from dashboard.views import signal
 from dashboard.views.questions import index
 from dashboard.views.stepper import start_from
-from gru_core import Checkpoint, CheckpointError, TextTrace, UnknownTokens, read_vocab
+from gru_core import (
+    Checkpoint,
+    CheckpointError,
+    FeatureCheckpoint,
+    TextTrace,
+    UnknownTokens,
+    read_vocab,
+)
 from gru_core.core.checkpoint import NoVocabulary
 
 st.set_page_config(page_title="GRU stepper", layout="wide")
@@ -58,11 +66,16 @@ def pick_model() -> tuple[Checkpoint, str]:
                 "safetensors file, and say which tokens it reads.")
         st.stop()
     data = file.getvalue()
-    key = catalogue.upload_key(data, vocab)
+    features = st.session_state.get("vocab_source") == "features"
+    key = catalogue.upload_key(data, vocab, features)
     try:
         with st.spinner("Checking the uploaded file…"):
-            ck = catalogue.uploaded(key, data, vocab, file_label(file.name))
+            ck = catalogue.uploaded(key, data, vocab, file_label(file.name), features)
     except NoVocabulary:
+        if features:
+            st.error("This file cannot be used: only a Keras model (.keras, .h5) is read as "
+                     "a model of feature vectors; a state_dict's GRU reads tokens.")
+            st.stop()
         st.info("This file is a plain state_dict: it carries no vocabulary. Pick the tokens it "
                 "reads in “Vocabulary” above (the list it was trained with, in order).")
         st.stop()
@@ -75,13 +88,14 @@ def pick_model() -> tuple[Checkpoint, str]:
 
 
 VOCABS = {"file": "from the file (checkpoints of this project carry theirs)",
+          "features": "none: a Keras model that reads feature vectors (T, F)",
           "printable": "string.printable (100 characters: spro/char-rnn.pytorch)",
           "upload": "a vocabulary file…"}
 
 
 def pick_vocab() -> list[str] | None:
     """The tokens a plain state_dict reads, in the order it was trained with."""
-    shipped = {f"of:{n}": f"the vocabulary of {n}" for n in catalogue.available()}
+    shipped = {f"of:{n}": f"the vocabulary of {n}" for n in catalogue.text_models()}
     choice = st.selectbox("Vocabulary", [*VOCABS, *shipped], key="vocab_source",
                           format_func={**VOCABS, **shipped}.get)
     if choice == "printable":
@@ -189,10 +203,11 @@ def _rewrite(how) -> None:
     st.session_state["text"] = how(st.session_state["text"])
 
 
-def pick_step(T: int, chart_keys: bool) -> int:
-    t = clamp("t", T - 1, f"the text has {T} steps, 0..{T - 1}")
+def pick_step(T: int, chart_keys: bool, label: str = "Timestep t (index of the token read)",
+              what: str = "the text") -> int:
+    t = clamp("t", T - 1, f"{what} has {T} steps, 0..{T - 1}")
     if T == 1:
-        st.caption("t = 0 (the text has one step)")
+        st.caption(f"t = 0 ({what} has one step)")
         return 0
     # the step chart takes ← and → itself (no press lost during a rerun: live_chart)
     keys = not chart_keys
@@ -202,7 +217,7 @@ def pick_step(T: int, chart_keys: bool) -> int:
     nxt.button("next step ▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
                help="one step on (→ key); ▶ play, on the chart, runs on by itself",
                shortcut="right" if keys else None)
-    return slider.slider("Timestep t (index of the token read)", 0, T - 1, key="t")
+    return slider.slider(label, 0, T - 1, key="t")
 
 
 def _move(delta: int, T: int) -> None:
@@ -210,8 +225,9 @@ def _move(delta: int, T: int) -> None:
     st.session_state["playing"] = False
 
 
-def sidebar() -> Selection:
-    """The controls that do not depend on t; t is chosen in the fragment below."""
+def sidebar() -> tuple[Selection, signal.Input | None]:
+    """The controls that do not depend on t; t is chosen in the fragment below. A model that
+    reads feature vectors gets an input picker where a text model gets its text."""
     with st.sidebar:
         st.title("GRU stepper")
         view = st.radio("View", list(LABELS), format_func=LABELS.get, key="view")
@@ -219,12 +235,16 @@ def sidebar() -> Selection:
         st.radio("Notation", list(selection.NOTATIONS), format_func=selection.NOTATIONS.get,
                  key="notation", horizontal=True)
         unit, layer, direction = pick_unit_layer(ck, model_key)
-        h0_ckpt, h0_text = start_from.pick()
-        st.caption(f"{plain(ck.name)}: {ck.config.num_layers} layer(s) × {ck.config.hidden_size} "
-                   f"units, {len(ck.vocab)} {ck.vocab.kind}")
+        size = f"{plain(ck.name)}: {ck.config.num_layers} layer(s) × {ck.config.hidden_size} units"
+        if isinstance(ck, FeatureCheckpoint):
+            given, (h0_ckpt, h0_text) = signal.pick_input(ck, model_key), (None, "")
+            st.caption(f"{size}, reads (T, {ck.features}) feature vectors")
+        else:
+            given, (h0_ckpt, h0_text) = None, start_from.pick()
+            st.caption(f"{size}, {len(ck.vocab)} {ck.vocab.kind}")
     return Selection(view, model_key, ck, st.session_state.get("text", ""),
                      st.session_state.get("t", 0), unit, layer, direction,
-                     st.session_state["notation"], h0_ckpt, h0_text)
+                     st.session_state["notation"], h0_ckpt, h0_text), given
 
 
 def refused_models() -> None:
@@ -243,17 +263,37 @@ def main() -> None:
     for key in ("text", "t", "h0_text"):  # kept while their widgets are not shown (Questions)
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
-    sel = sidebar()
+    sel, given = sidebar()
     if sel.view == QUESTIONS:
         live_chart.forget_sent()  # this page keeps no chart frame mounted
         show_notices()
         selection.write_url(sel.params())
         index([v for v in VIEWS.values() if v.link])
         return
+    if given is not None:
+        features_page(sel, given)
+        return
     heading = st.empty()  # in every view, so the step's block below keeps its place (and the
     if VIEWS[sel.view].heading:  # stepper's chart frame in it: live_chart.keep_mounted)
         heading.header(VIEWS[sel.view].question)
     at_step(replace(sel, text=read_text(sel.model, sel.model_key, start_from.state(sel))))
+
+
+def features_page(sel: Selection, given: signal.Input) -> None:
+    """A model reading feature vectors: its own page (views/signal.py) whatever the view; the
+    question views read a text model (tokens, a next-token head), and say so here."""
+    live_chart.forget_sent()  # this page keeps no chart frame mounted
+    if sel.view != next(iter(VIEWS)):
+        st.info(f"“{LABELS[sel.view]}” reads a text model: its tokens and a head that predicts "
+                "the next one. This model reads feature vectors, so it is stepped here, frame "
+                "by frame.")
+    st.header("Step through the input: which frames each GRU step reads, what the head says")
+    tt = signal.trace(sel, given)
+    sel = replace(sel, t=pick_step(tt.T, False, "GRU step t (the input frames it reads are "
+                                   "marked below)", "the input"))
+    show_notices()
+    selection.write_url(sel.params(text=None))
+    signal.render(sel, tt, given)
 
 
 @st.fragment

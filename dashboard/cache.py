@@ -16,13 +16,21 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import cachetools
+import numpy as np
 import streamlit as st
 import torch
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import budget, catalogue
 from dashboard.catalogue import CONTRASTS, model
-from gru_core import Checkpoint, TextTrace, jacobian_norms, rnn_jacobian_norms
+from gru_core import (
+    Checkpoint,
+    FeatureCheckpoint,
+    FeatureTrace,
+    TextTrace,
+    jacobian_norms,
+    rnn_jacobian_norms,
+)
 from gru_core import number_units as rank_number_units
 from gru_core.analysis.gradients import BLOCK as JACOBIAN_BLOCK
 from gru_core.data import agreement
@@ -63,6 +71,28 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
     evicted first; room is made for a trace's peak, and for the traces being computed in the
     other lane, before it is run (budget.py)."""
     key = (model_key, text) if start is None else (model_key, text, start.key)
+    return _cached(key, ck, lambda: len(ck.vocab.split(text)),
+                   lambda: ck.trace(text) if start is None
+                   else ck.trace(text, start.h0, start.source))
+
+
+def feature_trace(model_key: str, ck: FeatureCheckpoint, input_key: str,
+                  x: Callable[[], np.ndarray]) -> FeatureTrace:
+    """The trace of a feature model over the (T, F) input `x()` names by `input_key` (the
+    sample, or a digest of the uploaded file): cached and budgeted as a text's trace is."""
+    frames: list[np.ndarray] = []
+
+    def length() -> int:
+        frames.append(x())
+        return frames[0].shape[0]
+
+    return _cached((model_key, "features:" + input_key), ck, length,
+                   lambda: ck.trace(frames[0]), "Running the GRU over the input…")
+
+
+def _cached(key: tuple, ck: Checkpoint, length: Callable[[], int],
+            run: Callable[[], TextTrace], doing: str = "Running the GRU over the text…"
+            ) -> TextTrace:
     cache = traces()
     session = catalogue.session_id()
     if session:
@@ -71,12 +101,12 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
         _READERS.setdefault(key, set()).add(session)
         if key in cache:
             return cache[key]
-    T = len(ck.vocab.split(text))
+    T = length()
     need = budget.peak_nbytes(ck, T) + (0 if catalogue.is_resident(ck) else
                                         budget.params_nbytes(ck))
     if need > cache.maxsize:
         raise budget.too_large(ck, T, need, cache.maxsize)
-    with st.spinner("Running the GRU over the text…"), LANES.slot(T, catalogue.session_id()):
+    with st.spinner(doing), LANES.slot(T, catalogue.session_id()):
         with _TRACES_LOCK:
             if key in cache:  # another session ran it meanwhile
                 return cache[key]
@@ -88,7 +118,7 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
         try:
             if evicted:  # a finished rerun can leave a trace in a reference cycle (.streamlit/
                 gc.collect()  # config.toml turns the collection after every rerun off)
-            tt = ck.trace(text) if start is None else ck.trace(text, start.h0, start.source)
+            tt = run()
         finally:
             with _TRACES_LOCK:
                 _COMPUTING[0] -= need

@@ -25,12 +25,12 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import budget
-from gru_core import Checkpoint, CheckpointError, load_checkpoint, read_vocab
+from gru_core import Checkpoint, CheckpointError, FeatureCheckpoint, load_checkpoint, read_vocab
 from gru_core.core.bounds import loads_json_bounded
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = ("agreement", "agreement-words", "agreement-course", "shakespeare",
-           "shakespeare-2layer")
+           "shakespeare-2layer", "trigger-word")
 # the plain RNNs the gradient view compares with, each trained on its GRUs' data; never stepped
 CONTRASTS = ("shakespeare-rnn", "agreement-rnn")
 SWEEP_SECONDS = 5.0  # how often ended sessions' uploads are looked for
@@ -101,7 +101,8 @@ def refused() -> list[str]:
 
 def shipped_file(name: str) -> Path:
     """A shipped model's file: name.pt, or name.keras (a Keras model, with name.vocab.json, its
-    tokens in one-hot order, and name.meta.json, its training record, beside it)."""
+    tokens in one-hot order, or name.labels.json, a feature model's class names, and
+    name.meta.json, its training record, beside it)."""
     pt = CHECKPOINT_DIR / f"{name}.pt"
     return pt if pt.is_file() else CHECKPOINT_DIR / f"{name}.keras"
 
@@ -110,7 +111,11 @@ def _load_shipped(name: str) -> Checkpoint:
     path = shipped_file(name)
     if path.suffix == ".pt":
         return load_checkpoint(path)
-    ck = load_checkpoint(path, read_vocab((CHECKPOINT_DIR / f"{name}.vocab.json").read_bytes()))
+    vocab, labels = CHECKPOINT_DIR / f"{name}.vocab.json", CHECKPOINT_DIR / f"{name}.labels.json"
+    if vocab.is_file():
+        ck = load_checkpoint(path, read_vocab(vocab.read_bytes()))
+    else:  # a model reading feature vectors: no vocabulary, its head's class names
+        ck = load_checkpoint(path, labels=loads_json_bounded(labels.read_bytes(), 4, "labels"))
     record = (CHECKPOINT_DIR / f"{name}.meta.json").read_bytes()
     ck.meta = {**loads_json_bounded(record, 64, "training record"), **ck.meta}
     return ck
@@ -119,6 +124,27 @@ def _load_shipped(name: str) -> Checkpoint:
 def available() -> list[str]:
     shipped = [name for name in SHIPPED if shipped_file(name).is_file()]
     return shipped + [name for name in host_models() if name not in shipped]
+
+
+def reads_text(name: str) -> bool:
+    """False for a model reading feature vectors (no vocabulary: nothing to type for it, no
+    tokens to lend an upload); a shipped one is told by its files, without loading it."""
+    hosted = host_models()
+    if name in hosted:
+        return not isinstance(hosted[name], FeatureCheckpoint)
+    return shipped_file(name).suffix == ".pt" or (CHECKPOINT_DIR / f"{name}.vocab.json").is_file()
+
+
+def sample_file(name: str) -> Path | None:
+    """A shipped feature model's sample input, name.sample.npy, if it has one."""
+    if name not in SHIPPED:
+        return None
+    path = CHECKPOINT_DIR / f"{name}.sample.npy"
+    return path if path.is_file() else None
+
+
+def text_models() -> list[str]:
+    return [name for name in available() if reads_text(name)]
 
 
 def model(name: str) -> Checkpoint:
@@ -142,8 +168,9 @@ def is_resident(ck: Checkpoint) -> bool:
     return any(ck is held for held in _RESIDENT.values())
 
 
-def upload_key(data: bytes, vocab: list[str] | None) -> str:
-    digest = hashlib.sha256(data + json.dumps(vocab).encode()).hexdigest()
+def upload_key(data: bytes, vocab: list[str] | None, features: bool = False) -> str:
+    digest = hashlib.sha256(data + json.dumps([vocab, features] if features else vocab)
+                            .encode()).hexdigest()
     return "upload:" + digest
 
 
@@ -154,9 +181,10 @@ def session_id() -> str:
 
 
 def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
-             name: str | None = None) -> Checkpoint:
+             name: str | None = None, features: bool = False) -> Checkpoint:
     """This session's upload, loaded once and named `name` (after its file); a new upload
-    replaces the session's previous one, which is released before the new one is loaded."""
+    replaces the session's previous one, which is released before the new one is loaded.
+    `features`: a Keras model whose GRU reads feature vectors itself (no layers before it)."""
     sweep()
     session = session_id()
     with _LOCK:
@@ -177,7 +205,7 @@ def uploaded(model_key: str, data: bytes, vocab: list[str] | None,
                 f"this server holds {uploads_nbytes() / 2**20:,.0f} MiB of uploaded models "
                 f"now, and uploads may take half of its {budget.budget_bytes() / 2**20:,.0f} "
                 "MiB budget: try again in a few minutes, or use a shipped model")
-        ck = load_checkpoint(data, vocab)
+        ck = load_checkpoint(data, vocab, features=features)
         ck.name = name or f"upload {model_key.removeprefix('upload:')[:8]}"
     with _LOCK:
         _UPLOADS[session] = (model_key, ck)

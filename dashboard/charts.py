@@ -367,3 +367,35 @@ def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
                   xaxis=dict(title=dict(text="step (token)"),
                              **_token_ticks(steps, tokens[wi.t : wi.t + len(steps)])))
     return _figure(data, layout)
+
+
+def input_picture(x: np.ndarray, span: tuple[int, int], title: str,
+                  seconds_per_frame: float | None = None) -> go.Figure:
+    """A feature model's input (T_in, F) as a heatmap, frames across (frame i spans [i, i + 1)
+    in frames or seconds), features up; the input frames [start, end) GRU step t reads boxed."""
+    scale = seconds_per_frame or 1
+    start, end = span[0] * scale, span[1] * scale
+    return _figure(
+        [dict(type="heatmap", z=_typed(np.asarray(x, dtype=np.float32).T), dx=scale, x0=scale / 2,
+              colorscale="Viridis", colorbar=dict(thickness=10))],
+        dict(title=dict(text=title), height=300, margin=dict(t=40, b=40, l=50, r=10),
+             xaxis=dict(title=dict(text="seconds" if seconds_per_frame else "input frame")),
+             yaxis=dict(title=dict(text="feature")),
+             shapes=[dict(type="rect", x0=start, x1=end, y0=0, y1=1, yref="paper",
+                          line=dict(color="#e600e6", width=2))]))
+
+
+def head_over_steps(probs: np.ndarray, labels: list[str], t: int, title: str,
+                    step_seconds: list[float] | None = None) -> go.Figure:
+    """The head's output (T, C) at every GRU step, one line per class, step t marked."""
+    steps = list(range(probs.shape[0]))
+    data = [dict(type="scatter", mode="lines", x=steps, y=probs[:, c].tolist(),
+                 name=_label(labels[c]),
+                 customdata=step_seconds, hovertemplate="t=%{x}: %{y:.4f}" +
+                 (" (%{customdata:.2f} s)" if step_seconds else "") + "<extra></extra>")
+            for c in range(probs.shape[1])]
+    return _figure(data, dict(
+        title=dict(text=html.escape(title, quote=False)), height=260,
+        margin=dict(t=40, b=40, l=50, r=10),
+        xaxis=dict(title=dict(text="GRU step t")), yaxis=dict(range=[0, 1]),
+        showlegend=probs.shape[1] > 1, shapes=[_line(x0=t, x1=t, y0=0, y1=1, yref="paper")]))

@@ -21,7 +21,7 @@ ZEROS = "h_prev at t = 0 is zeros (no initial state was given)"  # = TextTrace.s
 def pick() -> tuple[str | None, str]:
     """The sidebar's control: (model, text) whose final state the run starts from, or
     (None, "") for zeros."""
-    names = catalogue.available()
+    names = catalogue.text_models()  # its final state comes from a text
     if st.session_state.get("h0_ckpt") not in (None, *names):
         st.session_state["h0_ckpt"] = None
     ckpt = st.selectbox("Start from (the state at t = 0)", [None, *names], key="h0_ckpt",
