@@ -8,7 +8,7 @@ Printed: the server's RSS when idle (the model loaded, one short text drawn), it
 sessions open one after another and what it holds once they are closed (after the sweeper has
 seen them go), the same for `--together` sessions open at once, and each against the idle RSS.
 The bound to hold: idle + the budget (GRU_STEPPER_CACHE_MB) + the peak of the trace being
-computed beyond it. tests/test_memory.py runs the same with short texts.
+computed beyond it. tests/server/test_memory.py runs the same with short texts.
 """
 
 from __future__ import annotations

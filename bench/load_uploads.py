@@ -3,7 +3,7 @@
 
     python -m bench.load_uploads [--tabs 10] [--mb 50]
 
-Printed: the server's RSS idle; for each hostile file (bench builders from tests/test_bombs.py)
+Printed: the server's RSS idle; for each hostile file (builders: tests/loading/test_bombs.py)
 the seconds from upload to the page's answer and the RSS it added at its peak; then `--tabs`
 tabs each uploading an `--mb` MB file and closing: the RSS while they are held, and once the
 sweeper has seen them go (catalogue.sweep), against idle.

@@ -9,7 +9,7 @@ Its frontend is live_chart/index.html plus plotly.js, copied together into a fol
 process creates for itself (see _frontend), and served to the frame as plotly.min.js.
 
 Which plotly.js: the cartesian bundle of the version the plotly package ships (its bar, scatter
-and heatmap traces are all the chart and the cell draw; tests/test_example.py checks both), kept
+and heatmap traces are all the chart and the cell draw; tests/app/test_example.py checks both), kept
 beside index.html with its licence (from npm's plotly.js-cartesian-dist-min). A frame
 evaluates the bundle before it can draw: the full one, 4.7 MB, held the page's main thread
 about 1.1 s in a fresh browser (every forum reader's first click), the cartesian one, 1.5 MB,

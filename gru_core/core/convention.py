@@ -16,7 +16,7 @@ convention is named 'keras-reset-after/relu/hard_sigmoid'.
 
 step() is one step in the order of the equations (for the analyses); replay_keras() is Keras 3's
 own computation on the torch backend (the reference: TensorFlow's Keras differs by up to ~1e-6),
-op for op, so its numbers are Keras's bit for bit (tests/test_keras_options.py, every option):
+op for op, so its numbers are Keras's bit for bit (tests/exact/test_keras_options.py, every option):
 - reset_after=True with use_cudnn 'auto' or True and no recurrent_dropout runs
   keras/src/backend/torch/rnn.py::_fallback_gru: one matmul of all steps' inputs with the
   kernel, + bias[0], then per step h @ recurrent_kernel + bias[1], chunk z|r|h;

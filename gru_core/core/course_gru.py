@@ -8,7 +8,7 @@
 Variables as Keras stores them: kernel (I, 3H) and recurrent_kernel (H, 3H), columns z | r | h,
 one bias (3H,) per gate. forward() is Keras's GRUCell.call (implementation 2) in its order of
 operations, except that x·kernel + bias is one product over all steps (training need not be
-bitwise; tests/test_course_cell.py states the measured bound). The unbatched path the stepper
+bitwise; tests/exact/test_course_cell.py states the measured bound). The unbatched path the stepper
 uses is convention.replay_keras on cell(): Keras's own op order, bit for bit.
 """
 

@@ -263,7 +263,7 @@ def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPool
     runs the layers one after the other), each block's gates on `pool`. A layer's input product
     at the caller's setting, what nn.GRU computes, needs the whole layer below: its blocks'
     gates and checks wait for it. (Layer 0's is computed first, as before: computed beside its
-    first blocks, it raised the peak memory of tests/test_memory.py by 8-15 MiB.)
+    first blocks, it raised the peak memory of tests/server/test_memory.py by 8-15 MiB.)
     Returns the layers below the first whose blocks' input product was not the caller's (all
     of them if none), their (1, H) h_n each, and the output of the last of them, the next
     layer's input. The jobs of the layers dropped have stopped."""

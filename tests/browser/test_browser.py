@@ -1,0 +1,433 @@
+"""The dashboard in a real headless Chromium: deep link, charts, next, upload, question views.
+
+Every check after an action first waits for Streamlit to settle (tests/browser.py) and then
+uses Playwright's retrying expect(), so a rerun still on its way cannot make a test pass or fail.
+"""
+
+import re
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import expect
+
+from ..browser import ROOT, params, settle, wait_for_params
+
+SHOTS = ROOT / "artifacts" / "screenshots"
+COURSE = "The cats, which already ate the fish, were full."
+LIVE = "iframe[title='dashboard.live_chart.live_chart']"
+
+pytestmark = pytest.mark.chromium
+
+
+def heading(page, text: str):
+    return page.get_by_role("heading", name=re.compile(re.escape(text)))
+
+
+def goto(page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator(f"[data-testid=stPlotlyChart] .main-svg, {LIVE}").first).to_be_attached(
+        timeout=90_000)
+    settle(page)
+
+
+def live_chart(page, key: str = "step_chart"):
+    """The chart drawn by dashboard/live_chart.py under this key, once drawn."""
+    frame = page.frame_locator(f".st-key-{key} iframe")
+    expect(frame.locator(".main-svg").first).to_be_attached(timeout=60_000)
+    return frame
+
+
+def no_exception(page) -> None:
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def test_deep_link_renders_and_next_advances(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
+                                           "unit": 5}))
+    no_exception(page)
+    chart = live_chart(page)
+    expect(chart.locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)  # r z n h
+    expect(chart.locator(".barlayer .point").nth(40)).to_be_attached()  # kept and new, per step
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()  # the top 5 next tokens
+    expect(heading(page, "Step t = 20, unit 5")).to_have_count(1)
+    expect(page.locator(".katex .mord").nth(39)).to_be_attached()  # the equations were typeset
+    shot(page, "step-t20-unit5")
+    marker = chart.locator(".shapelayer path").first
+    before = marker.get_attribute("d")
+    page.locator(".st-key-next button").first.click()
+    settle(page)
+    expect(heading(page, "Step t = 21, unit 5")).to_have_count(1)
+    wait_for_params(page, {"t": "20"})
+    assert params(page)["t"] == "21"
+    expect(marker).not_to_have_attribute("d", before)  # the step line moved, one column right
+    no_exception(page)
+    shot(page, "step-t21-unit5")
+
+
+def test_clicking_a_heatmap_cell_selects_step_and_unit(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
+                                           "unit": 5}))
+    page.locator(".st-key-step_chart iframe").scroll_into_view_if_needed()
+    heat = live_chart(page).locator(".draglayer .xy3 .nsewdrag")  # the r heatmap
+    box = heat.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.5)
+    # two reruns: the chart's fragment writes t, then the whole page runs for the new unit
+    wait_for_params(page, {"t": "20", "unit": "5"})
+    settle(page)
+    p = params(page)  # a cell near the left edge, half-way up the 128 units
+    assert int(p["t"]) < 10 and 40 < int(p["unit"]) < 90
+    expect(heading(page, f"Step t = {p['t']}, unit {p['unit']}")).to_have_count(1)
+    no_exception(page)
+
+
+def test_bad_link_and_broken_upload_give_messages(app_url, page, tmp_path):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": "abc",
+                                           "unit": 9999}))
+    no_exception(page)
+    expect(page.get_by_text("is not a whole number")).to_have_count(1)
+    expect(page.get_by_text("unit=9999 is outside 0..127")).to_have_count(1)
+    shot(page, "bad-link-notices")
+    page.locator(".st-key-ckpt").click()
+    page.get_by_role("option", name="upload your own…").click()
+    settle(page)
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"PK\x03\x04 definitely not a checkpoint")
+    page.locator("input[type=file]").set_input_files(str(bad))
+    settle(page)
+    expect(page.get_by_text("This file cannot be used")).to_be_visible(timeout=30_000)
+    no_exception(page)
+    shot(page, "broken-upload")
+
+
+@pytest.mark.parametrize("view", ["saturation", "memory", "gradients", "reset", "number"])
+def test_question_views_render(app_url, page, view):
+    from dashboard.registry import VIEWS
+
+    goto(page, f"{app_url}/?" + urlencode({"view": view, **VIEWS[view].link}))
+    no_exception(page)
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_visible()
+    shot(page, f"question-{view}")
+
+
+def test_step_chart_comes_back_after_another_view(app_url, page):
+    """A new chart frame has no figure: it asks for one, and gets it on the next rerun."""
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
+                                           "unit": 5}))
+    chart = live_chart(page)
+    heatmaps = chart.locator(".imagelayer image, .heatmaplayer image")
+    expect(heatmaps).to_have_count(4)
+    drawn = [heatmaps.nth(i).get_attribute("href") for i in range(4)]  # their pixels
+    assert all(href.startswith("data:image/png") for href in drawn)
+    page.frame(url=re.compile("live_chart")).evaluate("() => { window.before = true; }")
+    page.locator(".st-key-view").get_by_text("Questions", exact=True).click()
+    wait_for_params(page, {"view": "step"})
+    settle(page)
+    expect(page.locator(".st-key-step_chart iframe")).to_have_count(0)  # the frame is gone
+    page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
+    settle(page)
+    expect(heading(page, "Step t = 20, unit 5")).to_have_count(1)
+    chart = live_chart(page)
+    frame = page.frame(url=re.compile("live_chart"))
+    assert frame.evaluate("() => window.before === undefined")  # a new frame ...
+    heatmaps = chart.locator(".imagelayer image, .heatmaplayer image")
+    expect(heatmaps).to_have_count(4)  # ... that drew the figure again, with the same data
+    assert [heatmaps.nth(i).get_attribute("href") for i in range(4)] == drawn
+    expect(chart.locator(".shapelayer path").first).to_be_attached()  # and the step line
+    no_exception(page)
+
+
+def test_plotly_js_crosses_the_wire_once_per_browser(app_url, page):
+    """A new frame of the step chart (a reopened link) loads plotly.js (1.5 MB); from the app's
+    static folder the browser keeps it (a component's own route has no validator, so each frame
+    would fetch it again, gzipped each time). Another view keeps the frame mounted:
+    back from it, nothing is loaded at all."""
+    context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()  # a fresh browser cache
+    try:
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        asked, wire = set(), []
+        cdp.on("Network.requestWillBeSent", lambda e: asked.add(e["requestId"])
+               if e["request"]["url"].endswith("plotly.min.js") else None)
+        cdp.on("Network.loadingFinished", lambda e: wire.append(e["encodedDataLength"])
+               if e["requestId"] in asked else None)
+        link = f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 9})
+        goto(page, link)
+        live_chart(page)
+        for _ in range(2):  # away and back: the same frame, hidden meanwhile
+            page.locator(".st-key-view").get_by_text("The reset gate", exact=True).click()
+            settle(page)
+            expect(page.locator(".st-key-step_chart iframe")).to_have_attribute("height", "0")
+            page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
+            settle(page)
+            live_chart(page)
+        goto(page, link.replace("t=9", "t=10"))  # a link reopened in the same tab
+        live_chart(page)
+        assert len(wire) == 2, wire  # two frames, each loaded plotly.js
+        assert wire[0] > 300_000 and wire[1:] == [0], wire  # over the wire once (gzipped)
+    finally:
+        context.close()
+
+
+def frame_origin(page) -> float:
+    """When the step chart's frame was loaded: the same number, the same frame."""
+    return page.frame(url=re.compile("live_chart")).evaluate("performance.timeOrigin")
+
+
+def test_step_chart_frame_stays_mounted_hidden_under_other_views(app_url, page):
+    """Away to another view and back, the step chart is the same frame: hidden there (height
+    0, its keys not taken: → on that view moves t once), and back at the stepper it shows its
+    figure again with no figure sent; a new t moves its marker as before."""
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
+                                           "unit": 5}))
+    chart = live_chart(page)
+    loaded = frame_origin(page)
+    frame = page.frame(url=re.compile("live_chart"))
+    # Streamlit posts the figure's arguments again once the frame has its height: drawn once
+    assert frame.evaluate("window.draws") == 1
+    frame.evaluate("() => { window.renders = 0; window.addEventListener('message', (e) => {"
+                   " if (e.data.type === 'streamlit:render' && e.data.args.spec !== null)"
+                   " window.renders += 1; }); }")
+    page.locator(".st-key-view").get_by_text("Vanishing gradients", exact=True).click()
+    settle(page)
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached()
+    expect(page.locator(".st-key-step_chart iframe")).to_have_attribute("height", "0")
+    page.get_by_role("heading", name="How does the update gate").click()  # the page has the focus
+    page.keyboard.press("ArrowRight")  # the view's own → shortcut, once
+    wait_for_params(page, {"t": "20"})
+    settle(page)
+    assert params(page)["t"] == "21"
+    page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
+    settle(page)
+    expect(heading(page, "Step t = 21, unit 5")).to_have_count(1)
+    expect(chart.locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)
+    expect(page.locator(".st-key-step_chart iframe")).not_to_have_attribute("height", "0")
+    assert frame_origin(page) == loaded
+    assert frame.evaluate("window.renders") == 0  # the figure it held: none sent again
+    expect(chart.locator(".shapelayer path").first).to_be_attached()
+    no_exception(page)
+
+
+def test_streamlits_plotly_code_is_loaded_while_the_stepper_is_read(app_url, page):
+    """The first view with an st.plotly_chart finds Streamlit's Plotly code (4.7 MB) already
+    loaded: the step chart's frame imports it once the page is drawn and idle, so the click
+    does not fetch it."""
+    def fetched() -> int:
+        return page.evaluate("performance.getEntriesByType('resource')"
+                             ".filter((r) => r.name.includes('/PlotlyChart.')).length")
+
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 9}))
+    live_chart(page)
+    page.wait_for_function("() => performance.getEntriesByType('resource')"
+                           ".some((r) => r.name.includes('/PlotlyChart.'))", timeout=30_000)
+    page.locator(".st-key-view").get_by_text("Do gates go to 0/1?", exact=True).click()
+    settle(page)
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached()
+    assert fetched() == 1  # the one import, before the click
+    no_exception(page)
+
+
+def test_upload_an_embedding_model_with_a_vocabulary_file(app_url, page, tmp_path):
+    import torch
+
+    vocab = sorted(set(COURSE))
+    torch.manual_seed(0)
+    model = torch.nn.ModuleDict({"encoder": torch.nn.Embedding(len(vocab), 24),
+                                 "rnn": torch.nn.GRU(24, 32, num_layers=2),
+                                 "decoder": torch.nn.Linear(32, len(vocab))})
+    torch.save(model.state_dict(), tmp_path / "mine.pt")
+    (tmp_path / "mine.txt").write_text("\n".join(vocab) + "\n")
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 7}))
+    page.locator(".st-key-ckpt").click()
+    page.get_by_role("option", name="upload your own…").click()
+    settle(page)
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.filter(has_text="Model file").locator("input[type=file]").set_input_files(
+        str(tmp_path / "mine.pt"))
+    settle(page)
+    expect(page.get_by_text("carries no vocabulary")).to_be_visible()  # what to do next,
+    expect(page.get_by_test_id("stAlertContentError")).to_have_count(0)  # and not as an error
+    page.locator(".st-key-vocab_source").click()
+    page.get_by_role("option", name="a vocabulary file…").click()
+    settle(page)
+    uploader.filter(has_text="Vocabulary").locator("input[type=file]").set_input_files(
+        str(tmp_path / "mine.txt"))
+    settle(page)
+    expect(page.get_by_text("upload mine.pt", exact=False).first).to_be_visible()  # its name
+    expect(page.get_by_text(f"Found: nn.Embedding at 'encoder': {len(vocab)} tokens × 24")
+           ).to_be_visible()
+    expect(heading(page, "Step t = 7")).to_have_count(1)
+    expect(live_chart(page).locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)
+    no_exception(page)
+    shot(page, "upload-embedding-model")
+
+
+def test_playback_moves_the_step_line_every_step_without_the_server(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
+                                           "unit": 5}))
+    chart = live_chart(page)
+    chart.locator("#speed").select_option("10")
+    chart.locator("#play").click()
+    frame = page.frame(url=re.compile("live_chart"))
+    frame.wait_for_function("() => window.stepLog.length >= 21", timeout=30_000)
+    chart.locator("#play").click()  # pause: the page follows the player to its step
+    log = frame.evaluate("() => window.stepLog")[:21]
+    assert [e["t"] for e in log] == list(range(5, 26))  # from t = 5, every step, in order
+    assert all(b["x"] > a["x"] for a, b in zip(log, log[1:], strict=False))  # the line moved
+    settle(page)
+    t = int(params(page)["t"])
+    assert t >= 25
+    expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
+    expect(chart.locator("#card")).to_contain_text(f"t = {t} ")
+    no_exception(page)
+
+
+def test_arrow_keys_step(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 10,
+                                           "unit": 5}))
+    heading(page, "Step t = 10, unit 5").click()  # the page has the focus, not a text field
+    page.keyboard.press("ArrowRight")
+    settle(page)
+    expect(heading(page, "Step t = 11, unit 5")).to_have_count(1)
+    for t in (10, 9):
+        page.keyboard.press("ArrowLeft")
+        settle(page)
+        expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
+
+
+def test_controls_have_distinct_names_and_no_key_press_is_lost(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 10,
+                                           "unit": 5}))
+    expect(page.get_by_role("button", name=re.compile(r"^◀ previous step"))).to_have_count(1)
+    expect(page.get_by_role("button", name=re.compile(r"^next step ▶"))).to_have_count(1)
+    chart = live_chart(page)
+    expect(chart.get_by_role("button", name="play", exact=True)).to_have_count(1)
+    heading(page, "Step t = 10, unit 5").click()  # the page has the focus, not a text field
+    page.keyboard.press("Home")
+    for _ in range(33):  # pressed faster than the page reruns: none is lost
+        page.keyboard.press("ArrowRight", delay=5)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('t') === '33'",
+                           timeout=60_000)
+    settle(page)
+    expect(heading(page, "Step t = 33, unit 5")).to_have_count(1)
+    no_exception(page)
+
+
+def test_play_at_the_last_step_starts_again_from_the_first(app_url, page):
+    last = len(COURSE) - 1
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": last,
+                                           "unit": 5}))
+    chart = live_chart(page)
+    chart.locator("#speed").select_option("10")
+    chart.locator("#play").click()
+    frame = page.frame(url=re.compile("live_chart"))
+    frame.wait_for_function("() => window.stepLog.length >= 3", timeout=30_000)
+    log = [e["t"] for e in frame.evaluate("() => window.stepLog")]
+    assert log[:3] == [0, 1, 2], log
+    chart.locator("#play").click()  # pause
+    settle(page)
+    assert int(params(page)["t"]) < last
+    no_exception(page)
+
+
+def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url, page):
+    small = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        goto(small, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 30,
+                                                "unit": 5}))
+        small.get_by_text("Screen-share layout", exact=False).click()
+        settle(small)
+        card, chart = small.locator(".st-key-card"), small.locator(".st-key-unit_chart")
+        expect(card.get_by_role("heading", name=re.compile("Step t = 30, unit 5"))).to_have_count(1)
+        expect(chart.locator(".main-svg").first).to_be_visible(timeout=30_000)
+        expect(card.locator(".katex").first).to_be_visible()
+        card.evaluate("e => e.scrollIntoView({block: 'center'})")  # as the mentor scrolls to it
+        small.wait_for_timeout(300)
+        for box in (card.bounding_box(), chart.bounding_box()):
+            assert box["x"] >= 0 and box["y"] >= 0, box  # inside the 1280×720 viewport
+            assert box["x"] + box["width"] <= 1280 and box["y"] + box["height"] <= 720, box
+        shot(small, "screen-share-1280x720")
+        small.screenshot(path=str(SHOTS / "screen-share-1280x720-viewport.png"))
+        no_exception(small)
+    finally:
+        small.close()
+
+
+def _cell_labels(frame) -> dict[str, str]:
+    """The cell's labels as Chromium drew them: each annotation's name and its SVG text."""
+    return frame.evaluate("""() => {
+      const cell = document.getElementById('cell'), out = {};
+      cell.layout.annotations.forEach((a, i) => {
+        const g = cell.querySelector(`.annotation[data-index="${i}"] .annotation-text`);
+        out[a.name] = g ? g.textContent : null;
+      });
+      out.title = cell.querySelector('.gtitle').textContent;
+      return out; }""")
+
+
+def _card_labels(t: int, unit: int, notation: str = "pytorch") -> dict[str, str]:
+    """What the cell must show at t: the step card's numbers (gru_core.step_card), as text."""
+    import html
+
+    from dashboard.views.stepper.cell import labels
+    from gru_core import load_checkpoint, step_card
+
+    from ..conftest import CHECKPOINTS
+    card = step_card(load_checkpoint(CHECKPOINTS / "agreement.pt").trace(COURSE * 2), t, unit)
+    return {k: html.unescape(v) for k, v in
+            labels(card.terms, notation, card.token, t, unit).items()}
+
+
+def test_cell_figure_moves_with_the_player_and_equals_the_card(app_url, page):
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
+                                           "unit": 5}))
+    chart = live_chart(page)  # the cell is drawn with it, on first load
+    frame = page.frame(url=re.compile("live_chart"))
+    expect(chart.locator("#cell .main-svg").first).to_be_attached(timeout=30_000)
+    shown = _cell_labels(frame)
+    assert shown.items() >= _card_labels(5, 5).items(), shown
+    chart.locator("#speed").select_option("5")
+    chart.locator("#play").click()
+    frame.wait_for_function("() => window.stepLog.length >= 4", timeout=30_000)
+    moving = frame.evaluate("() => window.cellAt")
+    assert moving > 5  # the cell moved while playing, with no server round trip
+    chart.locator("#play").click()  # pause: the page lands on the player's step
+    settle(page)
+    t = int(params(page)["t"])
+    expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
+    frame.wait_for_function(f"() => window.cellAt === {t}", timeout=10_000)
+    assert _cell_labels(frame).items() >= _card_labels(t, 5).items()
+    heading(page, f"Step t = {t}, unit 5").click()
+    page.keyboard.press("ArrowRight")  # a step: the cell follows at once, then the card
+    frame.wait_for_function(f"() => window.cellAt === {t + 1}", timeout=10_000)
+    settle(page)
+    expect(heading(page, f"Step t = {t + 1}, unit 5")).to_have_count(1)
+    assert _cell_labels(frame).items() >= _card_labels(t + 1, 5).items()
+    shot(page, "cell-follows-the-player")
+    no_exception(page)
+
+
+def test_copy_the_post_confirms_with_what_was_copied(app_url, page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app_url)
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 30,
+                                           "unit": 5}))
+    page.get_by_text("Copy as forum post, or download the numbers").click()
+    settle(page)
+    post = page.get_by_test_id("stCode").last.locator("code").inner_text()
+    button = page.locator(".stBidiComponent").filter(has=page.locator("button.copy")).first
+    expect(page.locator("iframe[srcdoc*='navigator.clipboard']")).to_have_count(0)  # v2: none
+    expect(button.locator(".state")).to_have_text("")
+    button.get_by_role("button", name="Copy the post").click()
+    expect(button.get_by_role("status")).to_contain_text(
+        f"Copied ✓ ({len(post):,} characters on the clipboard", timeout=10_000)
+    assert page.evaluate("() => navigator.clipboard.readText()") == post
+    no_exception(page)
