@@ -68,10 +68,11 @@ class Trace:
     def layer_directions(self) -> list[tuple[int, int]]:
         return sorted(self.parts)
 
-    def gate(self, name: str, layer: int = 0, direction: int = 0, steps: Steps = None,
+    def term(self, name: str, layer: int = 0, direction: int = 0, steps: Steps = None,
              batch: int | None = None) -> torch.Tensor:
-        """(T, H) values of one term, or only the rows in `steps`; index t is the input
-        position, in both directions. For a batched trace, (T_b, H) of sequence `batch`."""
+        """(T, H) values of one term (GATES: r, z, n, h, h_prev, ir .. hn), or only the rows in
+        `steps`; index t is the input position, in both directions. For a batched trace,
+        (T_b, H) of sequence `batch`."""
         if name not in GATES:
             raise KeyError(f"unknown term {name!r}; choose from {', '.join(GATES)}")
         if (layer, direction) not in self.parts:
@@ -85,6 +86,8 @@ class Trace:
             raise ValueError(f"this trace holds {self.batch.B} sequences: pass batch=b, "
                              f"0 <= b < {self.batch.B}")
         return part.term(name, self.batch.rows(batch)[steps])
+
+    gate = term  # the older name: h, h_prev and ir .. hn are terms, not gates
 
     def weights(self, layer: int = 0, direction: int = 0) -> LayerWeights:
         """W_ir .. b_hn of one layer and direction."""
