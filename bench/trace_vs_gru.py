@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from gru_core import layer_weights, recompute, step
-from gru_core.core import trace as trace_mod
+from gru_core.core import schedule
 
 ROOT = Path(__file__).resolve().parents[1]
 # label, hidden, layers, bidirectional, input ("one-hot" characters or "dense", an embedding's)
@@ -108,12 +108,12 @@ def one_thread(gru, x, repeats: int) -> float:
 def step_by_step(steps: int, repeats: int) -> None:
     """Where one thread would change the bits: nn.GRU at the caller's setting, then the hidden
     products one step at a time (forced here by a probe that says so)."""
-    probe = trace_mod._same_bits_on_one_core
-    trace_mod._same_bits_on_one_core = lambda *a: False
+    probe = schedule.same_bits_on_one_core
+    schedule.same_bits_on_one_core = lambda *a: False
     try:
         compare("1 layer, step by step", 256, 1, False, "one-hot", steps, repeats, None)
     finally:
-        trace_mod._same_bits_on_one_core = probe
+        schedule.same_bits_on_one_core = probe
 
 
 PEAK = """

@@ -1,53 +1,30 @@
-"""recompute(): nn.GRU's own output, plus every intermediate term of every step.
+"""recompute(): nn.GRU's own output, plus every term of every step, bit for bit.
 
-nn.GRU is fused and exposes neither r, z nor n. A per-step Python loop recovers them but is about
-twice as slow. Instead:
+nn.GRU is fused and exposes neither r, z nor n. The readable path (reference.py) replays its
+cell one step at a time; this is the fast path, the same numbers with no Python loop over steps:
 
-1. Run nn.GRU itself, one layer at a time (bitwise the stacked module: each layer reads the same
-   tensors the stacked one would), so `output` and `h_n` *are* PyTorch's.
-2. The gates at step t depend only on x_t and h_{t-1}, both now known for all t, so every step's
-   gates are computed at once, batched over time, with no Python loop over steps.
+1. Run nn.GRU itself, one layer at a time (each layer reads the tensors the stacked module
+   would), so `output` and `h_n` *are* PyTorch's and every h_prev is known.
+2. The terms of step t depend only on x_t and h_prev, so every step's terms are computed at
+   once, batched over time, with the operations nn.GRU's CPU cell (ATen's GRUCell) does:
 
-Bit for bit. On the CPU, nn.GRU computes W_ih x for all steps in one product, then per step
-W_hh h_prev + b_hh as a (1, H) x (H, 3H) product and the gates with element-wise kernels
-(ATen's GRUCell). Step 2 repeats those operations on the same operands, so r, z, n are the
-values nn.GRU computed internally, not approximations of them:
-- the input terms come from the same product on the same tensor (or, for one-hot x, from an
-  exact column look-up: the product has a single nonzero term);
-- the hidden product is `baddbmm` over time with the weight broadcast, which does per step the
-  product nn.GRU does, provided every h_prev row is 64-byte aligned like nn.GRU's fresh h (MKL
-  rounds differently otherwise), hence the padded rows of h_buf;
-- element-wise kernels vectorise a row of H values and finish its tail with scalar code; they
-  see one row at a time here too (every view has a row stride other than H, so rows are never
-  merged, and gate work runs on one thread per chunk, so a row is never split).
+       gi = W_ih x + b_ih                 (T, 3H)  one product, or for one-hot x a column look-up
+       gh = W_hh h_prev + b_hh            (T, 3H)  per step the (1, H) x (H, 3H) product, as
+                                                   baddbmm over time on 64-byte aligned rows
+       r  = σ(hr + ir)                    (T, H)
+       z  = σ(hz + iz)                    (T, H)
+       n  = tanh(in + hn ⊙ r)             (T, H)   element-wise kernels, one row at a time
 
-At the caller's thread count. MKL's results can depend on the thread count (and, for the input
-product, on T). nn.GRU therefore runs with the caller's own setting, except when a probe shows
-that one thread gives the step the same bits: then each direction's nn.GRU runs on a core of its
-own (the two directions at once), block by block with h carried, while the gates of the blocks
-it has produced, and those of the layer below, are computed on another (or, where the
-recurrences take every core, queued between their blocks: _gates_on). For one-hot input that
-is bitwise one nn.GRU run (the input terms are exact look-ups); for dense input (an embedding,
-a layer above the first) each block's input product is compared with the caller's, and the
-layer runs at the caller's setting if one differs. Each block is queued by the one before it,
-so another trace's blocks take turns. With one direction and several layers, the layers run
-side by side likewise (_stacked): layer l+1's block k as soon as layer l's block k has ended,
-on the other core; its input product at the caller's setting, which needs all of layer l, is
-computed once layer l has ended, and its blocks' gates and checks wait for it; if one differs,
-the layers below it are kept. (1 layer, one-hot: 1.03x nn.GRU on a quiet machine, against
-about 1.35x with the gates computed after it; 2 layers, side by side: 1.18x -> 0.96x in one
-run; bench/trace_vs_gru.py for the rest.)
-If a step's bits do depend on the thread count, the hidden products are recomputed one step at
-a time at the caller's setting, as nn.GRU did them (1.8x).
+Why the alignment and the rows: MKL rounds an unaligned row differently, and element-wise
+kernels vectorise a row and finish its tail with scalar code, so a merged or split row would
+round otherwise. Where nn.GRU and the terms run (threads, blocks, the probes that keep the bits
+the caller's) is schedule.py's business, not this module's.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import warnings
-from concurrent import futures
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import torch
@@ -55,14 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import PackedSequence
 
+from . import schedule
 from .batch import Batch, run_batch
 from .model import GRUConfig
 from .weights import LayerWeights, config_of, layer_weights, single_layer, state_dict_of, suffix
 
-GATES = ("r", "z", "n", "h", "h_prev", "ir", "hr", "iz", "hz", "in", "hn")
-CHUNK = 256  # steps per block: the temporaries stay in cache, and little is left after nn.GRU
+GATES = ("r", "z", "n", "h", "h_prev", "ir", "hr", "iz", "hz", "in", "hn")  # the terms
 ALIGN = 64  # bytes: nn.GRU's h is a fresh allocation, aligned like this
-PROBE = 8  # steps run on one thread and on the caller's to compare their bits
 
 Steps = slice | int | torch.Tensor | None
 
@@ -92,10 +68,11 @@ class Trace:
     def layer_directions(self) -> list[tuple[int, int]]:
         return sorted(self.parts)
 
-    def gate(self, name: str, layer: int = 0, direction: int = 0, steps: Steps = None,
+    def term(self, name: str, layer: int = 0, direction: int = 0, steps: Steps = None,
              batch: int | None = None) -> torch.Tensor:
-        """(T, H) values of one term, or only the rows in `steps`; index t is the input
-        position, in both directions. For a batched trace, (T_b, H) of sequence `batch`."""
+        """(T, H) values of one term (GATES: r, z, n, h, h_prev, ir .. hn), or only the rows in
+        `steps`; index t is the input position, in both directions. For a batched trace,
+        (T_b, H) of sequence `batch`."""
         if name not in GATES:
             raise KeyError(f"unknown term {name!r}; choose from {', '.join(GATES)}")
         if (layer, direction) not in self.parts:
@@ -110,6 +87,8 @@ class Trace:
                              f"0 <= b < {self.batch.B}")
         return part.term(name, self.batch.rows(batch)[steps])
 
+    gate = term  # the older name: h, h_prev and ir .. hn are terms, not gates
+
     def weights(self, layer: int = 0, direction: int = 0) -> LayerWeights:
         """W_ir .. b_hn of one layer and direction."""
         return layer_weights(self.state_dict, layer, direction)
@@ -121,6 +100,7 @@ class Trace:
         tensors += [t for part in self.parts.values() for t in part.tensors()]
         return sum({t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
                     for t in tensors}.values())
+
 
 
 @torch.no_grad()
@@ -146,32 +126,59 @@ def recompute(gru: nn.GRU | dict, x: torch.Tensor | PackedSequence,
     if h0 is not None and h0.shape != (L * D, H):
         raise ValueError(f"h0 must be (num_layers*directions, hidden) = ({L * D}, {H}) for one "
                          f"unbatched sequence, got {tuple(h0.shape)}")
-    h0 = x.new_zeros(L * D, H) if h0 is None else h0
-    threads, (recurrence, pool) = torch.get_num_threads(), _pools()
+    h0 = x.new_zeros(L * D, H) if h0 is None else h0  # (L*D, H)
+    output, h_n, inputs, parts = _layers(sd, config, x, h0)
+    return Trace(config, output, h_n, inputs, sd, parts, notes=notes)
 
+
+def _layers(sd: dict, config: GRUConfig, x: torch.Tensor, h0: torch.Tensor):
+    """nn.GRU one layer at a time, each layer's terms beside it. x (T, I), h0 (L*D, H) ->
+    output (T, D*H), h_n (L*D, H), each layer's input, {(layer, direction): _Terms}.
+    A layer runs on one core per direction where a probe shows one thread gives the caller's
+    bits (schedule.beside; the layers of one direction side by side: schedule.stacked), else
+    at the caller's own setting (schedule.at_callers_setting)."""
+    L, D = config.num_layers, config.num_directions
+    threads, (recurrence, pool) = torch.get_num_threads(), schedule.pools()
+    one_core = [threads == 1 or schedule.same_bits_on_one_core(single_layer(sd, k), threads,
+                                                                recurrence)
+                for k in range(L)]
     inputs, parts, finals, pending = [], {}, [], []
     layer_in, first, differs = x, 0, False  # first: the first layer the loop below runs
-    one_core = [threads == 1 or _same_bits_on_one_core(single_layer(sd, k), threads, recurrence)
-                for k in range(L)]
     if D == 1 and L > 1 and all(one_core):
-        own, finals, layer_in = _stacked(sd, x, h0, recurrence, pool, pending)
+        own, finals, layer_in = schedule.stacked(sd, _stacked_terms(sd, x, h0), recurrence,
+                                                 pool, pending)
         inputs, first = [part.x for part in own], len(own)
         parts = {(layer, 0): part for layer, part in enumerate(own)}
         differs = first < L  # that layer's blocks would differ again: the caller's setting
     for layer in range(first, L):
         inputs.append(layer_in)
-        run, h0_l = single_layer(sd, layer), h0[layer * D : (layer + 1) * D]
+        run, h0_l = single_layer(sd, layer), h0[layer * D : (layer + 1) * D]  # h0_l (D, H)
         own = [_Terms(sd, layer, d, layer_in, h0_l[d : d + 1]) for d in range(D)]
         beside = one_core[layer] and not (differs and layer == first)
-        h_n = _beside(sd, layer, own, recurrence, pool, pending) if beside else None
-        if h_n is None:  # nn.GRU at the caller's setting, the gates after it
-            h_n = _at_callers_setting(run, own, layer_in, h0_l, one_core[layer], pool, pending)
-        out = own[0].h if D == 1 else torch.cat([part.h for part in own], 1)
+        h_n = schedule.beside(sd, layer, own, recurrence, pool, pending) if beside else None
+        if h_n is None:  # nn.GRU at the caller's setting, the terms after it
+            h_n = schedule.at_callers_setting(run, own, layer_in, h0_l, one_core[layer], pool,
+                                              pending)
+        out = own[0].h if D == 1 else torch.cat([part.h for part in own], 1)  # (T, D*H)
         parts.update({(layer, d): part for d, part in enumerate(own)})
-        finals.append(h_n)
+        finals.append(h_n)  # (D, H)
         layer_in = out if layer == L - 1 else out.contiguous()  # the next layer reads dense rows
-    _wait(pending)
-    return Trace(config, layer_in, torch.cat(finals), inputs, sd, parts, notes=notes)
+    schedule.wait(pending)
+    return layer_in, torch.cat(finals), inputs, parts
+
+
+def _stacked_terms(sd: dict, x: torch.Tensor, h0: torch.Tensor) -> list[_Terms]:
+    """The terms of one direction's layers, to run side by side: layer 0's input terms at once,
+    as nn.GRU's first layer; each layer above reads the layer below's h (dense, as the product
+    would see it: a one-hot row's product is its column anyway) where its rows are dense, else
+    a copy filled block by block, and its input product waits until that input is whole."""
+    (L, H), T = h0.shape, len(x)
+    own = [_Terms(sd, 0, 0, x, h0[:1])]
+    for layer in range(1, L):
+        below = own[-1].h
+        x_l = below if below.is_contiguous() else x.new_empty(T, H)  # (T, H)
+        own.append(_Terms(sd, layer, 0, x_l, h0[layer : layer + 1], later=True))
+    return own
 
 
 FLOATS = (torch.float32, torch.float64)
@@ -218,264 +225,6 @@ def _check(gru: nn.GRU | dict, x, h0, config: GRUConfig, dtype: torch.dtype) -> 
     return tuple(notes)
 
 
-def _chunks(T: int) -> list[slice]:
-    return [slice(lo, min(T, lo + CHUNK)) for lo in range(0, T, CHUNK)]
-
-
-def _wait(pending: list[Future]) -> None:
-    for job in pending:
-        job.result()
-    pending.clear()
-
-
-def _drop(jobs: list[Future]) -> None:
-    """Jobs whose work is thrown away: those not started never start, the rest end first."""
-    for job in jobs:
-        job.cancel()
-    futures.wait(jobs)
-
-
-def _beside(sd: dict, layer: int, own: list[_Terms], recurrence: ThreadPoolExecutor,
-            pool: ThreadPoolExecutor, pending: list[Future]) -> torch.Tensor | None:
-    """Each direction's nn.GRU on a core of its own, block by block, and the gates of each block
-    computed on another while nn.GRU reads the next (the layer below's may still be in
-    progress). (D, H) h_n, or None, with nothing left running, if nn.GRU's input product of a
-    block was not the caller's (dense input): then the caller's setting must run the layer.
-    This thread only waits: work here would wake the caller's OpenMP threads, which then spin."""
-    wrong, checks, jobs = threading.Event(), [], []
-    gates = _gates_on(recurrence, pool, len(own))
-    runs = [_in_blocks(_direction(sd, layer, d), part, recurrence, gates, checks, jobs, wrong)
-            for d, part in enumerate(own)]
-    h_n = [run.result() for run in runs]
-    _wait(checks)
-    if wrong.is_set():
-        _drop(jobs)
-        return None
-    pending += jobs
-    return torch.cat(h_n)
-
-
-def _stacked(sd: dict, x: torch.Tensor, h0: torch.Tensor, recurrence: ThreadPoolExecutor,
-             pool: ThreadPoolExecutor, pending: list[Future]
-             ) -> tuple[list[_Terms], list[torch.Tensor], torch.Tensor]:
-    """One direction, its layers side by side: layer l+1's block k runs on the other
-    recurrence worker as soon as layer l's block k and its own block k-1 have ended (nn.GRU
-    runs the layers one after the other), each block's gates on `pool`. A layer's input product
-    at the caller's setting, what nn.GRU computes, needs the whole layer below: its blocks'
-    gates and checks wait for it. (Layer 0's is computed first, as before: computed beside its
-    first blocks, it raised the peak memory of tests/server/test_memory.py by 8-15 MiB.)
-    Returns the layers below the first whose blocks' input product was not the caller's (all
-    of them if none), their (1, H) h_n each, and the output of the last of them, the next
-    layer's input. The jobs of the layers dropped have stopped."""
-    L, T, H = len(h0), len(x), h0.shape[1]
-    chunks, runs = _chunks(T), [_direction(sd, layer, 0) for layer in range(L)]
-    own = [_Terms(sd, 0, 0, x, h0[:1])]  # its input terms at once, as nn.GRU's first layer
-    for layer in range(1, L):  # read as dense (a one-hot row's product is its column anyway),
-        # the layer below's h where its rows are dense, else a copy
-        below = own[-1].h
-        x_l = below if below.is_contiguous() else x.new_empty(T, H)  # filled block by block
-        own.append(_Terms(sd, layer, 0, x_l, h0[layer : layer + 1], later=True))
-    inputs = [part.x for part in own]
-    lock, checks = threading.Lock(), []
-    gate_pool = _gates_on(recurrence, pool, min(L, recurrence._max_workers))
-    wrong, jobs = [threading.Event() for _ in range(L)], [[] for _ in range(L)]
-    waits = [[(layer > 0) + (k > 0) for k in range(len(chunks))] for layer in range(L)]
-    carry: list[list] = [[part.h0] + [None] * (len(chunks) - 1) for part in own]
-    held: list[list] = [[] for _ in range(L)]  # blocks that ended before their input product
-    known, ended = [True] + [False] * (L - 1), [Future() for _ in range(L)]
-
-    def gates(layer: int, x_run: torch.Tensor, c: slice) -> None:
-        if own[layer].idx is None:
-            checks.append(gate_pool.submit(own[layer].check, x_run, c, wrong[layer]))
-        jobs[layer].append(gate_pool.submit(own[layer].fill, c))
-
-    def arrive(layer: int, k: int) -> None:  # one of block k's two inputs is there
-        with lock:
-            waits[layer][k] -= 1
-            go = waits[layer][k] == 0
-        if go:
-            recurrence.submit(block, layer, k)
-
-    def block(layer: int, k: int) -> None:
-        try:
-            c = chunks[k]
-            h, x_run = _block(runs[layer], own[layer], c, carry[layer][k])
-            if layer + 1 < L and inputs[layer + 1] is not own[layer].h:
-                inputs[layer + 1][c] = own[layer].h[c]
-            with lock:
-                if known[layer]:
-                    gates(layer, x_run, c)
-                else:
-                    held[layer].append((x_run, c))
-            if k + 1 < len(chunks):
-                carry[layer][k + 1] = h
-                arrive(layer, k + 1)
-            else:
-                ended[layer].set_result(h)
-            if layer + 1 < L:
-                arrive(layer + 1, k)
-        except BaseException as error:  # the caller waits on `ended`: it must hear of it,
-            for later in ended[layer:]:  # and the layers above can no longer end either
-                if not later.done():
-                    later.set_exception(error)
-
-    def learn(layer: int) -> None:  # its input is whole: the product, as nn.GRU's, then gates
-        own[layer].input_product()
-        with lock:
-            known[layer] = True
-            for x_run, c in held[layer]:
-                gates(layer, x_run, c)
-
-    recurrence.submit(block, 0, 0)  # the one block that waits for nothing
-    h_n = []
-    for layer in range(L):
-        h_n.append(ended[layer].result())
-        if layer + 1 < L:
-            learn(layer + 1)
-    _wait(checks)
-    ok = next((layer for layer in range(L) if wrong[layer].is_set()), L)
-    _drop([job for layer in jobs[ok:] for job in layer])
-    pending += [job for layer in jobs[:ok] for job in layer]
-    return own[:ok], h_n[:ok], inputs[ok] if ok < L else own[-1].h
-
-
-def _gates_on(recurrence: ThreadPoolExecutor, pool: ThreadPoolExecutor,
-              running: int) -> ThreadPoolExecutor:
-    """Where the gates of a block go: to the gate pool while a core is left beside the
-    `running` recurrences, else into the recurrences' own queue, between their blocks. With
-    every core taken, gate threads could only take time slices from the recurrences, which set
-    the pace (2 cores, against nn.GRU: bidirectional 1.02x -> 0.95x, 2 layers bidirectional
-    1.21x -> 1.08x; bench/trace_vs_gru.py)."""
-    return pool if (os.cpu_count() or 1) > running else recurrence
-
-
-def _in_blocks(run: nn.GRU, part: _Terms, recurrence: ThreadPoolExecutor,
-               pool: ThreadPoolExecutor, checks: list[Future], jobs: list[Future],
-               wrong: threading.Event) -> Future:
-    """One direction's blocks, each queued by the one before it as it ends (no round trip
-    through a waiting thread, and another trace's blocks take turns in the queue), each sending
-    its gates (and, for dense input, the check of its input product) to `pool`. A future of
-    h_n, or of None once a check has failed."""
-    done, chunks = Future(), _chunks(len(part.x))
-
-    def block(k: int, h: torch.Tensor) -> None:
-        try:
-            if wrong.is_set():
-                return done.set_result(None)
-            h, x = _block(run, part, chunks[k], h)
-            at = part.positions(chunks[k])
-            if part.idx is None:
-                checks.append(pool.submit(part.check, x, at, wrong))
-            jobs.append(pool.submit(part.fill, at))
-            if k + 1 < len(chunks):
-                recurrence.submit(block, k + 1, h)
-            else:
-                done.set_result(h)
-        except BaseException as error:  # the caller waits on `done`: it must hear of it
-            done.set_exception(error)
-
-    recurrence.submit(block, 0, part.h0)
-    return done
-
-
-def _block(run: nn.GRU, part: _Terms, steps: slice,
-           h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """On a one-thread worker: nn.GRU over the `steps`-th steps it takes (the reverse direction
-    over the flipped block), from h. For one-hot input, blocks with h carried are bitwise one
-    nn.GRU run (the input terms are exact column look-ups, the recurrence is the same); for
-    dense input each block's input product is checked. Returns the block's h_n and input."""
-    with torch.no_grad():
-        at = part.positions(steps)
-        x = part.x[at].flip(0) if part.reverse else part.x[at]  # in the order nn.GRU reads it
-        out, h = run(x, h)
-        part.h[at] = out.flip(0) if part.reverse else out
-        return h, x
-
-
-def _at_callers_setting(run: nn.GRU, own: list[_Terms], x: torch.Tensor, h0: torch.Tensor,
-                        one_core: bool, pool: ThreadPoolExecutor,
-                        pending: list[Future]) -> torch.Tensor:
-    """nn.GRU on the whole layer at the caller's setting, then the gates: on the pool if one
-    core gives the step the same bits, else with the hidden products redone step by step."""
-    if torch.get_num_threads() > 1:  # nothing runs beside an nn.GRU that uses several cores
-        _wait(pending)
-    out, h_n = run(x, h0)
-    H = own[0].H
-    for d, part in enumerate(own):
-        part.h.copy_(out[:, d * H : (d + 1) * H])
-        if one_core:
-            pending += [pool.submit(part.fill, c) for c in _chunks(len(x))]
-        else:  # the step's bits depend on the thread count: nn.GRU's own way
-            part.fill(slice(0, len(x)), step_by_step=True)
-    return h_n
-
-
-def _direction(sd: dict, layer: int, d: int) -> nn.GRU:
-    """One direction of one layer as a 1-layer, one-direction nn.GRU (the same tensors)."""
-    s = suffix(layer, d)
-    own = {name + "_l0": sd[name + s] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-           if name + s in sd}
-    W_ih = own["weight_ih_l0"]
-    module = nn.GRU(W_ih.shape[1], W_ih.shape[0] // 3, bias="bias_ih_l0" in own, device="meta",
-                    dtype=W_ih.dtype)
-    module.load_state_dict(own, assign=True)
-    return module
-
-
-def _same_bits_on_one_core(run: nn.GRU, threads: int, one_thread: ThreadPoolExecutor) -> bool:
-    """Does nn.GRU's step give the same bits on one thread as on `threads`? The step's shapes
-    do not depend on T, so a few steps tell; one-hot input keeps the input product exact."""
-    gen = torch.Generator().manual_seed(0)
-    dtype = run.weight_hh_l0.dtype
-    idx = torch.randint(run.input_size, (PROBE,), generator=gen)
-    x = F.one_hot(idx, run.input_size).to(dtype)
-    h0 = torch.randn(2 if run.bidirectional else 1, run.hidden_size, generator=gen, dtype=dtype)
-    here = _no_grad(run)(x, h0)
-    there = one_thread.submit(_no_grad(run), x, h0).result()
-    return all(torch.equal(a, b) for a, b in zip(here, there, strict=True))
-
-
-def _no_grad(fn):
-    """Grad mode is per thread: work sent to the pool must switch it off itself."""
-    def call(*args):
-        with torch.no_grad():
-            return fn(*args)
-    return call
-
-
-_POOLS: tuple[ThreadPoolExecutor, ThreadPoolExecutor] | None = None
-_POOLS_LOCK = threading.Lock()
-
-
-def _pools() -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
-    """(recurrence, gates): worker threads that run torch on one thread each, nn.GRU on threads
-    of its own, one per direction (each stays on one core, with W_hh in that core's cache), and
-    the gate arithmetic on the others. torch.set_num_threads is per thread, but a new thread
-    takes the last value any thread set, so the workers are made once, all at once, and the
-    value is put back before any other thread can start."""
-    global _POOLS
-    with _POOLS_LOCK:
-        if _POOLS is None:
-            n, threads = max(2, os.cpu_count() or 2), torch.get_num_threads()
-            ready = threading.Barrier(n + 3)
-
-            def init() -> None:
-                torch.set_num_threads(1)
-                torch.get_num_threads()  # torch reads its setting for this thread now
-                ready.wait()
-
-            pools = tuple(ThreadPoolExecutor(k, thread_name_prefix=f"gru-{name}",
-                                             initializer=init)
-                          for k, name in ((2, "recurrence"), (n, "gates")))
-            for pool in pools:
-                for _ in range(pool._max_workers):
-                    pool.submit(int)
-            ready.wait()
-            torch.set_num_threads(threads)
-            _POOLS = pools
-    return _POOLS
-
-
 class _Terms:
     """The buffers of one layer and direction, filled chunk by chunk in nn.GRU's own order."""
 
@@ -514,10 +263,11 @@ class _Terms:
         self.gi = F.linear(self.x.unsqueeze(1), self.W_ih, self.b_ih)[:, 0]  # (T, 3H)
 
     def fill(self, steps: slice, step_by_step: bool = False) -> None:
-        """The gates of `steps`, CHUNK at a time, as nn.GRU's GRUCell computed them."""
+        """The terms of `steps`, a block at a time (its temporaries stay in cache), as nn.GRU's
+        GRUCell computed them."""
         with torch.no_grad():
-            for lo in range(steps.start, steps.stop, CHUNK):
-                c = slice(lo, min(steps.stop, lo + CHUNK))
+            for lo in range(steps.start, steps.stop, schedule.CHUNK):
+                c = slice(lo, min(steps.stop, lo + schedule.CHUNK))
                 self._hidden_product(c, step_by_step)
                 self._gates(c)
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from gru_core import GATES, recompute
+from gru_core.core import schedule
 from gru_core.core import trace as trace_mod
 
 from ..conftest import make_gru
@@ -61,7 +62,7 @@ def test_every_gate_is_nn_grus_own(threads, H, layers, kind, bidirectional):
 def test_step_by_step_path_is_exact_too(monkeypatch, threads, dtype, H):
     """Where one thread would give other bits than the caller's (not on every CPU), nn.GRU runs
     at the caller's setting and the hidden products are redone one step at a time."""
-    monkeypatch.setattr(trace_mod, "_same_bits_on_one_core", lambda *a: threads == 1)
+    monkeypatch.setattr(schedule, "same_bits_on_one_core", lambda *a: threads == 1)
     gru = make_gru(7, H, layers=2, dtype=dtype, seed=2)
     x = _inputs("one-hot", 200, 7, dtype)
     tr = recompute(gru, x)
@@ -93,7 +94,7 @@ def test_the_probe_tells_one_core_from_the_callers_setting():
             out, h_n = super().forward(x, h)
             return out + torch.get_num_threads() * 1e-3, h_n
 
-    assert not trace_mod._same_bits_on_one_core(ThreadBits(5, 8), 2, trace_mod._pools()[0])
+    assert not schedule.same_bits_on_one_core(ThreadBits(5, 8), 2, schedule.pools()[0])
 
 
 def _every_term_is_nn_grus(gru, x, h0, tr) -> None:
@@ -114,8 +115,8 @@ def test_directions_and_layers_run_beside_each_other_bitwise(monkeypatch, thread
                                                              bidirectional):
     """Each direction's nn.GRU on a core of its own, block by block, with the gates (and the
     layer below's) computed beside it: small blocks, so that short texts cross many of them."""
-    monkeypatch.setattr(trace_mod, "CHUNK", 16)
-    ran, beside, stacked = [], trace_mod._beside, trace_mod._stacked
+    monkeypatch.setattr(schedule, "CHUNK", 16)
+    ran, beside, stacked = [], schedule.beside, schedule.stacked
 
     def recorded(sd, layer, *rest):  # one layer, its directions beside each other
         h_n = beside(sd, layer, *rest)
@@ -127,11 +128,11 @@ def test_directions_and_layers_run_beside_each_other_bitwise(monkeypatch, thread
         ran.append((0, len(got[0]) > 0))  # layer 0 kept
         return got
 
-    monkeypatch.setattr(trace_mod, "_beside", recorded)
-    monkeypatch.setattr(trace_mod, "_stacked", recorded_stacked)
+    monkeypatch.setattr(schedule, "beside", recorded)
+    monkeypatch.setattr(schedule, "stacked", recorded_stacked)
     gru = make_gru(7, 33, layers=2, bidirectional=bidirectional, dtype=dtype, seed=5)
-    probe = trace_mod._same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
-                                             trace_mod._pools()[0])
+    probe = schedule.same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
+                                           schedule.pools()[0])
     for T in (1, 15, 16, 17, 100):
         x = _inputs(kind, T, 7, dtype)
         h0 = torch.randn(2 * (2 if bidirectional else 1), 33, dtype=dtype)
@@ -144,8 +145,8 @@ def test_directions_and_layers_run_beside_each_other_bitwise(monkeypatch, thread
 def test_the_layers_of_one_direction_run_side_by_side_a_block_apart(monkeypatch, threads):
     """Layer 1's block k runs once layer 0's block k has ended, not once all of layer 0 has:
     its first block starts before layer 0's last one ends, and every term is nn.GRU's."""
-    monkeypatch.setattr(trace_mod, "CHUNK", 16)
-    events, block = [], trace_mod._block
+    monkeypatch.setattr(schedule, "CHUNK", 16)
+    events, block = [], schedule._block
 
     def recorded(run, part, steps, h):
         events.append(("start", part, steps.start))
@@ -153,13 +154,13 @@ def test_the_layers_of_one_direction_run_side_by_side_a_block_apart(monkeypatch,
         events.append(("end", part, steps.start))
         return got
 
-    monkeypatch.setattr(trace_mod, "_block", recorded)
+    monkeypatch.setattr(schedule, "_block", recorded)
     gru = make_gru(7, 33, layers=2, seed=5)
     x, h0 = _inputs("one-hot", 160, 7), torch.randn(2, 33)
     tr = recompute(gru, x, h0)
     _every_term_is_nn_grus(gru, x, h0, tr)
-    probe = trace_mod._same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
-                                             trace_mod._pools()[0])
+    probe = schedule.same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
+                                           schedule.pools()[0])
     if threads == 1 or probe:  # else nn.GRU ran at the caller's setting, as it must
         below, above = tr.parts[(0, 0)], tr.parts[(1, 0)]
         first_above = next(i for i, (what, part, _) in enumerate(events)
@@ -177,8 +178,8 @@ def test_the_gates_take_no_core_from_the_recurrences(monkeypatch, threads, cores
     """Two recurrences at once (two directions, or two layers side by side) on two cores: the
     gates wait in the recurrences' queue, between their blocks, rather than share a core with
     them; with cores to spare they run on the gate pool. Every term is nn.GRU's either way."""
-    monkeypatch.setattr(trace_mod, "CHUNK", 16)
-    monkeypatch.setattr(trace_mod.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(schedule, "CHUNK", 16)
+    monkeypatch.setattr(schedule.os, "cpu_count", lambda: cores)
     where, fill = [], trace_mod._Terms.fill
 
     def recorded(self, steps, step_by_step=False):
@@ -191,8 +192,8 @@ def test_the_gates_take_no_core_from_the_recurrences(monkeypatch, threads, cores
     h0 = torch.randn(layers * (2 if bidirectional else 1), 33)
     tr = recompute(gru, x, h0)
     _every_term_is_nn_grus(gru, x, h0, tr)
-    probe = trace_mod._same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
-                                             trace_mod._pools()[0])
+    probe = schedule.same_bits_on_one_core(trace_mod.single_layer(gru, 0), threads,
+                                           schedule.pools()[0])
     if threads == 1 or probe:  # else nn.GRU ran at the caller's setting, the gates after it
         assert set(where) == {"gru-recurrence" if cores == 2 else "gru-gates"}, where
 
@@ -203,7 +204,7 @@ def test_a_block_whose_input_product_differs_runs_the_layer_at_the_callers_setti
         monkeypatch, threads, bidirectional, after):
     """Dense input: if one thread's product of a block is not the caller's (MKL's product can
     depend on the number of rows), the blocks are dropped and the layer runs as the caller's."""
-    monkeypatch.setattr(trace_mod, "CHUNK", 16)
+    monkeypatch.setattr(schedule, "CHUNK", 16)
     seen, check = [], trace_mod._Terms.check
 
     def differs_after(self, x_run, at, wrong):

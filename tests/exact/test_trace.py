@@ -68,6 +68,19 @@ def test_gates_are_bitwise_pytorchs_own(dtype, hidden, T):
     assert torch.equal(tr.output, out)
 
 
+def test_term_is_the_name_and_gate_its_alias():
+    """h, h_prev and ir .. hn are terms, not gates: Trace.term reads them, and gate, the older
+    name every caller may still use, reads the same numbers."""
+    gru = make_gru(7, 12, layers=2, bidirectional=True, seed=4)
+    x = torch.randn(15, 7)
+    tr = recompute(gru, x)
+    assert type(tr).gate is type(tr).term
+    for name in GATES:
+        assert torch.equal(tr.term(name, 1, 1, steps=slice(2, 9)), tr.gate(name, 1, 1)[2:9])
+    with pytest.raises(KeyError, match="unknown term"):
+        tr.term("c")
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_one_hot_input_terms_and_step_ranges(bias):
     """For one-hot x the input terms are looked up, not stored: they must still be exactly
