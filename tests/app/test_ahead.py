@@ -83,7 +83,8 @@ def test_warm_opens_every_question_link_and_every_view():
     with serve(ROOT / "dashboard/app.py", timeout=120) as url:
         opened = warm.run_all(url)
     linked = [v for v in VIEWS.values() if v.link]
-    assert len([q for q in opened if "&" in q]) == len(linked)  # each question's deep link
+    # each question's deep link, on the reader's model and text and on its shipped example
+    assert len([q for q in opened if "&" in q]) == 2 * len(linked)
     assert {f"view={v.key}" for v in linked} <= set(opened)  # and each view on the default text
     assert not any(opened.values())  # none of the pages showed an exception
 
