@@ -157,6 +157,18 @@ class KerasCell:
             raise ValueError("use_cudnn=True with reset_after=False or recurrent_dropout: "
                              "Keras itself refuses to run this layer (it asks for 'auto')")
 
+    @classmethod
+    def from_config(cls, c: dict, kernel: torch.Tensor, recurrent_kernel: torch.Tensor,
+                    bias: torch.Tensor | None) -> KerasCell:
+        """The cell of a Keras GRU layer whose config keras_refusal() accepted."""
+        return cls(kernel, recurrent_kernel, bias, trainable=c.get("trainable", True) is not False,
+                   reset_after=c.get("reset_after", True),
+                   activation=c.get("activation", "tanh"),
+                   recurrent_activation=c.get("recurrent_activation", "sigmoid"),
+                   use_cudnn=c.get("use_cudnn", "auto"),
+                   implementation=c.get("implementation", 2),
+                   recurrent_dropout=min(1.0, max(0.0, c.get("recurrent_dropout", 0.0))))
+
     @property
     def H(self) -> int:
         return self.recurrent_kernel.shape[0]
@@ -308,3 +320,69 @@ def _generic(cell: KerasCell, x: torch.Tensor, go_backwards: bool, h: torch.Tens
         record(t, ir=x_r, iz=x_z, hr=rec_r, hz=rec_z, hn=hn, r=r, z=z, n=hh, h_prev=h_prev,
                h=h, **{"in": x_h})
     return torch.stack(outputs, dim=0).permute(1, 0, 2), record.buf
+
+
+# A Keras GRU layer's config, as this convention reads it: every key is either read (it can
+# change the numbers, so it is replayed or refused below) or inert (it cannot).
+KERAS_INERT = {"name", "trainable", "kernel_initializer", "recurrent_initializer",
+               "bias_initializer", "kernel_regularizer", "recurrent_regularizer",
+               "bias_regularizer", "activity_regularizer", "kernel_constraint",
+               "recurrent_constraint", "bias_constraint", "seed", "zero_output_for_mask",
+               "batch_input_shape", "input_shape", "batch_size", "input_dim", "input_length"}
+KERAS_READ = {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "dtype",
+              "return_sequences", "return_state", "go_backwards", "stateful", "unroll",
+              "dropout", "recurrent_dropout", "use_cudnn", "implementation", "time_major"}
+
+
+def dtype_policy(c: dict) -> str:
+    """The layer's dtype policy name: a Keras 3 DTypePolicy's, or Keras 2's plain string."""
+    dtype = c.get("dtype")
+    if isinstance(dtype, dict):
+        inner = dtype.get("config")
+        dtype = inner.get("name") if isinstance(inner, dict) else None
+    return "float32" if dtype is None else str(dtype)
+
+
+def keras_refusal(c: dict) -> str | None:
+    """Why a Keras GRU layer's config cannot be replayed bit for bit (naming the option and
+    what to do), or None. The values KerasCell itself takes are checked when it is made."""
+    unknown = sorted(set(c) - KERAS_INERT - KERAS_READ)
+    if unknown:
+        return (f"its config has option(s) {', '.join(map(repr, unknown[:5]))} that the stepper "
+                "does not know, so it cannot say Keras computes what it replays")
+    policy = dtype_policy(c)
+    checks = [
+        (policy == "float32", f"its dtype policy is {policy!r}: only float32 Keras GRUs are "
+         "replayed bit for bit (a mixed or other policy computes in another precision); save "
+         "it with the float32 policy"),
+        (c.get("return_sequences") is True, "return_sequences=False: it gives one output per "
+         "sequence, and the stepper shows one per step; save it with return_sequences=True"),
+        (not c.get("return_state"), "return_state=True: the layer returns its state besides "
+         "its outputs, which the next layer cannot read; save it with return_state=False"),
+        (not c.get("go_backwards"), "go_backwards=True outside Bidirectional: its outputs come "
+         "in reverse order; wrap it in Bidirectional, or step it from Python"),
+        (not c.get("time_major"), "time_major=True: its input is (time, batch, features)"),
+        (isinstance(c.get("units"), int) and 1 <= c["units"] <= 4096, "units out of 1..4096"),
+        (isinstance(c.get("use_bias", True), bool) and isinstance(c.get("reset_after", True),
+                                                                   bool),
+         "use_bias and reset_after must be true or false"),
+        (isinstance(c.get("dropout", 0.0), (int, float)) and isinstance(
+            c.get("recurrent_dropout", 0.0), (int, float)), "its dropout is not a number")]
+    return next((why for ok, why in checks if not ok), None)
+
+
+def keras_notes(c: dict, cell: KerasCell) -> list[str]:
+    """What a load says about options it replays but a reader may not expect."""
+    name, notes = c.get("name", "gru"), []
+    if c.get("stateful"):
+        notes.append(f"'{name}' is stateful: the stepper starts from zeros, as a stateful "
+                     "layer's first call (or one after reset_states) does")
+    if cell.fused and "use_cudnn" not in c:
+        notes.append("Keras keeps neither use_cudnn nor implementation in a file: the stepper "
+                     "replays what Keras computes for the file once loaded (for "
+                     "reset_after=True, its fused loop); the same model run with "
+                     "use_cudnn=False before saving rounds differently (up to ~1e-5)")
+    if c.get("dropout") or c.get("recurrent_dropout"):
+        notes.append(f"'{name}' has dropout: Keras drops nothing at inference, nor does the "
+                     "stepper")
+    return notes

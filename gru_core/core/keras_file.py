@@ -25,7 +25,7 @@ from torch import nn
 
 from . import keras_layers
 from .bounds import BoundsError, check_h5, loads_json_bounded, read_record, read_zip_bounded
-from .convention import KerasCell
+from .convention import KerasCell, dtype_policy, keras_notes, keras_refusal
 from .keras_model import KerasGRU
 from .model import GRUConfig, TokenGRU
 
@@ -265,83 +265,24 @@ def _refuse(spec: dict, why: str = "") -> KerasFileError:
 
 # A GRU layer's config keys: those that change nothing at inference, and those read below.
 # Any other key is refused: an option the stepper does not know may change the numbers.
-INERT = {"name", "trainable", "kernel_initializer", "recurrent_initializer", "bias_initializer",
-         "kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
-         "activity_regularizer", "kernel_constraint", "recurrent_constraint", "bias_constraint",
-         "seed", "zero_output_for_mask", "batch_input_shape", "input_shape", "batch_size",
-         "input_dim", "input_length"}
-READ = {"units", "activation", "recurrent_activation", "use_bias", "reset_after", "dtype",
-        "return_sequences", "return_state", "go_backwards", "stateful", "unroll", "dropout",
-        "recurrent_dropout", "use_cudnn", "implementation", "time_major"}
-
-
-def dtype_policy(c: dict) -> str:
-    """The layer's dtype policy name: a Keras 3 DTypePolicy's, or Keras 2's plain string."""
-    dtype = c.get("dtype")
-    if isinstance(dtype, dict):
-        inner = dtype.get("config")
-        dtype = inner.get("name") if isinstance(inner, dict) else None
-    return "float32" if dtype is None else str(dtype)
-
-
 def _gru_cell(spec: dict, get, width: int, found: list[str] | None = None) -> KerasCell:
-    """The cell of a GRU layer, with every option of its config read or refused by name."""
+    """The cell of a GRU layer: its config read or refused by the convention (KerasCell), its
+    arrays read here, checked against the shapes the config declares."""
     c = spec["config"]
-    unknown = sorted(set(c) - INERT - READ)
-    if unknown:
-        raise _refuse(spec, f"its config has option(s) {', '.join(map(repr, unknown[:5]))} "
-                      "that the stepper does not know, so it cannot say Keras computes what "
-                      "it replays")
-    policy = dtype_policy(c)
-    checks = [
-        (policy == "float32", f"its dtype policy is {policy!r}: only float32 Keras GRUs are "
-         "replayed bit for bit (a mixed or other policy computes in another precision); save "
-         "it with the float32 policy"),
-        (c.get("return_sequences") is True, "return_sequences=False: it gives one output per "
-         "sequence, and the stepper shows one per step; save it with return_sequences=True"),
-        (not c.get("return_state"), "return_state=True: the layer returns its state besides "
-         "its outputs, which the next layer cannot read; save it with return_state=False"),
-        (not c.get("go_backwards"), "go_backwards=True outside Bidirectional: its outputs come "
-         "in reverse order; wrap it in Bidirectional, or step it from Python"),
-        (not c.get("time_major"), "time_major=True: its input is (time, batch, features)"),
-        (isinstance(c.get("units"), int) and 1 <= c["units"] <= 4096, "units out of 1..4096"),
-        (isinstance(c.get("use_bias", True), bool) and isinstance(c.get("reset_after", True),
-                                                                   bool),
-         "use_bias and reset_after must be true or false"),
-        (isinstance(c.get("dropout", 0.0), (int, float)) and isinstance(
-            c.get("recurrent_dropout", 0.0), (int, float)), "its dropout is not a number")]
-    for ok, why in checks:
-        if not ok:
-            raise _refuse(spec, why)
+    why = keras_refusal(c)
+    if why:
+        raise _refuse(spec, why)
     H, name = c["units"], c.get("name", "gru")
-    reset_after = c.get("reset_after", True)
-    bias_shape = (2, 3 * H) if reset_after else (3 * H,)
+    bias_shape = (2, 3 * H) if c.get("reset_after", True) else (3 * H,)
     kernel = _array(get(0), (width, 3 * H), f"{name} kernel")
     recurrent = _array(get(1), (H, 3 * H), f"{name} recurrent_kernel")
     bias = _array(get(2), bias_shape, f"{name} bias") if c.get("use_bias", True) else None
     try:
-        cell = KerasCell(kernel, recurrent, bias, trainable=c.get("trainable", True) is not False,
-                         reset_after=reset_after,
-                         activation=c.get("activation", "tanh"),
-                         recurrent_activation=c.get("recurrent_activation", "sigmoid"),
-                         use_cudnn=c.get("use_cudnn", "auto"),
-                         implementation=c.get("implementation", 2),
-                         recurrent_dropout=min(1.0, max(0.0, c.get("recurrent_dropout", 0.0))))
+        cell = KerasCell.from_config(c, kernel, recurrent, bias)
     except ValueError as e:
         raise _refuse(spec, str(e)) from None
     if found is not None:
-        if c.get("stateful"):
-            found.append(f"'{name}' is stateful: the stepper starts from zeros, as a stateful "
-                         "layer's first call (or one after reset_states) does")
-        unkept = ("Keras keeps neither use_cudnn nor implementation in a file: the stepper "
-                  "replays what Keras computes for the file once loaded (for reset_after=True, "
-                  "its fused loop); the same model run with use_cudnn=False before saving "
-                  "rounds differently (up to ~1e-5)")
-        if cell.fused and "use_cudnn" not in c and unkept not in found:
-            found.append(unkept)
-        if c.get("dropout") or c.get("recurrent_dropout"):
-            found.append(f"'{name}' has dropout: Keras drops nothing at inference, nor does "
-                         "the stepper")
+        found += [note for note in keras_notes(c, cell) if note not in found]
     return cell
 
 
