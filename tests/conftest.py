@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKPOINTS = ROOT / "checkpoints"
@@ -90,3 +91,10 @@ def corpus_text() -> str:
             pytest.fail(where)
         pytest.skip(where)
     return CORPUS.read_text(encoding="utf-8")
+
+
+def open_app(**params) -> AppTest:
+    """The app run once through Streamlit's AppTest, opened at the URL parameters given."""
+    at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
+    at.query_params.update({k: str(v) for k, v in params.items()})
+    return at.run()

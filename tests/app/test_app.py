@@ -11,21 +11,14 @@ import re
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from dashboard.text import plain
 
 from .. import reference as ref
-from ..conftest import ROOT
+from ..conftest import ROOT, open_app
 
 APP = str(ROOT / "dashboard/app.py")
 COURSE = "The cats, which already ate the fish, were full."
-
-
-def open_app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    return at.run()
 
 
 def texts(at) -> str:

@@ -6,7 +6,7 @@ import torch
 
 from gru_core import recompute, worked_example
 
-from ..conftest import make_gru
+from ..conftest import make_gru, open_app
 
 
 @torch.no_grad()
@@ -89,12 +89,6 @@ from ..conftest import ROOT  # noqa: E402
 
 APP = str(ROOT / "dashboard/app.py")
 SPEECH = "First Citizen:\nBefore we proceed any further, hear me speak."
-
-
-def open_app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    return at.run()
 
 
 def test_example_link_shows_every_term_equal_to_plain_nn_gru():

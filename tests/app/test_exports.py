@@ -8,23 +8,16 @@ import re
 
 import plotly.graph_objects as go
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from dashboard import charts, offline
 from dashboard.post import worked_post
 from gru_core import balance, heatmaps, load_checkpoint, number_claim, worked_example
 
 from .. import reference as ref
-from ..conftest import CHECKPOINTS, ROOT
+from ..conftest import CHECKPOINTS, open_app
 
 COURSE = "The cats, which already ate the fish, were full."
 SPEECH = "First Citizen:\nBefore we proceed any further, hear me speak."
-
-
-def open_app(**params) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "dashboard/app.py"), default_timeout=120)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    return at.run()
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from dashboard.text import highlighted_text, plain
 from gru_core import load_checkpoint, step_card, trace_text
 
 from ..browser import chromium, serve, settle
-from ..conftest import ROOT
+from ..conftest import ROOT, open_app
 
 APP = str(ROOT / "dashboard/app.py")
 COURSE = "The cats, which already ate the fish, were full."
@@ -57,12 +57,6 @@ def assert_inert(body: str) -> None:
             for bad in ("evil", "$", "<img", "<script", "<a ", "</details", ":red[", "](",
                         "onerror", "\\href"):
                 assert bad not in tok.content, (bad, body)
-
-
-def open_app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    return at.run()
 
 
 # The stepper's card (views/stepper card_markdown): paragraphs of one bold name and one inline

@@ -16,7 +16,7 @@ from dashboard.registry import QUESTIONS, VIEWS
 from gru_core import load_checkpoint
 from gru_core.core import feature_input
 
-from ..conftest import ROOT
+from ..conftest import ROOT, open_app
 
 APP = str(ROOT / "dashboard/app.py")
 CK = ROOT / "checkpoints/trigger-word"
@@ -26,12 +26,6 @@ CK = ROOT / "checkpoints/trigger-word"
 def tt():
     ck = load_checkpoint(f"{CK}.keras", labels=["activate"])
     return ck.trace(np.load(f"{CK}.sample.npy"))
-
-
-def open_app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update({k: str(v) for k, v in params.items()})
-    return at.run()
 
 
 def figures(at) -> dict[str, dict]:
