@@ -34,10 +34,11 @@ from torch.nn.utils.rnn import PackedSequence
 
 from . import schedule
 from .batch import Batch, run_batch
+from .convention import TERMS
 from .model import GRUConfig
 from .weights import LayerWeights, config_of, layer_weights, single_layer, state_dict_of, suffix
 
-GATES = ("r", "z", "n", "h", "h_prev", "ir", "hr", "iz", "hz", "in", "hn")  # the terms
+GATES = TERMS  # the terms a trace holds (the name kept for callers)
 ALIGN = 64  # bytes: nn.GRU's h is a fresh allocation, aligned like this
 
 Steps = slice | int | torch.Tensor | None

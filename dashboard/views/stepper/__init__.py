@@ -27,7 +27,6 @@ from gru_core import (
 )
 
 from ... import cache, charts
-from ...copy_button import copy_button
 from ...export import (
     comparison,
     course_latex,
@@ -39,7 +38,7 @@ from ...export import (
     term_formula,
 )
 from ...live_chart import live_chart
-from ...post import COPY_HINT, notes
+from ...post import show
 from ...selection import Selection, write_url
 from ...text import plain, show_token
 from ...view import View
@@ -392,10 +391,7 @@ def _export(sel: Selection, tt: TextTrace, card, summary) -> None:
         lines = [summary.headline(sel.notation), *summary.sentences(sel.notation)]
         start = "" if sel.start is None else start_from.words(sel, tt)
         post = forum_post(card, sel.model.name, tt.text, sel.link(), sel.notation, lines, start)
-        notes(sel.model_key, tt.text, sel.link())  # for the poster: beside the post, not in it
-        st.code(post, language="markdown")
-        copy_button(post)
-        st.caption(COPY_HINT)
+        show(post, sel.model_key, tt.text, sel.link())  # the poster's notes beside it
         a, b = st.columns(2)
         a.download_button("CSV: this unit, every step", key="csv_unit", mime="text/csv",
                           file_name=f"gru_trace_unit{sel.unit}.csv",

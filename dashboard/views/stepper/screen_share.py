@@ -11,16 +11,15 @@ import streamlit as st
 from gru_core import TextTrace, balance
 
 from ... import charts
-from ...selection import Selection, notice
+from ...selection import Selection, first_time, notice
 
 HEIGHT = 330  # px: the unit's chart beside a card of five equations, under 720 together
 
 
 def init_from_url() -> None:
     """Once per session: layout=compact in a link opens the screen-share layout."""
-    if st.session_state.get("_layout_initialised"):
+    if not first_time("_layout_initialised"):
         return
-    st.session_state["_layout_initialised"] = True
     raw = st.query_params.get("layout")
     if raw is not None and raw != "compact":
         notice("layout can only be compact (the screen-share layout); showing the usual one.")

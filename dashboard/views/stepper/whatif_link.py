@@ -12,7 +12,7 @@ import re
 
 import streamlit as st
 
-from ...selection import notice
+from ...selection import first_time, notice
 
 KEYS = ("wf_gate", "wf_value", "wf_step")
 _VALUE = re.compile(r"0(?:\.[0-9]{1,2})?|1(?:\.0{1,2})?|\.[0-9]{1,2}")  # ASCII, two decimals
@@ -21,9 +21,8 @@ _STEP = re.compile(r"[0-9]{1,7}")
 
 def init_from_url() -> None:
     """Once per session, after selection.init_from_url: open the what-if panel on the edit."""
-    if st.session_state.get("_wf_initialised"):
+    if not first_time("_wf_initialised"):
         return
-    st.session_state["_wf_initialised"] = True
     qp = st.query_params
     if not any(k in qp for k in KEYS):
         return
