@@ -73,7 +73,7 @@ def test_upload_a_keras_reset_before_model_shows_the_lecture_card(app_url, page,
     expect(page.get_by_text("Whose numbers: Keras 3 GRU (reset_after=False, the lecture's "
                             "formula) on the torch backend")).to_be_visible()
     own = f4(float(keras_h[t, unit]))  # the unit's h at t, as Keras computed it
-    verify = page.get_by_text("Recomputed h = ")
+    verify = page.get_by_text("Recomputed h = " if notation == "pytorch" else "Recomputed c⟨t⟩ = ")
     expect(verify).to_contain_text(f"Keras's own output {own}")
     expect(verify).to_contain_text("difference 0 (bit for bit)")
     expect(page.get_by_text("does not apply to this model")).to_have_count(0)  # no warning
