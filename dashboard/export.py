@@ -146,8 +146,12 @@ def differences(c: StepCard) -> str:
 
 def comparison_pytorch_short(c: StepCard) -> str:
     """PyTorch's candidate with these weights, for a model that resets before the product."""
-    return (f"PyTorch's formula, Γr ⊙ (W_hn·c⟨t−1⟩ + b_hn), would give c̃ = {f4(c.n_other)} "
-            f"with these weights, not this model's c̃ = {f4(c.course['c̃'])}.")
+    ours, theirs = f4(c.course['c̃']), f4(c.n_other)
+    if ours == theirs:  # at t = 0 from zeros, or where Γr's place makes no visible difference
+        return (f"PyTorch's formula, Γr ⊙ (W_hn·c⟨t−1⟩ + b_hn), gives the same c̃ = {ours} "
+                "here: where the reset acts makes no difference at this step.")
+    return (f"PyTorch's formula, Γr ⊙ (W_hn·c⟨t−1⟩ + b_hn), would give c̃ = {theirs} "
+            f"with these weights, not this model's c̃ = {ours}.")
 
 
 def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,

@@ -82,9 +82,9 @@ def _b_r(u: int, b) -> str:
             rf"{tex_term(b.b_hr)} = {tex_num(b.b_r)}")
 
 
-BIASES = ("One bias per gate in the course, two in PyTorch: b_r = b_ir + b_hr (and likewise "
-          "b_u = b_iz + b_hz); the parts ir and hr below each include one of the two, so r "
-          "and Γr are the same number.")
+BIASES = ("One bias per gate in the course, two in PyTorch: b_r = b_ir + b_hr (and "
+          "b_u = −(b_iz + b_hz), since Γu = 1 − z); the parts ir and hr below each include one "
+          "of the two, so r and Γr are the same number.")
 
 
 def link_caveats(model_key: str, text: str, url: str, max_text: int) -> list[str]:

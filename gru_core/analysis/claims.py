@@ -55,17 +55,23 @@ def state(retention: float, min_z: float) -> str:
 
 # ---- saturation ------------------------------------------------------------------------------
 
+def _pct(x: float) -> str:
+    """A share in whole percents, or to a tenth where a whole number would land on the other
+    side of MOSTLY than the share itself (66.6% is not "67%", which reads as over two thirds)."""
+    return f"{x:.1%}" if abs(x - MOSTLY) < 0.01 else f"{x:.0%}"
+
+
 def saturation_claim(symbol: str, f: dict[str, float]) -> Claim:
     """"Do the gates go to 0/1 or stay grey?" from the shares below LOW, between, above HIGH."""
     near = f["below"] + f["above"]
     verdict = ("mostly saturated" if near > MOSTLY else "mostly grey" if f["between"] > MOSTLY
                else "neither mostly saturated nor mostly grey")
-    share = {"mostly saturated": f"{near:.0%} of values near 0 or 1",
-             "mostly grey": f"{f['between']:.0%} of values grey"}.get(
-        verdict, f"{near:.0%} near 0 or 1, {f['between']:.0%} grey; “mostly” means more "
+    share = {"mostly saturated": f"{_pct(near)} of values near 0 or 1",
+             "mostly grey": f"{_pct(f['between'])} of values grey"}.get(
+        verdict, f"{_pct(near)} near 0 or 1, {_pct(f['between'])} grey; “mostly” means more "
                  "than two thirds")
-    text = (f"{symbol}: {f['below']:.0%} of values are below {LOW}, {f['above']:.0%} above "
-            f"{HIGH}, {f['between']:.0%} in between (grey): {verdict} ({share}).")
+    text = (f"{symbol}: {_pct(f['below'])} of values are below {LOW}, {_pct(f['above'])} above "
+            f"{HIGH}, {_pct(f['between'])} in between (grey): {verdict} ({share}).")
     return Claim(verdict, text, {**f, "saturated": near})
 
 
@@ -91,7 +97,7 @@ def saturation_answer(gates: list[tuple[str, dict[str, float], dict]]) -> Claim:
     else:
         lead = " and ".join(f"{s} {said.get(v, 'is neither mostly saturated nor mostly grey')}"
                             for s, v in verdicts)
-    near = [f"{f['below'] + f['above']:.0%} of {s}'s values" for s, f, _ in gates]
+    near = [f"{_pct(f['below'] + f['above'])} of {s}'s values" for s, f, _ in gates]
     exact = sum(c["zeros"] + c["ones"] for _, _, c in gates)
     total = sum(c["total"] for _, _, c in gates)
     dtype = gates[0][2]["dtype"]
@@ -312,10 +318,12 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
             verdict = (f"{'more' if ahead else 'less'} than the plain RNN at {far[0]} steps "
                        "back")
         else:
-            verdict = (f"more at {ahead} of these {len(far)} distances: " + (
-                "more than the plain RNN at most of them" if ahead > len(far) / 2 else
-                "less than the plain RNN at most of them" if ahead < len(far) / 2 else
-                "as often more as less"))
+            n = len(far)
+            verdict = (f"more than the plain RNN at all {n} of these distances" if ahead == n
+                       else f"less than the plain RNN at all {n} of these distances"
+                       if ahead == 0 else
+                       f"more than the plain RNN at {ahead} of these {n} distances, less at "
+                       f"{n - ahead}")
         claims.append(Claim("rnn comparison", (
             f"{rnn_name[0].upper() + rnn_name[1:]}, trained on the same data and read over the "
             f"same text: {listed(rnn)} steps back. The GRU passes on {verdict}."),

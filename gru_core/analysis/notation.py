@@ -7,7 +7,7 @@
     c⟨t⟩ = Γu ⊙ c̃ + (1 − Γu) ⊙ c⟨t−1⟩        h = (1 − z) ⊙ n + z ⊙ h_prev
 
 Three real differences:
-1. One bias per gate in the course: b_r = b_ir + b_hr (likewise b_u); the values of r and Γr agree.
+1. One bias per gate in the course: b_r = b_ir + b_hr, b_u = −(b_iz + b_hz); r and Γr agree.
 2. PyTorch's z is the share of the *old* state kept; the course's Γu is the share of the candidate
    taken: Γu = 1 − z.
 3. The course resets c<t−1> before the matrix product, PyTorch resets W_hn h_prev + b_hn after it.
@@ -140,7 +140,10 @@ def other_candidate(trace: Trace, layer: int = 0, direction: int = 0,
 
 def course_bias(trace: Trace, gate: str, layer: int = 0, direction: int = 0
                 ) -> torch.Tensor | None:
-    """The course's single bias: b_r = b_ir + b_hr, b_u = b_iz + b_hz, b_c = b_in + b_hn."""
+    """The course's single bias: b_r = b_ir + b_hr, b_c = b_in + b_hn, and b_u = −(b_iz + b_hz):
+    Γu = 1 − z = 1 − σ(a) = σ(−a), so every term of z's sum enters Γu's with its sign flipped."""
     w = trace.weights(layer, direction)
     pair = {"r": (w.b_ir, w.b_hr), "u": (w.b_iz, w.b_hz), "c": (w.b_in, w.b_hn)}[gate]
-    return None if pair[0] is None else pair[0] + pair[1]
+    if pair[0] is None:
+        return None
+    return -(pair[0] + pair[1]) if gate == "u" else pair[0] + pair[1]

@@ -57,7 +57,12 @@ def _values(trace: Trace, gate: str, layer: int) -> torch.Tensor:
 
 def exact_counts(trace: Trace, gate: str, layer: int = 0) -> dict:
     """How many (step, unit) values of a gate are exactly 0.0 and exactly 1.0 as the trace
-    stores them (its own dtype: float32 for a float32 model), of how many."""
-    g = _values(trace, gate, layer)
-    return {"zeros": int((g == 0).sum()), "ones": int((g == 1).sum()), "total": g.numel(),
+    stores them (its own dtype: float32 for a float32 model), of how many. Γu ("u") is counted
+    on the model's own z, which it stores (Γu is exactly 0 where z is exactly 1): computing
+    1 − z here would round a z below ~3e-8 to a Γu of exactly 1 that the model never has."""
+    g = _values(trace, "z" if gate == "u" else gate, layer)
+    zeros, ones = int((g == 0).sum()), int((g == 1).sum())
+    if gate == "u":
+        zeros, ones = ones, zeros
+    return {"zeros": zeros, "ones": ones, "total": g.numel(),
             "dtype": str(g.dtype).removeprefix("torch.")}

@@ -231,8 +231,14 @@ def _verify(card, notation: str) -> None:
                 if card.convention == "pytorch"
                 else f"(1 − {S['u']})·{S['h_prev']} + {S['u']}·{S['n']}")
     st.caption(f"Recomputed in {own_name(card)}'s order, {form}, from the gates "
-               "above." + (" Summing kept + new instead rounds differently in float32: "
-                           f"{fmt_e(T['split_diff'])}." if card.convention == "pytorch" else ""))
+               "above." + (_split(T["split_diff"]) if card.convention == "pytorch" else ""))
+
+
+def _split(diff: float) -> str:
+    """What summing kept + new, the textbook form, gives against the framework's own order."""
+    if diff == 0:
+        return " Summing kept + new gives the same number here."
+    return f" Summing kept + new instead rounds differently in float32: {fmt_e(diff)}."
 
 
 def _where_from(card, tt: TextTrace, notation: str = "pytorch") -> None:
