@@ -11,9 +11,9 @@ process creates for itself (see _frontend), and served to the frame as plotly.mi
 Which plotly.js: the cartesian bundle of the version the plotly package ships (its bar, scatter
 and heatmap traces are all the chart and the cell draw; tests/app/test_example.py checks both), kept
 beside index.html with its licence (from npm's plotly.js-cartesian-dist-min). A frame
-evaluates the bundle before it can draw: the full one, 4.7 MB, held the page's main thread
-about 1.1 s in a fresh browser (every forum reader's first click), the cartesian one, 1.5 MB,
-0.3 s (bench/open_breakdown.py).
+evaluates the bundle before it can draw, on the page's main thread, in every forum reader's
+first click: the smallest bundle that draws these traces is the one to ship
+(bench/open_breakdown.py times it).
 
 plotly.js is loaded by each new frame of the chart: every reopened link (a view that
 does not show the chart keeps its frame mounted, hidden: keep_mounted). Streamlit serves a
@@ -65,7 +65,7 @@ def _frontend() -> Path:
 def _static_plotly() -> bool:
     """plotly.min.js in dashboard/static/ (the app's static folder, a build output: ignored by
     git), where Streamlit's static serving is on; False where it is off or the folder cannot be
-    written (then the frame loads its own copy, as before)."""
+    written (then the frame loads its own copy)."""
     if not config.get_option("server.enableStaticServing"):
         return False
     target = STATIC / "plotly.min.js"

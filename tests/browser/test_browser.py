@@ -201,7 +201,7 @@ def frame_origin(page) -> float:
 def test_step_chart_frame_stays_mounted_hidden_under_other_views(app_url, page):
     """Away to another view and back, the step chart is the same frame: hidden there (height
     0, its keys not taken: → on that view moves t once), and back at the stepper it shows its
-    figure again with no figure sent; a new t moves its marker as before."""
+    figure again with no figure sent; a new t moves its marker."""
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
                                            "unit": 5}))
     chart = live_chart(page)

@@ -2,10 +2,9 @@
 long text, and long texts on a shipped model, measured in a subprocess (its own peak RSS, VmHWM,
 reset after the baseline). The bound: baseline + budget + the upload a session is loading (the
 state_dict read from its bytes, the model built from it) + SLACK for what the allocator keeps of
-freed traces (glibc arenas of the trace's worker threads; measured 40-60 MiB, and on another
-machine up to 65 MiB: nine runs of main at 5195f2d peaked at 729-748 MiB against a bound of
-747 MiB). Before the budget counted uploads' parameters and traces' peaks, ten uploads held ten
-models: some 90 MiB over this bound."""
+freed traces (glibc arenas of the trace's worker threads, which vary by machine). A budget that
+did not count uploads' parameters and traces' peaks would let ten uploads hold ten models, well
+over this bound."""
 
 import json
 import os
