@@ -42,9 +42,9 @@ def render(sel: Selection, tt: TextTrace) -> None:
     st.caption(f"The gap between the first two {sym['n']} of a unit (blue circle, orange "
                f"diamond) is what its reset gate ({sym['r']} = "
                f"{', '.join(fmt(cf.r[u], 2) for u in top[:3])} … for these units) took out of "
-               "the old state at this step. Green crosses: what "
-               f"{'PyTorch' if before else 'the lecture'}'s formula would give with the same "
-               "weights, a comparison, not this model's candidate.")
+               "the candidate's old-state part (its bias included) at this step. Green "
+               f"crosses: what {'PyTorch' if before else 'the lecture'}'s formula would give "
+               "with the same weights, a comparison, not this model's candidate.")
     if cf.probs is None:
         return
     st.markdown(claims[1].text)

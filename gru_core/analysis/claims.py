@@ -355,6 +355,17 @@ def text(claims: list[Claim]) -> str:
 
 # ---- the reset gate --------------------------------------------------------------------------
 
+def _zero_state(cf, biggest: float, sym: dict[str, str]) -> str:
+    """The end of the candidate's sentence: at a step whose old state is zero in every unit
+    (a start from zeros) the reset has no old state to scale, only its bias, if any."""
+    if not getattr(cf, "old_state_zero", False):
+        return "."
+    if biggest == 0:
+        return f" (here {sym['h_prev']} is zero in every unit, so it has nothing to scale)."
+    return (f" (here {sym['h_prev']} is zero in every unit, so what it scales is the old "
+            "state's bias alone, b_hn).")
+
+
 def reset_claims(cf, t: int, token: str, sym: dict[str, str],
                  quote: Callable[[str], str] = repr, vocab: list[str] | None = None,
                  next_token: str | None = None, noun: str = "token") -> list[Claim]:
@@ -380,7 +391,9 @@ def reset_claims(cf, t: int, token: str, sym: dict[str, str],
         Claim("reset changes the candidate", (
             f"Removing the reset gate ({r} = 1) would move the candidate {n} by up to "
             f"**{fmt(biggest, 3)}** (unit {unit}; mean over units {fmt(mean, 3)}): the reset "
-            "gate decides how much of the old state enters the candidate."), ev)]
+            "gate decides how much of the old state enters the candidate"
+            + _zero_state(cf, biggest, sym)),
+            ev)]
     if pred:
         same = top == top_q
         text = (f"With {r} = 1 at this step, the most likely next {noun} "

@@ -27,6 +27,8 @@ class ResetCounterfactual:
     # lecture's for a model that resets after the product, PyTorch's for one that resets before)
     probs: torch.Tensor | None  # (V,) the actual next-token distribution
     probs_no_reset: torch.Tensor | None  # (V,) with r = 1 at this step and layer
+    old_state_zero: bool = False  # h_prev is 0 in every unit (a start from zeros): r then acts
+    # on the old state's bias alone (b_hn), not on any old state
 
     @property
     def change(self) -> torch.Tensor:
@@ -54,4 +56,5 @@ def reset_counterfactual(tt: TextTrace, t: int, layer: int = 0) -> ResetCounterf
     n_other = other_candidate(tt, layer, steps=slice(t, t + 1))[0]
     return ResetCounterfactual(tt.gate("r", layer, 0, t), tt.gate("n", layer, 0, t), n_no_reset,
                                n_other,
-                               None if tt.probs is None else tt.probs[t], probs_no_reset)
+                               None if tt.probs is None else tt.probs[t], probs_no_reset,
+                               bool((h_prev == 0).all()))

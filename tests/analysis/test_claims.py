@@ -348,3 +348,21 @@ def test_step_sentences_use_one_minus_sign_and_the_notation(model, notation):
         assert "-" not in line.replace("h_prev", "") and "<t" not in line
         if notation == "course":
             assert "h_prev" not in line and " z " not in line
+
+
+def test_the_reset_sentence_says_when_the_old_state_is_zero(model):
+    """At t = 0 from zeros h_prev is 0 in every unit: the reset then scales only the old state's
+    bias (b_hn, where the reset acts after the product) or nothing (before it); later it says
+    nothing of the kind."""
+    tt = model.trace("The cats, which already ate the fish, were full.")
+    sym = SYMBOLS["pytorch"]
+    for t in (0, 5):
+        cf = reset_counterfactual(tt, t)
+        said = reset_claims(cf, t, tt.tokens[t], sym)[1].text
+        zero = bool((tt.gate("h_prev", 0, 0, t) == 0).all())
+        assert cf.old_state_zero == zero == (t == 0)
+        assert ("is zero in every unit" in said) == zero
+        if zero:
+            nothing = float(cf.change.max()) == 0
+            assert ("nothing to scale" in said) == nothing
+            assert ("bias alone" in said) == (not nothing)
