@@ -23,6 +23,10 @@ from .text import code_span, fenced, md_escape, show_token
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 
 
+# the course's names for the two parts of a gate's sum (PyTorch's ir/hr, iz/hz, in/hn)
+IN, HID = r"\text{input part}", r"\text{hidden part}"
+
+
 def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
     """One aligned block: for each unit, h_prev, r, z, n and h with every number used."""
     t, blocks = ex.steps[i], []
@@ -39,14 +43,16 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
                               rf"c^{{\langle {t}\rangle}}_{{{u}}}")
             rows = [
                 rf"{hp} &= {tex_num(row.h_prev)}",
-                *([] if b is None else [_b_r(u, b)]),
-                rf"{r} &= \sigma(ir + hr) = \sigma({tex_term(row.ir)} + {tex_term(row.hr)})"
+                *([] if b is None else [_b_r(u, b, after)]),
+                rf"{r} &= \sigma({IN} + {HID}) = \sigma({tex_term(row.ir)} + {tex_term(row.hr)})"
                 rf" = {tex_num(row.r)}",
-                rf"{z} &= 1 - \sigma(iz + hz) = 1 - \sigma({tex_term(row.iz)} + {tex_term(row.hz)})"
+                rf"{z} &= 1 - \sigma({IN} + {HID}) = 1 - \sigma({tex_term(row.iz)} + "
+                rf"{tex_term(row.hz)})"
                 rf" = {tex_num(1 - row.z)}",
-                (rf"{n} &= \tanh(in + \Gamma_r \cdot hn) = \tanh({tex_term(getattr(row, 'in'))}"
+                (rf"{n} &= \tanh({IN} + \Gamma_r \cdot {HID}) = "
+                 rf"\tanh({tex_term(getattr(row, 'in'))}"
                  rf" + {tex_num(row.r)} \cdot {tex_term(row.hn)}) = {tex_num(row.n)}" if after else
-                 rf"{n} &= \tanh(in + W_c(\Gamma_r \odot c^{{\langle {t - 1}\rangle}})) = "
+                 rf"{n} &= \tanh({IN} + W_c(\Gamma_r \odot c^{{\langle {t - 1}\rangle}})) = "
                  rf"\tanh({tex_term(getattr(row, 'in'))} + {tex_term(row.hn)}) = {tex_num(row.n)}"),
                 rf"{h} &= (1 - \Gamma_u) \cdot c^{{\langle {t - 1}\rangle}} + \Gamma_u \cdot"
                 rf" \tilde c = {tex_num(row.z)} \cdot {tex_term(row.h_prev)} + "
@@ -73,18 +79,18 @@ def step_latex(ex: WorkedExample, i: int, notation: str = "pytorch") -> str:
     return "$$\n\\begin{aligned}\n" + body + "\n\\end{aligned}\n$$"
 
 
-def _b_r(u: int, b) -> str:
+def _b_r(u: int, b, reset_after: bool = True) -> str:
     """The course's one bias of Γr for unit u: b_r = b_ir + b_hr, or b_ir alone for a model
-    with one bias per gate."""
-    if b.b_hr != b.b_hr:  # NaN: no hidden bias
+    with one bias per gate (one that resets before the product stores no b_hr)."""
+    if not reset_after or b.b_hr != b.b_hr:  # NaN: no hidden bias
         return rf"b_{{r,{u}}} &= {tex_num(b.b_r)}\quad\text{{(one bias per gate)}}"
     return (rf"b_{{r,{u}}} &= b_{{\mathrm{{ir}}}} + b_{{\mathrm{{hr}}}} = {tex_term(b.b_ir)} + "
             rf"{tex_term(b.b_hr)} = {tex_num(b.b_r)}")
 
 
 BIASES = ("One bias per gate in the course, two in PyTorch: b_r = b_ir + b_hr (and "
-          "b_u = −(b_iz + b_hz), since Γu = 1 − z); the parts ir and hr below each include one "
-          "of the two, so r and Γr are the same number.")
+          "b_u = −(b_iz + b_hz), since Γu = 1 − z); the input and hidden parts below each "
+          "include one of the two, so r and Γr are the same number.")
 
 
 def link_caveats(model_key: str, text: str, url: str, max_text: int) -> list[str]:

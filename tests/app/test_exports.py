@@ -150,3 +150,18 @@ def test_course_notation_on_the_question_views():
             assert "h_prev" not in w and "∏1" not in w and "h = h" not in w, (view, w)
             if "PyTorch" not in w:  # its names only in a sentence that says it is about it
                 assert not re.search(r"(?<![\w⟨−])[zn](?![\w⟩])", w), (view, w)
+
+
+def test_the_course_posts_equations_use_no_pytorch_names(shakespeare):
+    """In the course notation the worked example's equations name the parts of a gate's sum as
+    the course does (input part, hidden part); PyTorch's ir, hr, iz, hz, in, hn appear only in
+    b_r = b_ir + b_hr, the mentor's remark, and in the PyTorch notation's own post."""
+    from dashboard.post import step_latex
+
+    ex = worked_example(shakespeare.trace(SPEECH), [33, 34], [3, 17])
+    for i in range(2):
+        course = step_latex(ex, i, "course")
+        bare = re.sub(r"b_\{\\mathrm\{(ir|hr)\}\}", "", course)
+        assert not re.search(r"(?<![\\\w{])(ir|hr|iz|hz|in|hn)\b", bare), bare
+        assert r"\text{input part}" in course and r"\text{hidden part}" in course
+        assert re.search(r"\\sigma\(ir \+ hr\)", step_latex(ex, i, "pytorch"))

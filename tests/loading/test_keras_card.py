@@ -362,7 +362,8 @@ def test_worked_post_of_a_reset_before_model_writes_its_own_candidate(tmp_path):
     ex = worked_example(tt, [4, 5], [0, 7])
     assert ex.convention == "keras-reset-before"
     for notation, own in (("pytorch", r"\tanh(in + W_{hn}(r \odot h_{prev}))"),
-                          ("course", r"\tanh(in + W_c(\Gamma_r \odot c^{\langle 4\rangle}))")):
+                          ("course", r"\tanh(\text{input part} + W_c(\Gamma_r \odot "
+                                     r"c^{\langle 4\rangle}))")):
         block = step_latex(ex, 1, notation)
         assert own in block and r"\cdot hn" not in block
         for u in (0, 7):
