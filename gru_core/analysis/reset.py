@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core import CONVENTIONS, TextTrace
+from ..core.lm import head_probs
 from .notation import other_candidate
 
 
@@ -52,7 +53,7 @@ def reset_counterfactual(tt: TextTrace, t: int, layer: int = 0) -> ResetCounterf
     for upper in range(layer + 1, tt.config.num_layers):
         h = conv.step(h, tt.gate("h_prev", upper, 0, t), tt.weights(upper))["h"]
     head = tt.model.module.head
-    probs_no_reset = None if head is None else torch.softmax(head(h), dim=-1)
+    probs_no_reset = None if head is None else head_probs(head, h.reshape(1, -1))[0]
     n_other = other_candidate(tt, layer, steps=slice(t, t + 1))[0]
     return ResetCounterfactual(tt.gate("r", layer, 0, t), tt.gate("n", layer, 0, t), n_no_reset,
                                n_other,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from ..core import CONVENTIONS, Convention, TextTrace, single_layer
+from ..core.lm import head_probs
 from .summary import num
 
 
@@ -112,7 +113,7 @@ def what_if(tt: TextTrace, t: int, unit: int, gate: str, value: float, layer: in
     head = tt.model.module.head
     if head is not None:
         probs = tt.probs[t:end]
-        probs_what_if = torch.softmax(head(out.contiguous()), dim=-1)
+        probs_what_if = head_probs(head, out.contiguous())  # the head's own activation
     return WhatIf(t, unit, layer, gate, actual, value, range(t, end),
                   tt.gate("h", layer, steps=slice(t, end)), h_what_if, probs, probs_what_if)
 

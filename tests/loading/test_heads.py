@@ -147,3 +147,21 @@ def test_the_docs_examples_run(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert out.startswith("sigmoid Conv1D 'conv1d': 101 -> 16")
     assert "'activate'" in out and "tagger 746 torch.Size([4, 746])" in out
+
+
+def test_what_if_and_reset_read_a_one_logit_head_through_its_sigmoid(tmp_path):
+    """The counterfactual views' probabilities go through the head's own activation: a
+    one-logit head is a sigmoid (a softmax over one logit would say 1.0 whatever happened)."""
+    from gru_core import reset_counterfactual, what_if
+
+    torch.manual_seed(2)
+    model = nn.ModuleDict({"emb": nn.Embedding(49, 16), "rnn": nn.GRU(16, 24),
+                           "fc": nn.Linear(24, 1)})
+    torch.save(model.state_dict(), tmp_path / "bin.pt")
+    vocab = [chr(ord("A") + i) for i in range(49)]
+    tt = load_checkpoint(tmp_path / "bin.pt", vocab=vocab, labels=["positive"]).trace("ABCDEFG")
+    actual = float(tt.gate("z", 0, 0, 2)[3])
+    wi = what_if(tt, 2, 3, "z", actual, steps=5)  # the gate set to its own value: nothing moves
+    torch.testing.assert_close(wi.probs_what_if, wi.probs, rtol=0, atol=1e-6)
+    cf = reset_counterfactual(tt, 3)
+    assert cf.probs_no_reset.shape == (1,) and 0 < float(cf.probs_no_reset[0]) < 1
