@@ -228,6 +228,8 @@ def test_payloads_in_the_url_make_nothing_in_chromium(app_url, page, param):
 @pytest.mark.chromium
 def test_hostile_text_on_a_printable_vocabulary_shows_exactly_in_chromium(app_url, page,
                                                                            tmp_path):
+    from playwright.sync_api import expect
+
     text = "\n".join(PAYLOADS.values())
     (tmp_path / "printable.pt").write_bytes(printable_checkpoint())
     page.goto(f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": text, "t": 3}))
@@ -243,7 +245,7 @@ def test_hostile_text_on_a_printable_vocabulary_shows_exactly_in_chromium(app_ur
                      ).click()
     settle(page)
     display = page.locator("[data-testid=stMarkdownContainer] div[style*=pre-wrap]")
-    assert display.count() == 1
+    expect(display).to_have_count(1)  # waits: the upload's trace may still be running
     shown = display.inner_text()  # what the reader sees: the text, exactly
     assert shown == text[:3 + 1 + 160] + "…", (shown, text)  # 160 characters after t
     nothing_made(page)
