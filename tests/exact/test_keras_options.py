@@ -33,6 +33,8 @@ from gru_core import (  # noqa: E402
     recompute,
 )
 
+from .test_keras import Recorder  # noqa: E402  (Keras's own gates, recorded as it runs)
+
 if keras.backend.backend() != "torch":
     pytest.fail("keras was imported with another backend before this module", pytrace=False)
 
@@ -134,27 +136,6 @@ def build(options: dict, one_hot: bool, scale: float, seed: int = 0, dtype=None)
 def keras_input(text: str, one_hot: bool) -> torch.Tensor:
     ids = torch.tensor([[TOKENS.index(c) for c in text]])
     return F.one_hot(ids, V).float() if one_hot else ids
-
-
-class Recorder:
-    """Keeps what Keras's own cell computed: z then r (recurrent_activation), and n."""
-
-    def __init__(self, cell):
-        self.gate, self.squash = [], []
-        gate, squash = cell.recurrent_activation, cell.activation
-        cell.recurrent_activation = lambda x: self._keep(self.gate, gate(x))
-        cell.activation = lambda x: self._keep(self.squash, squash(x))
-
-    @staticmethod
-    def _keep(where, y):
-        where.append(y.detach().clone())
-        return y
-
-    def gates(self, T: int, reverse: bool) -> dict[str, torch.Tensor]:
-        gate = self.gate[-2 * T :]  # the generic loop runs step 0 once more, first
-        out = {"z": torch.cat(gate[0::2]), "r": torch.cat(gate[1::2]),
-               "n": torch.cat(self.squash[-T:])}
-        return {k: v.flip(0) if reverse else v for k, v in out.items()}
 
 
 def keras_run(model, x: torch.Tensor):
