@@ -355,7 +355,8 @@ def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
         dict(type="scatter", x=steps, y=wi.h_what_if[:, u].tolist(),
              name=f"{sym['h']}, unit {u}: with the edit", mode="lines+markers",
              line=dict(color=NEW, dash="dash"), marker=dict(size=5, symbol="x")),
-        dict(type="bar", x=steps, y=wi.drift.tolist(), name="‖Δh‖, every unit (right axis)",
+        dict(type="bar", x=steps, y=wi.drift.tolist(),
+             name=f"‖Δ{sym['state']}‖, every unit (right axis)",
              yaxis="y2", marker=dict(color=KEEP), opacity=0.35),
     ]
     layout = dict(height=340, title=dict(text=f"After the edit at t = {wi.t}"),
@@ -363,7 +364,7 @@ def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
                   yaxis=dict(title=dict(text=sym["h"]), range=[-1.05, 1.05]),
                   yaxis2=dict(overlaying="y", side="right", showgrid=False,
                               range=[0, max(DRIFT_FLOOR, 1.05 * float(wi.drift.max()))],
-                              title=dict(text="‖Δh‖")),
+                              title=dict(text=f"‖Δ{sym['state']}‖")),
                   xaxis=dict(title=dict(text="step (token)"),
                              **_token_ticks(steps, tokens[wi.t : wi.t + len(steps)])))
     return _figure(data, layout)

@@ -10,6 +10,7 @@ from .. import cache, charts
 from ..selection import COURSE_TEXT, Selection
 from ..text import plain
 from ..view import View
+from . import first_step
 
 MAX_JACOBIAN_SPAN = 500  # steps back from t: bounded work on any text
 
@@ -17,7 +18,7 @@ MAX_JACOBIAN_SPAN = 500  # steps back from t: bounded work on any text
 def render(sel: Selection, tt: TextTrace) -> None:
     t, sym = sel.t, sel.sym
     if t == 0:
-        st.info("Pick a step t > 0.")
+        first_step.answer(sel, tt, "gradients")
         return
     since = max(0, t - MAX_JACOBIAN_SPAN)
     norms = cache.gradient_norms(sel.model_key, tt.text, t, sel.layer, since, tt, sel.start)

@@ -20,6 +20,7 @@ from .. import charts
 from ..selection import COURSE_TEXT, Selection, write_url
 from ..text import plain, show_token
 from ..view import View
+from . import first_step
 
 NUMBER_UNIT = 76  # `agreement`'s number unit (the number view ranks it first; tests check it)
 
@@ -27,7 +28,7 @@ NUMBER_UNIT = 76  # `agreement`'s number unit (the number view ranks it first; t
 def render(sel: Selection, tt: TextTrace) -> None:
     t, sym, unit = sel.t, sel.sym, sel.unit
     if t == 0:
-        st.info("Pick a step t > 0 to see what was held since an earlier step.")
+        first_step.answer(sel, tt, "memory")
         return
     _default_span(sel, tt)
     answer = st.empty()  # the first line; the span's slider comes after it

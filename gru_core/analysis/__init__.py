@@ -13,6 +13,7 @@ from .claims import (
     Claim,
     default_span_start,
     exact_claim,
+    first_step_claim,
     gradient_claims,
     held,
     hold_start,
@@ -68,7 +69,8 @@ from .wires import WIRES, step_terms
 
 __all__ = [
     "FROZEN", "HIGH", "LONG_HOLD", "LOW", "MOSTLY", "REWRITTEN", "Claim", "default_span_start",
-    "gradient_claims", "hold_start", "memory_claims", "reset_claims", "saturation_claim",
+    "first_step_claim", "gradient_claims", "hold_start", "memory_claims", "reset_claims",
+    "saturation_claim",
     "span_counts", "state", "SHOWN_HOLDERS", "exact_claim", "held", "hold_starts",
     "number_claim", "saturation_answer", "signed", "span_picture", "exact_counts", "min_z",
     "count_of", "StepSummary", "WhatIf", "sentence", "step_summary", "unit_order",

@@ -282,6 +282,54 @@ def span_counts(table: pd.DataFrame) -> tuple[int, int]:
             int((table.retention < REWRITTEN).sum()))
 
 
+def first_step_claim(trace: Trace, unit: int, layer: int = 0, notation: str = "pytorch",
+                     question: str = "memory") -> Claim:
+    """What the span questions (question: "memory", is the state frozen?, or "gradients")
+    say at t = 0, where there is no earlier step: how step 0 mixed the starting state with the
+    candidate, and a step to ask at instead: the end of the unit's longest run of z above HIGH
+    (the last step when it has none)."""
+    sym = SYMBOLS[notation]
+    z = float(trace.gate("z", layer)[0, unit])
+    h_prev = float(trace.gate("h_prev", layer)[0, unit])
+    n = float(trace.gate("n", layer)[0, unit])
+    h = float(trace.gate("h", layer)[0, unit])
+    zeros = not bool(trace.gate("h_prev", layer)[0].any())
+    T = trace.gate("z", layer).shape[0]
+    length, end = _longest_run(trace.gate("z", layer)[:, unit] > HIGH)
+    goto = end if length else T - 1
+    none = ("no earlier step to hold over" if question == "memory"
+            else "no earlier step for a gradient to reach back to")
+    start = ("the state before it is zero in every unit" if zeros
+             else "the state before it is the one the text starts from")
+    term = lambda v: f"({fmt(v, 3)})" if v < 0 else fmt(v, 3)  # noqa: E731
+    text = (f"At t = 0 there is {none}: the GRU has read one token, and {start}. Unit {unit}'s "
+            f"{sym['h']} = {sym['keep']} + {sym['new']} = {term(z)}·{term(h_prev)} + "
+            f"{term(1 - z)}·{term(n)} = {fmt(h, 3)}. ")
+    if T == 1:
+        text += "This text is one token long: type a longer one to see a span."
+    elif length > 1:
+        text += (f"Its {sym['z']} stays above {HIGH} longest over steps {end - length + 1} to "
+                 f"{end} ({length} steps in a row): step {end} is a good t to ask at.")
+    elif length:
+        text += (f"Its {sym['z']} is above {HIGH} at no two steps in a row, first at step "
+                 f"{end}: a good t to ask at.")
+    else:
+        text += (f"Its {sym['z']} is above {HIGH} at no step of this text; the last step, step "
+                 f"{goto}, looks back over the most steps.")
+    return Claim("first step", text, dict(z=z, h_prev=h_prev, n=n, h=h, zeros=zeros,
+                                           run=length, goto=goto if T > 1 else None))
+
+
+def _longest_run(flags: torch.Tensor) -> tuple[int, int]:
+    """(length, last index) of the longest run of True (the first such run); (0, -1) if none."""
+    best, end, run = 0, -1, 0
+    for i, f in enumerate(flags.tolist()):
+        run = run + 1 if f else 0
+        if run > best:
+            best, end = run, i
+    return best, end
+
+
 # ---- vanishing gradients ---------------------------------------------------------------------
 
 def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | None = None,

@@ -24,6 +24,7 @@ import torch
 
 from ..core import CONVENTIONS, Convention, TextTrace, single_layer
 from ..core.lm import head_probs
+from .notation import SYMBOLS, shown_update
 from .summary import num
 
 
@@ -77,16 +78,16 @@ class WhatIf:
                  quote: Callable[[str], str] = repr) -> str:
         """What the edit did, in one paragraph from the numbers; vocab: the model's tokens,
         written with quote()."""
-        course = notation == "course"
-        name = {"z": "Γu" if course else "z", "r": "Γr" if course else "r"}[self.gate]
-        shown = (lambda v: 1 - v) if course and self.gate == "z" else (lambda v: v)
+        sym = SYMBOLS[notation]
+        name = sym["u"] if self.gate == "z" else sym["r"]
+        shown = (lambda v: shown_update(v, notation)) if self.gate == "z" else (lambda v: v)
         u, last = self.unit, len(self.steps) - 1
         text = (f"Setting {name} of unit {u} at t = {self.t} from {shown(self.actual):.2f} to "
-                f"{shown(self.value):.2f}: its h goes to {num(self.h_what_if[0, u])} instead of "
-                f"{num(self.h[0, u])}")
+                f"{shown(self.value):.2f}: its {sym['h']} goes to {num(self.h_what_if[0, u])} "
+                f"instead of {num(self.h[0, u])}")
         if last:
             text += (f", and {last} steps later the whole state differs by "
-                     f"‖Δh‖ = {float(self.drift[last]):.3f} (unit {u}: "
+                     f"‖Δ{sym['state']}‖ = {float(self.drift[last]):.3f} (unit {u}: "
                      f"{num(self.h_what_if[last, u])} instead of {num(self.h[last, u])})")
         if self.probs is not None:
             was, now = (vocab[int(p[0].argmax())] for p in (self.probs, self.probs_what_if))

@@ -28,6 +28,7 @@ from gru_core import (
     default_span_start,
     exact_claim,
     exact_counts,
+    first_step_claim,
     fmt,
     fractions,
     gradient_claims,
@@ -366,3 +367,30 @@ def test_the_reset_sentence_says_when_the_old_state_is_zero(model):
             nothing = float(cf.change.max()) == 0
             assert ("nothing to scale" in said) == nothing
             assert ("bias alone" in said) == (not nothing)
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_the_first_step_says_how_h_was_mixed_and_where_to_ask(model, notation):
+    """At t = 0: h = z·h_prev + (1 − z)·n from the trace's own numbers, and the suggested step
+    ends the unit's longest run of z above HIGH (recomputed here), or is the last step."""
+    for text in texts(model):
+        tt = model.trace(text)
+        z = tt.gate("z").double().numpy()
+        for unit in (0, z.shape[1] - 1):
+            claim = first_step_claim(tt, unit, 0, notation)
+            ev = claim.evidence
+            assert ev["z"] == pytest.approx(z[0, unit])
+            assert ev["h"] == pytest.approx(ev["z"] * ev["h_prev"] + (1 - ev["z"]) * ev["n"],
+                                            abs=1e-6)
+            assert ev["zeros"] and ev["h_prev"] == 0  # a text read from the zero state
+            runs, best, end = 0, 0, -1
+            for i, above in enumerate(z[:, unit] > HIGH):
+                runs = runs + 1 if above else 0
+                if runs > best:
+                    best, end = runs, i
+            assert ev["run"] == best
+            assert ev["goto"] == (end if best else len(z) - 1)
+            assert f"= {fmt(ev['h'], 3)}." in claim.text
+            assert f"step {ev['goto']}" in claim.text
+            leak = r"\bz\b|h_prev|\bn\b" if notation == "course" else "Γ|c̃|⟨"
+            assert not re.search(leak, claim.text), claim.text

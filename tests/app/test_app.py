@@ -280,6 +280,23 @@ def test_memory_view_retention():
             f"{rewritten} were rewritten (kept less than 1%)") in page
 
 
+@pytest.mark.parametrize("view", ["memory", "gradients"])
+def test_span_views_answer_at_the_first_step_and_offer_a_step(view):
+    """At t = 0 there is no span: the view says how step 0 mixed the state, with the trace's
+    numbers, and its button moves t to the step it suggests."""
+    at = open_app(view=view, ckpt="agreement", text=COURSE, t=0, unit=3)
+    assert not at.exception
+    g = ref.gates("agreement", COURSE)
+    page = texts(at)
+    assert "At t = 0 there is no earlier step" in page
+    assert f"= {g['h'][0, 3].item():.3f}.".replace("-", "−") in page
+    button = next(b for b in at.button if b.label.startswith("Go to step "))
+    goto = int(button.label.removeprefix("Go to step "))
+    button.click().run()
+    assert not at.exception and at.query_params["t"] == str(goto) and goto > 0
+    assert "At t = 0 there is no earlier step" not in texts(at)
+
+
 def test_memory_view_answers_for_the_selected_unit_first():
     """The default link: the number unit holds from where it began holding to t (z above 0.9
     at every step, more than half kept); the page's first line says so, and that its
@@ -477,6 +494,26 @@ def test_what_if_panel_and_forum_post_summary():
     assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to 0.00" in texts(at)
     assert "kept their value" in at.code[0].value  # the summary is in the forum post too
     assert any("“Copied”" in c.value for c in at.caption)  # what copying confirms, and if not
+
+
+def test_what_if_panel_speaks_the_course_notation():
+    """In course mode the what-if sentence, chart legend and axis name Γu, c⟨t⟩ and ‖Δc‖,
+    never z, h or ‖Δh‖."""
+    text, t, unit = "The dogs, which ran past the hill, were tired.", 12, 5
+    at = open_app(ckpt="agreement", text=text, t=t, unit=unit, notation="course")
+    at.session_state["whatif"] = True
+    at.run()
+    assert not at.exception
+    z = ref.gates("agreement", text)["z"][t, unit].item()
+    line = next(m.value for m in at.markdown if m.value.startswith("Setting "))
+    assert line.startswith(f"Setting Γu of unit {unit} at t = {t} from {1 - z:.2f} to 0.00: "
+                           "its c⟨t⟩ goes to")
+    assert "‖Δc‖" in line and not re.search(r"\bh\b|\bz\b|‖Δh‖", line)
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "After the edit" in c.proto.spec)
+    names = " ".join(d.get("name", "") for d in fig["data"])
+    assert "‖Δc‖" in names and "‖Δh‖" not in names and "c⟨t⟩, unit" in names
+    assert fig["layout"]["yaxis2"]["title"]["text"] == "‖Δc‖"
 
 
 @pytest.mark.parametrize("ckpt, contrast", [("agreement", "agreement-rnn"),
