@@ -269,11 +269,13 @@ def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
 
 
 def gate_line(steps, chars, z, name: str, line: float, span, title: str) -> go.Figure:
-    """One unit's gate over the steps, the threshold dashed and the span s..t shaded."""
+    """One unit's gate over the steps, the threshold dashed and the steps span[0]..span[1]
+    shaded (whole steps: from half a step before the first to half after the last)."""
     fig = go.Figure(go.Scatter(x=list(steps), y=z, mode="lines+markers", name=name,
                                line=dict(color=Z), marker=dict(size=5)))
     fig.add_hline(y=line, line=dict(color="gray", dash="dash"))
-    fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
+    fig.add_vrect(x0=span[0] - 0.5, x1=span[1] + 0.5, fillcolor="gold", opacity=0.15,
+                  line_width=0)
     fig.update_layout(height=240, title=title, yaxis=dict(title=name, range=[0, 1.02]),
                       margin=dict(t=40, b=10, l=10, r=10))
     _token_axis(fig, steps, chars)

@@ -12,6 +12,7 @@ from gru_core import (
     default_span_start,
     holders,
     memory_claims,
+    share,
     span_picture,
     state,
 )
@@ -40,9 +41,10 @@ def render(sel: Selection, tt: TextTrace) -> None:
     answer.markdown(lead.text)
     lo, hi = max(0, s - 5), min(tt.T, t + 6)
     z = tt.gate("z", sel.layer, steps=slice(lo, hi))[:, unit].numpy()
-    st.plotly_chart(charts.gate_line(range(lo, hi), tt.tokens[lo:hi], z, sym["z"], HIGH, (s, t),
-                                     f"{sym['z']} of unit {unit}: held where it stays above "
-                                     f"{HIGH} (dashed) at every step of the span"),
+    st.plotly_chart(charts.gate_line(range(lo, hi), tt.tokens[lo:hi], z, sym["z"], HIGH,
+                                     (s + 1, t), f"{sym['z']} of unit {unit}: it held over "
+                                     f"s..t if above {HIGH} (dashed) at every shaded step, "
+                                     f"{s + 1}..{t}"),
                     config=charts.CONFIG, key="ret_z")
     for claim in claims:
         st.markdown(claim.text)
@@ -57,7 +59,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     row = {int(u): (r, m) for u, r, m in zip(df.unit, df.retention, df.min_z, strict=True)}
     shown = [unit, *orange[:2], *low]
     series = {f"unit {u}{' (selected)' if u == unit else ''}: {state(*row[u])}, kept "
-              f"{row[u][0]:.2g}": h[:, u].numpy() for u in shown}
+              f"{share(row[u][0])}": h[:, u].numpy() for u in shown}
     st.plotly_chart(charts.unit_lines(range(lo, hi), tt.tokens[lo:hi], series,
                                       picture.evidence["title"], span=(s, t),
                                       y_title=sym["a=h"]),

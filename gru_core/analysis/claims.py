@@ -23,7 +23,7 @@ import torch
 
 from ..core import Trace
 from .memory import holders, retention_curve
-from .notation import SYMBOLS, count_of, fmt, fmt_e
+from .notation import SYMBOLS, count_of, fmt, fmt_e, fmt_near, pct
 
 HOLDS, REWRITTEN = 0.5, 0.01  # retention: "kept more than half" / "kept less than 1%"
 LOW, HIGH = 0.1, 0.9  # a gate value below LOW or above HIGH is saturated; between, grey
@@ -170,44 +170,46 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
               h_s=float(row.h_s), h_t=float(row.h_t), moved=moved, biggest=big, k_big=k_big,
               after=after, k_low=k_low, z_low=z_low, rewritten=rewritten,
               held_too=others_held, others=n, held=is_held, since=since)
-    rule = f"{z_} above {HIGH} at every step"
+    rule = f"{z_} above {HIGH} at every step after step {s}"  # z_s made h_s: not in the span
+    steps_ = count_of(span, "step")
     if is_held and moved < FROZEN:
         lead = (f"Only where the gate holds: unit {unit} held from step {s} to step {t} "
-                f"({rule}) and its activation {a} stayed within {fmt(moved, 3)} of its value, "
+                f"({steps_}; {rule}) and its activation {a} stayed within "
+                f"{fmt_near(moved, 3)} of its value, "
                 + (f"while {of(not_held)} did not hold, so the state as a whole is not "
                    "frozen." if not_held else
                    f"and so did all {n} other units: over these steps the whole state is "
                    "frozen."))
     elif is_held:
         lead = (f"Not even for a unit that holds: unit {unit} held from step {s} to step {t} "
-                f"({rule}), yet its activation {a} moved by up to {fmt(moved, 3)}, since a held "
-                f"unit still takes a share {n_} of its candidate at each step; {of(not_held)} "
-                "did not hold.")
+                f"({steps_}; {rule}), yet its activation {a} moved by up to "
+                f"{fmt_near(moved, 3)}, since a held unit still takes a share {n_} of its "
+                f"candidate at each step; {of(not_held)} did not hold.")
     else:
         lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
                 f"from step {s} to step {t}, and its activation {a} moved by up to "
-                f"{fmt(moved, 3)}; {of(others_held)} held over these steps.")
+                f"{fmt_near(moved, 3)}; {of(others_held)} held over these steps.")
     claims = [Claim("answer", lead, ev)]
     if is_held:
         claims.append(Claim("unit holds", (
             f"Unit {unit} has held since step {s}{at(s)}: over {count_of(span, 'step')} its "
-            f"{z_} stayed above {HIGH} (lowest {fmt(z_low, 3)}, at step {k_low}) and it kept "
-            f"{row.retention:.1%} of its value along the direct path ({sym['prod_z']} = "
-            f"{fmt(row.retention, 3)}), {sym['h_s']} = {fmt(row.h_s)} → {sym['h_t']} = "
+            f"{z_} stayed above {HIGH} (lowest {fmt_near(z_low, 3)}, at step {k_low}) and it kept "
+            f"{share(row.retention)} of its value along the direct path ({sym['prod_z']} = "
+            f"{fmt_near(row.retention, 3)}), {sym['h_s']} = {fmt(row.h_s)} → {sym['h_t']} = "
             f"{fmt(row.h_t)}."), ev))
         if moved < FROZEN:
             same = ("a⟨t⟩ = c⟨t⟩" if notation == "course"
                     else "h is both its memory and its output: the course's a⟨t⟩ = c⟨t⟩")
             claims.append(Claim("activation frozen", (
                 f"In a GRU the activation is the state ({same}), so this unit's activation "
-                f"{a} is frozen over the span too: it stayed within {fmt(moved, 3)} of its "
+                f"{a} is frozen over the span too: it stayed within {fmt_near(moved, 3)} of its "
                 f"value at step {s}."), ev))
         else:
             claims.append(Claim("activation moved", (
-                f"Its activation {a} is not frozen, though: it moved by up to {fmt(moved, 3)} "
-                f"from its value at step {s}. Its largest change in one step, {fmt(big, 3)}, "
+                f"Its activation {a} is not frozen, though: it moved by up to {fmt_near(moved, 3)} "
+                f"from its value at step {s}. Its largest change in one step, {fmt_near(big, 3)}, "
                 f"came at step {k_big}{at(k_big)}; from there to step {t} it stayed within "
-                f"{fmt(after, 3)}."), ev))
+                f"{fmt_near(after, 3)}."), ev))
     else:
         holding = _holding_units(trace, t, layer, exclude=unit)
         names = ", ".join(f"unit {u} (since step {since_u}, kept {share(r)})"
@@ -231,7 +233,8 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
 
 def _why_not(ev: dict, z_: str) -> str:
     if ev["z_low"] <= HIGH:
-        return f"its {z_} fell to {fmt(ev['z_low'], 3)} at step {ev['k_low']}, not above {HIGH}"
+        return (f"its {z_} fell to {fmt_near(ev['z_low'], 3)} at step {ev['k_low']}, not above "
+                f"{HIGH}")
     return (f"its {z_} stayed above {HIGH}, but over these steps it kept only "
             f"{share(ev['retention'])} of its value, not more than half")
 
@@ -261,8 +264,9 @@ def span_picture(df: pd.DataFrame, unit: int, sym: dict[str, str]) -> Claim:
 
 
 def share(r: float) -> str:
-    """A retention as a share: 99.6%, 0.3%, or 2.1e−05 when it rounds to nothing."""
-    return f"{r:.1%}" if r >= 0.001 else fmt_e(r)
+    """A retention as a share: 99.6%, 99.96% (never 100.0% of less), 0.3%, or 2.1e−05 when
+    it rounds to nothing."""
+    return pct(r) if r >= 0.001 else fmt_e(r)
 
 
 def _holding_units(trace: Trace, t: int, layer: int, exclude: int) -> list[tuple[int, int, float]]:
@@ -347,21 +351,27 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
     hold = max((d for d in range(span + 1) if at(z_max, d) > HOLDS), default=0)
     long = hold >= min(LONG_HOLD, span)
     shrinks = norms[0] < norms[-1]
+    ahead = sum(at(norms, d) > at(rnn, d) for d in far) if rnn is not None else None
     if long:
         lead = (f"By keeping a direct path open: where {z} stays near 1, {hs} reaches {ht} "
                 f"multiplied only by {prod}, and on this text the best unit keeps more than "
-                f"half of its value that way for up to {hold} steps back.")
+                f"half of its value that way for up to {hold} steps back")
+        lead += ({0: f"; over all paths, though, this GRU's gradient is smaller than that "
+                     f"of {rnn_name} at every distance compared",
+                  len(far): f", and over all paths this GRU's gradient is larger than that of "
+                            f"{rnn_name} at every distance compared"}.get(ahead, "")
+                 + ".")
     else:
         lead = (f"On this text it hardly does: along the direct path {hs} reaches {ht} "
                 f"multiplied only by {prod}, but no unit keeps more than half of its value that "
                 f"way beyond {hold} steps back ({z} is not near 1 for long in a row).")
-    claims = [Claim("answer", lead, dict(hold=hold, span=span, long=long)), Claim("jacobian", (
+    claims = [Claim("answer", lead, dict(hold=hold, span=span, long=long, ahead=ahead)),
+              Claim("jacobian", (
         f"Top panel: over {span} steps back from t, the GRU's {jac} (every path) goes from "
         f"{fmt(norms[-1], 2)} at s = t, where ∂{ht}/∂{hs} is the identity and its norm is "
         f"√H = √{H}, to {fmt_e(norms[0], 2)} ({listed(norms)} steps back)."),
         dict(first=norms[-1], last=norms[0], H=H, at={d: at(norms, d) for d in far}))]
     if rnn is not None:
-        ahead = sum(at(norms, d) > at(rnn, d) for d in far)
         if len(far) == 1:
             verdict = (f"{'more' if ahead else 'less'} than the plain RNN at {far[0]} steps "
                        "back")
@@ -385,8 +395,8 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
     if long:
         claims.append(Claim("gate keeps a path open", (
             f"That is the update gate's part: where {z} stays near 1 each step multiplies by "
-            f"nearly 1, so along that path a unit's {sym['h']} and its gradient keep more than "
-            f"half of their size over {hold} steps"
+            f"nearly 1, so along that path more than half of {hs}, and of the gradient back to "
+            f"it, gets through over {hold} steps"
             + (", even while the Jacobian over all paths shrinks." if shrinks else ".")),
             dict(hold=hold, shrinks=shrinks)))
     else:

@@ -89,6 +89,24 @@ def fmt(v: float, digits: int = 4) -> str:
     return s.replace("-", "−")
 
 
+def fmt_near(v: float, digits: int = 3) -> str:
+    """fmt() with as many more digits as it takes (up to 8) not to print a number that is not
+    0 or ±1 as one: z = 0.99966 is "0.9997", never "1.000" beside a table saying 0.9997."""
+    v = float(v)
+    while digits < 8 and abs(float(f"{v:.{digits}f}")) in (0.0, 1.0) and abs(v) not in (0.0, 1.0):
+        digits += 1
+    return fmt(v, digits)
+
+
+def pct(v: float, digits: int = 1) -> str:
+    """A share in percent, with more digits where rounding would say 0% or 100% of a share that
+    is neither: 99.96%, not 100.0%."""
+    v = float(v)
+    while digits < 6 and float(f"{v * 100:.{digits}f}") in (0.0, 100.0) and v not in (0.0, 1.0):
+        digits += 1
+    return f"{v:.{digits}%}"
+
+
 def tex_num(v: float, digits: int = 4) -> str:
     """fmt() inside LaTeX, where "-" is set as the minus sign."""
     return fmt(v, digits).replace("−", "-")

@@ -265,6 +265,10 @@ def test_gradient_claims_agree_with_their_curves(with_rnn):
                     if 0 < ahead < n:
                         assert f"at {ahead} of these {n} distances, less at {n - ahead}" in said
                 assert "as in a plain RNN" not in text
+                lead = claims[0].text  # the answer does not hide what the top panel shows
+                if hold >= min(LONG_HOLD, span):
+                    assert ("smaller than" in lead) == (ahead == 0)
+                    assert ("larger than" in lead) == (ahead == len(ev["gru"]))
 
 
 def test_gradient_claims_on_a_trace(model):
@@ -394,3 +398,12 @@ def test_the_first_step_says_how_h_was_mixed_and_where_to_ask(model, notation):
             assert f"step {ev['goto']}" in claim.text
             leak = r"\bz\b|h_prev|\bn\b" if notation == "course" else "Γ|c̃|⟨"
             assert not re.search(leak, claim.text), claim.text
+
+
+def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():
+    from gru_core import fmt_near, pct
+    assert fmt_near(0.99966) == "0.9997" and fmt_near(0.00033) == "0.0003"
+    assert fmt_near(-0.99999) == "−0.99999" and fmt_near(1.0) == "1.000"
+    assert fmt_near(0.0) == "0.000" and fmt_near(0.5) == "0.500"
+    assert pct(0.9996) == "99.96%" and pct(1.0) == "100.0%" and pct(0.0004) == "0.04%"
+    assert pct(0.5) == "50.0%"

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from dashboard.text import plain
+from gru_core import fmt_near, pct
 
 from .. import reference as ref
 from ..conftest import ROOT, open_app
@@ -276,7 +277,7 @@ def test_memory_view_retention():
     rewritten = sum(int(ret[u] < 0.01) for u in others)
     page = texts(at)
     assert (f"Over the same steps {held or 'none'} of the other {len(others)} units held (z "
-            "above 0.9 at every step, more than 50% kept) and "
+            f"above 0.9 at every step after step {s}, more than 50% kept) and "
             f"{rewritten} were rewritten (kept less than 1%)") in page
 
 
@@ -316,11 +317,16 @@ def test_memory_view_answers_for_the_selected_unit_first():
     page = [m.value for m in at.markdown if not m.value.startswith("<div")]
     moved = (h[s : t + 1, unit] - h[s, unit]).abs().max().item()
     assert page[0].startswith("Only where the gate holds: ") and moved < 0.05
-    assert f"unit {unit} held from step {s} to step {t} (z above 0.9 at every step)" in page[0]
-    assert f"stayed within {moved:.3f}" in page[0]
+    assert (f"unit {unit} held from step {s} to step {t} ({t - s} steps; z above 0.9 at every "
+            f"step after step {s})") in page[0]
+    assert f"stayed within {fmt_near(moved)}" in page[0]
     kept = z[s + 1 : t + 1, unit].prod().item()
     assert page[1].startswith(f"Unit {unit} has held since step {s}")
-    assert f"it kept {kept:.1%}" in page[1]
+    assert f"it kept {pct(kept)}" in page[1]
+    zs = json.loads(next(c.proto.spec for c in at.get("plotly_chart") if "held over" in
+                         c.proto.spec))["layout"]["shapes"]
+    shade = next(x for x in zs if x["type"] == "rect")  # the steps the rule reads: s+1..t
+    assert (shade["x0"], shade["x1"]) == (s + 0.5, t + 0.5)
     assert "frozen over the span too" in page[2] and "a⟨t⟩ = c⟨t⟩" in page[2]
     # the bars' caption counts the orange bars it draws: units that held by the same rule
     ret = z[s + 1 : t + 1].prod(0)
