@@ -115,14 +115,16 @@ def comparison(c: StepCard) -> str:
     """The other formula's candidate, as a labelled comparison, never as this model's value."""
     if not c.reset_after:
         return (f"For comparison: PyTorch's formula, which resets after the product "
-                f"(n = tanh(in + r ⊙ (W_hn·h_prev + b_hn))), would give n = {f4(c.n_other)} "
+                f"(n = tanh(in + r ⊙ (W_hn·h_prev + b_hn))), would give n_PyTorch = "
+                f"{f4(c.n_other)} "
                 f"with these weights; this model computes the lecture's "
                 f"n = tanh(in + W_hn·(r ⊙ h_prev)) = {f4(c.terms['n'])}, and its new state "
                 f"h = {f4(c.terms['h'])}.")
     return (f"For comparison: the lecture's formula, which resets before the product "
-            f"(c̃ = tanh(W_c[Γr ⊙ c⟨t−1⟩, x⟨t⟩] + b_c)), would give c̃ = "
-            f"{f4(c.course['c̃ (lecture)'])} with these weights; this model computes c̃ = n = "
-            f"{f4(c.course['c̃'])}, and its new state c⟨t⟩ = a⟨t⟩ = h = {f4(c.course['c⟨t⟩'])}.")
+            f"(c̃_lecture = tanh(W_c[Γr ⊙ c⟨t−1⟩, x⟨t⟩] + b_c)), would give c̃_lecture = "
+            f"{f4(c.course['c̃ (lecture)'])} with these weights; this model computes c̃ = "
+            f"{f4(c.course['c̃'])} (PyTorch's n), and its new state c⟨t⟩ = a⟨t⟩ = "
+            f"{f4(c.course['c⟨t⟩'])}.")
 
 
 def differences(c: StepCard) -> str:
@@ -150,7 +152,7 @@ def comparison_pytorch_short(c: StepCard) -> str:
     if ours == theirs:  # at t = 0 from zeros, or where Γr's place makes no visible difference
         return (f"PyTorch's formula, Γr ⊙ (W_hn·c⟨t−1⟩ + b_hn), gives the same c̃ = {ours} "
                 "here: where the reset acts makes no difference at this step.")
-    return (f"PyTorch's formula, Γr ⊙ (W_hn·c⟨t−1⟩ + b_hn), would give c̃ = {theirs} "
+    return (f"PyTorch's formula, Γr ⊙ (W_hn·c⟨t−1⟩ + b_hn), would give c̃_PyTorch = {theirs} "
             f"with these weights, not this model's c̃ = {ours}.")
 
 
@@ -177,7 +179,7 @@ def forum_post(c: StepCard, model: str, text: str, url: str, notation: str,
         "$$",
         "",
         f"Kept from the old state {S['keep']} = {f4(T['keep'])}, taken from the candidate "
-        f"{S['new']} = {f4(T['new'])}. {own_name(c)}'s own h = {f4(T['h_gru'])} "
+        f"{S['new']} = {f4(T['new'])}. {own_name(c)}'s own output = {f4(T['h_gru'])} "
         f"(difference {'0, bit for bit' if T['h_diff'] == 0 else fmt_e(T['h_diff'])}).",
         "",
         f"Whose numbers: {c.framework}.",

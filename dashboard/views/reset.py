@@ -29,8 +29,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
     st.markdown(claims[0].text)
     top = cf.most_changed(TOP)
     before = not CONVENTIONS[tt.convention].reset_after  # the model computes the lecture's
-    other = ("PyTorch's n (reset after the product)" if before
-             else "the lecture's c̃ (reset before the product)")
+    other = (f"PyTorch's candidate, {sym['n']}_PyTorch (reset after the product)" if before
+             else f"the lecture's candidate, {sym['n']}_lecture (reset before the product)")
     series = {f"{sym['n']} with this model's {sym['r']}": cf.n[top].numpy(),
               f"{sym['n']} with {sym['r']} = 1 (no reset)": cf.n_no_reset[top].numpy(),
               f"for comparison: {other}": cf.n_other[top].numpy()}

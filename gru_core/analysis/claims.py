@@ -421,7 +421,7 @@ def _zero_state(cf, biggest: float, sym: dict[str, str]) -> str:
     if biggest == 0:
         return f" (here {sym['h_prev']} is zero in every unit, so it has nothing to scale)."
     return (f" (here {sym['h_prev']} is zero in every unit, so what it scales is the old "
-            "state's bias alone, b_hn).")
+            f"state's bias alone, {sym['b_hn']}).")
 
 
 def reset_claims(cf, t: int, token: str, sym: dict[str, str],
@@ -447,10 +447,9 @@ def reset_claims(cf, t: int, token: str, sym: dict[str, str],
         f"up to {fmt(biggest, 3)} (unit {unit}; {fmt(mean, 3)} on average over units) compared "
         f"with no reset ({r} = 1){pred}."), ev),
         Claim("reset changes the candidate", (
-            f"Removing the reset gate ({r} = 1) would move the candidate {n} by up to "
-            f"**{fmt(biggest, 3)}** (unit {unit}; mean over units {fmt(mean, 3)}): the reset "
-            "gate decides how much of the old state enters the candidate"
-            + _zero_state(cf, biggest, sym)),
+            f"The reset gate decides how much of the old state enters the candidate: below, "
+            f"each unit's {n} as this model computes it and with {r} = 1 (no reset), for the "
+            f"units where the two differ most" + _zero_state(cf, biggest, sym)),
             ev)]
     if pred:
         same = top == top_q

@@ -42,13 +42,14 @@ SYMBOLS = {
                 "a": "h", "keep": "z·h_prev", "new": "(1−z)·n", "h_t": "h_t", "h_s": "h_s",
                 "x": "x_t", "in": "W_in·x_t + b_in", "hn": "W_hn·h_prev + b_hn",
                 "hn_r": "W_hn·(r ⊙ h_prev)", "r_hn": "r ⊙ hn", "r_h_prev": "r ⊙ h_prev",
-                "prod_z": "∏z", "jacobian": "‖∂h_t/∂h_s‖", "a=h": "h", "state": "h"},
+                "prod_z": "∏z", "jacobian": "‖∂h_t/∂h_s‖", "a=h": "h", "state": "h",
+                "b_hn": "b_hn"},
     "course": {"r": "Γr", "z": "1−Γu", "u": "Γu", "n": "c̃", "h": "c⟨t⟩", "h_prev": "c⟨t−1⟩",
                "a": "a⟨t⟩", "keep": "(1−Γu)·c⟨t−1⟩", "new": "Γu·c̃", "h_t": "c⟨t⟩",
                "h_s": "c⟨s⟩", "x": "x⟨t⟩", "in": "input part", "hn": "hidden part",
                "hn_r": "hidden part", "r_hn": "Γr ⊙ hidden part", "r_h_prev": "Γr ⊙ c⟨t−1⟩",
                "prod_z": "∏(1−Γu)", "jacobian": "‖∂c⟨t⟩/∂c⟨s⟩‖", "a=h": "a⟨t⟩ = c⟨t⟩",
-               "state": "c"},
+               "state": "c", "b_hn": "the hidden part's bias"},
 }
 
 # What each part is called, where a learner looks for it (the card, the legends).

@@ -17,7 +17,7 @@ import torch
 
 from ..core import Trace
 from .claims import HIGH, LOW
-from .notation import SYMBOLS, fmt, shown_update
+from .notation import SYMBOLS, fmt, fmt_near, pct, shown_update
 
 KEEP, TAKE = HIGH, LOW  # z saturated near 1: kept; near 0: took the candidate
 
@@ -67,10 +67,10 @@ def step_summary(trace: Trace, t: int, layer: int = 0, direction: int = 0, top: 
 def sentence(row, notation: str = "pytorch") -> str:
     """'unit 9: z = 0.00, so h takes the candidate: 0.19 → −0.12', from one unit's numbers."""
     h, h_prev, n, u = (SYMBOLS[notation][k] for k in ("h", "h_prev", "n", "u"))
-    gate = f"{u} = {fmt(shown_update(row.z, notation), 2)}"
+    gate = f"{u} = {fmt_near(shown_update(row.z, notation), 2)}"
     move = f"{num(row.h_prev)} → {num(row.h)}"
     if row.z > KEEP:
-        what = f"{h} keeps {h_prev}: {move}"
+        what = f"{h} keeps {pct(row.z)} of {h_prev}: {move}"
     elif row.z < TAKE:
         what = f"{h} takes the candidate {n} = {num(row.n)}: {move}"
     else:

@@ -86,13 +86,15 @@ class WhatIf:
                 f"{shown(self.value):.2f}: its {sym['h']} goes to {num(self.h_what_if[0, u])} "
                 f"instead of {num(self.h[0, u])}")
         if last:
-            text += (f", and {last} steps later the whole state differs by "
-                     f"‖Δ{sym['state']}‖ = {float(self.drift[last]):.3f} (unit {u}: "
+            text += (f", and at t = {self.t + last}, the last step drawn, the whole state "
+                     f"differs by ‖Δ{sym['state']}‖ = {float(self.drift[last]):.3f} (the length "
+                     f"of the difference of the two state vectors; unit {u}: "
                      f"{num(self.h_what_if[last, u])} instead of {num(self.h[last, u])})")
         if self.probs is not None:
             was, now = (vocab[int(p[0].argmax())] for p in (self.probs, self.probs_what_if))
-            text += (f". The likeliest next token stays {quote(now)}" if was == now else
-                     f". The likeliest next token becomes {quote(now)} (was {quote(was)})")
+            after = f"The likeliest next token after t = {self.t}"
+            text += (f". {after} stays {quote(now)}" if was == now else
+                     f". {after} becomes {quote(now)} (was {quote(was)})")
         return text + "."
 
 

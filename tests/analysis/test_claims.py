@@ -338,10 +338,10 @@ def test_reset_claim_and_the_card_in_both_notations(model):
             tail = post.split("$$")[-1].split("[Open")[0]
             assert comp in post and not re.search(r"(?<!\w)-\d", tail)  # numbers print −, not -
             if card.reset_after:
-                assert "would give c̃ = " in comp and "this model computes c̃ = n = " in comp
+                assert "would give c̃_lecture = " in comp and "this model computes c̃ = " in comp
                 assert f"{abs(card.course['c̃ (lecture)']):.4f}" in comp
             else:  # the lecture's formula is this model's own; PyTorch's is the comparison
-                assert "would give n = " in comp and "computes the lecture's n = " in comp
+                assert "would give n_PyTorch = " in comp and "computes the lecture's n = " in comp
                 assert f"{abs(card.n_other):.4f}" in comp
 
 

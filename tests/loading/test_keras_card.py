@@ -159,14 +159,14 @@ def test_reset_before_card_is_the_lecture_formula_with_keras_numbers(arch, tmp_p
 
         comp = comparison(card)  # the mirror: PyTorch's formula is the comparison
         assert comp.startswith("For comparison: PyTorch's formula, which resets after")
-        assert f"would give n = {card.n_other:.4f}".replace("-", "−") in comp
+        assert f"would give n_PyTorch = {card.n_other:.4f}".replace("-", "−") in comp
         assert f"= {T['n']:.4f}".replace("-", "−") in comp
         post_torch = forum_post(card, "m", tt.text, "http://x", "pytorch")
         post_course = forum_post(card, "m", tt.text, "http://x", "course")
         assert comp in post_torch and comp not in post_course
         for post in (post_torch, post_course):
             assert f"Whose numbers: {card.framework}." in post
-            assert "Keras's own h" in post and "difference 0, bit for bit" in post
+            assert "Keras's own output" in post and "difference 0, bit for bit" in post
         diff = differences(card)
         assert "computes the lecture's GRU" in diff and "applies Γr after" not in diff
 
