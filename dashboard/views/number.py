@@ -64,4 +64,4 @@ def render(sel: Selection, tt: TextTrace) -> None:
 
 VIEW = View("number", "Number units", "Does a unit keep singular/plural across the clause?",
             render, link=dict(ckpt="agreement", text=COURSE_TEXT,
-                              t=COURSE_TEXT.index(", were") + 2))
+                              t=COURSE_TEXT.index(", were") + 2), uses_t=False)

@@ -373,6 +373,7 @@ def test_reset_view_counterfactual():
 def test_number_view_were_minus_was():
     at = open_app(view="number", ckpt="agreement", text=COURSE)
     assert not at.exception
+    assert not [s for s in at.slider if s.label.startswith("Timestep")]  # t plays no part
     metrics = [m for m in at.metric if "P(were)" in m.label]
     assert len(metrics) == 2
     for m, text in zip(metrics, ("The cat, which already ate the fish, w",
