@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from .checkpoint import Checkpoint
-from .keras_layers import Conv1D, Pool1D, conv_length
-from .lm import TextTrace, head_probs, initial_state
+from .keras_layers import Conv1D, Masking, Pool1D, conv_length
+from .lm import TextTrace, head_probs, initial_state, padded
 from .trace import Trace, recompute
 
 MAX_FRAMES = 100_000
@@ -107,11 +107,26 @@ def trace_features(model: FeatureCheckpoint, x: np.ndarray | torch.Tensor,
     module = model.module
     if frames(module.front, x.shape[0]) < 1:
         raise ValueError(f"{x.shape[0]} frames are fewer than the layers before the GRU need")
-    seq = module.front(x.unsqueeze(0))[0]  # (T', C), as Keras's layers leave it
-    trace = recompute(module.gru, seq, h0)
-    probs = None if module.head is None else head_probs(module.head, trace.output.contiguous())
-    T = trace.T
+    seq, keep = front(module.front, x.unsqueeze(0))  # (T', C), as Keras's layers leave it
+    mask = getattr(module, "mask", None)  # a Masking layer's, where it reaches the GRUs
+    T = seq.shape[0] if mask is None else mask.steps(keep)
+    trace = recompute(module.gru, seq[:T], h0)
+    probs = None
+    if module.head is not None:
+        probs = head_probs(module.head, padded(trace.output, seq.shape[0]))[:T]
     return FeatureTrace(**{f.name: getattr(trace, f.name) for f in fields(Trace)}, model=model,
                         text=f"{x.shape[0]} frames × {x.shape[1]} features",
                         tokens=[str(t) for t in range(T)], probs=probs, h0=h0,
-                        h0_source=h0_source, x=x, spans=spans(module.front, x.shape[0], T))
+                        h0_source=h0_source, x=x, spans=spans(module.front, x.shape[0], T),
+                        padding=seq.shape[0] - T)
+
+
+def front(layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """x: (1, T, F) through the layers before the GRU -> ((T', C), the last Masking layer's
+    mask (T',), or None)."""
+    keep = None
+    for layer in layers.layers:
+        if isinstance(layer, Masking):
+            keep = layer.keep(x)[0]
+        x = layer(x)
+    return x[0], keep
