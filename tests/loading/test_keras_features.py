@@ -160,3 +160,38 @@ def test_the_shipped_trigger_word_model_steps_a_wav_and_a_npy():
     model = keras.saving.load_model(f"{stem}.keras")
     assert torch.equal(tt.probs, model(x[None]).detach()[0])
     assert tt.probs.max() > 0.5 and tt.top_next(int(tt.probs.argmax()), 1)[0][0] == "activate"
+
+
+def test_what_if_and_reset_run_the_layers_between_the_grus(tmp_path):
+    """The counterfactuals run the layers above an edit through the BatchNormalization between
+    the GRUs, as Keras does: an edit that changes nothing moves nothing, and the reset's
+    prediction is Keras's own layers applied to the changed h."""
+    from gru_core import reset_counterfactual, what_if
+
+    model, x = fitted(trigger_word(80, 9, 12, 16), 80, 9, seed=1)
+    rng = np.random.default_rng(3)
+    for bn in (la for la in model.layers if isinstance(la, L.BatchNormalization)):
+        C = bn.moving_mean.shape[0]  # statistics far from (0, 1), so that skipping them shows
+        bn.moving_mean.assign(rng.normal(size=C).astype("float32") * 0.5)
+        bn.moving_variance.assign(rng.uniform(0.2, 3.0, size=C).astype("float32"))
+    model.save(tmp_path / "tw.keras")
+    tt = load_checkpoint(tmp_path / "tw.keras").trace(x)
+    t, unit = 5, 3
+    for gate in ("z", "r"):
+        wi = what_if(tt, t, unit, gate, float(tt.gate(gate, 0, 0, t)[unit]), layer=0, steps=8)
+        torch.testing.assert_close(wi.probs_what_if, wi.probs, rtol=0, atol=1e-6)
+    cf = reset_counterfactual(tt, t, layer=0)
+    gru1, gru2 = (la for la in model.layers if isinstance(la, L.GRU))
+    bn2, bn3 = [la for la in model.layers if isinstance(la, L.BatchNormalization)][1:]
+    dense = model.layers[-1]
+    h0 = tt.gate("h_prev", 0, 0, t)[None]
+    z = tt.gate("z", 0, 0, t)[None]
+    n_no_reset = cf.n_no_reset[None]
+    h = z * h0 + (1 - z) * n_no_reset  # layer 0's h with r = 1, Keras's update
+    x1 = bn2(h[None], training=False)[0]
+    h1 = gru2.cell(x1, [tt.gate("h_prev", 1, 0, t)[None]], training=False)[0]
+    want = dense(bn3(h1[None], training=False)).detach()[0, 0]
+    torch.testing.assert_close(cf.probs_no_reset, want, rtol=0, atol=1e-6)
+    skipped = dense(bn3(gru2.cell(h, [tt.gate("h_prev", 1, 0, t)[None]])[0][None],
+                        training=False)).detach()[0, 0]
+    assert (skipped - want).abs().max() > 1e-3  # the BatchNormalization does matter here
