@@ -29,10 +29,15 @@ SOURCES = {"sample": "the shipped sample (a clip that holds the keyword)",
 
 @dataclass(frozen=True)
 class Input:
-    key: str  # names the input in the trace cache: "sample", or the file's digest
+    key: str  # names the input in the trace cache: "sample", or "npy:" / "wav:" and the digest
     load: Callable[[], np.ndarray]  # (T, F), what the model reads
     audio: bool  # frames 10 ms apart: the page also says seconds
     label: str  # what the page says it is (ours, file names through text.plain)
+
+    @property
+    def source(self) -> str:
+        """sample, npy or wav: what the page's link carries (selection.INPUTS)."""
+        return self.key.partition(":")[0]
 
 
 def pick_input(ck: FeatureCheckpoint, model_key: str) -> Input:
@@ -64,6 +69,9 @@ def pick_input(ck: FeatureCheckpoint, model_key: str) -> Input:
     except ValueError as e:
         st.error(f"This file cannot be used: {plain(e, 300)}")
         st.stop()
+    if sample is not None:
+        st.caption("A link to this page opens the shipped sample: a link cannot carry an "
+                   "uploaded file.")
     digest = hashlib.sha256(data).hexdigest()
     return Input(f"{source}:{digest}", lambda: x, source == "wav",
                  "the uploaded " + plain(file_label(file.name).removeprefix("upload ")))

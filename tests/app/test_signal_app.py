@@ -239,3 +239,24 @@ def test_reset_and_what_if_on_trigger_word_say_why_and_compute_nothing_skipped()
         assert "P(activate) at every step" in titles
         assert not any("reset" in k.lower() or "what if" in k.lower() for k in titles)
         assert not [t for t in at.toggle if t.key == "whatif"]
+
+
+def test_the_link_keeps_the_input_and_says_an_upload_opens_the_sample(tt):
+    at = open_app(ckpt="trigger-word", t=30)
+    assert at.query_params["input"] == "sample"
+    x = np.load(f"{CK}.sample.npy")[:120]
+    upload(at, "npy", "mine.npy", npy(x))
+    assert not at.exception and not at.error
+    assert at.query_params["input"] == "npy"
+    assert any("link to this page opens the shipped sample" in c.value for c in at.caption)
+    for source in ("npy", "wav"):  # the link of an upload: the sample, and the page says why
+        again = open_app(ckpt="trigger-word", input=source, t=30)
+        assert not again.exception and not again.error
+        assert any(f"uploaded .{source} file, which a link cannot carry" in w.value
+                   for w in again.warning)
+        assert again.radio(key="input").value == "sample"
+        y = np.array(head_chart(again)["data"][0]["y"], dtype=np.float32)
+        assert np.array_equal(y, tt.probs[:, 0].numpy())
+    bad = open_app(ckpt="trigger-word", input="<b>x</b>")
+    assert any("Unknown input ` <b>x</b> `" in w.value for w in bad.warning)
+    assert bad.radio(key="input").value == "sample"
