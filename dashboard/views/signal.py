@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from gru_core import NAMES, SYMBOLS, FeatureCheckpoint, FeatureTrace, step_terms
-from gru_core.core import feature_input
+from gru_core.core import audio, feature_input
 
 from .. import cache, catalogue, charts
 from ..selection import Selection
@@ -79,7 +79,7 @@ def pick_input(ck: FeatureCheckpoint, model_key: str) -> Input:
 
 def trace(sel: Selection, given: Input) -> FeatureTrace:
     try:
-        return cache.feature_trace(sel.model_key, sel.model, given.key, given.load)
+        return cache.feature_trace(sel.model_key, sel.model, given.key, given.load, given.audio)
     except (cache.TooLarge, cache.Busy) as e:
         st.error(f"{str(e).capitalize()}.")
         st.stop()
@@ -96,7 +96,7 @@ def render(sel: Selection, tt: FeatureTrace, given: Input) -> None:
         said += f", {s0:.2f}–{s1:.2f} s of the clip"
     st.markdown(f"Input: {given.label}, {tt.x.shape[0]} frames × {tt.x.shape[1]} features. "
                 f"{said}.")
-    per_frame = feature_input.frame_seconds(1) if given.audio else None
+    per_frame = audio.frame_seconds(1) if given.audio else None
     st.plotly_chart(charts.input_picture(tt.x.numpy(), (start, end), "The input, step t's "
                                          "frames marked", per_frame), key="signal_input")
     if tt.probs is not None:

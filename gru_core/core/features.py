@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from .audio import clip_seconds
 from .checkpoint import Checkpoint
 from .keras_layers import Conv1D, Masking, Pool1D, conv_length
 from .lm import TextTrace, head_probs, initial_state, padded
@@ -25,9 +26,20 @@ class FeatureTrace(TextTrace):
 
     x: torch.Tensor = field(kw_only=True, repr=False)
     spans: list[tuple[int, int]] = field(kw_only=True, repr=False)
+    audio: bool = field(default=False, kw_only=True)  # x is a clip's spectrogram (audio.py)
 
     def span(self, t: int) -> tuple[int, int]:
         return self.spans[t]
+
+    def step_label(self, t: int) -> str:
+        """What GRU step t reads, as a token is named for text: "frame 17", or "frames 68–82"
+        through a Conv1D, with the clip's seconds for audio ("frame 17 (0.17–0.20 s)")."""
+        start, end = self.spans[t]
+        said = f"frame {start}" if end - start == 1 else f"frames {start}–{end - 1}"
+        if not self.audio:
+            return said
+        s0, s1 = clip_seconds(start, end)
+        return f"{said} ({s0:.2f}–{s1:.2f} s)"
 
     def nbytes(self) -> int:
         return super().nbytes() + self.x.nbytes
@@ -47,8 +59,9 @@ class FeatureCheckpoint(Checkpoint):
             return self.module.front(x.unsqueeze(0))[0]
 
     def trace(self, x: np.ndarray | torch.Tensor, h0: torch.Tensor | TextTrace | None = None,
-              h0_source: str | None = None) -> FeatureTrace:
-        return trace_features(self, x, h0, h0_source)
+              h0_source: str | None = None, audio: bool = False) -> FeatureTrace:
+        """audio: x is a clip's spectrogram (audio.py), so steps also say their seconds."""
+        return trace_features(self, x, h0, h0_source, audio)
 
 
 def check_features(x: object, F: int) -> torch.Tensor:
@@ -100,7 +113,7 @@ def spans(front, T_in: int, T: int) -> list[tuple[int, int]]:
 @torch.no_grad()
 def trace_features(model: FeatureCheckpoint, x: np.ndarray | torch.Tensor,
                    h0: torch.Tensor | TextTrace | None = None,
-                   h0_source: str | None = None) -> FeatureTrace:
+                   h0_source: str | None = None, audio: bool = False) -> FeatureTrace:
     """x (T, F) -> the front layers, every GRU step (Keras's run), the head at each step."""
     x = check_features(x, model.features)
     h0, h0_source = initial_state(model, h0, h0_source)
@@ -118,7 +131,7 @@ def trace_features(model: FeatureCheckpoint, x: np.ndarray | torch.Tensor,
                         text=f"{x.shape[0]} frames × {x.shape[1]} features",
                         tokens=[str(t) for t in range(T)], probs=probs, h0=h0,
                         h0_source=h0_source, x=x, spans=spans(module.front, x.shape[0], T),
-                        padding=seq.shape[0] - T)
+                        padding=seq.shape[0] - T, audio=audio)
 
 
 def front(layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

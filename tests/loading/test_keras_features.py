@@ -195,3 +195,27 @@ def test_what_if_and_reset_run_the_layers_between_the_grus(tmp_path):
     skipped = dense(bn3(gru2.cell(h, [tt.gate("h_prev", 1, 0, t)[None]])[0][None],
                         training=False)).detach()[0, 0]
     assert (skipped - want).abs().max() > 1e-3  # the BatchNormalization does matter here
+
+
+def test_the_step_card_reads_a_feature_trace_in_frames_and_seconds():
+    from dashboard.export import pytorch_latex
+    from gru_core import step_card
+    from gru_core.core import feature_input
+
+    from ..conftest import ROOT
+
+    ck = load_checkpoint(ROOT / "checkpoints/trigger-word.keras", labels=["activate"])
+    x = np.load(ROOT / "checkpoints/trigger-word.sample.npy")
+    tt = ck.trace(x, audio=True)
+    t, unit = 17, 3
+    start, end = tt.span(t)
+    s0, s1 = feature_input.step_seconds(tt, t)
+    card = step_card(tt, t, unit, layer=0)
+    assert card.token == f"frames {start}–{end - 1} ({s0:.2f}–{s1:.2f} s)" == \
+        "frames 68–82 (0.68–0.84 s)"
+    assert card.input_kind == "features" and card.token_id is None
+    assert card.one_hot_index is None and card.input_column == {}
+    for name in ("r", "z", "n", "h", "h_prev"):  # the trace's own numbers
+        assert card.terms[name] == float(tt.gate(name, 0, 0, t)[unit])
+    assert "input frames" in "".join(pytorch_latex(card))
+    assert step_card(ck.trace(x), t, unit).token == "frames 68–82"  # not a clip: no seconds
