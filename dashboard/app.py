@@ -292,7 +292,7 @@ def features_page(sel: Selection, given: signal.Input) -> None:
     sel = replace(sel, t=pick_step(tt.T, False, "GRU step t (the input frames it reads are "
                                    "marked below)", "the input"))
     show_notices()
-    selection.write_url(sel.params(text=None))
+    selection.write_url(sel.params(text=None, input=given.source))
     signal.render(sel, tt, given)
 
 

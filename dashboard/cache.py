@@ -77,7 +77,7 @@ def trace(model_key: str, ck: Checkpoint, text: str, start: Start | None = None)
 
 
 def feature_trace(model_key: str, ck: FeatureCheckpoint, input_key: str,
-                  x: Callable[[], np.ndarray]) -> FeatureTrace:
+                  x: Callable[[], np.ndarray], audio: bool = False) -> FeatureTrace:
     """The trace of a feature model over the (T, F) input `x()` names by `input_key` (the
     sample, or a digest of the uploaded file): cached and budgeted as a text's trace is."""
     frames: list[np.ndarray] = []
@@ -87,7 +87,7 @@ def feature_trace(model_key: str, ck: FeatureCheckpoint, input_key: str,
         return frames[0].shape[0]
 
     return _cached((model_key, "features:" + input_key), ck, length,
-                   lambda: ck.trace(frames[0]), "Running the GRU over the input…")
+                   lambda: ck.trace(frames[0], audio=audio), "Running the GRU over the input…")
 
 
 def _cached(key: tuple, ck: Checkpoint, length: Callable[[], int],

@@ -31,7 +31,8 @@ def pytorch_latex(c: StepCard) -> list[str]:
                   rf"{tex_num(T['ir'])}")
     else:
         where = (rf"x_t = E[{c.token_id}]" if c.input_kind == "embedding"
-                 else r"x_t = \text{layer below}")
+                 else r"x_t = \text{the input frames, through the layers before the GRU}"
+                 if c.input_kind == "features" else r"x_t = \text{layer below}")
         x_line = rf"{ir} = W_{{{ir}}}\,x_t + b_{{{ir}}} = {tex_num(T['ir'])}\quad({where})"
     if c.reset_after:
         candidate = [_named(rf"n = \tanh({in_} + r \cdot {hn}) = \tanh({tex_term(T['in'])} + "

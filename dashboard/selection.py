@@ -29,6 +29,7 @@ CHOICES = {"order": ("index", "mean z", "similarity")}  # the stepper's heatmap 
 MAX_URL_TEXT = 2000  # longer texts are not put in the URL: servers refuse very long request lines
 UPLOAD = "upload"
 H0 = ("h0_ckpt", "h0_text")  # start from the final state of the text h0_text on the model h0_ckpt
+INPUTS = ("sample", "npy", "wav")  # a feature model's input: a link carries which (views/signal)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,22 @@ def init_from_url(views: Collection[str], shipped: Collection[str], default_mode
     if "text" not in qp and "t" not in qp:
         st.session_state["t"] = COURSE_T
     start_from_url(qp, shipped)
+    input_from_url(qp)
+
+
+def input_from_url(qp: dict[str, str]) -> None:
+    """input: which input a feature model's page read. An uploaded one (npy, wav) cannot be
+    carried by a link: the link opens the shipped sample, and says so."""
+    given = qp.get("input")
+    if given is None:
+        return
+    if given not in INPUTS:
+        notice(f"Unknown input {plain(given)}: one of {', '.join(INPUTS)}; showing the "
+               "shipped sample.")
+    elif given != "sample":
+        notice(f"This link was made from an uploaded .{given} file, which a link cannot carry: "
+               f"it opens the shipped sample. Upload the .{given} again to see it.")
+    st.session_state["input"] = "sample"
 
 
 def start_from_url(qp: dict[str, str], models: Collection[str]) -> None:
@@ -183,7 +200,7 @@ def start_from_url(qp: dict[str, str], models: Collection[str]) -> None:
     st.session_state["h0_ckpt"], st.session_state["h0_text"] = ckpt, text
 
 
-KNOWN = ("view", "ckpt", "uploaded", "text", "notation", *INTS, *LISTS, *H0)
+KNOWN = ("view", "ckpt", "uploaded", "text", "notation", "input", *INTS, *LISTS, *H0)
 STREAMLIT_OWN = ("embed", "embed_options")  # read by Streamlit's frontend, not by the app
 _INT = re.compile(r"[+-]?[0-9]{1,9}")  # ASCII digits only: int() also takes "1_0" and "١٠"
 

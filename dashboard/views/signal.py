@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from gru_core import NAMES, SYMBOLS, FeatureCheckpoint, FeatureTrace, step_terms
-from gru_core.core import feature_input
+from gru_core.core import audio, feature_input
 
 from .. import cache, catalogue, charts
 from ..selection import Selection
@@ -29,10 +29,15 @@ SOURCES = {"sample": "the shipped sample (a clip that holds the keyword)",
 
 @dataclass(frozen=True)
 class Input:
-    key: str  # names the input in the trace cache: "sample", or the file's digest
+    key: str  # names the input in the trace cache: "sample", or "npy:" / "wav:" and the digest
     load: Callable[[], np.ndarray]  # (T, F), what the model reads
     audio: bool  # frames 10 ms apart: the page also says seconds
     label: str  # what the page says it is (ours, file names through text.plain)
+
+    @property
+    def source(self) -> str:
+        """sample, npy or wav: what the page's link carries (selection.INPUTS)."""
+        return self.key.partition(":")[0]
 
 
 def pick_input(ck: FeatureCheckpoint, model_key: str) -> Input:
@@ -64,6 +69,9 @@ def pick_input(ck: FeatureCheckpoint, model_key: str) -> Input:
     except ValueError as e:
         st.error(f"This file cannot be used: {plain(e, 300)}")
         st.stop()
+    if sample is not None:
+        st.caption("A link to this page opens the shipped sample: a link cannot carry an "
+                   "uploaded file.")
     digest = hashlib.sha256(data).hexdigest()
     return Input(f"{source}:{digest}", lambda: x, source == "wav",
                  "the uploaded " + plain(file_label(file.name).removeprefix("upload ")))
@@ -71,7 +79,7 @@ def pick_input(ck: FeatureCheckpoint, model_key: str) -> Input:
 
 def trace(sel: Selection, given: Input) -> FeatureTrace:
     try:
-        return cache.feature_trace(sel.model_key, sel.model, given.key, given.load)
+        return cache.feature_trace(sel.model_key, sel.model, given.key, given.load, given.audio)
     except (cache.TooLarge, cache.Busy) as e:
         st.error(f"{str(e).capitalize()}.")
         st.stop()
@@ -88,7 +96,7 @@ def render(sel: Selection, tt: FeatureTrace, given: Input) -> None:
         said += f", {s0:.2f}–{s1:.2f} s of the clip"
     st.markdown(f"Input: {given.label}, {tt.x.shape[0]} frames × {tt.x.shape[1]} features. "
                 f"{said}.")
-    per_frame = feature_input.frame_seconds(1) if given.audio else None
+    per_frame = audio.frame_seconds(1) if given.audio else None
     st.plotly_chart(charts.input_picture(tt.x.numpy(), (start, end), "The input, step t's "
                                          "frames marked", per_frame), key="signal_input")
     if tt.probs is not None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core import CONVENTIONS, GATES, TextTrace
+from ..core import CONVENTIONS, GATES, FeatureTrace, TextTrace
 from .notation import course_bias, other_candidate
 from .terms import cell_terms
 
@@ -19,9 +19,11 @@ class StepCard:
     unit: int
     layer: int
     direction: int
-    token: str  # the token read at t
-    input_kind: str  # x_t is "one-hot", a row of the "embedding", or the "layer below"'s h
-    token_id: int  # the token's index in the vocabulary (its one-hot position, or row of E)
+    token: str  # the token read at t (a feature model's: the input frames, step_label)
+    input_kind: str  # x_t is "one-hot", a row of the "embedding", the "layer below"'s h, or
+    # the "features" the layers before the GRU make of the input frames
+    token_id: int | None  # the token's index in the vocabulary (its one-hot position, or row
+    # of E); None for features
     one_hot_index: int | None  # its column in W_ir when x_t is one-hot, else None
     input_column: dict[str, float]  # W_ir[unit, k], W_iz[unit, k], W_in[unit, k] for that k
     terms: dict[str, float]  # terms.cell_terms (the gates, the reset's product r_hn or
@@ -51,8 +53,8 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
     terms.update(h_diff=float(c["h"] - c["h_gru"]), split_diff=float(c["keep"] + c["new"] - c["h"]))
     biases = {name: _or_zero(getattr(w, name), unit)
               for name in ("b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn")}
-    kind = "layer below" if layer > 0 else (
-        "one-hot" if tt.model.module.embed is None else "embedding")
+    kind = input_kind(tt, layer)
+    features = isinstance(tt, FeatureTrace)
     other = float(other_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
     course = {
         "Γr": terms["r"], "Γu": 1 - float(c["z"]), "c̃": terms["n"], "c⟨t−1⟩": terms["h_prev"],
@@ -62,8 +64,10 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
     k = one_hot_column(tt, t, layer)
     column = {} if k is None else {name: float(getattr(w, name)[unit, k])
                                    for name in ("W_ir", "W_iz", "W_in")}
-    return StepCard(t, unit, layer, direction, tt.tokens[t], kind,
-                    tt.vocab.index(tt.tokens[t]), k, column, terms, biases, course,
+    return StepCard(t, unit, layer, direction,
+                    tt.step_label(t) if features else tt.tokens[t], kind,
+                    None if features else tt.vocab.index(tt.tokens[t]), k, column, terms, biases,
+                    course,
                     conv.name, conv.framework, conv.reset_after, conv.update_form, other)
 
 
@@ -85,9 +89,18 @@ def contributions(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: i
     return tables
 
 
+def input_kind(tt: TextTrace, layer: int) -> str:
+    """What x_t is at `layer`: "layer below", "features", "one-hot" or "embedding"."""
+    if layer > 0:
+        return "layer below"
+    if isinstance(tt, FeatureTrace):
+        return "features"
+    return "one-hot" if tt.model.module.embed is None else "embedding"
+
+
 def one_hot_column(tt: TextTrace, t: int, layer: int) -> int | None:
     """The column of W_ir that x_t selects, when layer reads one-hot tokens."""
-    if layer > 0 or tt.model.module.embed is not None:
+    if input_kind(tt, layer) != "one-hot":
         return None
     return tt.vocab.index(tt.tokens[t])
 

@@ -4,7 +4,8 @@ Reset after the product (nn.GRU, Keras reset_after=True): n_t = tanh(in_t + r_t 
 the candidate sees all of W_hn h_prev + b_hn. Reset before it (Keras reset_after=False, the
 lecture's formula): n_t = tanh(in_t + W_hn (r_t ⊙ h_prev)); with r = 1 it sees W_hn h_prev. Only
 step t of one layer changes, in the trace's convention (its step and its order of operations);
-layers above see the changed h at step t, with their own h_prev as it was, so the next-token
+layers above see the changed h at step t (through the layers a Keras model runs between its
+GRUs), with their own h_prev as it was, so the next-token
 prediction shows what the reset gate changed at that step.
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core import CONVENTIONS, TextTrace
+from ..core import CONVENTIONS, TextTrace, layer_input
 from ..core.lm import head_probs
 from .notation import other_candidate
 
@@ -51,7 +52,8 @@ def reset_counterfactual(tt: TextTrace, t: int, layer: int = 0) -> ResetCounterf
     n_no_reset = torch.tanh(tt.gate("in", layer, 0, t) + hn)
     h = conv.update(h_prev, z, n_no_reset)
     for upper in range(layer + 1, tt.config.num_layers):
-        h = conv.step(h, tt.gate("h_prev", upper, 0, t), tt.weights(upper))["h"]
+        x = layer_input(tt.model.module.gru, upper, h.reshape(1, -1))[0]  # BN ... between them
+        h = conv.step(x, tt.gate("h_prev", upper, 0, t), tt.weights(upper))["h"]
     head = tt.model.module.head
     probs_no_reset = None if head is None else head_probs(head, h.reshape(1, -1))[0]
     n_other = other_candidate(tt, layer, steps=slice(t, t + 1))[0]

@@ -6,7 +6,8 @@ convention (convention.CONVENTIONS[trace.convention]), from the step's own terms
   candidate only, n = tanh(in + r·hn);
 - reset before it (Keras reset_after=False, the lecture's formula): hn = W_hn (r ⊙ h_prev), so an
   edited r[unit] moves every unit's hn by W_hn[:, unit]·Δr·h_prev[unit], and every candidate.
-Then the following steps run from the edited h, and every layer above reads the edited outputs:
+Then the following steps run from the edited h, and every layer above reads the edited outputs
+(through the layers a Keras model runs between its GRUs, BatchNormalization and the like):
 nn.GRU itself for a PyTorch model, the convention's own step (Convention.step) for a Keras one.
 The run is exact with respect to the edited step: change nothing and the edited layer's h at t
 is the actual one, bit for bit (later steps, and the layers above, agree to the last few bits:
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..core import CONVENTIONS, Convention, TextTrace, single_layer
+from ..core import CONVENTIONS, Convention, TextTrace, layer_input, single_layer
 from ..core.lm import head_probs
 from .notation import SYMBOLS, shown_update
 from .summary import num
@@ -110,8 +111,8 @@ def what_if(tt: TextTrace, t: int, unit: int, gate: str, value: float, layer: in
     h_t, actual = edited_step(tt, conv, t, unit, gate, value, layer)
     out = _run(tt, conv, layer, tt.layer_inputs[layer][t + 1 : end], h_t)  # (K+1, H) from t
     h_what_if = out
-    for upper in range(layer + 1, tt.config.num_layers):
-        out = _run(tt, conv, upper, out, None, start=t)
+    for upper in range(layer + 1, tt.config.num_layers):  # through the layers between them
+        out = _run(tt, conv, upper, layer_input(tt.model.module.gru, upper, out), None, start=t)
     probs = probs_what_if = None
     head = tt.model.module.head
     if head is not None:

@@ -6,7 +6,7 @@ from .checkpoint import Checkpoint, CheckpointError, check_vocab, load_checkpoin
 from .convention import CONVENTIONS, Convention, KerasCell
 from .course_gru import CourseGRU, CourseLM
 from .features import FeatureCheckpoint, FeatureTrace
-from .keras_model import KerasGRU
+from .keras_model import KerasGRU, layer_input
 from .lm import TextTrace, estimate_nbytes, top_k, trace_text
 from .model import GRUConfig, TokenGRU
 from .trace import GATES, Trace, recompute
@@ -20,5 +20,5 @@ __all__ = [
     "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace", "TokenGRU",
     "Trace", "UnknownTokens", "Vocab", "check_vocab", "config_of", "estimate_nbytes",
     "layer_weights", "load_checkpoint", "read_vocab", "recompute", "save_checkpoint",
-    "single_layer", "step", "top_k", "trace_text", "update",
+    "layer_input", "single_layer", "step", "top_k", "trace_text", "update",
 ]

@@ -64,3 +64,14 @@ def wav_features(data: bytes) -> np.ndarray:
     """.wav bytes -> (T, 101), the trigger-word model's input."""
     samples, _ = read_wav(data)
     return spectrogram(samples)
+
+
+def frame_seconds(i: int) -> float:
+    """When spectrogram frame i starts in its clip (frames are NFFT - NOVERLAP samples apart)."""
+    return i * (NFFT - NOVERLAP) / FS
+
+
+def clip_seconds(start: int, end: int) -> tuple[float, float]:
+    """The stretch of the clip frames [start, end) cover: the first one's start, the last
+    one's end."""
+    return frame_seconds(start), frame_seconds(end - 1) + NFFT / FS

@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from .audio import FS, NFFT, NOVERLAP, RECIPE, wav_features
+from .audio import RECIPE, clip_seconds, wav_features
 from .features import MAX_FRAMES, FeatureTrace
 
 MAX_NPY_BYTES = 64 * 2**20
@@ -81,13 +81,7 @@ def recipe(meta: dict) -> str:
                      if step == "none" else f"; then {step}, as the model's meta says")
 
 
-def frame_seconds(i: int) -> float:
-    """When spectrogram frame i starts in its clip (frames are NFFT - NOVERLAP samples apart)."""
-    return i * (NFFT - NOVERLAP) / FS
-
-
 def step_seconds(tt: FeatureTrace, t: int) -> tuple[float, float]:
     """The stretch of the clip GRU step t has read: its first frame's start, its last one's
     end."""
-    start, end = tt.span(t)
-    return frame_seconds(start), frame_seconds(end - 1) + NFFT / FS
+    return clip_seconds(*tt.span(t))

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from .audio import clip_seconds
 from .checkpoint import Checkpoint
-from .keras_layers import Conv1D, Pool1D, conv_length
-from .lm import TextTrace, head_probs, initial_state
+from .keras_layers import Conv1D, Masking, Pool1D, conv_length
+from .lm import TextTrace, head_probs, initial_state, padded
 from .trace import Trace, recompute
 
 MAX_FRAMES = 100_000
@@ -25,9 +26,20 @@ class FeatureTrace(TextTrace):
 
     x: torch.Tensor = field(kw_only=True, repr=False)
     spans: list[tuple[int, int]] = field(kw_only=True, repr=False)
+    audio: bool = field(default=False, kw_only=True)  # x is a clip's spectrogram (audio.py)
 
     def span(self, t: int) -> tuple[int, int]:
         return self.spans[t]
+
+    def step_label(self, t: int) -> str:
+        """What GRU step t reads, as a token is named for text: "frame 17", or "frames 68–82"
+        through a Conv1D, with the clip's seconds for audio ("frame 17 (0.17–0.20 s)")."""
+        start, end = self.spans[t]
+        said = f"frame {start}" if end - start == 1 else f"frames {start}–{end - 1}"
+        if not self.audio:
+            return said
+        s0, s1 = clip_seconds(start, end)
+        return f"{said} ({s0:.2f}–{s1:.2f} s)"
 
     def nbytes(self) -> int:
         return super().nbytes() + self.x.nbytes
@@ -47,8 +59,9 @@ class FeatureCheckpoint(Checkpoint):
             return self.module.front(x.unsqueeze(0))[0]
 
     def trace(self, x: np.ndarray | torch.Tensor, h0: torch.Tensor | TextTrace | None = None,
-              h0_source: str | None = None) -> FeatureTrace:
-        return trace_features(self, x, h0, h0_source)
+              h0_source: str | None = None, audio: bool = False) -> FeatureTrace:
+        """audio: x is a clip's spectrogram (audio.py), so steps also say their seconds."""
+        return trace_features(self, x, h0, h0_source, audio)
 
 
 def check_features(x: object, F: int) -> torch.Tensor:
@@ -100,18 +113,33 @@ def spans(front, T_in: int, T: int) -> list[tuple[int, int]]:
 @torch.no_grad()
 def trace_features(model: FeatureCheckpoint, x: np.ndarray | torch.Tensor,
                    h0: torch.Tensor | TextTrace | None = None,
-                   h0_source: str | None = None) -> FeatureTrace:
+                   h0_source: str | None = None, audio: bool = False) -> FeatureTrace:
     """x (T, F) -> the front layers, every GRU step (Keras's run), the head at each step."""
     x = check_features(x, model.features)
     h0, h0_source = initial_state(model, h0, h0_source)
     module = model.module
     if frames(module.front, x.shape[0]) < 1:
         raise ValueError(f"{x.shape[0]} frames are fewer than the layers before the GRU need")
-    seq = module.front(x.unsqueeze(0))[0]  # (T', C), as Keras's layers leave it
-    trace = recompute(module.gru, seq, h0)
-    probs = None if module.head is None else head_probs(module.head, trace.output.contiguous())
-    T = trace.T
+    seq, keep = front(module.front, x.unsqueeze(0))  # (T', C), as Keras's layers leave it
+    mask = getattr(module, "mask", None)  # a Masking layer's, where it reaches the GRUs
+    T = seq.shape[0] if mask is None else mask.steps(keep)
+    trace = recompute(module.gru, seq[:T], h0)
+    probs = None
+    if module.head is not None:
+        probs = head_probs(module.head, padded(trace.output, seq.shape[0]))[:T]
     return FeatureTrace(**{f.name: getattr(trace, f.name) for f in fields(Trace)}, model=model,
                         text=f"{x.shape[0]} frames × {x.shape[1]} features",
                         tokens=[str(t) for t in range(T)], probs=probs, h0=h0,
-                        h0_source=h0_source, x=x, spans=spans(module.front, x.shape[0], T))
+                        h0_source=h0_source, x=x, spans=spans(module.front, x.shape[0], T),
+                        padding=seq.shape[0] - T, audio=audio)
+
+
+def front(layers, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """x: (1, T, F) through the layers before the GRU -> ((T', C), the last Masking layer's
+    mask (T',), or None)."""
+    keep = None
+    for layer in layers.layers:
+        if isinstance(layer, Masking):
+            keep = layer.keep(x)[0]
+        x = layer(x)
+    return x[0], keep

@@ -6,7 +6,9 @@ read as data and only the layers the stepper can replay are accepted (a Lambda l
 never run, it is refused by name). Supported: a Sequential or a chain-shaped Functional model of
 Embedding (or one-hot input) -> 1..3 GRU layers (return_sequences, optionally Bidirectional with
 merge_mode 'concat', the same units throughout) -> an optional Dense head (linear or softmax).
-Dropout layers are accepted: Keras skips them at inference.
+Dropout layers are accepted: Keras skips them at inference. A mask (Embedding(mask_zero=True),
+Masking) is read as keras_layers.Mask: the GRUs it reaches run Keras's masked loop, and a trace
+honours padding at the end (lm.py, features.py).
 
 Sizes are checked before anything is inflated: the zip's declared sizes and entry count, then
 every HDF5 dataset's shape before it is read.
@@ -79,8 +81,8 @@ def load_keras(data: bytes, vocab_size: int | None, features: bool = False
         config = _json(entries["config.json"])
         source = "Keras .keras file"
         weights = _KerasWeights(_open_h5(entries["model.weights.h5"]))
-    layers = _chain(config)
-    return _build(layers, weights, vocab_size, source, features)
+    layers, masks = _chain(config)
+    return _build(layers, weights, vocab_size, source, features, masks)
 
 
 # --- bounds -------------------------------------------------------------------------------------
@@ -210,8 +212,10 @@ class _LegacyWeights:
 
 # --- the architecture ---------------------------------------------------------------------
 
-def _chain(config: dict) -> list[dict]:
-    """The model's layers in order, for a Sequential or a Functional model that is a chain."""
+def _chain(config: dict) -> tuple[list[dict], dict | None]:
+    """The model's layers in order, for a Sequential or a Functional model that is a chain, and
+    for a Keras 3 Functional config the mask each layer is given (its name -> what computes
+    it, _mask_made_by), or None where masks pass implicitly (Sequential, Keras 2)."""
     kind, inner = config.get("class_name"), config.get("config")
     if kind not in ("Sequential", "Functional", "Model") or not isinstance(inner, dict):
         raise KerasFileError(f"the file holds a {kind!r}, not a Sequential or Functional model: "
@@ -222,6 +226,8 @@ def _chain(config: dict) -> list[dict]:
     for spec in layers:
         if not isinstance(spec.get("config"), dict):
             raise KerasFileError("a layer in the config has no config")
+    ops = {_name(s): s for s in layers if s.get("class_name") in MASK_OPS}
+    layers = [s for s in layers if s.get("class_name") not in MASK_OPS]
     if kind != "Sequential":
         previous = None
         for spec in layers:
@@ -230,13 +236,57 @@ def _chain(config: dict) -> list[dict]:
                 raise KerasFileError(f"layer {spec.get('name')!r} does not read the layer "
                                      f"before it: only a chain of layers can be stepped; "
                                      + STEPPABLE)
-            previous = spec.get("name") or spec["config"].get("name")
-    return layers
+            previous = _name(spec)
+    if not ops:
+        return layers, None
+    return layers, {_name(s): _mask_made_by(_mask_arg(s), ops) for s in layers}
+
+
+# Keras 3 writes the mask an Embedding(mask_zero=True) or a Masking layer makes as operations
+# of their own in a Functional config (ops.not_equal, ops.any), which the layers after them
+# take as `mask`: they are read here as that mask, never stepped as layers.
+MASK_OPS = ("NotEqual", "Any")
+
+
+def _name(spec: dict) -> str:
+    return spec.get("name") or spec["config"].get("name", "")
+
+
+def _mask_arg(spec: dict) -> str | None:
+    """The name of what makes the mask a Keras 3 layer is called with, or None."""
+    for node in spec.get("inbound_nodes") or []:
+        mask = node.get("kwargs", {}).get("mask") if isinstance(node, dict) else None
+        history = mask.get("config", {}).get("keras_history") if isinstance(mask, dict) else None
+        if isinstance(history, list) and history:
+            return str(history[0])
+    return None
+
+
+def _mask_made_by(name: str | None, ops: dict[str, dict], depth: int = 0) -> tuple | None:
+    """What computes a mask: ("not_equal", input, value), ("any", ("not_equal", ...)) over the
+    last axis, or ("?", name) for anything else."""
+    if name is None:
+        return None
+    op = ops.get(name)
+    if op is None or depth > 1:
+        return ("?", name)
+    node = (op.get("inbound_nodes") or [{}])[0]
+    args = node.get("args", []) if isinstance(node, dict) else []
+    tensors = [_mask_arg({"inbound_nodes": [{"kwargs": {"mask": a}}]}) for a in args]
+    c = op.get("config", {})
+    if op["class_name"] == "NotEqual" and len(args) == 2 and tensors[0] and isinstance(
+            args[1], (int, float)) and not isinstance(args[1], bool):
+        return ("not_equal", tensors[0], float(args[1]))
+    if op["class_name"] == "Any" and len(args) == 1 and tensors[0] and c.get(
+            "axis", -1) in (-1, [-1]) and not c.get("keepdims"):
+        return ("any", _mask_made_by(tensors[0], ops, depth + 1))
+    return ("?", name)
 
 
 def _inbound(spec: dict) -> list[str]:
     """The layers a layer reads: Keras 3 names them in {"keras_history": [name, node, index]},
-    Keras 2 (tf_keras) in nested lists [[[name, node, index, kwargs], ...]]."""
+    Keras 2 (tf_keras) in nested lists [[[name, node, index, kwargs], ...]]. A Keras 3 `mask`
+    argument is not read here (_mask_arg)."""
     found = []
 
     def walk(node: object) -> None:
@@ -245,8 +295,9 @@ def _inbound(spec: dict) -> list[str]:
             if isinstance(history, list) and history:
                 found.append(history[0])
                 return
-            for value in node.values():
-                walk(value)
+            for key, value in node.items():
+                if key != "mask":
+                    walk(value)
         elif isinstance(node, list):
             if len(node) >= 3 and isinstance(node[0], str) and isinstance(node[1], int):
                 found.append(node[0])  # Keras 2: [name, node, index, kwargs]
@@ -265,13 +316,19 @@ def _refuse(spec: dict, why: str = "") -> KerasFileError:
 
 # A GRU layer's config keys: those that change nothing at inference, and those read below.
 # Any other key is refused: an option the stepper does not know may change the numbers.
-def _gru_cell(spec: dict, get, width: int, found: list[str] | None = None) -> KerasCell:
+def _gru_cell(spec: dict, get, width: int, found: list[str] | None = None,
+              masked: bool = False) -> KerasCell:
     """The cell of a GRU layer: its config read or refused by the convention (KerasCell), its
-    arrays read here, checked against the shapes the config declares."""
+    arrays read here, checked against the shapes the config declares. A masked layer runs
+    Keras's generic loop (backend.gru takes no mask), as use_cudnn=False does."""
     c = spec["config"]
     why = keras_refusal(c)
     if why:
         raise _refuse(spec, why)
+    if masked and c.get("use_cudnn") is True:
+        raise _refuse(spec, "use_cudnn=True with a mask: Keras itself refuses to run it (its "
+                      "fused GRU takes no mask); save it with use_cudnn='auto'")
+    c = {**c, "use_cudnn": False} if masked else c
     H, name = c["units"], c.get("name", "gru")
     bias_shape = (2, 3 * H) if c.get("reset_after", True) else (3 * H,)
     kernel = _array(get(0), (width, 3 * H), f"{name} kernel")
@@ -295,18 +352,23 @@ class _Chain:
         self.last_only = False  # the last GRU returns its final state only (a classifier)
         self.head_activation, self.frames, self.found = None, None, []
         self.input_width = None  # F of a (T, F) feature input
+        self.mask, self.made_by = None, None  # the mask flowing on (keras_layers.Mask) and,
+        # for a Keras 3 Functional config, what computes it (_mask_made_by)
+        self.gru_mask: list[keras_layers.Mask | None] = []  # the mask each GRU layer reads
+        self.dropped = None  # the layer that dropped a mask before the GRUs
 
 
 FRONT = ("Conv1D", "BatchNormalization", "Activation", "ReLU", "Dropout", "SpatialDropout1D",
-         "GaussianNoise", "MaxPooling1D", "AveragePooling1D")
+         "GaussianNoise", "MaxPooling1D", "AveragePooling1D", "Masking")
 BETWEEN = ("BatchNormalization", "Activation", "ReLU", "Dropout", "SpatialDropout1D",
            "GaussianNoise")
 
 
 def _build(layers: list[dict], weights, vocab_size: int | None, source: str,
-           features: bool = False) -> tuple[GRUConfig, TokenGRU, dict]:
+           features: bool = False, masks: dict | None = None) -> tuple[GRUConfig, TokenGRU, dict]:
     ch = _Chain()
     for spec in layers:
+        _pass_mask(ch, spec)
         kind, c = spec.get("class_name"), spec["config"]
         if kind == "InputLayer":
             shape = c.get("batch_shape") or c.get("batch_input_shape") or []
@@ -325,11 +387,15 @@ def _build(layers: list[dict], weights, vocab_size: int | None, source: str,
         elif kind == "Embedding" and ch.embed is None and not ch.cells and not ch.front:
             _embedding(ch, spec, weights.plain(path))
         elif kind in ("GRU", "Bidirectional") and len(ch.cells) < MAX_GRU_LAYERS:
-            _gru_layer(ch, spec, weights, path)
+            _gru_layer(ch, spec, weights, path, _reads_mask(ch, spec, masks))
         elif kind in ("Dense", "TimeDistributed") and ch.cells:
             _head(ch, spec, weights, path)
+        elif kind == "Masking" and (ch.cells or ch.embed is not None):
+            raise _refuse(spec, "a Masking layer after an Embedding or a GRU: the stepper "
+                          "honours a mask made from the input (Masking first, or "
+                          "Embedding(mask_zero=True))")
         elif kind in FRONT and not ch.cells and (ch.embed is None or kind in BETWEEN):
-            ch.front.append(_other(ch, spec, weights.plain(path)))
+            ch.front.append(_other(ch, spec, weights.plain(path), _inbound(spec)))
         elif kind in BETWEEN and ch.cells:
             ch.pending.append(_other(ch, spec, weights.plain(path)))
         else:
@@ -339,19 +405,48 @@ def _build(layers: list[dict], weights, vocab_size: int | None, source: str,
     return _module(ch, vocab_size, source, features)
 
 
+def _pass_mask(ch: _Chain, spec: dict) -> None:
+    """A layer that does not pass a mask on (Conv1D, pooling) ends it before the GRUs, as in
+    Keras; a GRU passes it on when it returns sequences."""
+    kind = spec.get("class_name")
+    if ch.mask is not None and kind not in keras_layers.PASSES_MASK + (
+            "GRU", "Bidirectional", "Dense", "TimeDistributed", "InputLayer"):
+        if not ch.cells:
+            ch.dropped = f"{kind} '{_name(spec)}'"
+        ch.mask = ch.made_by = None
+
+
+def _reads_mask(ch: _Chain, spec: dict, masks: dict | None) -> keras_layers.Mask | None:
+    """The mask a GRU layer reads: the one passed on to it, checked against the one a Keras 3
+    Functional config names; anything else is refused with the layer's own name."""
+    if masks is None:
+        return ch.mask
+    given = masks.get(_name(spec))
+    if given is None:
+        return None  # called with no mask (mask=None): Keras runs it on every step
+    if ch.mask is None or given != ch.made_by:
+        raise _refuse(spec, "it is called with a mask that is not the one an "
+                      "Embedding(mask_zero=True) or a Masking layer before it makes (the mask "
+                      "the stepper replays), so its skipped steps are not known")
+    return ch.mask
+
+
 def _embedding(ch: _Chain, spec: dict, get) -> None:
     c = spec["config"]
     if c.get("mask_zero"):
-        raise _refuse(spec, "mask_zero=True masks steps, which the stepper cannot honour")
+        ch.mask = keras_layers.Mask("Embedding", str(c.get("name")), 0.0)
+        ch.made_by = ("not_equal", (_inbound(spec) or [None])[0], 0.0)
     V, E = c.get("input_dim"), c.get("output_dim")
     if not (isinstance(V, int) and isinstance(E, int) and 1 <= V <= 100_000 and 1 <= E <= 4096):
         raise _refuse(spec, "its sizes are out of range")
     ch.embed = _array(get(0), (V, E), f"{c.get('name')} embeddings")
     ch.width = E
-    ch.found.append(f"Embedding '{c.get('name')}': {V} tokens × {E}")
+    ch.found.append(f"Embedding '{c.get('name')}': {V} tokens × {E}" + (
+        ", mask_zero=True (token id 0 is padding)" if ch.mask else ""))
 
 
-def _gru_layer(ch: _Chain, spec: dict, weights, path: str) -> None:
+def _gru_layer(ch: _Chain, spec: dict, weights, path: str,
+               mask: keras_layers.Mask | None = None) -> None:
     kind, c = spec.get("class_name"), spec["config"]
     if ch.width is None:
         raise _refuse(spec, "its input width is unknown (no Embedding or shaped Input "
@@ -369,7 +464,7 @@ def _gru_layer(ch: _Chain, spec: dict, weights, path: str) -> None:
         spec = spec if kind == "Bidirectional" else inner
         c = {**c, "layer": inner} if kind == "Bidirectional" else inner["config"]
     if kind == "GRU":
-        pair = [_gru_cell(spec, weights.gru(path), ch.width, ch.found)]
+        pair = [_gru_cell(spec, weights.gru(path), ch.width, ch.found, mask is not None)]
     else:
         if ch.last_only:
             raise _refuse(spec, "a Bidirectional GRU that returns its last state only")
@@ -384,22 +479,29 @@ def _gru_layer(ch: _Chain, spec: dict, weights, path: str) -> None:
             raise _refuse(spec, f"its dtype policy is {dtype_policy(c)!r}: only "
                           "float32 Keras GRUs are replayed bit for bit")
         back = c.get("backward_layer") or inner
-        pair = [_gru_cell(inner, weights.gru(path, "forward_layer/"), ch.width, ch.found),
+        pair = [_gru_cell(inner, weights.gru(path, "forward_layer/"), ch.width, ch.found,
+                          mask is not None),
                 _gru_cell({**back, "config": {**back.get("config", {}), "go_backwards": False}},
-                          weights.gru(path, "backward_layer/"), ch.width)]
+                          weights.gru(path, "backward_layer/"), ch.width, None, mask is not None)]
     cells = ch.cells
     if cells and (len(pair) != len(cells[0]) or pair[0].H != cells[0][0].H
                   or pair[0].convention != cells[0][0].convention) or (
             pair[-1].convention != pair[0].convention):
         raise _refuse(spec, "stacked GRU layers must have the same units, "
                       "directions, reset_after and activations")
+    if cells and (mask is None) != (ch.gru_mask[0] is None):
+        raise _refuse(spec, "one GRU layer reads a mask and another does not")
     cells.append(pair)
+    ch.gru_mask.append(mask)
+    if ch.last_only:
+        ch.mask = ch.made_by = None  # Keras passes no mask on from a last state
     ch.width = pair[0].H * len(pair)
     acts = ("" if (pair[0].activation, pair[0].recurrent_activation) == ("tanh", "sigmoid")
             else f", activation={pair[0].activation}, "
             f"recurrent_activation={pair[0].recurrent_activation}")
     ch.found.append(f"{kind} '{c.get('name')}': {pair[0].H} units, reset_after="
-                    f"{pair[0].reset_after}{acts}" + (", last state only" if ch.last_only else ""))
+                    f"{pair[0].reset_after}{acts}" + (", last state only" if ch.last_only else "")
+                    + (f", masked by {mask.kind} '{mask.layer}'" if mask else ""))
 
 
 def _head(ch: _Chain, spec: dict, weights, path: str) -> None:
@@ -445,10 +547,19 @@ def _after_head(ch: _Chain, spec: dict) -> None:
     ch.found.append(f"Activation '{c.get('name')}': {act}")
 
 
-def _other(ch: _Chain, spec: dict, get) -> nn.Module:
+def _other(ch: _Chain, spec: dict, get, sources: list[str] | None = None) -> nn.Module:
     """A layer before, between or after the GRUs that is not a GRU or the head."""
     kind, c = spec.get("class_name"), spec["config"]
     name = c.get("name", "?")
+    if kind == "Masking":
+        value = c.get("mask_value", 0.0)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise _refuse(spec, "its mask_value is not a number")
+        ch.mask = keras_layers.Mask("Masking", str(name), float(value))
+        ch.made_by = ("any", ("not_equal", (sources or [None])[0], float(value)))
+        ch.found.append(f"Masking '{name}': mask_value={float(value):g} (a frame equal to it "
+                        "in every feature is padding)")
+        return keras_layers.Masking(float(value))
     if kind in ("Dropout", "SpatialDropout1D", "GaussianNoise"):
         return keras_layers.Identity()  # Keras skips it at inference
     if ch.width is None:
@@ -528,6 +639,19 @@ def _head_kind(ch: _Chain, V_in: int | None, features: bool) -> str:
     return "tagger" if ch.head.out_features > 1 else "regression"
 
 
+def _mask_words(ch: _Chain) -> str | None:
+    """What the stepper does with the model's mask, in words (meta["mask"])."""
+    mask = ch.gru_mask[0]
+    if mask is not None:
+        return (f"{mask.kind} '{mask.layer}' ({mask.says}): padding at the end is left out of "
+                "the trace, as Keras's GRU carries h through it unchanged; a masked step with "
+                "steps after it is refused (Keras would skip it)")
+    if ch.dropped:
+        return (f"the mask stops at {ch.dropped}, as Keras drops it there: the GRUs read every "
+                "step (Masking's zeros included)")
+    return None
+
+
 def _module(ch: _Chain, vocab_size: int | None, source: str, features: bool
             ) -> tuple[GRUConfig, TokenGRU, dict]:
     embed, cells, head = ch.embed, ch.cells, ch.head
@@ -567,12 +691,14 @@ def _module(ch: _Chain, vocab_size: int | None, source: str, features: bool
     if embed is not None:
         module.embed = nn.Embedding.from_pretrained(embed, freeze=True)
     module.head = head
+    module.mask = ch.gru_mask[0]  # the mask the GRUs read (trace_text, trace_features)
     module.eval()
     meta = {"source": source, "convention": gru.convention.name,
             "framework": gru.convention.framework, "found": ch.found,
             "input": "features" if features else "tokens",
             "head": _head_kind(ch, V, features),
-            "head_activation": None if head is None else head.activation}
+            "head_activation": None if head is None else head.activation,
+            "mask": _mask_words(ch)}
     if features:
         module.front = keras_layers.Sequence(ch.front)
         meta["features"] = ch.input_width

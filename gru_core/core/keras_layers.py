@@ -4,13 +4,14 @@ runs them on its torch backend (keras/src/backend/torch/nn.py), so their outputs
 Each layer is a small nn.Module taking and returning Keras's batch-first (1, T, C) tensor:
 Conv1D (valid or same padding, channels_last), BatchNormalization at inference (moving
 statistics), the element-wise activations (Activation, ReLU), Dropout (Keras skips it at
-inference), MaxPooling1D / AveragePooling1D ('valid'), and the heads: Dense on the sequence
+inference), MaxPooling1D / AveragePooling1D ('valid'), Masking, and the heads: Dense on the sequence
 (one product over all steps) or TimeDistributed(Dense) (one product per step, as Keras loops).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +45,69 @@ class Identity(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
+
+
+class Masking(nn.Module):
+    """keras Masking.call: a frame whose every feature equals mask_value is masked and set to
+    0 (ops.where, so a kept frame keeps its bits); keep(x) is the mask the GRUs after it read."""
+
+    def __init__(self, value: float):
+        super().__init__()
+        self.value = value
+
+    def keep(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (1, T, C) -> (1, T) bool, True where a frame is kept."""
+        return torch.any(torch.ne(x, self.value), dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(self.keep(x).unsqueeze(-1), x, 0)
+
+
+# The layers that pass a mask on to the next (supports_masking in Keras); any other layer before
+# a GRU (Conv1D, pooling, SpatialDropout1D) drops it, and the GRUs after it read every step.
+PASSES_MASK = ("BatchNormalization", "Activation", "ReLU", "Dropout", "GaussianNoise", "Masking")
+
+
+@dataclass(frozen=True)
+class Mask:
+    """The mask a Keras model's GRUs read, and the layer that makes it: an Embedding with
+    mask_zero=True (token id 0 masked) or a Masking layer (a frame equal to `value` in every
+    feature). Keras's GRU carries h through a masked step unchanged, so padding at the end
+    leaves every step before it as without a mask: those are the steps the stepper traces.
+    A masked step followed by a kept one would be skipped, which is not replayed."""
+
+    kind: str  # "Embedding" or "Masking": the class of the layer that makes it
+    layer: str  # that layer's name, as the user gave it
+    value: float  # the value masked: 0 (a token id) or Masking's mask_value
+
+    def steps(self, keep: torch.Tensor, names: list[str] | None = None) -> int:
+        """keep: (T,) bool -> how many steps come before the padding at the end. Raises a
+        ValueError naming the first masked step that has a kept step after it."""
+        keep = keep.reshape(-1)
+        kept = int(keep.sum())
+        if bool(keep[:kept].all()):
+            if kept == 0:
+                raise ValueError(f"every step is masked by {self.kind} '{self.layer}' "
+                                 f"({self.says}): there is no step to trace")
+            return kept
+        t = int((~keep).nonzero()[0])
+        what = (f"token id 0 ({names[t]!r})" if names is not None and self.kind == "Embedding"
+                else "token id 0" if self.kind == "Embedding"
+                else f"frame {t}, equal to mask_value {self.value:g} in every feature,")
+        return self._middle(t, what)
+
+    @property
+    def says(self) -> str:
+        return ("mask_zero=True: token id 0 is padding" if self.kind == "Embedding"
+                else f"mask_value={self.value:g}: a frame equal to it in every feature is "
+                "padding")
+
+    def _middle(self, t: int, what: str) -> int:
+        raise ValueError(
+            f"{what} at step {t} is followed by steps that are not masked: {self.kind} "
+            f"'{self.layer}' has {self.says}, so Keras would skip that step in the middle (its "
+            "GRU carries h through it unchanged), and the stepper does not replay skipped "
+            "steps; it honours padding at the end only. Remove it from the middle of the input")
 
 
 class Conv1D(nn.Module):

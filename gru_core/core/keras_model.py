@@ -46,6 +46,17 @@ class KerasGRU(nn.GRU):
         return trace.output, trace.h_n
 
 
+def layer_input(gru: nn.Module, layer: int, out: torch.Tensor) -> torch.Tensor:
+    """What `layer` reads, given the outputs (T, C) of the layer below: the layers the model
+    runs between them (BatchNormalization, an activation, Dropout as identity: element-wise,
+    so any rows give their own bits), or the outputs themselves (nn.GRU, a plain Keras stack).
+    The analyses that run the layers above an edit read it here, so none skips them."""
+    between = getattr(gru, "between", None)
+    if not layer or not between:
+        return out
+    return between[layer - 1](out.unsqueeze(0))[0]
+
+
 class KerasDense(nn.Linear):
     """Keras's Dense head: ops.matmul(x, kernel) then ops.add(bias), as Dense.call does."""
 
@@ -90,10 +101,8 @@ def keras_recompute(gru: KerasGRU, x: torch.Tensor, h0: torch.Tensor | None = No
                          f"initial_state, as Keras's layer takes it; got {tuple(h0.shape)}")
     seq = x.to(gru.cells[0][0].kernel.dtype).unsqueeze(0)  # (1, T, I), Keras's batch-first
     inputs, parts, finals = [], {}, []
-    between = getattr(gru, "between", None)  # layers a model runs between its GRUs (BN ...)
     for layer, pair in enumerate(gru.cells):
-        if layer and between:
-            seq = between[layer - 1](seq)
+        seq = layer_input(gru, layer, seq[0]).unsqueeze(0)  # the layers between the GRUs
         inputs.append(seq[0])
         outs = []
         for d, cell in enumerate(pair):

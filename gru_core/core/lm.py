@@ -26,6 +26,17 @@ class TextTrace(Trace):
     probs: torch.Tensor | None  # (T, V): P(next token | tokens[: t + 1]); None without a head
     h0: torch.Tensor | None = field(default=None, kw_only=True)  # (L*D, H) given; None: zeros
     h0_source: str | None = field(default=None, kw_only=True)  # where h0 came from, in words
+    padding: int = field(default=0, kw_only=True)  # masked steps at the end, not traced
+
+    @property
+    def padding_note(self) -> str | None:
+        """What a mask left out of the trace, in words (None when nothing was)."""
+        if not self.padding:
+            return None
+        mask = self.model.module.mask
+        return (f"the last {self.padding} step(s) of the input are padding ({mask.kind} "
+                f"'{mask.layer}', {mask.says}): Keras's GRU carries h through them unchanged, "
+                f"so the trace ends at step {self.T - 1}")
 
     @property
     def starts_from(self) -> str:
@@ -99,13 +110,24 @@ def trace_text(model: Checkpoint, text: str, h0: torch.Tensor | TextTrace | None
     h0, h0_source = initial_state(model, h0, h0_source)
     ids = model.vocab.encode(text)
     module = model.module
-    trace = recompute(module.gru, module.inputs(ids), h0)
+    tokens = model.vocab.split(text)
+    mask = getattr(module, "mask", None)  # a Keras Embedding's mask_zero
+    T = len(ids) if mask is None else mask.steps(ids != 0, tokens)
+    trace = recompute(module.gru, module.inputs(ids[:T]), h0)
     probs = None
     if module.head is not None:  # a dense copy of the output, as the module's head reads it
-        probs = head_probs(module.head, trace.output.contiguous())
+        probs = head_probs(module.head, padded(trace.output, len(ids)))[:T]
     return TextTrace(**{f.name: getattr(trace, f.name) for f in fields(Trace)}, model=model,
-                     text=text, tokens=model.vocab.split(text), probs=probs, h0=h0,
-                     h0_source=h0_source)
+                     text=text, tokens=tokens[:T], probs=probs, h0=h0,
+                     h0_source=h0_source, padding=len(ids) - T)
+
+
+def padded(output: torch.Tensor, T: int) -> torch.Tensor:
+    """(T', C) -> a dense (T, C) copy, zeros after T': the head then runs on as many steps as
+    Keras's does (a product's bits may depend on its number of rows, never on other rows)."""
+    if output.shape[0] == T:
+        return output.contiguous()
+    return torch.cat([output, output.new_zeros(T - output.shape[0], output.shape[1])])
 
 
 def initial_state(model: Checkpoint, h0: torch.Tensor | TextTrace | None,

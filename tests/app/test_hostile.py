@@ -35,7 +35,8 @@ PAYLOADS = {
     "forum": "</details>\n\n- item\n---\n$$\n# head\n> quote\n<a href=https://evil.example>x</a>",
     "ticks": "`` ` ```` www.evil.example :red[red] <https://evil.example/auto> **b**",
 }
-PARAMS = ("view", "ckpt", "text", "t", "unit", "layer", "direction", "notation", "s", "bogus")
+PARAMS = ("view", "ckpt", "text", "t", "unit", "layer", "direction", "notation", "s", "input",
+          "bogus")
 MD = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 MADE = {"link_open", "image", "html_inline", "html_block", "bullet_list_open",
         "ordered_list_open", "hr", "heading_open", "blockquote_open", "fence", "code_block"}

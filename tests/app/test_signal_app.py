@@ -223,3 +223,40 @@ def test_a_state_dict_is_not_taken_for_a_feature_model():
     at.selectbox(key="vocab_source").set_value("features").run()
     at.file_uploader(key="model_file").upload("gru.pt", buf.getvalue()).run()
     assert not at.exception and "only a Keras model" in errors(at)
+
+
+def test_reset_and_what_if_on_trigger_word_say_why_and_compute_nothing_skipped():
+    """The counterfactual views are not drawn for a model with layers between its GRUs: the
+    page says why and shows the stepped model, never a reset or what-if computed past them
+    (gru_core's own, from Python, runs those layers: test_keras_features.py)."""
+    for params in ({"view": "reset", "t": 40}, {"view": "stepper", "wf_gate": "z",
+                                                 "wf_value": "0.5", "wf_step": 50}):
+        at = open_app(ckpt="trigger-word", **params)
+        assert not at.exception and not at.error
+        if params["view"] == "reset":
+            assert any("reads a text model" in i.value for i in at.info)
+        titles = figures(at)
+        assert "P(activate) at every step" in titles
+        assert not any("reset" in k.lower() or "what if" in k.lower() for k in titles)
+        assert not [t for t in at.toggle if t.key == "whatif"]
+
+
+def test_the_link_keeps_the_input_and_says_an_upload_opens_the_sample(tt):
+    at = open_app(ckpt="trigger-word", t=30)
+    assert at.query_params["input"] == "sample"
+    x = np.load(f"{CK}.sample.npy")[:120]
+    upload(at, "npy", "mine.npy", npy(x))
+    assert not at.exception and not at.error
+    assert at.query_params["input"] == "npy"
+    assert any("link to this page opens the shipped sample" in c.value for c in at.caption)
+    for source in ("npy", "wav"):  # the link of an upload: the sample, and the page says why
+        again = open_app(ckpt="trigger-word", input=source, t=30)
+        assert not again.exception and not again.error
+        assert any(f"uploaded .{source} file, which a link cannot carry" in w.value
+                   for w in again.warning)
+        assert again.radio(key="input").value == "sample"
+        y = np.array(head_chart(again)["data"][0]["y"], dtype=np.float32)
+        assert np.array_equal(y, tt.probs[:, 0].numpy())
+    bad = open_app(ckpt="trigger-word", input="<b>x</b>")
+    assert any("Unknown input ` <b>x</b> `" in w.value for w in bad.warning)
+    assert bad.radio(key="input").value == "sample"

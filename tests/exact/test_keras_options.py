@@ -6,7 +6,7 @@ on random and saturating weights, one-hot and Embedding input: every h, every ga
 computed, every probability, max difference 0. Each refused option raises a CheckpointError whose
 message names the option. Options a file does not keep (use_cudnn, implementation) and
 initial_state are given to KerasCell from Python and compared with Keras's layer in memory.
-Masking (mask_zero, Masking) is tested with the model chain (tests/exact/test_keras.py).
+Masking (mask_zero, Masking) is tested with the model chain (tests/exact/test_keras_masking.py).
 """
 
 from __future__ import annotations

@@ -160,3 +160,62 @@ def test_the_shipped_trigger_word_model_steps_a_wav_and_a_npy():
     model = keras.saving.load_model(f"{stem}.keras")
     assert torch.equal(tt.probs, model(x[None]).detach()[0])
     assert tt.probs.max() > 0.5 and tt.top_next(int(tt.probs.argmax()), 1)[0][0] == "activate"
+
+
+def test_what_if_and_reset_run_the_layers_between_the_grus(tmp_path):
+    """The counterfactuals run the layers above an edit through the BatchNormalization between
+    the GRUs, as Keras does: an edit that changes nothing moves nothing, and the reset's
+    prediction is Keras's own layers applied to the changed h."""
+    from gru_core import reset_counterfactual, what_if
+
+    model, x = fitted(trigger_word(80, 9, 12, 16), 80, 9, seed=1)
+    rng = np.random.default_rng(3)
+    for bn in (la for la in model.layers if isinstance(la, L.BatchNormalization)):
+        C = bn.moving_mean.shape[0]  # statistics far from (0, 1), so that skipping them shows
+        bn.moving_mean.assign(rng.normal(size=C).astype("float32") * 0.5)
+        bn.moving_variance.assign(rng.uniform(0.2, 3.0, size=C).astype("float32"))
+    model.save(tmp_path / "tw.keras")
+    tt = load_checkpoint(tmp_path / "tw.keras").trace(x)
+    t, unit = 5, 3
+    for gate in ("z", "r"):
+        wi = what_if(tt, t, unit, gate, float(tt.gate(gate, 0, 0, t)[unit]), layer=0, steps=8)
+        torch.testing.assert_close(wi.probs_what_if, wi.probs, rtol=0, atol=1e-6)
+    cf = reset_counterfactual(tt, t, layer=0)
+    gru1, gru2 = (la for la in model.layers if isinstance(la, L.GRU))
+    bn2, bn3 = [la for la in model.layers if isinstance(la, L.BatchNormalization)][1:]
+    dense = model.layers[-1]
+    h0 = tt.gate("h_prev", 0, 0, t)[None]
+    z = tt.gate("z", 0, 0, t)[None]
+    n_no_reset = cf.n_no_reset[None]
+    h = z * h0 + (1 - z) * n_no_reset  # layer 0's h with r = 1, Keras's update
+    x1 = bn2(h[None], training=False)[0]
+    h1 = gru2.cell(x1, [tt.gate("h_prev", 1, 0, t)[None]], training=False)[0]
+    want = dense(bn3(h1[None], training=False)).detach()[0, 0]
+    torch.testing.assert_close(cf.probs_no_reset, want, rtol=0, atol=1e-6)
+    skipped = dense(bn3(gru2.cell(h, [tt.gate("h_prev", 1, 0, t)[None]])[0][None],
+                        training=False)).detach()[0, 0]
+    assert (skipped - want).abs().max() > 1e-3  # the BatchNormalization does matter here
+
+
+def test_the_step_card_reads_a_feature_trace_in_frames_and_seconds():
+    from dashboard.export import pytorch_latex
+    from gru_core import step_card
+    from gru_core.core import feature_input
+
+    from ..conftest import ROOT
+
+    ck = load_checkpoint(ROOT / "checkpoints/trigger-word.keras", labels=["activate"])
+    x = np.load(ROOT / "checkpoints/trigger-word.sample.npy")
+    tt = ck.trace(x, audio=True)
+    t, unit = 17, 3
+    start, end = tt.span(t)
+    s0, s1 = feature_input.step_seconds(tt, t)
+    card = step_card(tt, t, unit, layer=0)
+    assert card.token == f"frames {start}–{end - 1} ({s0:.2f}–{s1:.2f} s)" == \
+        "frames 68–82 (0.68–0.84 s)"
+    assert card.input_kind == "features" and card.token_id is None
+    assert card.one_hot_index is None and card.input_column == {}
+    for name in ("r", "z", "n", "h", "h_prev"):  # the trace's own numbers
+        assert card.terms[name] == float(tt.gate(name, 0, 0, t)[unit])
+    assert "input frames" in "".join(pytorch_latex(card))
+    assert step_card(ck.trace(x), t, unit).token == "frames 68–82"  # not a clip: no seconds
