@@ -368,7 +368,12 @@ def test_number_view_were_minus_was():
     at = open_app(view="number", ckpt="agreement", text=COURSE)
     assert not at.exception
     metrics = [m for m in at.metric if "P(were)" in m.label]
-    assert len(metrics) == 2
+    # short labels (one line at 1280×720), each sentence in full under its metric, quoted
+    assert [m.label for m in metrics] == ["P(were) − P(was), singular",
+                                          "P(were) − P(was), plural"]
+    captions = [c.value for c in at.caption if c.value.startswith("after ")]
+    assert captions == ["after ` The cat, which already ate the fish, w `",
+                        "after ` The cats, which already ate the fish, w `"]
     for m, text in zip(metrics, ("The cat, which already ate the fish, w",
                                  "The cats, which already ate the fish, w"), strict=True):
         _, probs, vocab = ref.run("agreement", text)

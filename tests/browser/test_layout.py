@@ -87,3 +87,21 @@ def test_worked_example_shows_every_term_and_line_at_1280x720(app_url, page, not
         assert not small.evaluate(SCROLLS), small.evaluate(SCROLLS)
     finally:
         small.close()
+
+
+def test_number_units_labels_are_whole_at_1280x720(app_url, page):
+    """The metrics' labels are one line each; the sentence each is about shows in full."""
+    text = "The lanterns, which the old keeper lit at dusk, were still glowing."
+    small = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        small.goto(f"{app_url}/?" + urlencode({"view": "number", "ckpt": "agreement",
+                                               "text": text, "t": 57}))
+        settle(small)
+        expect(small.get_by_test_id("stMetric")).to_have_count(2, timeout=90_000)
+        cut = small.evaluate(CLIPPED, "[data-testid=stMain] *")
+        assert not cut, cut
+        for sentence in ("The lantern, which the old keeper lit at dusk, w",
+                         "The lanterns, which the old keeper lit at dusk, w"):
+            expect(small.get_by_test_id("stCaptionContainer").filter(has_text=sentence)).to_have_count(1)
+    finally:
+        small.close()
