@@ -43,10 +43,24 @@ def _label(tok: str) -> str:
     return html.escape(show_token(tok), quote=False)
 
 
+TOKENS, NUMBERS = 60, 12  # at most this many tokens, and step numbers, along a time axis
+ROUND = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def number_every(n: int, every: int = 1) -> int:
+    """Which step numbers an axis of n steps writes (those divisible by the result): at most
+    NUMBERS of them, a round step that is a multiple of `every` (the tokens' own spacing).
+    A number is wider than a character: one under each token would run into the next."""
+    return next((k for k in ROUND if k % every == 0 and n / k <= NUMBERS),
+                every * -(-n // (NUMBERS * every)))
+
+
 def _token_ticks(steps, tokens, numbers: bool = True) -> dict:
-    """Tokens (and step numbers) as ticks; a categorical axis would merge repeated ones."""
-    every = max(1, len(steps) // 60)
-    labels = [f"{_label(c)}<br>{t}" if numbers else _label(c)
+    """Tokens (and, under some of them, step numbers) as ticks; a categorical axis would merge
+    repeated ones."""
+    every = max(1, len(steps) // TOKENS)
+    k = number_every(len(steps), every)
+    labels = [f"{_label(c)}<br>{t}" if numbers and t % k == 0 else _label(c)
               for t, c in zip(steps, tokens, strict=True)]
     return dict(tickmode="array", tickvals=list(steps)[::every], ticktext=labels[::every],
                 tickangle=0)

@@ -92,3 +92,22 @@ def test_unit_chart_of_the_screen_share_layout_is_valid_and_marks_t():
     np.testing.assert_array_equal(new.y + keep.y, df.new + df.keep)
     np.testing.assert_array_equal(z.y, df.z)
     assert "unit 5" in fig.layout.title.text
+
+
+@pytest.mark.parametrize("n", [60, 120, 141])  # the stepper's window, the player's, a text
+def test_time_axis_writes_every_token_and_thins_the_step_numbers(n):
+    """Under the heatmaps a number under every token ran together ("8182838485…"): the tokens
+    stay (every one up to 60 steps), the numbers are round and at most 12."""
+    steps = list(range(80, 80 + n))
+    df = pd.DataFrame({"t": steps, "token": [chr(97 + t % 26) for t in steps], "keep": 0.0,
+                       "new": 0.0, "h": 0.0, "z": 0.5})
+    mats = {k: np.zeros((4, n), np.float32) for k in "rznh"}
+    axis = go.Figure(charts.step_chart(df, mats, 100, 1, SYMBOLS["pytorch"])).layout.xaxis
+    every = 1 if n <= 60 else 2
+    assert list(axis.tickvals) == steps[::every]
+    assert [label.split("<br>")[0] for label in axis.ticktext] == [
+        chr(97 + t % 26) for t in steps[::every]]
+    numbered = [int(label.split("<br>")[1]) for label in axis.ticktext if "<br>" in label]
+    gaps = set(np.diff(numbered))
+    assert len(gaps) == 1 and gaps.pop() in (5, 10, 20), numbered  # round, evenly spaced
+    assert 3 <= len(numbered) <= 12 and all(t % 5 == 0 for t in numbered)
