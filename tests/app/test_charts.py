@@ -111,3 +111,17 @@ def test_time_axis_writes_every_token_and_thins_the_step_numbers(n):
     gaps = set(np.diff(numbered))
     assert len(gaps) == 1 and gaps.pop() in (5, 10, 20), numbered  # round, evenly spaced
     assert 3 <= len(numbered) <= 12 and all(t % 5 == 0 for t in numbered)
+
+
+def test_legends_under_a_chart_sit_below_its_axis_title():
+    """A legend placed at a fraction of the plot's height under it landed on "step (token)"
+    once the ticks took two lines: the legends under charts sit at the figure's bottom edge,
+    where Plotly reserves their height below the axis."""
+    steps, tokens = range(10, 24), list("the old keeper")
+    figs = [charts.unit_lines(steps, tokens, {"unit 3": np.zeros(14), "unit 5": np.ones(14)},
+                              "h", span=(12, 16)),
+            charts.pair_lines(steps, tokens, {3: (np.zeros(14), np.ones(14))}, "pair"),
+            charts.candidates(["3", "5"], {"a": [0, 1]}, "c")]
+    for fig in figs:
+        legend = go.Figure(fig.to_dict()).layout.legend  # valid Plotly too
+        assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")

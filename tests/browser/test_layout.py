@@ -105,3 +105,18 @@ def test_number_units_labels_are_whole_at_1280x720(app_url, page):
             expect(small.get_by_test_id("stCaptionContainer").filter(has_text=sentence)).to_have_count(1)
     finally:
         small.close()
+
+
+def test_memory_chart_legend_clear_of_its_axis_title_at_1280x720(app_url, page):
+    small = page.context.browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        small.goto(f"{app_url}/?" + urlencode({"view": "memory", "ckpt": "shakespeare",
+                                               "text": TEXT, "t": 40, "unit": 7}))
+        settle(small)
+        title = small.locator(".js-plotly-plot").filter(has_text="step (token)").last
+        expect(title).to_be_attached(timeout=90_000)
+        a = title.locator(".legend").bounding_box()
+        b = title.locator(".g-xtitle").bounding_box()
+        assert b["y"] + b["height"] <= a["y"], (a, b)  # the legend starts under the title
+    finally:
+        small.close()
