@@ -43,10 +43,24 @@ def _label(tok: str) -> str:
     return html.escape(show_token(tok), quote=False)
 
 
+TOKENS, NUMBERS = 60, 12  # at most this many tokens, and step numbers, along a time axis
+ROUND = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def number_every(n: int, every: int = 1) -> int:
+    """Which step numbers an axis of n steps writes (those divisible by the result): at most
+    NUMBERS of them, a round step that is a multiple of `every` (the tokens' own spacing).
+    A number is wider than a character: one under each token would run into the next."""
+    return next((k for k in ROUND if k % every == 0 and n / k <= NUMBERS),
+                every * -(-n // (NUMBERS * every)))
+
+
 def _token_ticks(steps, tokens, numbers: bool = True) -> dict:
-    """Tokens (and step numbers) as ticks; a categorical axis would merge repeated ones."""
-    every = max(1, len(steps) // 60)
-    labels = [f"{_label(c)}<br>{t}" if numbers else _label(c)
+    """Tokens (and, under some of them, step numbers) as ticks; a categorical axis would merge
+    repeated ones."""
+    every = max(1, len(steps) // TOKENS)
+    k = number_every(len(steps), every)
+    labels = [f"{_label(c)}<br>{t}" if numbers and t % k == 0 else _label(c)
               for t, c in zip(steps, tokens, strict=True)]
     return dict(tickmode="array", tickvals=list(steps)[::every], ticktext=labels[::every],
                 tickangle=0)
@@ -255,6 +269,12 @@ def retention_bars(ret, top_units: list[int], prod_z: str, unit: int | None = No
     return fig
 
 
+# A legend under a chart, at the figure's bottom edge: Plotly reserves its height there, so the
+# x axis's tick labels and title stay above it (a legend placed at a fraction of the plot's
+# height below it lands on the axis title once the tick labels take two lines).
+BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
+
+
 def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
                y_title: str = "h") -> go.Figure:
     fig = go.Figure()
@@ -263,7 +283,7 @@ def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
     if span is not None:
         fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
     fig.update_layout(height=340, title=title, yaxis_title=y_title, xaxis_title="step (token)",
-                      margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.25))
+                      margin=dict(t=40, b=10, l=10, r=10), legend=BELOW)
     _token_axis(fig, steps, chars)
     return fig
 
@@ -293,7 +313,7 @@ def pair_lines(steps, chars, pairs: dict[int, tuple], title: str, y_title: str =
                         line=dict(color=color, dash="dash"), marker=dict(size=4, symbol="x"))
     fig.update_layout(height=340, title=title, yaxis_title=y_title,
                       margin=dict(t=40, b=10, l=10, r=10),
-                      legend=dict(orientation="h", y=-0.25))
+                      legend=BELOW)
     _token_axis(fig, steps, chars)
     return fig
 
@@ -320,7 +340,7 @@ def gradient_flow(distance, norms, z_mean, z_max, sym: dict[str, str], rnn=None,
                     title=dict(text=f"{prod}, direct path")),
         shapes=[dict(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=holds, y1=holds,
                      line=dict(color="gray", dash="dash"))],
-        margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.2)))
+        margin=dict(t=40, b=10, l=10, r=10), legend=BELOW))
 
 
 # Okabe–Ito colours with distinct marker shapes: told apart without colour vision too
@@ -339,7 +359,7 @@ def candidates(labels: list[str], series: dict[str, object], title: str,
     fig.update_layout(height=360, title=title, xaxis_title="unit",
                       yaxis=dict(range=[-1.05, 1.05], title=y_title),
                       xaxis=dict(type="category"), margin=dict(t=40, b=10, l=10, r=10),
-                      legend=dict(orientation="h", y=-0.3))
+                      legend=BELOW)
     return fig
 
 
@@ -362,7 +382,7 @@ def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
              yaxis="y2", marker=dict(color=KEEP), opacity=0.35),
     ]
     layout = dict(height=340, title=dict(text=f"After the edit at t = {wi.t}"),
-                  margin=dict(t=40, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.3),
+                  margin=dict(t=40, b=10, l=10, r=10), legend=BELOW,
                   yaxis=dict(title=dict(text=sym["h"]), range=[-1.05, 1.05]),
                   yaxis2=dict(overlaying="y", side="right", showgrid=False,
                               range=[0, max(DRIFT_FLOOR, 1.05 * float(wi.drift.max()))],

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
+import pandas as pd
 import plotly.graph_objects as go
 
 from gru_core import TextTrace, WorkedExample, balance, heatmaps
@@ -54,19 +55,18 @@ RENDER = ("<script>document.querySelectorAll('div.math').forEach(function (el) {
           "});</script>")
 
 
-def example_html(ex: WorkedExample, names: dict[str, str], post: str, notation: str,
+def example_html(ex: WorkedExample, tables: list[pd.DataFrame], post: str, notation: str,
                  latex: list[str] = ()) -> str:
-    """Every step's table (4 decimals), its math typeset by the bundled KaTeX (latex: one
-    "$$ … $$" block per step, as the post has it) and its sentences, then the forum post as
-    plain text."""
+    """Every step's table as the page has it (`tables`: a row per term; 4 decimals), its math
+    typeset by the bundled KaTeX (latex: one "$$ … $$" block per step, as the post has it) and
+    its sentences, then the forum post as plain text."""
     parts = [f"<h1>Worked example: steps {', '.join(map(str, ex.steps))} × units "
              f"{', '.join(map(str, ex.units))}</h1>"]
     for i, t in enumerate(ex.steps):
         tok = ex.tokens[i]
         parts.append(f"<h2 id='t{t}'>t = {t}" + (f", reading {html.escape(repr(show_token(tok)))}"
                                                  if tok is not None else "") + "</h2>")
-        table = ex.tables[i].rename(columns=names)
-        parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.4f}",
+        parts.append(tables[i].to_html(float_format=lambda v: f"{v:.4f}",
                                    escape=True, classes="terms"))
         if i < len(latex):
             tex = latex[i].strip().removeprefix("$$").removesuffix("$$").strip()

@@ -73,17 +73,41 @@ def _inert(s: str) -> str:
     return out.replace("\n", "<br>")
 
 
+SLACK = 40  # characters: a line cut by this few or fewer is shown whole
+
+
+def text_window(text: str, a: int, b: int, around: int = 160) -> tuple[int, int]:
+    """The part [lo, hi) of `text` shown around the token at [a, b): about `around` characters
+    each side, cut at a line's or a word's edge. A line cut SLACK characters or less from its
+    edge is shown whole (a speaker's name stays: "PROSPERO:", not "…:"); a longer one is cut
+    between words."""
+    lo, hi = max(0, a - around), min(len(text), b + around)
+    if lo > 0:
+        start = text.rfind("\n", 0, lo) + 1
+        space = re.search(r"\s", text[lo:a])
+        lo = start if lo - start <= SLACK else lo + space.end() if space else lo
+    if hi < len(text):
+        end = text.find("\n", hi) % (len(text) + 1)  # no line break left: the text's end
+        space = [m.start() for m in re.finditer(r"\s", text[b:hi])]
+        hi = end if end - hi <= SLACK else b + space[-1] if space else hi
+    return (0 if not text[:lo].strip() else lo), (len(text) if not text[hi:].strip() else hi)
+
+
 def highlighted_text(text: str, spans: list[tuple[int, int]], t: int, around: int = 160) -> str:
     """The text around token t, with token t marked: one line of HTML for
-    st.markdown(unsafe_allow_html=True) that shows the text exactly, its line breaks included."""
+    st.markdown(unsafe_allow_html=True) that shows the text exactly, its line breaks included.
+    "…" stands where text is left out: on a line of its own for whole lines, else beside the
+    cut line's first or last word."""
     a, b = spans[t]
-    lo, hi = max(0, a - around), min(len(text), b + around)
+    lo, hi = text_window(text, a, b, around)
+    head = "" if not lo else "…<br>" if text[lo - 1] == "\n" else "… "
+    tail = "" if hi == len(text) else "<br>…" if text[hi] == "\n" else " …"
     token = text[a:b]
     here = _inert(show_token(token)) + ("<br>" if token == "\n" else "")
     return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.6'>"
-            f"{'…' if lo else ''}{_inert(text[lo:a])}<mark style='background:#ffd54f;"
+            f"{head}{_inert(text[lo:a])}<mark style='background:#ffd54f;"
             f"padding:0 2px;border-radius:3px;font-weight:bold' title='t = {t}'>{here}</mark>"
-            f"{_inert(text[b:hi])}{'…' if hi < len(text) else ''}</div>")
+            f"{_inert(text[b:hi])}{tail}</div>")
 
 
 def file_label(filename: str, cap: int = 40) -> str:

@@ -3,6 +3,7 @@ sentences, and the whole of it as a forum post, with a link that reopens it (or 
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from gru_core import (
@@ -33,6 +34,19 @@ def labels(notation: str) -> dict[str, str]:
     return {"unit": "unit", "h_prev": s["h_prev"], **parts, "r": s["r"], "z": s["z"],
             "n": s["n"], "keep": f"{s['keep']} (kept)", "new": f"{s['new']} (new)",
             "h": s["h"]}
+
+
+# the terms' column, in pixels: the grid sizes a column by its first rows, which would cut
+# "(1−z)·n (new)" further down
+TERM_WIDTH = 135
+
+
+def terms_table(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
+    """One step's table as the page shows it: a row per term in the order of the equations,
+    a column per unit (13 terms across would not fit a 1280-pixel screen; ten units do)."""
+    out = table.set_index("unit").rename(columns=names).T
+    out.columns = [f"unit {u}" for u in out.columns]
+    return out.rename_axis("term")
 
 
 def chosen(sel: Selection, tt: TextTrace) -> tuple[list[int], list[int]]:
@@ -74,11 +88,14 @@ def render(sel: Selection, tt: TextTrace) -> None:
     names = labels(sel.notation)
     for i, t in enumerate(steps):
         st.markdown(f"**t = {t}**, reading {code_span(show_token(ex.tokens[i]))}")
-        st.dataframe(ex.tables[i].rename(columns=names).set_index("unit"), key=f"ex_{t}",
-                     column_config={v: st.column_config.NumberColumn(format="%.4f")
-                                    for k, v in names.items() if k != "unit"})
+        table = terms_table(ex.tables[i], names)
+        st.dataframe(table, key=f"ex_{t}", height="content",  # every term in view
+                     column_config={"_index": st.column_config.TextColumn(width=TERM_WIDTH),
+                                    **{c: st.column_config.NumberColumn(format="%.4f")
+                                       for c in table.columns}})
         for line in ex.sentences(i, sel.notation):
             st.markdown("- " + md_escape(line))
+    tables = [terms_table(table, names) for table in ex.tables]
     link = sel.link(steps=format_list(steps), units=format_list(units))
     start = "" if sel.start is None else start_from.words(sel, tt, units)
     post = worked_post(ex, sel.model.name, tt.text, link, sel.notation, start)
@@ -87,7 +104,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     st.download_button("Offline copy: this worked example as one HTML file (no server needed)",
                        key="ex_html", mime="text/html",
                        file_name=f"gru_example_t{format_list(steps)}_u{format_list(units)}.html",
-                       data=lambda: offline.example_html(ex, names, post, sel.notation,
+                       data=lambda: offline.example_html(ex, tables, post, sel.notation,
                                                          [step_latex(ex, i, sel.notation)
                                                           for i in range(len(steps))]))
     write_url(sel.params(steps=format_list(steps), units=format_list(units)))

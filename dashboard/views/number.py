@@ -19,6 +19,7 @@ from ..text import plain
 from ..view import View
 
 PAIRS = 40  # cache.number_units ranks on this many held-out minimal pairs
+SENTENCE = 400  # characters of a pair's sentence shown under its metric (then "…")
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
@@ -39,7 +40,9 @@ def render(sel: Selection, tt: TextTrace) -> None:
     sg, pl = (cache.trace(sel.model_key, ck, text) for text in pair)
     cols = st.columns(2)
     for col, run, number in zip(cols, (sg, pl), ("singular", "plural"), strict=True):
-        col.metric(f"P(were) − P(was), {number}: “{run.text}”", signed(were_minus_was(run)))
+        # a short label (a metric's label is cut to one line), the reader's sentence in full
+        col.metric(f"P(were) − P(was), {number}", signed(were_minus_was(run)))
+        col.caption(f"after {plain(run.text, limit=SENTENCE)}")
     start, start_pl = clause_start(sg), clause_start(pl)  # "cat," / "cats,", "boxes,"
     steps = range(start, sg.T)
     h_sg, h_pl = sg.gate("h", layer), pl.gate("h", layer)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dashboard.text import plain
+from dashboard.text import plain, text_window
 from gru_core import fmt_near, pct
 
 from .. import reference as ref
@@ -375,7 +375,12 @@ def test_number_view_were_minus_was():
     assert not at.exception
     assert not [s for s in at.slider if s.label.startswith("Timestep")]  # t plays no part
     metrics = [m for m in at.metric if "P(were)" in m.label]
-    assert len(metrics) == 2
+    # short labels (one line at 1280×720), each sentence in full under its metric, quoted
+    assert [m.label for m in metrics] == ["P(were) − P(was), singular",
+                                          "P(were) − P(was), plural"]
+    captions = [c.value for c in at.caption if c.value.startswith("after ")]
+    assert captions == ["after ` The cat, which already ate the fish, w `",
+                        "after ` The cats, which already ate the fish, w `"]
     for m, text in zip(metrics, ("The cat, which already ate the fish, w",
                                  "The cats, which already ate the fish, w"), strict=True):
         _, probs, vocab = ref.run("agreement", text)
@@ -690,3 +695,37 @@ def test_hostile_start_from_values_stay_inert(param):
         named = (plain(payload) if param == "h0_ckpt" else "Start from: ` agreement ` cannot "
                  "read its text (`")  # the reason as a code span, its fence as long as needed
         assert any(named in b for b in shown), (payload, shown)
+
+
+PROSPERO = ("PROSPERO:\nMark his condition and the event; then tell me\nIf this might be a "
+            "brother.\n\nMIRANDA:\nI should sin\nTo think but nobly of my grandmother:\nGood "
+            "wombs have borne bad sons.\n")
+
+
+def shown_text(at) -> str:
+    """The text display as a reader sees it (entities decoded, line breaks as \\n)."""
+    import html
+    body = next(m.value for m in at.markdown if m.proto.allow_html and "<mark" in m.value)
+    return html.unescape(re.sub(r"<[^b][^>]*>|</[^>]*>", "", body).replace("<br>", "\n"))
+
+
+def test_text_display_cuts_at_a_line_or_a_word_and_says_so():
+    # the window reached 8 characters into the first line: "…:" stood for "PROSPERO:"
+    at = open_app(ckpt="shakespeare-2layer", text=PROSPERO, t=168, unit=199)
+    assert not at.exception
+    assert shown_text(at).startswith("PROSPERO:\nMark his")  # the whole line, no "…"
+    # one long line: cut between words, "… " before the first whole word, " …" after the last
+    words = " ".join(["word"] * 120)
+    at = open_app(ckpt="shakespeare", text=words, t=300, unit=0)
+    shown = shown_text(at)
+    assert re.fullmatch(r"… (word )+word …", shown.replace("␣", " ")), shown
+    lo, hi = text_window(words, 300, 301)
+    assert words[lo - 1] == " " and words[hi] == " " and lo < 300 - 150 and hi > 301 + 150
+    # whole lines left out: "…" on a line of its own
+    lines = "\n".join(f"line {chr(97 + i)} of a long poem" for i in range(26))
+    a = lines.index("line n")
+    lo, hi = text_window(lines, a, a + 1)
+    assert lines[lo - 1] == "\n" and lines[hi] == "\n"
+    at = open_app(ckpt="shakespeare", text=lines, t=a, unit=0)
+    shown = shown_text(at)
+    assert shown.startswith("…\nline ") and shown.endswith(" poem\n…"), shown

@@ -92,3 +92,36 @@ def test_unit_chart_of_the_screen_share_layout_is_valid_and_marks_t():
     np.testing.assert_array_equal(new.y + keep.y, df.new + df.keep)
     np.testing.assert_array_equal(z.y, df.z)
     assert "unit 5" in fig.layout.title.text
+
+
+@pytest.mark.parametrize("n", [60, 120, 141])  # the stepper's window, the player's, a text
+def test_time_axis_writes_every_token_and_thins_the_step_numbers(n):
+    """Under the heatmaps a number under every token ran together ("8182838485…"): the tokens
+    stay (every one up to 60 steps), the numbers are round and at most 12."""
+    steps = list(range(80, 80 + n))
+    df = pd.DataFrame({"t": steps, "token": [chr(97 + t % 26) for t in steps], "keep": 0.0,
+                       "new": 0.0, "h": 0.0, "z": 0.5})
+    mats = {k: np.zeros((4, n), np.float32) for k in "rznh"}
+    axis = go.Figure(charts.step_chart(df, mats, 100, 1, SYMBOLS["pytorch"])).layout.xaxis
+    every = 1 if n <= 60 else 2
+    assert list(axis.tickvals) == steps[::every]
+    assert [label.split("<br>")[0] for label in axis.ticktext] == [
+        chr(97 + t % 26) for t in steps[::every]]
+    numbered = [int(label.split("<br>")[1]) for label in axis.ticktext if "<br>" in label]
+    gaps = set(np.diff(numbered))
+    assert len(gaps) == 1 and gaps.pop() in (5, 10, 20), numbered  # round, evenly spaced
+    assert 3 <= len(numbered) <= 12 and all(t % 5 == 0 for t in numbered)
+
+
+def test_legends_under_a_chart_sit_below_its_axis_title():
+    """A legend placed at a fraction of the plot's height under it landed on "step (token)"
+    once the ticks took two lines: the legends under charts sit at the figure's bottom edge,
+    where Plotly reserves their height below the axis."""
+    steps, tokens = range(10, 24), list("the old keeper")
+    figs = [charts.unit_lines(steps, tokens, {"unit 3": np.zeros(14), "unit 5": np.ones(14)},
+                              "h", span=(12, 16)),
+            charts.pair_lines(steps, tokens, {3: (np.zeros(14), np.ones(14))}, "pair"),
+            charts.candidates(["3", "5"], {"a": [0, 1]}, "c")]
+    for fig in figs:
+        legend = go.Figure(fig.to_dict()).layout.legend  # valid Plotly too
+        assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")

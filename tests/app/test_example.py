@@ -83,6 +83,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from dashboard.offline import chart_html, example_html, player_figure  # noqa: E402
 from dashboard.post import link_caveats  # noqa: E402
 from dashboard.text import code_span, fenced, md_escape  # noqa: E402
+from dashboard.views.example import terms_table  # noqa: E402
 
 from .. import reference as ref  # noqa: E402
 from ..conftest import ROOT  # noqa: E402
@@ -99,12 +100,15 @@ def test_example_link_shows_every_term_equal_to_plain_nn_gru():
     tables = [d.value for d in at.dataframe]
     assert len(tables) == 2
     for t, table in zip((33, 34), tables, strict=True):
-        assert table.index.tolist() == [3, 17, 200]
+        # a row per term in the equations' order, a column per unit: fits 1280 pixels
+        assert table.columns.tolist() == ["unit 3", "unit 17", "unit 200"]
+        assert table.index.tolist()[:4] == ["h_prev", "ir", "hr", "r"]
         for k in ("h_prev", "r", "z", "n", "h"):
-            np.testing.assert_allclose(table[k], g[k][t, [3, 17, 200]].double(), atol=2e-6)
+            np.testing.assert_allclose(table.loc[k], g[k][t, [3, 17, 200]].double(), atol=2e-6)
         keep = g["z"][t, [3, 17, 200]] * g["h_prev"][t, [3, 17, 200]]
-        np.testing.assert_allclose(table["z·h_prev (kept)"], keep.double(), atol=2e-6)
+        np.testing.assert_allclose(table.loc["z·h_prev (kept)"], keep.double(), atol=2e-6)
     post = at.code[0].value
+    assert at.code[0].proto.wrap_lines  # a long line wraps: its result stays in view
     assert post.count("$$") == 4 and post.count(r"\begin{aligned}") == 2
     assert r"\underbrace" not in post and "<t>" not in post
     for t in (33, 34):  # h_prev's value is in the post, so a reader can check z·h_prev
@@ -132,7 +136,7 @@ def test_example_in_course_notation_and_with_a_text_too_long_for_a_link():
     assert "text" not in at.query_params
     assert any("more than the 2,000 a link carries" in w.value for w in at.warning)
     table = at.dataframe[0].value
-    assert {"c⟨t−1⟩", "Γr", "1−Γu", "c̃", "c⟨t⟩"} <= set(table.columns)
+    assert {"c⟨t−1⟩", "Γr", "1−Γu", "c̃", "c⟨t⟩"} <= set(table.index)
     post = at.code[0].value
     assert r"\Gamma_{u,4} &= 1 - \sigma(" in post
     assert "more than the 2,000" not in post  # a note for the poster: beside it, not in it
@@ -151,7 +155,7 @@ def test_add_to_the_example_from_the_stepper():
     assert not at.exception
     assert at.query_params["view"] == "example"
     assert at.query_params["steps"] == "7,9" and at.query_params["units"] == "5"
-    assert [d.value.index.tolist() for d in at.dataframe] == [[5], [5]]
+    assert [d.value.columns.tolist() for d in at.dataframe] == [["unit 5"], ["unit 5"]]
 
 
 def test_post_quotes_and_escapes_what_is_not_ours():
@@ -176,7 +180,8 @@ def test_caveats_say_when_a_link_cannot_reproduce():
 def test_offline_copies_hold_their_numbers_and_plotly():
     gru = make_gru(hidden=4, seed=1)
     ex = worked_example(recompute(gru, torch.randn(5, 5)), [1, 2], [0, 3])
-    page = example_html(ex, {}, "post with <script>alert(1)</script>", "pytorch")
+    tables = [terms_table(table, {}) for table in ex.tables]
+    page = example_html(ex, tables, "post with <script>alert(1)</script>", "pytorch")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert f"{ex.tables[1].h[1]:.4f}" in page
     import plotly.graph_objects as go

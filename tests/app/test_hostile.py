@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from dashboard.export import forum_post
-from dashboard.text import highlighted_text, plain
+from dashboard.text import highlighted_text, plain, text_window
 from gru_core import load_checkpoint, step_card, trace_text
 
 from ..browser import chromium, serve, settle
@@ -150,10 +150,13 @@ def test_highlighted_text_escapes_every_markdown_character():
     inner = re.sub(r"<br>|<mark[^>]*>|</mark>|<div[^>]*>|</div>", "", out)
     for ch in "$*_[]`#->|~\\<:!":
         assert ch not in re.sub(r"&#[0-9]+;", "", inner), ch
-    t, hi = text.index("\n"), text.index("\n") + 1 + 160
+    t = text.index("\n")
+    lo, hi = text_window(text, t, t + 1)
+    assert lo == 0
     seen = html.unescape(re.sub(r"<mark[^>]*>|</mark>|<div[^>]*>|</div>", "", out)
                          .replace("<br>", "\n"))
-    assert seen == text[:t] + "↵\n" + text[t + 1:hi] + "…"  # exactly the text, line breaks kept
+    tail = "" if hi == len(text) else "\n…" if text[hi] == "\n" else " …"
+    assert seen == text[:t] + "↵\n" + text[t + 1:hi] + tail  # exactly the text, line breaks kept
     assert out.count("<br>") == text[:hi].count("\n")  # the marked newline shows ↵ and breaks
 
 
