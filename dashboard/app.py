@@ -31,6 +31,7 @@ from gru_core import (
     Checkpoint,
     CheckpointError,
     FeatureCheckpoint,
+    MaskedStep,
     TextTrace,
     UnknownTokens,
     read_vocab,
@@ -189,6 +190,9 @@ def trace_or_stop(ck: Checkpoint, model_key: str, text: str,
         if ck.vocab.lowered(text) is not None:
             st.button("Lower-case the text (the vocabulary has no capitals)", on_click=_rewrite,
                       args=(lambda t: ck.vocab.lowered(t) or t,))
+        st.stop()
+    except MaskedStep as e:  # names from the file: quoted
+        st.error(f"The model {plain(ck.name)} cannot step this text: {e.say(plain)}.")
         st.stop()
     except ValueError as e:
         st.warning(f"{str(e).capitalize()}: type a sentence for the GRU to read.")  # ours

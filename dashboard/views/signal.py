@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from gru_core import NAMES, SYMBOLS, FeatureCheckpoint, FeatureTrace, step_terms
+from gru_core import NAMES, SYMBOLS, FeatureCheckpoint, FeatureTrace, MaskedStep, step_terms
 from gru_core.core import audio, feature_input
 
 from .. import cache, catalogue, charts
@@ -83,6 +83,9 @@ def trace(sel: Selection, given: Input) -> FeatureTrace:
     except (cache.TooLarge, cache.Busy) as e:
         st.error(f"{str(e).capitalize()}.")
         st.stop()
+    except MaskedStep as e:  # a Masking layer's frame in the middle; its name quoted
+        st.error(f"This input cannot be stepped: {e.say(plain)}.")
+        st.stop()
     except ValueError as e:  # fewer frames than the layers before the GRU need
         st.error(f"This input cannot be stepped: {plain(e, 300)}")
         st.stop()
@@ -96,6 +99,8 @@ def render(sel: Selection, tt: FeatureTrace, given: Input) -> None:
         said += f", {s0:.2f}–{s1:.2f} s of the clip"
     st.markdown(f"Input: {given.label}, {tt.x.shape[0]} frames × {tt.x.shape[1]} features. "
                 f"{said}.")
+    if tt.padding:  # a Masking layer's padding at the end, left out of the trace
+        st.caption(tt.padding_note(plain))
     per_frame = audio.frame_seconds(1) if given.audio else None
     st.plotly_chart(charts.input_picture(tt.x.numpy(), (start, end), "The input, step t's "
                                          "frames marked", per_frame), key="signal_input")

@@ -6,6 +6,7 @@ from .checkpoint import Checkpoint, CheckpointError, check_vocab, load_checkpoin
 from .convention import CONVENTIONS, Convention, KerasCell
 from .course_gru import CourseGRU, CourseLM
 from .features import FeatureCheckpoint, FeatureTrace
+from .keras_layers import MaskedStep
 from .keras_model import KerasGRU, layer_input
 from .lm import TextTrace, estimate_nbytes, top_k, trace_text
 from .model import GRUConfig, TokenGRU
@@ -16,7 +17,7 @@ from .weights import LayerWeights, config_of, layer_weights, single_layer
 __all__ = [
     "CONVENTIONS", "GATES", "Checkpoint", "Convention", "CourseGRU", "CourseLM", "KerasCell",
     "FeatureCheckpoint", "FeatureTrace",
-    "KerasGRU",
+    "KerasGRU", "MaskedStep",
     "CheckpointError", "GRUConfig", "LayerWeights", "TextTrace", "TokenGRU",
     "Trace", "UnknownTokens", "Vocab", "check_vocab", "config_of", "estimate_nbytes",
     "layer_weights", "load_checkpoint", "read_vocab", "recompute", "save_checkpoint",

@@ -11,6 +11,7 @@ inference), MaxPooling1D / AveragePooling1D ('valid'), Masking, and the heads: D
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -81,20 +82,15 @@ class Mask:
     value: float  # the value masked: 0 (a token id) or Masking's mask_value
 
     def steps(self, keep: torch.Tensor, names: list[str] | None = None) -> int:
-        """keep: (T,) bool -> how many steps come before the padding at the end. Raises a
-        ValueError naming the first masked step that has a kept step after it."""
+        """keep: (T,) bool -> how many steps come before the padding at the end. Raises
+        MaskedStep at the first masked step that has a kept step after it (names: the tokens,
+        to name it)."""
         keep = keep.reshape(-1)
         kept = int(keep.sum())
-        if bool(keep[:kept].all()):
-            if kept == 0:
-                raise ValueError(f"every step is masked by {self.kind} '{self.layer}' "
-                                 f"({self.says}): there is no step to trace")
+        if kept and bool(keep[:kept].all()):
             return kept
-        t = int((~keep).nonzero()[0])
-        what = (f"token id 0 ({names[t]!r})" if names is not None and self.kind == "Embedding"
-                else "token id 0" if self.kind == "Embedding"
-                else f"frame {t}, equal to mask_value {self.value:g} in every feature,")
-        return self._middle(t, what)
+        t = None if not kept else int((~keep).nonzero()[0])
+        raise MaskedStep(self, t, None if t is None or names is None else names[t])
 
     @property
     def says(self) -> str:
@@ -102,12 +98,28 @@ class Mask:
                 else f"mask_value={self.value:g}: a frame equal to it in every feature is "
                 "padding")
 
-    def _middle(self, t: int, what: str) -> int:
-        raise ValueError(
-            f"{what} at step {t} is followed by steps that are not masked: {self.kind} "
-            f"'{self.layer}' has {self.says}, so Keras would skip that step in the middle (its "
-            "GRU carries h through it unchanged), and the stepper does not replay skipped "
-            "steps; it honours padding at the end only. Remove it from the middle of the input")
+
+class MaskedStep(ValueError):
+    """A masked step with kept steps after it (t), or every step masked (t None). say(quote)
+    writes the reason with the names from the file (the layer's, the token) quoted as the
+    caller needs; str() quotes them with repr."""
+
+    def __init__(self, mask: Mask, t: int | None, token: str | None = None):
+        self.mask, self.t, self.token = mask, t, token
+        super().__init__(self.say(repr))
+
+    def say(self, quote: Callable[[str], str]) -> str:
+        m = self.mask
+        layer = f"{m.kind} {quote(m.layer)}"
+        if self.t is None:
+            return f"every step is masked by {layer} ({m.says}): there is no step to trace"
+        what = (f"frame {self.t}, equal to mask_value {m.value:g} in every feature,"
+                if m.kind == "Masking" else "token id 0" if self.token is None
+                else f"token id 0 ({quote(self.token)})")
+        return (f"{what} at step {self.t} is followed by steps that are not masked: {layer} "
+                f"has {m.says}, so Keras would skip that step in the middle (its GRU carries h "
+                "through it unchanged), and the stepper does not replay skipped steps; it "
+                "honours padding at the end only. Remove it from the middle of the input")
 
 
 class Conv1D(nn.Module):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING
 
@@ -28,15 +29,15 @@ class TextTrace(Trace):
     h0_source: str | None = field(default=None, kw_only=True)  # where h0 came from, in words
     padding: int = field(default=0, kw_only=True)  # masked steps at the end, not traced
 
-    @property
-    def padding_note(self) -> str | None:
-        """What a mask left out of the trace, in words (None when nothing was)."""
+    def padding_note(self, quote: Callable[[str], str] = repr) -> str | None:
+        """What a mask left out of the trace, in words (None when nothing was); quote: how the
+        layer's name from the file is written (the app passes one Markdown leaves inert)."""
         if not self.padding:
             return None
         mask = self.model.module.mask
-        return (f"the last {self.padding} step(s) of the input are padding ({mask.kind} "
-                f"'{mask.layer}', {mask.says}): Keras's GRU carries h through them unchanged, "
-                f"so the trace ends at step {self.T - 1}")
+        return (f"The last {self.padding} step(s) of the input are padding ({mask.kind} "
+                f"{quote(mask.layer)}, {mask.says}): Keras's GRU carries h through them "
+                f"unchanged, so the trace ends at step {self.T - 1}.")
 
     @property
     def starts_from(self) -> str:

@@ -229,7 +229,7 @@ def test_reset_and_what_if_on_trigger_word_say_why_and_compute_nothing_skipped()
     """The counterfactual views are not drawn for a model with layers between its GRUs: the
     page says why and shows the stepped model, never a reset or what-if computed past them
     (gru_core's own, from Python, runs those layers: test_keras_features.py)."""
-    for params in ({"view": "reset", "t": 40}, {"view": "stepper", "wf_gate": "z",
+    for params in ({"view": "reset", "t": 40}, {"view": "step", "wf_gate": "z",
                                                  "wf_value": "0.5", "wf_step": 50}):
         at = open_app(ckpt="trigger-word", **params)
         assert not at.exception and not at.error

@@ -75,7 +75,8 @@ def assert_honoured(ck, model, steps, x: np.ndarray):
     tt = ck.trace(steps)
     T = x.shape[1] - PAD
     assert tt.T == T and tt.padding == PAD
-    assert f"the last {PAD} step(s)" in tt.padding_note
+    note = tt.padding_note()
+    assert f"The last {PAD} step(s)" in note and repr(ck.module.mask.layer) in note
     hs, gates, out = keras_run(model, x, T)
     for layer, h in enumerate(hs):
         if h.dim() == 1:  # the last state only: the h at the last step before the padding
@@ -114,7 +115,7 @@ def test_without_padding_a_masked_model_is_keras_s_generic_loop(tmp_path):
     model = token_model("stack", True, 1.5)
     model.save(tmp_path / "m.keras")
     tt = load_checkpoint(tmp_path / "m.keras", vocab=TOKENS).trace(TEXT)
-    assert tt.padding == 0 and tt.padding_note is None
+    assert tt.padding == 0 and tt.padding_note() is None
     assert torch.equal(tt.probs, model(ids(list(TEXT))).detach()[0])
 
 

@@ -75,6 +75,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
         lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
         st.markdown(card_markdown(lines, size))
         st.markdown(start_from.words(sel, tt))  # where the state at t = 0 came from
+        if tt.padding:  # a Keras mask's padding at the end, left out of the trace
+            st.caption(tt.padding_note(plain))
         _verify(card, sel.notation)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
