@@ -26,7 +26,6 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from dashboard import budget
 from gru_core import Checkpoint, CheckpointError, FeatureCheckpoint, load_checkpoint, read_vocab
-from gru_core.core.bounds import loads_json_bounded
 
 CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 SHIPPED = ("agreement", "agreement-words", "agreement-course", "shakespeare",
@@ -108,17 +107,7 @@ def shipped_file(name: str) -> Path:
 
 
 def _load_shipped(name: str) -> Checkpoint:
-    path = shipped_file(name)
-    if path.suffix == ".pt":
-        return load_checkpoint(path)
-    vocab, labels = CHECKPOINT_DIR / f"{name}.vocab.json", CHECKPOINT_DIR / f"{name}.labels.json"
-    if vocab.is_file():
-        ck = load_checkpoint(path, read_vocab(vocab.read_bytes()))
-    else:  # a model reading feature vectors: no vocabulary, its head's class names
-        ck = load_checkpoint(path, labels=loads_json_bounded(labels.read_bytes(), 4, "labels"))
-    record = (CHECKPOINT_DIR / f"{name}.meta.json").read_bytes()
-    ck.meta = {**loads_json_bounded(record, 64, "training record"), **ck.meta}
-    return ck
+    return load_checkpoint(shipped_file(name))  # a Keras file's sidecar JSON files with it
 
 
 def available() -> list[str]:

@@ -29,13 +29,14 @@ from .bounds import (
     Unreadable,
     check_safetensors,
     few,
+    loads_json_bounded,
     read_zip_bounded,
     require_methods,
 )
 from .importer import NotFound, find_gru_model
 from .lm import TextTrace, trace_text
 from .model import CELLS, GRUConfig, TokenGRU
-from .vocab import Vocab
+from .vocab import Vocab, read_vocab
 
 FORMAT = "gru-stepper/1"
 MAX_BYTES = 64 * 1024 * 1024
@@ -119,7 +120,12 @@ def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None 
     A file's declared sizes are checked before anything in it is inflated."""
     data = _read_bytes(source)
     if keras_file.is_keras(data):  # .keras / .h5: read as data, never run (keras_file.py)
-        return _from_keras(data, vocab, labels, features)
+        record: dict = {}
+        if isinstance(source, str | Path):
+            vocab, labels, record = _beside(Path(source), vocab, labels)
+        ck = _from_keras(data, vocab, labels, features)
+        ck.meta = {**record, **ck.meta}
+        return ck
     obj = _safetensors(data) if _is_safetensors(data) else _unpickle_safely(data)
     if not isinstance(obj, dict):
         raise CheckpointError(f"expected a dict at the top of the file, found {type(obj).__name__}")
@@ -137,6 +143,25 @@ def load_checkpoint(source: str | Path | bytes, vocab: list[str] | Vocab | None 
     if not isinstance(obj["meta"], dict):
         raise CheckpointError("'meta' must be a dict")
     return _build(config, vocab, state, options, obj["meta"])
+
+
+def _beside(path: Path, vocab, labels) -> tuple:
+    """A Keras file carries no vocabulary, class names or preprocessing: read them from
+    name.vocab.json, name.labels.json and name.meta.json beside it where the caller gave none
+    (a feature model's meta says how its input was made: without it a .wav would be fed
+    unprocessed, and silently wrong)."""
+    def side(kind: str) -> bytes | None:
+        f = path.with_name(f"{path.stem}.{kind}.json")
+        return f.read_bytes() if f.is_file() else None
+    if vocab is None and (raw := side("vocab")) is not None:
+        vocab = read_vocab(raw)
+    if labels is None and vocab is None and (raw := side("labels")) is not None:
+        labels = loads_json_bounded(raw, 4, "labels")
+    raw = side("meta")
+    record = loads_json_bounded(raw, 64, "training record") if raw is not None else {}
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{path.stem}.meta.json must hold a JSON object")
+    return vocab, labels, record
 
 
 def _from_state_dict(obj: dict, vocab: list[str] | Vocab | None, labels: list[str] | None

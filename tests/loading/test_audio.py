@@ -48,3 +48,21 @@ def test_bad_files_are_refused_with_a_message():
         wav_features(b"RIFF....WAVEjunk")
     with pytest.raises(ValueError, match="fewer than one frame"):
         wav_features(wav(np.zeros(50)))
+
+
+def test_a_keras_path_brings_its_preprocessing_and_labels_from_beside_it():
+    """From Python as in the app: load_checkpoint(path) reads name.meta.json and
+    name.labels.json beside a Keras file, so the sample .wav is log-scaled as the model was
+    trained, and its trace equals the one on the sample's own features."""
+    from gru_core import load_checkpoint
+    from gru_core.core import feature_input
+
+    from ..conftest import CHECKPOINTS
+    ck = load_checkpoint(CHECKPOINTS / "trigger-word.keras")
+    assert ck.meta["preprocess"] == "log10(x + 1e-6)"
+    assert ck.meta["framework"]  # the file's own meta is kept beside the record
+    wav = (CHECKPOINTS / "trigger-word.sample.wav").read_bytes()
+    x = feature_input.wav_input(ck.meta, wav)
+    assert np.array_equal(x, np.log10(feature_input.wav_features(wav) + 1e-6).astype(x.dtype))
+    bare = load_checkpoint((CHECKPOINTS / "trigger-word.keras").read_bytes(), features=True)
+    assert "preprocess" not in bare.meta  # bytes carry no name: nothing beside them is read
