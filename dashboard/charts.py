@@ -23,6 +23,11 @@ VALUES_SCALE = [[0.0, "rgb(5,10,172)"], [0.35, "rgb(106,137,247)"], [0.5, "rgb(1
                 [1.0, "rgb(178,10,28)"]]  # −1 blue, 0 grey, +1 red: plotly.js's RdBu
 CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
+# A legend under a chart, at the figure's bottom edge: Plotly reserves its height there, so the
+# x axis's tick labels and title stay above it (a legend placed at a fraction of the plot's
+# height below it lands on the axis title once the tick labels take two lines).
+BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
+
 
 def _figure(data: list[dict], layout: dict) -> go.Figure:
     """A figure from plain dicts, without plotly.py's property validation: the charts redrawn at
@@ -245,11 +250,12 @@ def saturation_scatter(df: pd.DataFrame, sym: dict[str, str], low: float = 0.1,
                         hovertemplate=f"%{{text}}<br>below {low}: %{{x:.0%}}<br>above {high}: "
                         "%{y:.0%}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="gray", dash="dot"),
-                    showlegend=False, hoverinfo="skip")
-    fig.update_layout(height=380, title="Per unit: time spent near 0 (left) vs near 1 (right)",
+                    name="never grey (the two shares add up to 1)", hoverinfo="skip")
+    fig.update_layout(height=380, title=f"Per unit: share of steps near 0 (across, below {low})"
+                      f" and near 1 (up, above {high})",
                       xaxis=dict(title=f"share of steps below {low}", range=[0, 1]),
                       yaxis=dict(title=f"share of steps above {high}", range=[0, 1]),
-                      margin=dict(t=40, b=10, l=10, r=10))
+                      margin=dict(t=40, b=10, l=10, r=10), legend=BELOW)
     return fig
 
 
@@ -267,12 +273,6 @@ def retention_bars(ret, top_units: list[int], prod_z: str, unit: int | None = No
                                                      type="log", range=[-6, 0.05]),
                       margin=dict(t=40, b=10, l=10, r=10))
     return fig
-
-
-# A legend under a chart, at the figure's bottom edge: Plotly reserves its height there, so the
-# x axis's tick labels and title stay above it (a legend placed at a fraction of the plot's
-# height below it lands on the axis title once the tick labels take two lines).
-BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
 
 
 def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,

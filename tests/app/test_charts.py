@@ -125,3 +125,28 @@ def test_legends_under_a_chart_sit_below_its_axis_title():
     for fig in figs:
         legend = go.Figure(fig.to_dict()).layout.legend  # valid Plotly too
         assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_saturation_scatter_says_what_its_axes_hold(notation):
+    """x: the share of steps below 0.1, y: above 0.9; the title said "near 0 (left) vs near 1
+    (right)". The dotted diagonal (never grey) bounds every dot from above."""
+    import torch
+
+    from gru_core import recompute, saturation
+
+    from ..conftest import make_gru
+    gates = ("r", "u") if notation == "course" else ("r", "z")
+    df = saturation(recompute(make_gru(scale=4.0), torch.randn(50, 5)), 0.1, 0.9, gates)
+    fig = charts.saturation_scatter(df, SYMBOLS[notation])  # a validated go.Figure
+    title = fig.layout.title.text
+    assert "left" not in title and "right" not in title
+    assert "across, below 0.1" in title and "up, above 0.9" in title
+    assert "below 0.1" in fig.layout.xaxis.title.text
+    assert "above 0.9" in fig.layout.yaxis.title.text
+    *dots, diagonal = fig.data
+    assert [d.name for d in dots] == [SYMBOLS[notation][g] for g in sorted(gates)]
+    assert diagonal.name.startswith("never grey") and diagonal.line.dash == "dot"
+    for d in dots:  # on or under x + y = 1, as the caption says
+        assert (np.asarray(d.x) + np.asarray(d.y) <= 1 + 1e-12).all()
+        assert (np.asarray(d.x) + np.asarray(d.y) > 0.5).any()  # saturated: some near it
