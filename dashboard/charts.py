@@ -23,6 +23,11 @@ VALUES_SCALE = [[0.0, "rgb(5,10,172)"], [0.35, "rgb(106,137,247)"], [0.5, "rgb(1
                 [1.0, "rgb(178,10,28)"]]  # −1 blue, 0 grey, +1 red: plotly.js's RdBu
 CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
+# A legend under a chart, at the figure's bottom edge: Plotly reserves its height there, so the
+# x axis's tick labels and title stay above it (a legend placed at a fraction of the plot's
+# height below it lands on the axis title once the tick labels take two lines).
+BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
+
 
 def _figure(data: list[dict], layout: dict) -> go.Figure:
     """A figure from plain dicts, without plotly.py's property validation: the charts redrawn at
@@ -245,34 +250,52 @@ def saturation_scatter(df: pd.DataFrame, sym: dict[str, str], low: float = 0.1,
                         hovertemplate=f"%{{text}}<br>below {low}: %{{x:.0%}}<br>above {high}: "
                         "%{y:.0%}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="gray", dash="dot"),
-                    showlegend=False, hoverinfo="skip")
-    fig.update_layout(height=380, title="Per unit: time spent near 0 (left) vs near 1 (right)",
+                    name="never grey (the two shares add up to 1)", hoverinfo="skip")
+    fig.update_layout(height=380, title=f"Per unit: share of steps near 0 (across, below {low})"
+                      f" and near 1 (up, above {high})",
                       xaxis=dict(title=f"share of steps below {low}", range=[0, 1]),
                       yaxis=dict(title=f"share of steps above {high}", range=[0, 1]),
-                      margin=dict(t=40, b=10, l=10, r=10))
+                      margin=dict(t=40, b=10, l=10, r=10), legend=BELOW)
     return fig
+
+
+FLOOR = 1e-6  # the retention axis's floor: a share kept below it is drawn there, hatched
+# log axes write 10⁻⁶, not 1μ: an SI prefix (μ, n, p, f) reads as a symbol to a learner
+LOG = dict(type="log", exponentformat="power")
 
 
 def retention_bars(ret, top_units: list[int], prod_z: str, unit: int | None = None,
                    holds: float | None = None, rewritten: float | None = None) -> go.Figure:
     """Retention per unit (log); the given holders orange, the selected unit black, the hold
-    and rewritten thresholds dashed."""
+    and rewritten thresholds dashed. A unit that kept less than FLOOR gets a hatched bar up to
+    FLOOR (the axis starts below it, so the bar shows), its own value in its hover."""
+    ret = np.asarray(ret, dtype=float)
+    under = ret < FLOOR
     colors = [H if u == unit else NEW if u in top_units else KEEP for u in range(len(ret))]
-    fig = go.Figure(go.Bar(x=list(range(len(ret))), y=ret, marker_color=colors))
+    note = [f" (below {_power(FLOOR)}: drawn at the floor)" if b else "" for b in under]
+    fig = go.Figure(go.Bar(
+        x=list(range(len(ret))), y=np.where(under, FLOOR, ret), marker_color=colors,
+        marker_pattern_shape=["/" if b else "" for b in under],
+        customdata=np.stack([ret, note], axis=1) if len(ret) else None,
+        hovertemplate=f"unit %{{x}}: kept %{{customdata[0]:.2e}} ({prod_z})%{{customdata[1]}}"
+                      "<extra></extra>"))
     for y in (holds, rewritten):
         if y is not None:
             fig.add_hline(y=y, line=dict(color="gray", dash="dash"))
-    fig.update_layout(height=300, title=f"Retention per unit: {prod_z} over the span",
+    k = int(under.sum())
+    below = (f"<br><sub>{k} unit{'s' if k != 1 else ''} kept less than {_power(FLOOR)}: "
+             "drawn at the floor, hatched</sub>") if k else ""
+    fig.update_layout(height=300 + 30 * bool(k),
+                      title=f"Retention per unit: {prod_z} over the span{below}",
                       xaxis_title="unit", yaxis=dict(title="share of the old value kept (log)",
-                                                     type="log", range=[-6, 0.05]),
-                      margin=dict(t=40, b=10, l=10, r=10))
+                                                     range=[np.log10(FLOOR) - 0.4, 0.05], **LOG),
+                      margin=dict(t=40 + 30 * bool(k), b=10, l=10, r=10))
     return fig
 
 
-# A legend under a chart, at the figure's bottom edge: Plotly reserves its height there, so the
-# x axis's tick labels and title stay above it (a legend placed at a fraction of the plot's
-# height below it lands on the axis title once the tick labels take two lines).
-BELOW = dict(orientation="h", x=0, xanchor="left", yref="container", y=0, yanchor="bottom")
+def _power(v: float) -> str:
+    """A power of ten as the log axes write it: 1e-06 -> 10⁻⁶."""
+    return "10" + str(round(np.log10(v))).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
@@ -335,11 +358,14 @@ def gradient_flow(distance, norms, z_mean, z_max, sym: dict[str, str], rnn=None,
     return _figure(data, dict(
         height=480, title=dict(text="How much of a change at step s still reaches step t"),
         xaxis=dict(title=dict(text="distance t − s (steps back)"), anchor="y2"),
-        yaxis=dict(type="log", domain=[0.55, 1], title=dict(text=f"{jac}, all paths")),
-        yaxis2=dict(type="log", domain=[0, 0.42], anchor="x",
-                    title=dict(text=f"{prod}, direct path")),
+        yaxis=dict(domain=[0.55, 1], title=dict(text=f"{jac}, all paths"), **LOG),
+        yaxis2=dict(domain=[0, 0.42], anchor="x", title=dict(text=f"{prod}, direct path"),
+                    **LOG),
         shapes=[dict(type="line", xref="paper", x0=0, x1=1, yref="y2", y0=holds, y1=holds,
                      line=dict(color="gray", dash="dash"))],
+        annotations=[dict(xref="paper", x=1, xanchor="right", yref="y2", y=np.log10(holds),
+                          yanchor="bottom", text=f"{holds:.0%} kept", showarrow=False,
+                          font=dict(color="gray", size=11))],
         margin=dict(t=40, b=10, l=10, r=10), legend=BELOW))
 
 

@@ -55,9 +55,12 @@ def render(sel: Selection, tt: TextTrace) -> None:
     df = saturation(tt, LOW, HIGH, shown)
     st.plotly_chart(charts.saturation_scatter(df[df.layer == sel.layer], sym, LOW, HIGH),
                     config=charts.CONFIG, key="sat_scatter")
-    st.caption(f"Each dot is a unit (Karpathy, Johnson & Fei-Fei 2015). Top left: almost always "
-               f"near 1 (> {HIGH}); bottom right: almost always near 0 (< {LOW}); near the "
-               "origin: grey.")
+    st.caption(f"Each dot is a unit (Karpathy, Johnson & Fei-Fei 2015): across, the share of "
+               f"steps where its gate is below {LOW}; up, the share where it is above {HIGH}. "
+               f"Top left: almost always near 1; bottom right: almost always near 0; near the "
+               f"origin: grey. The two shares add up to at most 1, so every dot lies on or under "
+               f"the dotted diagonal; on it, a unit is never grey ({LOW}–{HIGH}), and the "
+               "farther under it, the larger its share of grey steps.")
 
 
 VIEW = View("saturation", "Do gates go to 0/1?",

@@ -125,3 +125,53 @@ def test_legends_under_a_chart_sit_below_its_axis_title():
     for fig in figs:
         legend = go.Figure(fig.to_dict()).layout.legend  # valid Plotly too
         assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom")
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_saturation_scatter_says_what_its_axes_hold(notation):
+    """x: the share of steps below 0.1, y: above 0.9; the title said "near 0 (left) vs near 1
+    (right)". The dotted diagonal (never grey) bounds every dot from above."""
+    import torch
+
+    from gru_core import recompute, saturation
+
+    from ..conftest import make_gru
+    gates = ("r", "u") if notation == "course" else ("r", "z")
+    df = saturation(recompute(make_gru(scale=4.0), torch.randn(50, 5)), 0.1, 0.9, gates)
+    fig = charts.saturation_scatter(df, SYMBOLS[notation])  # a validated go.Figure
+    title = fig.layout.title.text
+    assert "left" not in title and "right" not in title
+    assert "across, below 0.1" in title and "up, above 0.9" in title
+    assert "below 0.1" in fig.layout.xaxis.title.text
+    assert "above 0.9" in fig.layout.yaxis.title.text
+    *dots, diagonal = fig.data
+    assert [d.name for d in dots] == [SYMBOLS[notation][g] for g in sorted(gates)]
+    assert diagonal.name.startswith("never grey") and diagonal.line.dash == "dot"
+    for d in dots:  # on or under x + y = 1, as the caption says
+        assert (np.asarray(d.x) + np.asarray(d.y) <= 1 + 1e-12).all()
+        assert (np.asarray(d.x) + np.asarray(d.y) > 0.5).any()  # saturated: some near it
+
+
+def test_log_axes_write_powers_of_ten_and_every_retention_bar_shows():
+    """SI prefixes (1μ, 100p, 1f) read as symbols: every log axis writes 10⁻⁶. A unit that kept
+    less than the axis's floor had no bar at all; it is drawn at the floor, hatched, and says so
+    in its hover and the chart's subtitle."""
+    ret = np.array([0.9, 0.3, 2e-3, 5e-7, 1.6e-36, 0.0])
+    fig = go.Figure(charts.retention_bars(ret, [0], "∏z", unit=1, holds=0.5,
+                                          rewritten=0.01).to_dict())
+    bottom = 10 ** fig.layout.yaxis.range[0]
+    bar = fig.data[0]
+    drawn = np.asarray(charts.retention_bars(ret, [0], "∏z").data[0].y, dtype=float)
+    assert (drawn > bottom).all()  # every bar rises above the axis's bottom
+    assert np.array_equal(drawn, np.maximum(ret, charts.FLOOR))  # the others: their own value
+    assert list(bar.marker.pattern.shape) == ["", "", "", "/", "/", "/"]
+    notes = [row[1] for row in charts.retention_bars(ret, [0], "∏z").data[0].customdata]
+    assert notes[:3] == ["", "", ""] and all("below 10⁻⁶: drawn at the floor" in n
+                                             for n in notes[3:])
+    assert "3 units kept less than 10⁻⁶: drawn at the floor, hatched" in fig.layout.title.text
+    assert "hatched" not in charts.retention_bars(ret[:3], [0], "∏z").layout.title.text
+    n = np.arange(1, 6)
+    flow = go.Figure(charts.gradient_flow(n, 0.5 ** n, 0.9 ** n, 0.99 ** n, SYMBOLS["course"],
+                                          rnn=0.4 ** n).to_dict())
+    axes = [fig.layout.yaxis, flow.layout.yaxis, flow.layout.yaxis2]
+    assert [(a.type, a.exponentformat) for a in axes] == [("log", "power")] * 3
