@@ -163,6 +163,8 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     rewritten = int((others.retention < REWRITTEN).sum())
     not_held, n = len(others) - others_held, len(others)
     of = lambda k: f"{'none' if k == 0 else k} of the other {n} units"  # noqa: E731
+    others_not = (f"none of the other {n} units held" if not_held == n else
+                  f"{of(not_held)} did not hold")
     span = t - s
     since = hold_start(trace, t, unit, layer)
     at = (lambda k: f" (reading {quote(tokens[k])})") if tokens else (lambda k: "")  # noqa: E731
@@ -176,7 +178,7 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         lead = (f"Only where the gate holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}) and its activation {a} stayed within "
                 f"{fmt_near(moved, 3)} of its value, "
-                + (f"while {of(not_held)} did not hold, so the state as a whole is not "
+                + (f"while {others_not}, so the state as a whole is not "
                    "frozen." if not_held else
                    f"and so did all {n} other units: over these steps the whole state is "
                    "frozen."))
@@ -184,7 +186,7 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         lead = (f"Not even for a unit that holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}), yet its activation {a} moved by up to "
                 f"{fmt_near(moved, 3)}, since a held unit still takes a share {n_} of its "
-                f"candidate at each step; {of(not_held)} did not hold.")
+                f"candidate at each step; {others_not}.")
     else:
         lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
                 f"from step {s} to step {t}, and its activation {a} moved by up to "

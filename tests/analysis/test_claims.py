@@ -134,6 +134,10 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                 others = np.arange(H) != unit
                 if ok[unit]:
                     assert f"held from step {s} to step {t}" in lead
+                    n_not = int((~ok[others]).sum())  # the count of others, said plainly
+                    assert (f"none of the other {H - 1} units held" in lead) == (n_not == H - 1)
+                    assert f"of the other {H - 1} units did not hold" not in lead or \
+                        n_not < H - 1
                     assert "unit holds" in kinds
                     assert ("activation frozen" in kinds) == (moved < FROZEN)
                     assert ("activation moved" in kinds) == (moved >= FROZEN)
