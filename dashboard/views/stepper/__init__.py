@@ -156,19 +156,31 @@ def _what_if(sel: Selection, tt: TextTrace) -> None:
         a, b = st.columns([1, 3])
         gate = a.radio("Gate", ("z", "r"), key="whatif_gate", horizontal=True,
                        format_func={"z": "Γu" if course else "z", "r": sel.sym["r"]}.get)
-        st.session_state.setdefault(f"whatif_{gate}", 0.0 if gate == "z" else 1.0)  # or a link's
+        st.session_state.setdefault(f"whatif_{gate}", _opposite(sel, tt, gate))  # or a link's
         value = b.slider(f"New value of {'Γu' if course and gate == 'z' else sel.sym[gate]}",
                          0.0, 1.0, step=0.01, key=f"whatif_{gate}")
         if course and gate == "z":
             value = round(1.0 - value, 2)  # the course's Γu is 1 − z
         whatif_link.remember(gate, value)
         wi = what_if(tt, sel.t, sel.unit, gate, value, sel.layer, steps=20)
-        st.markdown(wi.describe(tt.vocab.tokens, sel.notation, quote=plain))
+        st.markdown(wi.describe(_shown_vocab(tt), sel.notation, quote=plain))
         st.plotly_chart(charts.what_if_chart(wi, tt.tokens, sel.sym), config=charts.CONFIG,
                         key="whatif_chart")
         if wi.probs is not None:
             _what_if_prediction(sel, tt, wi)
     _write_url(sel)
+
+
+def _opposite(sel: Selection, tt: TextTrace, gate: str) -> float:
+    """The edit the panel opens on: the gate's far end from its actual value (an edit to where
+    it already is would change nothing), as the slider shows it (Γu = 1 − z in course mode)."""
+    actual = float(tt.gate(gate, sel.layer, sel.direction)[sel.t, sel.unit])
+    value = 0.0 if actual >= 0.5 else 1.0
+    return 1.0 - value if gate == "z" and sel.notation == "course" else value
+
+
+def _shown_vocab(tt: TextTrace) -> list[str]:
+    return [show_token(tok) for tok in tt.vocab.tokens]  # a space is ␣, as everywhere
 
 
 def _write_url(sel: Selection) -> None:
@@ -187,7 +199,7 @@ def _what_if_prediction(sel: Selection, tt: TextTrace, wi) -> None:
              + (" (the edit changes it most)" if s == most else "") for s in wi.steps}  # not tt
     at = st.selectbox("Prediction after step", list(wi.steps), index=at - wi.steps.start,
                       key=key, on_change=whatif_link.pick, args=(key,), format_func=names.get)
-    st.markdown(wi.describe_at(at, tt.vocab.tokens, quote=plain))
+    st.markdown(wi.describe_at(at, _shown_vocab(tt), quote=plain))
     left, right = st.columns(2)
     actual = tt.tokens[at + 1] if at + 1 < tt.T else None
     for col, probs, title in ((left, wi.probs[at - sel.t], "actual"),
