@@ -3,6 +3,7 @@ tables and sentences; no drawing. Rule: analysis imports core (and data's task d
 
 from .claims import (
     FROZEN,
+    FROZEN_SPAN,
     HIGH,
     HOLDS,
     LONG_HOLD,
@@ -71,7 +72,8 @@ from .whatif import WhatIf, what_if
 from .wires import WIRES, step_terms
 
 __all__ = [
-    "FROZEN", "HIGH", "LONG_HOLD", "LOW", "MOSTLY", "REWRITTEN", "Claim", "default_span_start",
+    "FROZEN", "FROZEN_SPAN", "HIGH", "LONG_HOLD", "LOW", "MOSTLY", "REWRITTEN", "Claim",
+    "default_span_start",
     "first_step_claim", "gradient_claims", "hold_start", "memory_claims", "reset_claims",
     "saturation_claim",
     "span_counts", "state", "SHOWN_HOLDERS", "exact_claim", "held", "hold_starts",

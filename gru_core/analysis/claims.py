@@ -10,7 +10,7 @@ here once and drawn by the charts as they are used here:
 - a gate value is *saturated* below LOW or above HIGH and *grey* in between; "mostly" means
   more than MOSTLY (two thirds), so a 54/46 split is neither;
 - a held unit's activation is *frozen* when it stayed within FROZEN of its value at the span's
-  start.
+  start, over at least FROZEN_SPAN steps (over fewer the view says the span is too short).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ HOLDS, REWRITTEN = 0.5, 0.01  # retention: "kept more than half" / "kept less th
 LOW, HIGH = 0.1, 0.9  # a gate value below LOW or above HIGH is saturated; between, grey
 MOSTLY = 2 / 3  # "mostly" = more than two thirds: a real majority
 FROZEN = 0.05  # a held unit whose activation moved less than this over the span is frozen
+FROZEN_SPAN = 3  # steps: over fewer, "frozen" says nothing (every unit moves little in one step)
 LONG_HOLD = 10  # steps: a direct path that keeps more than half this long is the gate's part
 DISTANCES = (10, 50, 100, 200, 400)  # where the gradient view reads its curves
 LOOKBACK = 2000  # steps: how far back a hold is traced (bounded work on any text)
@@ -174,7 +175,8 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
               held_too=others_held, others=n, held=is_held, since=since)
     rule = f"{z_} above {HIGH} at every step after step {s}"  # z_s made h_s: not in the span
     steps_ = count_of(span, "step")
-    if is_held and moved < FROZEN:
+    frozen = is_held and moved < FROZEN and span >= FROZEN_SPAN
+    if frozen:
         lead = (f"Only where the gate holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}) and its activation {a} stayed within "
                 f"{fmt_near(moved, 3)} of its value, "
@@ -182,6 +184,10 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
                    "frozen." if not_held else
                    f"and so did all {n} other units: over these steps the whole state is "
                    "frozen."))
+    elif is_held and span < FROZEN_SPAN:
+        lead = (f"Over {steps_} this cannot tell: unit {unit} held from step {s} to step {t} "
+                f"({rule}) and its activation {a} moved by up to {fmt_near(moved, 3)}, but a "
+                f"span this short says little; move s back to ask over more steps.")
     elif is_held:
         lead = (f"Not even for a unit that holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}), yet its activation {a} moved by up to "
@@ -199,7 +205,7 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
             f"{share(row.retention)} of its value along the direct path ({sym['prod_z']} = "
             f"{fmt_near(row.retention, 3)}), {sym['h_s']} = {fmt(row.h_s)} → {sym['h_t']} = "
             f"{fmt(row.h_t)}."), ev))
-        if moved < FROZEN:
+        if frozen:
             same = ("a⟨t⟩ = c⟨t⟩" if notation == "course"
                     else "h is both its memory and its output: the course's a⟨t⟩ = c⟨t⟩")
             claims.append(Claim("activation frozen", (
@@ -219,10 +225,11 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         ev.update(holding=[u for u, _, _ in holding])
         now = (f"Unit {unit} has held only since step {since}{at(since)}." if since < t else
                f"At step {t} itself unit {unit}'s {z_} is "
-               f"{fmt(float(trace.gate('z', layer)[t, unit]), 3)}, not above {HIGH}: it does "
+               f"{fmt_near(float(trace.gate('z', layer)[t, unit]), 3)}, not above {HIGH}: it "
+               "does "
                "not hold even over one step.")
         claims.append(Claim("unit does not hold", (
-            now + (f" Units that hold at t = {t} ({z_} above {HIGH} at step {t}): "
+            now + (f" Other units that hold at t = {t} ({z_} above {HIGH} at step {t}): "
                f"{count_of(len(holding), 'unit')}, the longest-held {names}." if holding else
                f" No other unit holds at t = {t}: none has {z_} above {HIGH} at step {t}.")),
             ev))
@@ -250,8 +257,9 @@ def span_picture(df: pd.DataFrame, unit: int, sym: dict[str, str]) -> Claim:
                                             strict=True) if held(r, m)]
     orange = held_units[:SHOWN_HOLDERS]
     low = [int(u) for u in others.unit[-2:] if int(u) not in orange]
-    orange_text = (f"orange: the {count_of(len(orange), 'other unit')} that held best (of "
-                   f"{len(held_units)} that held)" if orange else
+    orange_text = ((f"orange: the {count_of(len(orange), 'other unit')} that held best (of "
+                    f"{len(held_units)} that held)" if len(orange) < len(held_units) else
+                    f"orange: the {count_of(len(orange), 'other unit')} that held") if orange else
                    "no other unit held over this span, so none is orange")
     caption = (f"Retention = {sym['prod_z']} over steps s+1..t: the share of {sym['h_s']} "
                f"that reaches {sym['h_t']} without passing through the candidate. Dashed "
@@ -268,6 +276,8 @@ def span_picture(df: pd.DataFrame, unit: int, sym: dict[str, str]) -> Claim:
 def share(r: float) -> str:
     """A retention as a share: 99.6%, 99.96% (never 100.0% of less), 0.3%, or 2.1e−05 when
     it rounds to nothing."""
+    if r == 0:  # ∏z below the smallest float: a sigmoid's z is never 0
+        return "less than 1e−300"
     return pct(r) if r >= 0.001 else fmt_e(r)
 
 
@@ -292,8 +302,9 @@ def first_step_claim(trace: Trace, unit: int, layer: int = 0, notation: str = "p
                      question: str = "memory") -> Claim:
     """What the span questions (question: "memory", is the state frozen?, or "gradients")
     say at t = 0, where there is no earlier step: how step 0 mixed the starting state with the
-    candidate, and a step to ask at instead: the end of the unit's longest run of z above HIGH
-    (the last step when it has none)."""
+    candidate, and a step to ask at instead. Memory: where the unit's longest hold by the
+    page's rule ends (the last step when it never holds); gradients: the last step, the one
+    that looks back over the most steps."""
     sym = SYMBOLS[notation]
     z = float(trace.gate("z", layer)[0, unit])
     h_prev = float(trace.gate("h_prev", layer)[0, unit])
@@ -301,8 +312,6 @@ def first_step_claim(trace: Trace, unit: int, layer: int = 0, notation: str = "p
     h = float(trace.gate("h", layer)[0, unit])
     zeros = not bool(trace.gate("h_prev", layer)[0].any())
     T = trace.gate("z", layer).shape[0]
-    length, end = _longest_run(trace.gate("z", layer)[:, unit] > HIGH)
-    goto = end if length else T - 1
     none = ("no earlier step to hold over" if question == "memory"
             else "no earlier step for a gradient to reach back to")
     start = ("the state before it is zero in every unit" if zeros
@@ -311,29 +320,37 @@ def first_step_claim(trace: Trace, unit: int, layer: int = 0, notation: str = "p
     text = (f"At t = 0 there is {none}: the GRU has read one token, and {start}. Unit {unit}'s "
             f"{sym['h']} = {sym['keep']} + {sym['new']} = {term(z)}·{term(h_prev)} + "
             f"{term(1 - z)}·{term(n)} = {fmt(h, 3)}. ")
+    length, goto = 0, T - 1
     if T == 1:
         text += "This text is one token long: type a longer one to see a span."
-    elif length > 1:
-        text += (f"Its {sym['z']} stays above {HIGH} longest over steps {end - length + 1} to "
-                 f"{end} ({length} steps in a row): step {end} is a good t to ask at.")
-    elif length:
-        text += (f"Its {sym['z']} is above {HIGH} at no two steps in a row, first at step "
-                 f"{end}: a good t to ask at.")
+    elif question == "memory" and (length := int(_hold_lengths(trace, unit, layer).max())):
+        goto = int(_hold_lengths(trace, unit, layer).argmax())
+        s = hold_start(trace, goto, unit, layer)
+        text += (f"Its longest hold in this text (the page's rule: {sym['z']} above {HIGH} at "
+                 f"every step and more than {HOLDS:.0%} kept) runs from step {s} to step "
+                 f"{goto} ({count_of(goto - s, 'step')}): step {goto} is a good t to ask at.")
+    elif question == "memory":
+        text += (f"It holds nowhere in this text (the page's rule: {sym['z']} above {HIGH} at "
+                 f"every step and more than {HOLDS:.0%} kept); the last step, step {goto}, "
+                 "looks back over the most steps.")
     else:
-        text += (f"Its {sym['z']} is above {HIGH} at no step of this text; the last step, step "
-                 f"{goto}, looks back over the most steps.")
+        text += f"The last step, step {goto}, looks back over the most steps."
     return Claim("first step", text, dict(z=z, h_prev=h_prev, n=n, h=h, zeros=zeros,
                                            run=length, goto=goto if T > 1 else None))
 
 
-def _longest_run(flags: torch.Tensor) -> tuple[int, int]:
-    """(length, last index) of the longest run of True (the first such run); (0, -1) if none."""
-    best, end, run = 0, -1, 0
-    for i, f in enumerate(flags.tolist()):
-        run = run + 1 if f else 0
-        if run > best:
-            best, end = run, i
-    return best, end
+def _hold_lengths(trace: Trace, unit: int, layer: int = 0) -> torch.Tensor:
+    """(T,) for each t, how many steps back `unit` has held (t − hold_start), for every t at
+    once: with D the running −Σ log z, a span s..t keeps more than HOLDS while
+    D_t − D_s < −log HOLDS, and it needs z above HIGH at every step after s."""
+    z = trace.gate("z", layer)[:, unit].double()
+    D = torch.cumsum(-torch.log(z), 0)  # non-decreasing
+    t = torch.arange(len(z))
+    kept_from = torch.searchsorted(D, D + torch.log(torch.tensor(HOLDS, dtype=D.dtype)),
+                                   right=True)  # the first s with D_s > D_t + log HOLDS
+    bad = torch.where(z <= HIGH, t, torch.full_like(t, -1))
+    last_bad = torch.cummax(bad, 0).values  # the last step up to t with z not above HIGH
+    return (t - torch.maximum(kept_from, last_bad)).clamp(min=0)
 
 
 # ---- vanishing gradients ---------------------------------------------------------------------
@@ -358,10 +375,12 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
         lead = (f"By keeping a direct path open: where {z} stays near 1, {hs} reaches {ht} "
                 f"multiplied only by {prod}, and on this text the best unit keeps more than "
                 f"half of its value that way for up to {hold} steps back")
+        where = ("at every distance compared" if len(far) > 1 else
+                 f"{far[0]} steps back, the one distance compared")
         lead += ({0: f"; over all paths, though, this GRU's gradient is smaller than that "
-                     f"of {rnn_name} at every distance compared",
+                     f"of {rnn_name} {where}",
                   len(far): f", and over all paths this GRU's gradient is larger than that of "
-                            f"{rnn_name} at every distance compared"}.get(ahead, "")
+                            f"{rnn_name} {where}"}.get(ahead, "")
                  + ".")
     else:
         lead = (f"On this text it hardly does: along the direct path {hs} reaches {ht} "

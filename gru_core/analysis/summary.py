@@ -73,6 +73,9 @@ def sentence(row, notation: str = "pytorch") -> str:
         what = f"{h} keeps {pct(row.z)} of {h_prev}: {move}"
     elif row.z < TAKE:
         what = f"{h} takes the candidate {n} = {num(row.n)}: {move}"
+    elif row.h_prev == 0:  # a zero old state: nothing of it is kept, whatever z says
+        what = (f"{h} is {1 - row.z:.0%} of the candidate {n} = {num(row.n)} ({h_prev} is "
+                f"zero): {move}")
     else:
         what = (f"{h} mixes {h_prev} ({row.z:.0%} kept) with "
                 f"{n} = {num(row.n)}: {move}")

@@ -15,6 +15,7 @@ import torch
 from dashboard.export import compared_in, comparison, course_latex, forum_post, pytorch_latex
 from gru_core import (
     FROZEN,
+    FROZEN_SPAN,
     HIGH,
     HOLDS,
     LONG_HOLD,
@@ -32,6 +33,7 @@ from gru_core import (
     fmt,
     fractions,
     gradient_claims,
+    hold_start,
     holders,
     load_checkpoint,
     memory_claims,
@@ -139,9 +141,12 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                     assert f"of the other {H - 1} units did not hold" not in lead or \
                         n_not < H - 1
                     assert "unit holds" in kinds
-                    assert ("activation frozen" in kinds) == (moved < FROZEN)
-                    assert ("activation moved" in kinds) == (moved >= FROZEN)
-                    if moved >= FROZEN:  # where the move happened, and that it is flat after
+                    frozen = moved < FROZEN and t - s >= FROZEN_SPAN
+                    assert ("activation frozen" in kinds) == frozen
+                    assert ("activation moved" in kinds) == (not frozen)
+                    if t - s < FROZEN_SPAN:  # too short to call frozen, and it says so
+                        assert lead.startswith(f"Over {count_of(t - s, 'step')} this cannot")
+                    if not frozen:  # where the move happened, and that it is flat after
                         c = claims[kinds.index("activation moved")]
                         steps = np.abs(np.diff(h[s : t + 1, unit]))
                         k = s + 1 + int(steps.argmax())
@@ -177,9 +182,11 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                 assert all(ok[u] and u != unit for u in orange)
                 n_held = int(ok[others].sum())
                 assert len(orange) == min(n_held, SHOWN_HOLDERS)
-                if orange:
+                if orange and len(orange) < n_held:
                     assert f"the {count_of(len(orange), 'other unit')} that held best" in pic.text
                     assert f"(of {n_held} that held)" in pic.text
+                elif orange:  # all of them: no "best (of 3 that held)"
+                    assert pic.text.endswith(f"the {count_of(n_held, 'other unit')} that held.")
                 else:
                     assert "no other unit held" in pic.text
 
@@ -379,29 +386,32 @@ def test_the_reset_sentence_says_when_the_old_state_is_zero(model):
 
 @pytest.mark.parametrize("notation", ["pytorch", "course"])
 def test_the_first_step_says_how_h_was_mixed_and_where_to_ask(model, notation):
-    """At t = 0: h = z·h_prev + (1 − z)·n from the trace's own numbers, and the suggested step
-    ends the unit's longest run of z above HIGH (recomputed here), or is the last step."""
-    for text in texts(model):
+    """At t = 0: h = z·h_prev + (1 − z)·n from the trace's own numbers. The memory view
+    suggests where the unit's longest hold by the page's rule ends (hold_start at every t,
+    recomputed here), or the last step; the gradient view the last step."""
+    for text in texts(model)[:2]:
         tt = model.trace(text)
         z = tt.gate("z").double().numpy()
         for unit in (0, z.shape[1] - 1):
-            claim = first_step_claim(tt, unit, 0, notation)
-            ev = claim.evidence
-            assert ev["z"] == pytest.approx(z[0, unit])
-            assert ev["h"] == pytest.approx(ev["z"] * ev["h_prev"] + (1 - ev["z"]) * ev["n"],
-                                            abs=1e-6)
-            assert ev["zeros"] and ev["h_prev"] == 0  # a text read from the zero state
-            runs, best, end = 0, 0, -1
-            for i, above in enumerate(z[:, unit] > HIGH):
-                runs = runs + 1 if above else 0
-                if runs > best:
-                    best, end = runs, i
-            assert ev["run"] == best
-            assert ev["goto"] == (end if best else len(z) - 1)
-            assert f"= {fmt(ev['h'], 3)}." in claim.text
-            assert f"step {ev['goto']}" in claim.text
-            leak = r"\bz\b|h_prev|\bn\b" if notation == "course" else "Γ|c̃|⟨"
-            assert not re.search(leak, claim.text), claim.text
+            longest = [0] + [t - hold_start(tt, t, unit) for t in range(1, len(z))]
+            for question in ("memory", "gradients"):
+                claim = first_step_claim(tt, unit, 0, notation, question)
+                ev = claim.evidence
+                assert ev["z"] == pytest.approx(z[0, unit])
+                assert ev["h"] == pytest.approx(ev["z"] * ev["h_prev"] + (1 - ev["z"]) * ev["n"],
+                                                abs=1e-6)
+                assert ev["zeros"] and ev["h_prev"] == 0  # a text read from the zero state
+                best = max(longest)
+                if question == "memory" and best:
+                    assert ev["goto"] == longest.index(best)
+                    s = ev["goto"] - best
+                    assert f"runs from step {s} to step {ev['goto']}" in claim.text
+                else:
+                    assert ev["goto"] == len(z) - 1
+                assert f"= {fmt(ev['h'], 3)}." in claim.text
+                assert f"step {ev['goto']}" in claim.text
+                leak = r"\bz\b|h_prev|\bn\b" if notation == "course" else "Γ|c̃|⟨"
+                assert not re.search(leak, claim.text), claim.text
 
 
 def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():
