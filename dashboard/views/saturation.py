@@ -34,7 +34,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
     shown = gates(sel.notation)
     f = {g: fractions(tt, g, sel.layer, LOW, HIGH) for g in shown}
     exact = {g: exact_counts(tt, g, sel.layer) for g in shown}
-    st.markdown(saturation_answer([(sym[g], f[g], exact[g]) for g in shown]).text)
+    where = f"in layer {sel.layer}" if tt.config.num_layers > 1 else ""
+    st.markdown(saturation_answer([(sym[g], f[g], exact[g]) for g in shown], where).text)
     st.caption(f"Over all {count_of(tt.T, 'step')} of this text (the answer does not depend on "
                f"t), layer {sel.layer}, {count_of(tt.config.hidden_size, 'unit')}"
                + (f"; {sym['u']} = 1 − z, where z is PyTorch's update gate." if

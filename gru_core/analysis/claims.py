@@ -88,8 +88,10 @@ def exact_claim(symbol: str, counts: dict) -> Claim:
     return Claim("exact", text, dict(counts))
 
 
-def saturation_answer(gates: list[tuple[str, dict[str, float], dict]]) -> Claim:
-    """The view's first sentence: per gate (symbol, fractions, exact counts)."""
+def saturation_answer(gates: list[tuple[str, dict[str, float], dict]], where: str = ""
+                      ) -> Claim:
+    """The view's first sentence: per gate (symbol, fractions, exact counts); `where` names
+    the layer of a model with several ("in layer 1")."""
     verdicts = [(sym, saturation_claim(sym, f).kind) for sym, f, _ in gates]
     said = {"mostly saturated": "mostly goes to 0 or 1", "mostly grey": "mostly stays grey"}
     plural = {"mostly saturated": "mostly go to 0 or 1", "mostly grey": "mostly stay grey"}
@@ -102,7 +104,8 @@ def saturation_answer(gates: list[tuple[str, dict[str, float], dict]]) -> Claim:
     exact = sum(c["zeros"] + c["ones"] for _, _, c in gates)
     total = sum(c["total"] for _, _, c in gates)
     dtype = gates[0][2]["dtype"]
-    text = (f"On this text {lead}: near 0 or 1 (below {LOW} or above {HIGH}) are "
+    place = f"On this text {where}" if where else "On this text"
+    text = (f"{place} {lead}: near 0 or 1 (below {LOW} or above {HIGH}) are "
             f"{' and '.join(near)}, and in {dtype} "
             + (f"none of their {total:,} values is exactly 0 or 1." if exact == 0 else
                f"{exact:,} of their {total:,} values are exactly 0 or 1."))

@@ -548,6 +548,13 @@ def test_gradient_view_compares_with_a_plain_rnn_only_where_it_draws_one(ckpt, c
     assert fig["layout"]["yaxis"]["title"]["text"] and fig["layout"]["xaxis"]["title"]["text"]
 
 
+def test_saturation_view_names_the_layer_of_a_two_layer_model():
+    at = open_app(view="saturation", ckpt="shakespeare-2layer", text=COURSE, layer=1)
+    assert not at.exception
+    assert next(m.value for m in at.markdown if m.value.startswith("On this text")
+                ).startswith("On this text in layer 1 ")
+
+
 def test_saturation_view_has_no_t_control_and_course_shows_gamma_u():
     at = open_app(view="saturation", ckpt="agreement", text=COURSE, notation="course")
     assert not at.exception
