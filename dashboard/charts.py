@@ -174,10 +174,9 @@ def unit_chart(df: pd.DataFrame, t: int, unit: int, sym: dict[str, str], height:
     h, with z, step t marked."""
     steps = df.t.to_numpy()
     return _figure(_balance_traces(df, sym), dict(
-        height=height, barmode="relative", margin=dict(t=80, b=40, l=50, r=50),
-        title=dict(text=f"Where {sym['h']} comes from for unit {unit}", font=dict(size=14),
-                   y=0.97, yanchor="top"),
-        legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom", font=dict(size=11)),
+        height=height, barmode="relative", margin=dict(t=40, b=10, l=50, r=50),
+        title=dict(text=f"Where {sym['h']} comes from for unit {unit}", font=dict(size=14)),
+        legend={**BELOW, "font": dict(size=11)},  # in a narrow column it takes two rows
         xaxis=dict(title=dict(text="t"), range=[steps[0] - 0.5, steps[-1] + 0.5]),
         yaxis=dict(title=dict(text="value")),
         yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,

@@ -13,7 +13,7 @@ from gru_core import TextTrace, balance
 from ... import charts
 from ...selection import Selection, first_time, notice
 
-HEIGHT = 330  # px: the unit's chart beside a card of five equations, under 720 together
+HEIGHT = 400  # px: the unit's chart beside a card of five equations, under 720 together
 
 
 def init_from_url() -> None:
@@ -28,7 +28,8 @@ def init_from_url() -> None:
 
 
 def toggle() -> bool:
-    return st.toggle("Screen-share layout: the card beside this unit's chart (fits 1280×720)",
+    return st.toggle("Screen-share layout: the card beside this unit's chart, the two in one "
+                     "1280×720 view",
                      key="compact", on_change=_follow)
 
 
