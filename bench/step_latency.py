@@ -2,7 +2,9 @@
 against bare Streamlit pages: bench/bare_page.py (one Plotly chart and a "next" button) for the
 step change, bench/bare_views.py (a sidebar switching views of two Plotly charts) for the rest.
 
-    python -m bench.step_latency [--repeats 10] [--rounds 3] [--starts 2]
+    python -m bench.step_latency [--repeats 10] [--rounds 3] [--starts 2] [--only fresh]
+
+--only fresh runs the fresh-browser switches and the link reopens alone (a short run).
 
 Both pages are served and driven by headless Chromium in the same run, alternating:
 - view switches (--rounds rounds, each on a text of its own, so nothing of it is cached yet;
@@ -10,8 +12,10 @@ Both pages are served and driven by headless Chromium in the same run, alternati
   of every view, back to the stepper, then every view's second visit; from the click in the
   sidebar to the view's heading, a settled page and every chart drawn;
 - link reopen: a deep link at another t opened in the same tab (--rounds times);
-- first chart view in a fresh browser: a deep link opened in a fresh context, READ seconds of
-  reading, then the first view with an st.plotly_chart (the bare page: its first switch);
+- fresh-browser switch: a deep link on a text nobody opened yet, in a fresh context, READ
+  seconds of reading, then a switch to one of FRESH_VIEWS (the bare page: its first switch);
+- link reopen at another step: a deep link opened, THINK seconds, the same link at another t
+  in the same tab (on a text of its own, so the server has only what the first open left);
 - first open after server start: a fresh server, and at once a deep link in a fresh context
   (--starts times; the bare page's server likewise);
 - cold open: a deep link opened in a fresh browser context (empty HTTP cache, as a forum
@@ -139,6 +143,7 @@ def playback(page, url: str, seconds: float = 5.0) -> tuple[float, float]:
 
 
 SUBJECTS = ("cats", "dogs", "birds", "girls", "boys", "kings", "foxes", "lions", "wolves")
+OBJECTS = ("fish", "meat", "bread", "cake", "corn", "rice", "soup", "plums", "grapes")
 THINK = 1.0  # seconds a reader looks at a page before the next click (both pages alike)
 # sidebar label -> heading; the stepper's heading names the step (checked by its own regex)
 APP_VIEWS = {v.label: v.question for k, v in VIEWS.items() if k not in ("step", "example")}
@@ -147,6 +152,11 @@ BARE_VIEWS = {"two": "View two", "three": "View three"}
 
 def round_text(i: int) -> str:
     return COURSE.replace("cats", SUBJECTS[i % len(SUBJECTS)])
+
+
+def fresh_text(i: int) -> str:
+    """A text of its own for the i-th fresh measurement of a run, none of round_text's."""
+    return round_text(i).replace("fish", OBJECTS[1 + i // len(SUBJECTS) % (len(OBJECTS) - 1)])
 
 
 def charts_drawn(page, timeout: float = 120_000) -> None:
@@ -236,15 +246,50 @@ def view_rounds(chrome, app: str, bare: str, rounds: int) -> dict[str, tuple[lis
             reopen(page_bare, f"{bare}/?t={t1}", f"View one at t = {t1}"))
     page_app.close()
     page_bare.close()
-    gates, question = next(iter(APP_VIEWS.items()))
-    for r in range(rounds):
-        add(f"first chart view in a fresh browser ({gates}), {READ:.0f} s after the link",
-            first_chart_view(chrome, app_link(app, round_text(r), 5),
-                             lambda p: app_chart(p).locator(".main-svg").first.wait_for(
-                                 timeout=120_000), gates, question),
-            first_chart_view(chrome, f"{bare}/?t=5",
-                             lambda p: bare_chart(p).locator(".main-svg").first.wait_for(
-                                 timeout=120_000), "two", "View two"))
+    return out
+
+
+FRESH_VIEWS = ("saturation", "memory", "example")  # the question views of the issue's rows
+
+
+def fresh_rounds(chrome, app: str, bare: str, rounds: int, first: int = 0
+                 ) -> dict[str, tuple[list, list]]:
+    """{measurement: (app seconds, bare seconds)}: per round, a fresh browser's switch to each
+    of FRESH_VIEWS READ seconds after opening a link, then a link reopened at another t in the
+    same tab; every app measurement on a text of its own (fresh_text from `first` on)."""
+    out: dict[str, tuple[list, list]] = {}
+    texts = iter(range(first, first + rounds * (len(FRESH_VIEWS) + 1)))
+
+    def add(name: str, a: float, b: float) -> None:
+        out.setdefault(name, ([], []))
+        out[name][0].append(a)
+        out[name][1].append(b)
+
+    def app_ready(p):
+        app_chart(p).locator(".main-svg").first.wait_for(timeout=120_000)
+
+    def bare_ready(p):
+        bare_chart(p).locator(".main-svg").first.wait_for(timeout=120_000)
+
+    for _ in range(rounds):
+        for key in FRESH_VIEWS:
+            view = VIEWS[key]
+            add(f"fresh browser, {READ:.0f} s after a link, switch to: {view.label}",
+                first_chart_view(chrome, app_link(app, fresh_text(next(texts)), 5), app_ready,
+                                 view.label, view.question),
+                first_chart_view(chrome, f"{bare}/?t=5", bare_ready, "two", "View two"))
+        text = fresh_text(next(texts))
+        tabs = [chrome.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
+        first_render(tabs[0], app_link(app, text, 5), "Step t = 5", app_chart)
+        first_render(tabs[1], f"{bare}/?t=5", "View one at t = 5", bare_chart)
+        times = []
+        for tab, url, heading in ((tabs[0], app_link(app, text, 12), "Step t = 12"),
+                                  (tabs[1], f"{bare}/?t=12", "View one at t = 12")):
+            tab.wait_for_timeout(THINK * 1000)
+            times.append(reopen(tab, url, heading))
+        add("a link reopened at another step, same tab (a text of its own)", *times)
+        for tab in tabs:
+            tab.close()
     return out
 
 
@@ -265,12 +310,26 @@ def ratio_line(name: str, a: list[float], b: list[float]) -> str:
     return f"| {name} | {ma:.2f} s | {mb:.2f} s | {ma / mb:.2f}x | {len(a)} |"
 
 
+def print_rows(rows: dict[str, tuple[list, list]]) -> None:
+    print(f"view switches and reopens, medians (a reader's {THINK:.0f} s before each click):")
+    print("| measurement | app | bare page | ratio | n |\n|---|---|---|---|---|")
+    for name, (a, b) in rows.items():
+        print(ratio_line(name, a, b))
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--repeats", type=int, default=10, help="cold opens and step changes")
     p.add_argument("--rounds", type=int, default=3, help="view-switch rounds and link reopens")
     p.add_argument("--starts", type=int, default=2, help="server starts, each page")
+    p.add_argument("--only", choices=("fresh",), help="fresh: only the fresh-browser switches "
+                   "and the link reopens")
     args = p.parse_args()
+    if args.only == "fresh":
+        with serve(ROOT / "dashboard/app.py") as app, \
+                serve(ROOT / "bench/bare_views.py") as views, browser() as chrome:
+            print_rows(fresh_rounds(chrome, app, views, args.rounds))
+        return
     with browser() as chrome:
         started, warmed = [], []
         link = "/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 5, "unit": 3})
@@ -285,10 +344,8 @@ def main() -> None:
     with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_views.py") as views, \
             browser() as chrome:
         switched = view_rounds(chrome, app, views, args.rounds)
-    print(f"view switches and reopens, medians (a reader's {THINK:.0f} s before each click):")
-    print("| measurement | app | bare page | ratio | n |\n|---|---|---|---|---|")
-    for name, (a, b) in switched.items():
-        print(ratio_line(name, a, b))
+        switched.update(fresh_rounds(chrome, app, views, args.rounds, first=args.rounds))
+    print_rows(switched)
     print(ratio_line("first open after the server starts", [a for a, _ in started],
                      [b for _, b in started]))
     if warmed:

@@ -222,8 +222,16 @@ def rnn_gradient_norms(name: str, text: str, t: int, since: int) -> list[float]:
                          "The same for the plain RNN…")
 
 
+def analysis(key: tuple, compute: Callable[[], object],
+             spinner: str = "Reading the numbers off the trace…"):
+    """A view's numbers under `key` (the view, the model key, the text, the start and what
+    else they depend on), computed once: by the view, or ahead of the click (ahead())."""
+    return _ANALYSES.get(key, compute, spinner)
+
+
 class Analyses:
-    """Small results a view draws (a curve per (text, t): a few KB), each computed once: by
+    """Small results a view draws (a curve per (text, t), a question view's numbers: a few
+    KB, a table of one row per unit at most), each computed once: by
     the view, or ahead of the click by a background thread (ahead()). Entries are counted,
     not sized: LRU, `size` at most. A view asking for what the thread is computing waits for
     it instead of computing it again."""
@@ -326,21 +334,26 @@ _AHEAD = Ahead()
 AHEAD_BYTES = 32 * 2**20  # the most a curve computed unasked may hold: a block of Jacobians
 
 
-def ahead(model_key: str, ck: Checkpoint, tt: TextTrace, t: int, layer: int, since: int
+def ahead(model_key: str, ck: Checkpoint, tt: TextTrace, t: int, layer: int, since: int,
+          numbers: tuple[Callable[[TextTrace], object], ...] = ()
           ) -> None:  # tt: only its text is kept; the job takes the trace from the cache
-    """After a page is drawn: the gradient view's curves at this step, computed in the
-    background before the reader asks for them (the number units, a Streamlit cache, are
-    computed before the first visitor by warm.py instead). The trace
-    is held only while its curve is computed, and only if the cache still holds it. Only for a
-    resident model (not an upload) whose block of Jacobians, (JACOBIAN_BLOCK, H, H) floats,
-    holds at most AHEAD_BYTES: memory outside the trace budget stays small."""
+    """After a page is drawn: the other views' numbers (`numbers`, each called with the
+    trace: View.numbers through cache.analysis), then the gradient view's curves at this step,
+    computed in the background before the reader asks for them (the number units, a Streamlit
+    cache, are computed before the first visitor by warm.py instead). The trace is held only
+    while they are computed, and only if the cache still holds it. Only for a resident model
+    (not an upload); the curves only where a block of Jacobians, (JACOBIAN_BLOCK, H, H)
+    floats, holds at most AHEAD_BYTES: memory outside the trace budget stays small."""
     key, text = (model_key, tt.text), tt.text
     H = ck.config.hidden_size
-    cheap = catalogue.is_resident(ck) and min(t - since, JACOBIAN_BLOCK) * H * H * 4 <= AHEAD_BYTES
+    resident = catalogue.is_resident(ck)
+    cheap = resident and min(t - since, JACOBIAN_BLOCK) * H * H * 4 <= AHEAD_BYTES
 
     def job() -> None:
         with _TRACES_LOCK:
             held = _TRACES.get(key)  # None once evicted: then nothing is computed for it
+        for compute in numbers if held is not None and resident else ():
+            compute(held)
         if held is not None and t > 0 and cheap:
             gradient_norms(model_key, text, t, layer, since, held)
             contrast = contrast_for(ck)  # loads the plain RNN here, not on the page's path

@@ -90,6 +90,16 @@ LABELS = dict(ticklabeloverflow="allow")  # the colour bars' axes too
 FIXED = dict(automargin=False, **LABELS)
 
 
+# The question views' charts: margins given, not measured. With an axis's automatic margin,
+# plotly.js draws the chart, measures its labels and draws it again; with labels that may cross
+# the edge hidden, it measures each. A view's first draw waits for both, after the click.
+def _fixed_margins(fig: go.Figure, **margin: int) -> go.Figure:
+    fig.update_xaxes(**FIXED)
+    fig.update_yaxes(**FIXED)
+    fig.update_layout(margin=margin)
+    return fig
+
+
 READABLE = 64  # heatmap rows: one per unit up to this many (about 2 px a row, 4 panels)
 
 
@@ -234,9 +244,8 @@ def saturation_histogram(hists: dict[str, pd.DataFrame], low: float, high: float
     for x in (low, high):
         fig.add_vline(x=x, line=dict(color="gray", dash="dash"))
     fig.update_layout(barmode="overlay", height=320, title="How often each gate value occurs",
-                      xaxis_title="gate value", yaxis_title="share of (step, unit) values",
-                      margin=dict(t=40, b=10, l=10, r=10))
-    return fig
+                      xaxis_title="gate value", yaxis_title="share of (step, unit) values")
+    return _fixed_margins(fig, t=40, b=55, l=75, r=70)
 
 
 def saturation_scatter(df: pd.DataFrame, sym: dict[str, str], low: float = 0.1,
@@ -254,8 +263,8 @@ def saturation_scatter(df: pd.DataFrame, sym: dict[str, str], low: float = 0.1,
                       f" and near 1 (up, above {high})",
                       xaxis=dict(title=f"share of steps below {low}", range=[0, 1]),
                       yaxis=dict(title=f"share of steps above {high}", range=[0, 1]),
-                      margin=dict(t=40, b=10, l=10, r=10), legend=BELOW)
-    return fig
+                      legend=BELOW)
+    return _fixed_margins(fig, t=40, b=55, l=75, r=70)
 
 
 FLOOR = 1e-6  # the retention axis's floor: a share kept below it is drawn there, hatched
@@ -287,9 +296,8 @@ def retention_bars(ret, top_units: list[int], prod_z: str, unit: int | None = No
     fig.update_layout(height=300 + 30 * bool(k),
                       title=f"Retention per unit: {prod_z} over the span{below}",
                       xaxis_title="unit", yaxis=dict(title="share of the old value kept (log)",
-                                                     range=[np.log10(FLOOR) - 0.4, 0.05], **LOG),
-                      margin=dict(t=40 + 30 * bool(k), b=10, l=10, r=10))
-    return fig
+                                                     range=[np.log10(FLOOR) - 0.4, 0.05], **LOG))
+    return _fixed_margins(fig, t=40 + 30 * bool(k), b=55, l=75, r=20)
 
 
 def _power(v: float) -> str:
@@ -304,10 +312,10 @@ def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
         fig.add_scatter(x=list(steps), y=ys, mode="lines+markers", name=name, marker=dict(size=4))
     if span is not None:
         fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
-    fig.update_layout(height=340, title=title, yaxis_title=y_title, xaxis_title="step (token)",
-                      margin=dict(t=40, b=10, l=10, r=10), legend=BELOW)
+    fig.update_layout(height=380, title=title, yaxis_title=y_title, xaxis_title="step (token)",
+                      legend=BELOW)
     _token_axis(fig, steps, chars)
-    return fig
+    return _fixed_margins(fig, t=40, b=80, l=75, r=20)
 
 
 def gate_line(steps, chars, z, name: str, line: float, span, title: str) -> go.Figure:
@@ -318,10 +326,9 @@ def gate_line(steps, chars, z, name: str, line: float, span, title: str) -> go.F
     fig.add_hline(y=line, line=dict(color="gray", dash="dash"))
     fig.add_vrect(x0=span[0] - 0.5, x1=span[1] + 0.5, fillcolor="gold", opacity=0.15,
                   line_width=0)
-    fig.update_layout(height=240, title=title, yaxis=dict(title=name, range=[0, 1.02]),
-                      margin=dict(t=40, b=10, l=10, r=10))
+    fig.update_layout(height=260, title=title, yaxis=dict(title=name, range=[0, 1.02]))
     _token_axis(fig, steps, chars)
-    return fig
+    return _fixed_margins(fig, t=40, b=50, l=75, r=20)
 
 
 def pair_lines(steps, chars, pairs: dict[int, tuple], title: str, y_title: str = "h"

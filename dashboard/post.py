@@ -125,7 +125,9 @@ def show(post: str, model_key: str, text: str, url: str) -> None:
     """A post on the page, as the stepper and the worked example show it: the link's caveats
     beside it (never in it), the post as a code block, its copy button and COPY_HINT."""
     notes(model_key, text, url)
-    st.code(post, language="markdown", wrap_lines=True)  # each line's result in view
+    # plain, not highlighted as Markdown: colouring a post this long holds the browser's main
+    # thread, after the click that opens the view, longer than the rest of the view takes
+    st.code(post, language=None, wrap_lines=True)  # each line's result in view
     copy_button(post)
     st.caption(COPY_HINT)
 

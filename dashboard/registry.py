@@ -4,6 +4,7 @@ here; the sidebar, the URL check, the questions page and the dispatch all read t
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import streamlit as st
 
@@ -14,7 +15,8 @@ from .views import example, gradients, memory, number, reset, saturation, steppe
 
 def _dispatched(view: View) -> View:
     """The view's render, then what the next click may need computed in the background
-    (cache.ahead: the gradient view's curves at this step). A view that does not draw the
+    (cache.ahead: the other views' numbers, View.numbers, and the gradient view's curves at
+    this step). A view that does not draw the
     step chart draws in one block, followed by the chart's frame kept mounted and hidden
     (live_chart.keep_mounted): the way back to the stepper redraws nothing. The stepper draws
     the same way round (one block, the chart, then the rest: stepper.render), so the frame
@@ -28,7 +30,9 @@ def _dispatched(view: View) -> View:
             live_chart.keep_mounted(stepper.CHART)
         if view.ahead and sel.start is None:  # ahead keys runs from zeros
             since = max(0, sel.t - gradients.MAX_JACOBIAN_SPAN)
-            cache.ahead(sel.model_key, sel.model, tt, sel.t, sel.layer, since)
+            cache.ahead(sel.model_key, sel.model, tt, sel.t, sel.layer, since, tuple(
+                partial(other.numbers, sel) for other in VIEWS.values()
+                if other.numbers is not None and other.key != view.key))
 
     return replace(view, render=render)
 

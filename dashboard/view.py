@@ -1,6 +1,7 @@
 """A view of the dashboard: one question, answered on the selected model, text, step and unit.
 A view declares what it needs from the page (its URL parameters, the step chart, work done
-ahead); app.py and registry.py read these fields and never test a view's key."""
+ahead, its own numbers to compute ahead); app.py and registry.py read these fields and never
+test a view's key."""
 
 from __future__ import annotations
 
@@ -28,3 +29,6 @@ class View:
     # →; under any other view the chart's frame is kept mounted, hidden (registry.py)
     ahead: bool = True  # after it is drawn, the gradient curves are computed ahead (cache.ahead);
     # False for a view that has just computed them itself
+    numbers: Callable[[Selection, TextTrace], object] | None = None  # its analyses, through
+    # cache.analysis: computed ahead, in the background, after another view is drawn, so the
+    # click that opens it finds them (registry.py)

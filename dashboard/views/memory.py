@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import pandas as pd
 import streamlit as st
 
 from gru_core import (
     HIGH,
     HOLDS,
     REWRITTEN,
+    Claim,
     TextTrace,
     default_span_start,
     holders,
@@ -17,7 +21,7 @@ from gru_core import (
     state,
 )
 
-from .. import charts
+from .. import cache, charts
 from ..selection import COURSE_TEXT, Selection, write_url
 from ..text import plain, show_token
 from ..view import View
@@ -36,8 +40,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     s = 0 if t == 1 else st.slider("Span start s (the earlier step; by default where the "
                                    "selected unit began holding)", 0, t - 1, key="s")
     write_url(sel.params(s=s))  # the span's start as shown: the link reproduces it
-    tokens = [show_token(tok) for tok in tt.tokens]
-    lead, *claims = memory_claims(tt, s, t, unit, sel.layer, sel.notation, tokens, quote=plain)
+    (lead, *claims), df, picture = numbers(sel, tt, s)
     answer.markdown(lead.text)
     lo, hi = max(0, s - 5), min(tt.T, t + 6)
     z = tt.gate("z", sel.layer, steps=slice(lo, hi))[:, unit].numpy()
@@ -48,8 +51,6 @@ def render(sel: Selection, tt: TextTrace) -> None:
                     config=charts.CONFIG, key="ret_z")
     for claim in claims:
         st.markdown(claim.text)
-    df = holders(tt, s, t, sel.layer)  # sorted by retention; the bars want unit order
-    picture = span_picture(df, unit, sym)
     orange, low = picture.evidence["orange"], picture.evidence["low"]
     st.plotly_chart(charts.retention_bars(df.sort_values("unit").retention.to_numpy(), orange,
                                           sym["prod_z"], unit, HOLDS, REWRITTEN),
@@ -72,6 +73,35 @@ def render(sel: Selection, tt: TextTrace) -> None:
     st.dataframe(df.head(10).round(4).rename(columns=names), hide_index=True)
 
 
+class Numbers(NamedTuple):
+    """What the view draws for the span s..t: its sentences (the answer first), the units'
+    holders table (sorted by retention) and the picture's sentence and evidence."""
+
+    claims: list[Claim]
+    holders: pd.DataFrame
+    picture: Claim
+
+
+def numbers(sel: Selection, tt: TextTrace, s: int | None = None) -> Numbers | None:
+    """The view's numbers at t for the span from s (by default where the unit began holding),
+    the same whether computed by the view or ahead of its click (cache.analysis); None at
+    t = 0, where the view has no span."""
+    if sel.t == 0:
+        return None
+    if s is None:
+        s = 0 if sel.t == 1 else default_span_start(tt, sel.t, sel.unit, sel.layer)
+
+    def compute() -> Numbers:
+        tokens = [show_token(tok) for tok in tt.tokens]
+        claims = memory_claims(tt, s, sel.t, sel.unit, sel.layer, sel.notation, tokens,
+                               quote=plain)
+        df = holders(tt, s, sel.t, sel.layer)
+        return Numbers(claims, df, span_picture(df, sel.unit, sel.sym))
+
+    return cache.analysis(("memory", sel.model_key, tt.text, sel.start, sel.t, sel.unit,
+                           sel.layer, s, sel.notation), compute)
+
+
 def _default_span(sel: Selection, tt: TextTrace) -> None:
     """s defaults to where the selected unit began holding; a link's own s is kept on the first
     run, and a new (text, t, unit, layer) moves s to its own default again."""
@@ -91,4 +121,4 @@ VIEW = View("memory", "Is the state frozen?",
             "If the update gate keeps the memory cell, isn't the activation frozen too?", render,
             link=dict(ckpt="agreement", text=COURSE_TEXT, t=COURSE_TEXT.index("fish"),
                       unit=NUMBER_UNIT),
-            params=("s",))
+            params=("s",), numbers=numbers)

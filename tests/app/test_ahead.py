@@ -9,14 +9,28 @@ import sys
 import threading
 import time
 
+import pandas as pd
 import torch
 
 from dashboard import cache, warm
 from dashboard.registry import VIEWS
 from dashboard.selection import COURSE_TEXT
-from gru_core import jacobian_norms
+from dashboard.text import plain, show_token
+from gru_core import (
+    HIGH,
+    LOW,
+    default_span_start,
+    exact_counts,
+    fractions,
+    histogram,
+    holders,
+    jacobian_norms,
+    memory_claims,
+    saturation,
+)
 
 from ..browser import ROOT, free_port, serve
+from ..conftest import open_app
 
 
 def test_a_value_asked_for_while_it_is_computed_is_computed_once():
@@ -132,3 +146,41 @@ def test_a_computation_that_failed_is_done_again_by_the_one_who_waited_for_it():
     assert analyses.get(("k",), lambda: [3.0], "…") == [3.0]
     first.join()
     assert len(raised) == 1  # the failure reached its own caller only
+
+
+def wait_for(key: tuple, seconds: float = 60) -> object:
+    deadline = time.time() + seconds
+    while key not in cache._ANALYSES._done:
+        assert time.time() < deadline, f"{key[:2]} was not computed ahead"
+        time.sleep(0.1)
+    return cache._ANALYSES._done[key]
+
+
+def test_the_question_views_numbers_are_ready_after_the_first_page():
+    """The stepper drawn, the numbers of "Do gates go to 0/1?" and "Is the state frozen?" are
+    computed in the background under the keys their views read; they are the analyses' own,
+    and the views opened next draw them."""
+    text = "The wolves, which already ate the plums, were full."
+    at = open_app(ckpt="agreement", text=text, t=9, unit=3)
+    assert not at.exception
+    tt = cache.trace("agreement", cache.model("agreement"), text)
+    s = default_span_start(tt, 9, 3, 0)
+    gates = wait_for(("saturation", "agreement", text, None, 0, ("r", "z")))
+    frozen = wait_for(("memory", "agreement", text, None, 9, 3, 0, s, "pytorch"))
+    df = saturation(tt, LOW, HIGH, ("r", "z"))
+    pd.testing.assert_frame_equal(gates.units, df[df.layer == 0])
+    assert gates.f == {g: fractions(tt, g, 0, LOW, HIGH) for g in ("r", "z")}
+    assert gates.exact == {g: exact_counts(tt, g, 0) for g in ("r", "z")}
+    for g in ("r", "z"):
+        pd.testing.assert_frame_equal(gates.hists[g], histogram(tt, g, 0))
+    pd.testing.assert_frame_equal(frozen.holders, holders(tt, s, 9, 0))
+    tokens = [show_token(tok) for tok in tt.tokens]
+    assert [c.text for c in frozen.claims] == [
+        c.text for c in memory_claims(tt, s, 9, 3, 0, "pytorch", tokens, quote=plain)]
+    at.sidebar.radio(key="view").set_value("saturation").run()
+    assert not at.exception
+    shown = {m.label: m.value for m in at.metric}
+    assert shown[f"z near 1 (> {HIGH})"] == f"{gates.f['z']['above']:.1%}"
+    at.sidebar.radio(key="view").set_value("memory").run()
+    assert not at.exception
+    assert frozen.claims[0].text in [m.value for m in at.markdown]
