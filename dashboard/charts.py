@@ -261,10 +261,11 @@ def saturation_scatter(df: pd.DataFrame, sym: dict[str, str], low: float = 0.1,
                     name="never grey (the two shares add up to 1)", hoverinfo="skip")
     fig.update_layout(height=380, title=f"Per unit: share of steps near 0 (across, below {low})"
                       f" and near 1 (up, above {high})",
-                      xaxis=dict(title=f"share of steps below {low}", range=[0, 1]),
+                      xaxis=dict(title=dict(text=f"share of steps below {low}", standoff=18),
+                                 range=[0, 1]),
                       yaxis=dict(title=f"share of steps above {high}", range=[0, 1]),
                       legend=BELOW)
-    return _fixed_margins(fig, t=40, b=55, l=75, r=70)
+    return _fixed_margins(fig, t=40, b=90, l=75, r=70)
 
 
 FLOOR = 1e-6  # the retention axis's floor: a share kept below it is drawn there, hatched
@@ -312,10 +313,10 @@ def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
         fig.add_scatter(x=list(steps), y=ys, mode="lines+markers", name=name, marker=dict(size=4))
     if span is not None:
         fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
-    fig.update_layout(height=380, title=title, yaxis_title=y_title, xaxis_title="step (token)",
-                      legend=BELOW)
+    fig.update_layout(height=400, title=title, yaxis_title=y_title, legend=BELOW,
+                      xaxis_title=dict(text="step (token)", standoff=34))  # under both tick rows
     _token_axis(fig, steps, chars)
-    return _fixed_margins(fig, t=40, b=80, l=75, r=20)
+    return _fixed_margins(fig, t=40, b=100, l=75, r=20)
 
 
 def gate_line(steps, chars, z, name: str, line: float, span, title: str) -> go.Figure:
