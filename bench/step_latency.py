@@ -52,8 +52,12 @@ def timed(action, done) -> float:
     return time.perf_counter() - start
 
 
-def app_chart(page):  # dashboard/live_chart.py's step chart, in its iframe
-    return page.frame_locator(".st-key-step_chart iframe")
+def app_chart(page):  # dashboard/live_chart.py's step chart, in the page
+    return page.locator(".st-key-step_chart")
+
+
+def step_line(page):  # the step chart's line at step t (the chart's first shape)
+    return app_chart(page).locator(".gl-plot .shapelayer path").first
 
 
 def bare_chart(page):
@@ -123,13 +127,12 @@ def playback(page, url: str, seconds: float = 5.0) -> tuple[float, float]:
     chart = app_chart(page)
     expect(chart.locator(".main-svg").first).to_be_attached(timeout=120_000)
     settle(page)
-    chart.locator("#speed").select_option("20")
-    frame = page.frame(url=re.compile("live_chart"))
-    frame.evaluate("() => { window.stepLog = []; }")
-    chart.locator("#play").click()
+    chart.locator(".gl-speed").select_option("20")
+    page.evaluate("() => { window.stepLog = []; }")
+    chart.locator(".gl-play").click()
     page.wait_for_timeout(seconds * 1000)
-    chart.locator("#play").click()
-    log = frame.evaluate("() => window.stepLog")
+    chart.locator(".gl-play").click()
+    log = page.evaluate("() => window.stepLog")
     steps = [(a, b) for a, b in zip(log, log[1:], strict=False) if b["t"] == a["t"] + 1]
     # within a window the line moves right; at a window's end the next one is fetched and the
     # same step may be drawn again at its new place: counted in the time, not as a step
@@ -270,7 +273,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=10, help="cold opens and step changes")
     p.add_argument("--rounds", type=int, default=3, help="view-switch rounds and link reopens")
     p.add_argument("--starts", type=int, default=2, help="server starts, each page")
+    p.add_argument("--steps-only", action="store_true",
+                   help="only the step change, cold open and playback rows")
     args = p.parse_args()
+    if not args.steps_only:
+        views_and_starts(args)
+    steps_and_playback(args)
+
+
+def views_and_starts(args) -> None:
     with browser() as chrome:
         started, warmed = [], []
         link = "/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 5, "unit": 3})
@@ -294,6 +305,9 @@ def main() -> None:
     if warmed:
         print(ratio_line("the same, the server warmed by dashboard/warm.py", warmed,
                          [b for _, b in started]))
+
+
+def steps_and_playback(args) -> None:
     with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_page.py") as bare, \
             browser() as chrome:
         page_app, page_bare = (chrome.new_page(viewport={"width": 1400, "height": 1000})
@@ -309,8 +323,7 @@ def main() -> None:
             cold_bare.append(cold_open(chrome, bare, "Step 0", [bare_chart]))
         app_times, bare_times = [], []
         for i in range(1, args.repeats + 1):
-            app_times.append(step(page_app, "next", f"Step t = {t0 + i}",
-                                  lambda p: app_chart(p).locator(".shapelayer path").first))
+            app_times.append(step(page_app, "next", f"Step t = {t0 + i}", step_line))
             bare_times.append(step(page_bare, "next", f"Step {i}",
                                    lambda p: bare_chart(p).locator(".scatterlayer path").first))
         played = playback(page_app, f"{app}/?" + urlencode(

@@ -30,9 +30,8 @@ def open_stepper(**params) -> AppTest:
 
 
 def chart_spec(at) -> dict:
-    return next(json.loads(json.loads(c.proto.json_args)["spec"])
-                for c in at.get("component_instance")
-                if json.loads(c.proto.json_args)["key"] == "step_chart")
+    return next(json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
+                if c.proto.component_name == "live_chart")
 
 
 def _outside_math(md: str) -> str:
@@ -153,13 +152,13 @@ def test_nothing_on_the_stepper_is_cut_and_the_cell_names_its_gates(app_url):
                 page.goto(f"{app_url}/?" + urlencode({
                     "ckpt": "shakespeare", "text": SPEECH, "t": 12, "unit": 17,
                     "notation": notation}))
-                frame = page.frame_locator(".st-key-step_chart iframe")
-                expect(frame.locator("#cell .main-svg").first).to_be_attached(timeout=90_000)
+                chart = page.locator(".st-key-step_chart")
+                expect(chart.locator(".gl-cell .main-svg").first).to_be_attached(timeout=90_000)
                 settle(page)
                 for name in GATES:
-                    expect(frame.locator("#cell .annotation-text", has_text=name)
+                    expect(chart.locator(".gl-cell .annotation-text", has_text=name)
                            ).to_be_visible()
                 assert page.evaluate(OVERFLOW) == [], (width, notation)
-                card = frame.locator("#card")
+                card = chart.locator(".gl-line")
                 assert card.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
             page.close()

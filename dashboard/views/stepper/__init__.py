@@ -49,7 +49,7 @@ from .controls import add_button
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
-CHART = "step_chart"  # the live chart's key (other views keep its frame: registry.py)
+CHART = "step_chart"  # the live chart's key
 
 
 def window(t: int, T: int, playing: bool = False) -> slice:
@@ -64,8 +64,8 @@ def window(t: int, T: int, playing: bool = False) -> slice:
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
-    """One block (the card, the prediction, the controls), the chart with the cell on top, then
-    the rest: the chart's frame sits where other views keep it mounted (registry.py)."""
+    """The card, the prediction and the controls, the chart with the cell on top, then the
+    rest."""
     t, unit = sel.t, sel.unit
     card = step_card(tt, t, unit, sel.layer, sel.direction)
     tag = data_tag(sel, tt)
