@@ -39,24 +39,30 @@ STREAMLIT_JS = Path(st.__file__).parent / "static" / "static" / "js"
 STATIC = Path(__file__).parent / "static"  # Streamlit's app static folder: next to app.py
 PLOTLY_JS = HERE / "plotly-cartesian.min.js"
 PLOTLY_URL = "app/static/plotly.min.js"  # under the app's root URL
+KATEX_JS = Path(__file__).parent / "katex" / "katex.min.js"  # the vendored KaTeX (katex/)
+KATEX_URL = "app/static/katex.min.js"
 
 
-def _static_plotly() -> bool:
-    """plotly.min.js in dashboard/static/ (the app's static folder, a build output: ignored by
-    git), where Streamlit's static serving is on; False where it is off or the folder cannot be
-    written (then the figure carries the bundle)."""
+def _static(name: str, source: Path) -> bool:
+    """`source` as dashboard/static/`name` (the app's static folder, a build output: ignored
+    by git), where Streamlit's static serving is on; False where it is off or the folder cannot
+    be written (then the data sent carries the script)."""
     if not config.get_option("server.enableStaticServing"):
         return False
-    target = STATIC / "plotly.min.js"
+    target = STATIC / name
     try:
-        if not target.is_file() or target.stat().st_size != PLOTLY_JS.stat().st_size:
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
             STATIC.mkdir(exist_ok=True)
             partial_copy = target.with_suffix(f".{os.getpid()}.tmp")
-            shutil.copyfile(PLOTLY_JS, partial_copy)
+            shutil.copyfile(source, partial_copy)
             os.replace(partial_copy, target)  # atomic: another replica never serves half
     except OSError:
         return False
     return True
+
+
+def _static_plotly() -> bool:
+    return _static("plotly.min.js", PLOTLY_JS)
 
 
 def _plotly_chunk() -> str | None:
@@ -71,6 +77,9 @@ def _plotly_chunk() -> str | None:
 _component = st.components.v2.component(
     "live_chart", html=(HERE / "chart.html").read_text(), css=(HERE / "chart.css").read_text(),
     js=(HERE / "chart.js").read_text(), isolate_styles=False)
+_card_component = st.components.v2.component(
+    "live_card", html='<div class="gru-card"></div>', js=(HERE / "chart.js").read_text(),
+    isolate_styles=False)  # the same script as the chart's: one module, which both share
 _PRELOAD = _plotly_chunk()
 
 
@@ -125,3 +134,22 @@ def _missing(key: str, sent: str) -> None:
     """The chart is new in the page and has no figure: send the whole figure on this rerun."""
     if st.session_state[key].get("missing") is not None:
         st.session_state.pop(sent, None)
+
+
+def live_card(cards: Callable[[], list[dict]], revision: str, t: int, key: str) -> None:
+    """The cards of a window of steps (cards(): dashboard/views/stepper/cards.py's parts, by
+    step), for the browser: when ◀ ▶, ← → or the slider move to a step it holds, the card at t
+    drawn just before this element (the block keyed card_server) is replaced by that step's at
+    once, until the server's card reaches it. cards() is called, and sent, only when the
+    revision changes. KaTeX, which typesets the equations in the browser as Streamlit's
+    Markdown does, is the vendored katex/ (its version: katex/README.md), loaded once per page
+    from the static folder, after the chart."""
+    sent = SENT + key
+    same = st.session_state.get(sent) == revision
+    st.session_state[sent] = revision
+    static = _static("katex.min.js", KATEX_JS)
+    _card_component(key=key, data={
+        "t": t, "revision": revision, "cards": None if same else cards(),
+        "katex_url": KATEX_URL if static else None,
+        "katex_js": None if static or same else KATEX_JS.read_text()},
+        on_missing_change=partial(_missing, key, sent))

@@ -63,16 +63,21 @@ function make(parentElement) {
     speed: root.querySelector(".gl-speed"), line: root.querySelector(".gl-line"),
     player: root.querySelector(".gl-player"),
     revision: null, frames: {}, T: 0, t: 0, timer: null, asked: false, pending: null,
-    cellIndex: null, clicking: false, queue: Promise.resolve(), send: null,
+    cellIndex: null, clicking: false, queue: Promise.resolve(), send: null, slider: null,
+    observer: null,
   };
   s.playButton.onclick = () => {
     if (s.timer !== null) { stop(s); s.send("play", { t: s.t, playing: false }); } else start(s);
   };
   s.speed.onchange = () => { if (s.timer !== null) start(s); };
   s.onKey = (e) => onKey(s, e);
+  s.onButton = (e) => onButton(s, e);
   document.addEventListener("keydown", s.onKey);
+  document.addEventListener("click", s.onButton, true);  // before Streamlit's own handler
   s.cleanup = () => {
     document.removeEventListener("keydown", s.onKey);
+    document.removeEventListener("click", s.onButton, true);
+    if (s.observer) s.observer.disconnect();
     if (s.timer !== null) clearInterval(s.timer);
     charts.delete(parentElement);
     if (Plotly) { Plotly.purge(s.plot); Plotly.purge(s.cell); }
@@ -169,13 +174,47 @@ function onKey(s, e) {
   if (e.key !== "ArrowLeft" && e.key !== "ArrowRight" && e.key !== "Home" && e.key !== "End")
     return;
   e.preventDefault();
-  if (s.timer !== null) stop(s);
   const from = s.pending ?? s.t;
-  const to = { ArrowLeft: from - 1, ArrowRight: from + 1, Home: 0, End: s.T - 1 }[e.key];
+  stepTo(s, { ArrowLeft: from - 1, ArrowRight: from + 1, Home: 0, End: s.T - 1 }[e.key]);
+}
+
+// ◀ ▶ (Streamlit's buttons above the chart) step as ← → do: the card at once, the page after.
+function onButton(s, e) {
+  if (s.T === 0 || !s.root.isConnected || !e.target.closest) return;
+  const button = e.target.closest(".st-key-prev button, .st-key-next button");
+  if (!button || button.disabled) return;
+  e.preventDefault();
+  e.stopPropagation();  // the step is sent as a target, not as the button's click
+  const from = s.pending ?? s.t;
+  stepTo(s, button.closest(".st-key-prev") ? from - 1 : from + 1);
+}
+
+// The slider (Streamlit's, key t) sends its own value; while it moves, the card follows.
+function watchSlider(s) {
+  const slider = document.querySelector(".st-key-t [role=slider]");
+  if (!slider || slider === s.slider) return;
+  s.slider = slider;
+  if (s.observer) s.observer.disconnect();
+  s.observer = new MutationObserver(() => {
+    const to = Number(slider.getAttribute("aria-valuenow"));
+    if (Number.isInteger(to) && to !== (s.pending ?? s.t)) stepTo(s, to, false);
+  });
+  s.observer.observe(slider, { attributes: true, attributeFilter: ["aria-valuenow"] });
+}
+
+// A step taken in the browser: the card first (showCard: the server's parts for that step),
+// then the player's line, the cell and the step line; the server is sent the target step.
+function stepTo(s, to, send = true) {
+  if (s.timer !== null) stop(s);
   s.pending = Math.min(Math.max(to, 0), s.T - 1);
+  showCard(s.pending);
   if (s.frames[s.pending]) s.line.textContent = s.frames[s.pending].line;
   drawCell(s, s.pending);
-  s.send("play", { t: s.pending, playing: false, key: e.key });
+  const at = s.pending;
+  requestAnimationFrame(() => {
+    if (s.pending === at) Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
+  });
+  if (send) s.send("play", { t: s.pending, playing: false });
 }
 
 async function draw(s, data) {
@@ -229,6 +268,7 @@ async function draw(s, data) {
     }
     if (player.speed) s.speed.value = String(player.speed);
     if (player.playing && s.timer === null) start(s);
+    watchSlider(s);
   }
 }
 
@@ -247,7 +287,144 @@ function preload(name) {
   setTimeout(() => idle(() => { import(url); }, { timeout: 3000 }), 1500);
 }
 
+// --- The step card, in the browser (dashboard/views/stepper/cards.py) --------------------
+// The card at t is Streamlit's (the block keyed card_server, drawn from the parts of step t).
+// A step taken in the browser shows a copy of that block with the parts of the new step put
+// in, in place of it, until the server's card reaches that step: Streamlit's own elements and
+// classes, so it looks the same. Text goes in as textContent; the LaTeX, ours, is typeset by
+// KaTeX as Streamlit's Markdown typesets it.
+
+let card = null;  // the page's card: {root, cards (parts by step), revision, t, shown, ...}
+const HIDE = "gru-card-hide";  // a style rule that hides the server's card
+
+function katex(data) {
+  if (!window.gruKatex) {
+    window.gruKatex = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      if (data.katex_url) {
+        s.src = new URL(data.katex_url, staticRoot()).href;
+        s.onload = () => resolve(window.katex);
+        s.onerror = () => { window.gruKatex = null; reject(new Error("KaTeX not loaded")); };
+        document.head.appendChild(s);
+      } else if (data.katex_js) {
+        s.textContent = data.katex_js;
+        document.head.appendChild(s);
+        resolve(window.katex);
+      } else {
+        window.gruKatex = null;
+        reject(new Error("no KaTeX yet"));
+      }
+    });
+    window.gruKatex.then((k) => { if (card) card.katex = k; }).catch(() => {});
+  }
+  return window.gruKatex;
+}
+
+function hideServerCard(hide) {
+  let rule = document.getElementById(HIDE);
+  if (hide && !rule) {
+    rule = document.createElement("style");
+    rule.id = HIDE;
+    rule.textContent = ".st-key-card_server { display: none !important; }";
+    document.head.appendChild(rule);
+  } else if (!hide && rule) {
+    rule.remove();
+  }
+}
+
+function restoreCard(c) {
+  c.shown = null;
+  c.root.replaceChildren();
+  hideServerCard(false);
+}
+
+// The card of `step` in place of the server's, when the browser holds its parts (and KaTeX);
+// the server's card again when `step` is the server's own.
+function showCard(step) {
+  const c = card;
+  if (!c || !c.root.isConnected) return;
+  const p = c.cards[step];
+  const server = document.querySelector(".st-key-card_server");
+  if (step === c.t || !p || !c.katex || !server) { restoreCard(c); return; }
+  const copy = server.cloneNode(true);
+  copy.classList.remove("st-key-card_server");
+  copy.classList.add("gru-card-copy");
+  copy.querySelectorAll("[id]").forEach((e) => e.removeAttribute("id"));
+  copy.querySelectorAll("[aria-labelledby]").forEach((e) => e.removeAttribute("aria-labelledby"));
+  copy.querySelectorAll("[data-stale]").forEach((e) => e.setAttribute("data-stale", "false"));
+  fill(copy, p, c.katex);
+  c.root.replaceChildren(copy);
+  hideServerCard(true);
+  c.shown = step;
+  c.at = Date.now();
+  window.cardAt = step;  // what the tests and the bench read
+}
+
+function fill(copy, p, katexLib) {
+  const [heading, lines, verify, caption, alert] =
+    copy.querySelectorAll(":scope > [data-testid=stElementContainer]");
+  const title = heading.querySelector("[data-heading-text]") || heading.querySelector("h3");
+  const code = title.querySelector("code")?.cloneNode(false) || document.createElement("code");
+  code.textContent = p.token;
+  title.replaceChildren(document.createTextNode(p.heading), code);
+  const box = lines.querySelector("[data-testid=stMarkdownContainer]");
+  box.replaceChildren(...p.lines.map((line, i) => {
+    const para = document.createElement("p");
+    // KaTeX's markup parsed as Streamlit's Markdown takes it (a string, then elements), so
+    // the copy is Streamlit's card element for element. The LaTeX is the server's: numbers
+    // and our own symbols, never a text from outside (cards.py), and KaTeX escapes text.
+    const math = document.createElement("template");
+    math.innerHTML = katexLib.renderToString(line.math, { throwOnError: false });
+    if (line.name) {
+      const name = document.createElement("strong");
+      name.textContent = `${line.name}:`;
+      para.append(name, " ");
+    }
+    para.append(math.content);
+    if (line.after) para.append(` ${line.after}`);
+    return i ? [document.createTextNode("\n"), para] : [para];
+  }).flat());
+  const checked = verify.querySelector("p");
+  checked.replaceChildren(...p.verify.map(([text, bold]) => {
+    if (!bold) return document.createTextNode(text);
+    const b = document.createElement("strong");
+    b.textContent = text;
+    return b;
+  }));
+  caption.querySelector("p").textContent = p.caption;
+  if (alert && p.comparison) {
+    const said = alert.querySelector("[data-testid=stMarkdownContainer] p");
+    if (said) said.textContent = p.comparison;
+  }
+}
+
+function cardView({ data, parentElement, setTriggerValue }) {
+  if (!card || card.parent !== parentElement) {
+    const c = { parent: parentElement, root: parentElement.querySelector(".gru-card"),
+                cards: {}, revision: null, t: null, shown: null, at: 0, katex: null };
+    c.cleanup = () => {
+      if (card === c) { restoreCard(c); card = null; }
+    };
+    card = c;
+  }
+  const c = card;
+  if (data.cards) {
+    c.cards = Object.fromEntries(data.cards.map((p) => [p.t, p]));
+    c.revision = data.revision;
+  } else if (data.revision !== c.revision) {
+    setTriggerValue("missing", data.revision);  // new in the page: the next run sends them
+  }
+  c.t = data.t;
+  // the server's card has reached the step shown, or went elsewhere (a click) a while ago
+  if (c.shown !== null && (c.shown === c.t || Date.now() - c.at > 3000)) restoreCard(c);
+  katex(data).then((k) => { c.katex = k; }).catch(() => {});
+  return c.cleanup;
+}
+
 export default function ({ data, parentElement, setTriggerValue }) {
+  if (parentElement.querySelector(".gru-card")) {
+    return cardView({ data, parentElement, setTriggerValue });
+  }
   let s = charts.get(parentElement);
   if (!s) {
     s = make(parentElement);

@@ -257,16 +257,19 @@ def test_hostile_text_on_a_printable_vocabulary_shows_exactly_in_chromium(app_ur
 
 
 def test_the_charts_plotly_js_is_served_from_the_static_folder_and_nothing_else():
-    """The step chart's script loads plotly.js from the app's static folder (served with an
-    ETag: .streamlit/config.toml turns its serving on), which holds plotly's file only, copied
-    from the package's own bundle; the component's JS, sent with every rerun, holds no copy."""
+    """The step chart's script loads plotly.js and KaTeX from the app's static folder (served
+    with an ETag: .streamlit/config.toml turns its serving on), which holds those two files
+    only, copied from the ones the app ships; the component's JS, sent with every rerun, holds
+    no copy, and sets no HTML but KaTeX's markup of the server's LaTeX."""
     from dashboard import live_chart
 
-    assert live_chart._static_plotly()
-    assert [p.name for p in live_chart.STATIC.iterdir()] == ["plotly.min.js"]
+    assert live_chart._static_plotly() and live_chart._static("katex.min.js", live_chart.KATEX_JS)
+    assert sorted(p.name for p in live_chart.STATIC.iterdir()) == ["katex.min.js", "plotly.min.js"]
     assert (live_chart.STATIC / "plotly.min.js").read_bytes() == live_chart.PLOTLY_JS.read_bytes()
+    assert (live_chart.STATIC / "katex.min.js").read_bytes() == live_chart.KATEX_JS.read_bytes()
     js = (live_chart.HERE / "chart.js").read_text()
-    assert len(js) < 30_000 and "innerHTML" not in js
+    assert len(js) < 30_000 and js.count("innerHTML") == 1
+    assert "math.innerHTML = katexLib.renderToString(line.math" in js
 
 
 def hosted_env() -> dict[str, str]:

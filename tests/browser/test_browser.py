@@ -422,3 +422,75 @@ def test_copy_the_post_confirms_with_what_was_copied(app_url, page):
         f"Copied ✓ ({len(post):,} characters on the clipboard", timeout=10_000)
     assert page.evaluate("() => navigator.clipboard.readText()") == post
     no_exception(page)
+
+
+CARD_NOW = """() => {
+  const copy = document.querySelector('.gru-card-copy');
+  const card = copy || document.querySelector('.st-key-card_server');
+  // each element as Streamlit's DOM holds it: tag, classes, style (as the browser reads it)
+  const shape = [...card.querySelectorAll('*')].map((e) => [e.tagName, e.getAttribute('class'),
+                                                            e.style ? e.style.cssText : '']);
+  return {browser: copy !== null, text: card.innerText, shape: JSON.stringify(shape)};
+}"""
+
+
+def _ready_to_step(page, url: str) -> None:
+    goto(page, url)
+    live_chart(page)
+    page.wait_for_function("() => window.katex !== undefined", timeout=30_000)
+
+
+@pytest.mark.parametrize("ckpt, notation", [("agreement", "pytorch"), ("agreement", "course"),
+                                             ("agreement-course", "pytorch")])
+def test_a_step_in_the_browser_shows_the_card_the_server_then_draws(app_url, page, ckpt,
+                                                                     notation):
+    """→ and ▶ next show the next step's card at once, from the parts the server sent with the
+    chart; the server's card, once the page has rerun, is the same text and the same elements,
+    and so is the card of a page opened at that step (a Keras model that resets before the
+    product: with its comparison)."""
+    link = {"ckpt": ckpt, "text": COURSE, "unit": 5, "notation": notation}
+    _ready_to_step(page, f"{app_url}/?" + urlencode({**link, "t": 20}))
+    heading(page, "Step t = 20, unit 5").click()  # the page has the focus
+    for t, press in ((21, lambda: page.keyboard.press("ArrowRight")),
+                     (22, lambda: page.locator(".st-key-next button").first.click())):
+        press()
+        now = page.evaluate(CARD_NOW)  # at once: before the server's rerun
+        assert now["browser"] and now["text"].startswith(f"Step t = {t}, unit 5: reading "), now
+        page.wait_for_function("() => !document.querySelector('.gru-card-copy')",
+                               timeout=30_000)
+        settle(page)
+        assert params(page)["t"] == str(t)
+        after = page.evaluate(CARD_NOW)
+        assert not after["browser"]
+        assert after["text"] == now["text"]
+        assert after["shape"] == now["shape"]
+        fresh = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            goto(fresh, f"{app_url}/?" + urlencode({**link, "t": t}))
+            expect(fresh.locator(".st-key-card_server .katex").first).to_be_attached()
+            opened = fresh.evaluate(CARD_NOW)
+            assert opened["text"] == now["text"] and opened["shape"] == now["shape"]
+        finally:
+            fresh.close()
+    if ckpt == "agreement-course" and notation == "pytorch":
+        assert "For comparison: PyTorch's formula" in now["text"]
+    no_exception(page)
+
+
+def test_keys_pressed_faster_than_the_server_show_each_card_and_land_on_the_last(app_url,
+                                                                                 page):
+    """Every → shows its step's card at once, none waiting for the server; the page lands on
+    the last one, and the browser's card gives way to the server's."""
+    _ready_to_step(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE,
+                                                     "t": 20, "unit": 5}))
+    heading(page, "Step t = 20, unit 5").click()
+    shown = []
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+        shown.append(page.evaluate("() => window.cardAt"))
+    assert shown == [21, 22, 23, 24, 25]
+    page.wait_for_function("() => !document.querySelector('.gru-card-copy')", timeout=30_000)
+    settle(page)
+    expect(heading(page, "Step t = 25, unit 5")).to_have_count(1)
+    assert params(page)["t"] == "25"
+    no_exception(page)
