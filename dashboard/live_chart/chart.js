@@ -207,14 +207,16 @@ function watchSlider(s) {
 function stepTo(s, to, send = true) {
   if (s.timer !== null) stop(s);
   s.pending = Math.min(Math.max(to, 0), s.T - 1);
-  showCard(s.pending);
-  if (s.frames[s.pending]) s.line.textContent = s.frames[s.pending].line;
-  drawCell(s, s.pending);
   const at = s.pending;
-  requestAnimationFrame(() => {
-    if (s.pending === at) Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
-  });
-  if (send) s.send("play", { t: s.pending, playing: false });
+  showCard(at);
+  if (s.frames[at]) s.line.textContent = s.frames[at].line;
+  if (send) s.send("play", { t: at, playing: false });
+  // Plotly's redraws (the cell's labels, the step line) after the frame that shows the card
+  requestAnimationFrame(() => setTimeout(() => {
+    if (s.pending !== at) return;  // a later step is on its way
+    drawCell(s, at);
+    Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
+  }, 0));
 }
 
 async function draw(s, data) {
@@ -295,7 +297,6 @@ function preload(name) {
 // KaTeX as Streamlit's Markdown typesets it.
 
 let card = null;  // the page's card: {root, cards (parts by step), revision, t, shown, ...}
-const HIDE = "gru-card-hide";  // a style rule that hides the server's card
 
 function katex(data) {
   if (!window.gruKatex) {
@@ -320,16 +321,11 @@ function katex(data) {
   return window.gruKatex;
 }
 
+// An inline style on the server's block, not a rule in the page's head: a new rule would
+// have the browser recompute the style of the whole page, twice a step.
 function hideServerCard(hide) {
-  let rule = document.getElementById(HIDE);
-  if (hide && !rule) {
-    rule = document.createElement("style");
-    rule.id = HIDE;
-    rule.textContent = ".st-key-card_server { display: none !important; }";
-    document.head.appendChild(rule);
-  } else if (!hide && rule) {
-    rule.remove();
-  }
+  const server = document.querySelector(".st-key-card_server");
+  if (server) server.style.display = hide ? "none" : "";
 }
 
 function restoreCard(c) {
@@ -348,6 +344,7 @@ function showCard(step) {
   if (step === c.t || !p || !c.katex || !server) { restoreCard(c); return; }
   const copy = server.cloneNode(true);
   copy.classList.remove("st-key-card_server");
+  copy.style.display = "";  // the server's block may be hidden already (a step before)
   copy.classList.add("gru-card-copy");
   copy.querySelectorAll("[id]").forEach((e) => e.removeAttribute("id"));
   copy.querySelectorAll("[aria-labelledby]").forEach((e) => e.removeAttribute("aria-labelledby"));
