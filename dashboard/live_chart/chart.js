@@ -191,15 +191,16 @@ function onButton(s, e) {
 
 // The slider (Streamlit's, key t) sends its own value; while it moves, the card follows.
 function watchSlider(s) {
-  const slider = document.querySelector(".st-key-t [role=slider]");
+  const slider = document.querySelector(".st-key-t input[type=range]");  // its value, as it moves
   if (!slider || slider === s.slider) return;
   s.slider = slider;
   if (s.observer) s.observer.disconnect();
   s.observer = new MutationObserver(() => {
-    const to = Number(slider.getAttribute("aria-valuenow"));
+    if (s.timer !== null) return;  // playing: the page follows the player, not the other way
+    const to = Number(slider.getAttribute("value"));
     if (Number.isInteger(to) && to !== (s.pending ?? s.t)) stepTo(s, to, false);
   });
-  s.observer.observe(slider, { attributes: true, attributeFilter: ["aria-valuenow"] });
+  s.observer.observe(slider, { attributes: true, attributeFilter: ["value"] });
 }
 
 // A step taken in the browser: the card first (showCard: the server's parts for that step),

@@ -494,3 +494,16 @@ def test_keys_pressed_faster_than_the_server_show_each_card_and_land_on_the_last
     expect(heading(page, "Step t = 25, unit 5")).to_have_count(1)
     assert params(page)["t"] == "25"
     no_exception(page)
+
+
+def test_the_slider_shows_its_steps_card_as_it_moves(app_url, page):
+    """The slider sends its own value; while it moves, the browser shows its step's card."""
+    _ready_to_step(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE,
+                                                     "t": 20, "unit": 5}))
+    page.locator(".st-key-t input[type=range]").focus()
+    page.keyboard.press("ArrowRight")  # the slider's own key: it moves one step
+    page.wait_for_function("() => window.cardAt === 21", timeout=5_000)
+    settle(page)
+    expect(heading(page, "Step t = 21, unit 5")).to_have_count(1)
+    expect(page.locator(".gru-card-copy")).to_have_count(0)  # the server's card is back
+    no_exception(page)
