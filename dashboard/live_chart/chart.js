@@ -197,10 +197,20 @@ function watchSlider(s) {
   if (s.observer) s.observer.disconnect();
   s.observer = new MutationObserver(() => {
     if (s.timer !== null) return;  // playing: the page follows the player, not the other way
+    // moved by the reader (the slider has the focus, or the pointer), not by a rerun that
+    // brought the page to a step on the way to the one the keys are at
+    if (document.activeElement !== slider && !document.gruSliding) return;
     const to = Number(slider.getAttribute("value"));
     if (Number.isInteger(to) && to !== (s.pending ?? s.t)) stepTo(s, to, false);
   });
   s.observer.observe(slider, { attributes: true, attributeFilter: ["value"] });
+  if (!document.gruSlidingWatched) {  // a drag: pointer down on the slider, until it is up
+    document.gruSlidingWatched = true;
+    document.addEventListener("pointerdown", (e) => {
+      document.gruSliding = Boolean(e.target.closest && e.target.closest(".st-key-t"));
+    }, true);
+    document.addEventListener("pointerup", () => { document.gruSliding = false; }, true);
+  }
 }
 
 // A step taken in the browser: the card first (showCard: the server's parts for that step),
