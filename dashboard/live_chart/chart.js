@@ -64,7 +64,7 @@ function make(parentElement) {
     player: root.querySelector(".gl-player"),
     revision: null, frames: {}, T: 0, t: 0, timer: null, asked: false, pending: null,
     cellIndex: null, clicking: false, queue: Promise.resolve(), send: null, slider: null,
-    observer: null,
+    observer: null, rest: null, lineAt: null,
   };
   s.playButton.onclick = () => {
     if (s.timer !== null) { stop(s); s.send("play", { t: s.t, playing: false }); } else start(s);
@@ -156,6 +156,7 @@ function stop(s) {
   s.marker.style.display = "none";
   Plotly.relayout(s.plot, { "shapes[0].x0": s.t, "shapes[0].x1": s.t,
                                    "shapes[0].visible": true });
+  s.lineAt = s.t;
 }
 
 // ← → Home End step the page (space plays, within the chart). Handled here rather than as
@@ -227,6 +228,7 @@ function stepTo(s, to, send = true) {
     if (s.pending !== at) return;  // a later step is on its way
     drawCell(s, at);
     Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
+    s.lineAt = at;
   }, 0));
 }
 
@@ -239,14 +241,22 @@ async function draw(s, data) {
   const config = JSON.parse(data.config);
   const player = data.player;
   if (data.spec === null || data.revision === s.revision) {
-    // same data: only the marker lines move, which Plotly redraws without touching the rest
-    await Plotly.relayout(s.plot, { shapes: JSON.parse(data.shapes) });
+    // same data: only the marker lines move, which Plotly redraws without touching the rest;
+    // not at all where a browser-side step has already moved the step line there
+    const shapes = JSON.parse(data.shapes);
+    const rest = JSON.stringify(shapes.slice(1));
+    if (rest !== s.rest || shapes[0].x0 !== s.lineAt) await Plotly.relayout(s.plot, { shapes });
+    s.rest = rest;
+    s.lineAt = shapes[0].x0;
   } else {
     s.revision = data.revision;
     window.draws += 1;
     try {
       const fig = JSON.parse(data.spec);
       await Plotly.react(s.plot, fig.data, fig.layout, { ...config, responsive: true });
+      const drawn = fig.layout.shapes || [];
+      s.rest = JSON.stringify(drawn.slice(1));
+      s.lineAt = drawn.length ? drawn[0].x0 : null;
       if (fig.steps) s.frames = Object.fromEntries(fig.steps.map((f) => [f.t, f]));
       if (fig.cell) {
         await Plotly.react(s.cell, fig.cell.data, fig.cell.layout, config);

@@ -432,6 +432,16 @@ CARD_NOW = """() => {
                                                             e.style ? e.style.cssText : '']);
   return {browser: copy !== null, text: card.innerText, shape: JSON.stringify(shape)};
 }"""
+# the browser's card as it is put in the page, read in the same task (not after the rerun that
+# may follow before a test's next call reaches the page)
+CATCH_CARD = """(read) => {
+  window.caught = undefined;
+  const box = document.querySelector('.st-key-step_cards .gru-card');
+  const ob = new MutationObserver(() => {
+    if (box.querySelector('.gru-card-copy')) { ob.disconnect(); window.caught = eval(read)(); }
+  });
+  ob.observe(box, {childList: true});
+}"""
 
 
 def _ready_to_step(page, url: str) -> None:
@@ -453,8 +463,10 @@ def test_a_step_in_the_browser_shows_the_card_the_server_then_draws(app_url, pag
     heading(page, "Step t = 20, unit 5").click()  # the page has the focus
     for t, press in ((21, lambda: page.keyboard.press("ArrowRight")),
                      (22, lambda: page.locator(".st-key-next button").first.click())):
+        page.evaluate(CATCH_CARD, f"({CARD_NOW})")
         press()
-        now = page.evaluate(CARD_NOW)  # at once: before the server's rerun
+        page.wait_for_function("() => window.caught !== undefined", timeout=10_000)
+        now = page.evaluate("() => window.caught")  # at once: before the server's rerun
         assert now["browser"] and now["text"].startswith(f"Step t = {t}, unit 5: reading "), now
         page.wait_for_function("() => !document.querySelector('.gru-card-copy')",
                                timeout=30_000)
