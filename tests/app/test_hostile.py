@@ -57,7 +57,7 @@ def assert_inert(body: str) -> None:
                 assert bad not in tok.content, (bad, body)
 
 
-# The stepper's card (views/stepper card_markdown): paragraphs of one bold name and one inline
+# The stepper's card (views/stepper/cards.py, markdown): paragraphs of one bold name and one inline
 # math span of ours, in the card's size; no value from outside enters it.
 CARD = re.compile(r"(\*\*[^*$`]+:\*\* )?\$\\(small|footnotesize) [^$`]*\$( \([\w ]+\))?")
 
