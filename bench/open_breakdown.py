@@ -43,7 +43,11 @@ MARKS = r"""
   window.__phases = { marks, long, start };
   const look = () => {
     if (document.querySelector("h1, h2, h3")) mark("heading");
-    if (document.querySelector(".st-key-step_chart iframe")) mark("chart frame");
+    if (document.querySelector(".st-key-step_chart .gru-live")) mark("chart element");
+    if (window.gruPlotly && !window.__gruPlotlyMarked) {  // the chart's plotly.js (chart.js)
+      window.__gruPlotlyMarked = true;
+      window.gruPlotly.then(() => mark("plotly.js evaluated"));
+    }
     if (document.querySelector(".main-svg")) mark("first chart drawn");
   };
   const poll = () => { look(); if (!("first chart drawn" in marks)) requestAnimationFrame(poll); };

@@ -23,6 +23,8 @@ Both pages are served and driven by headless Chromium in the same run, alternati
   trace is cached on the server: this is what the page itself costs);
 - step change: from clicking "next" to the new step's heading, Streamlit having settled and
   the chart showing the change (the app's step marker, the bare page's line);
+- step change, browser-side: from the → key's event to the frame that shows the next step's
+  card, which the browser holds (the page's own clock), against the bare page's rerun above;
 - playback: the chart's player at 20 steps/s, drawing the step line and the card line of each
   step in the browser, against stepping with the ▶ button's round trip.
 Prints medians and ratios.
@@ -56,8 +58,12 @@ def timed(action, done) -> float:
     return time.perf_counter() - start
 
 
-def app_chart(page):  # dashboard/live_chart.py's step chart, in its iframe
-    return page.frame_locator(".st-key-step_chart iframe")
+def app_chart(page):  # dashboard/live_chart.py's step chart, in the page
+    return page.locator(".st-key-step_chart")
+
+
+def step_line(page):  # the step chart's line at step t (the chart's first shape)
+    return app_chart(page).locator(".gl-plot .shapelayer path").first
 
 
 def bare_chart(page):
@@ -119,6 +125,30 @@ def step(page, button: str, heading: str, drawn) -> float:
     return timed(click, ready)
 
 
+CARD_CHANGE = """() => {
+  window.keyAt = undefined;
+  window.cardChangedAt = undefined;
+  addEventListener('keydown', (e) => { window.keyAt = e.timeStamp; }, {capture: true, once: true});
+  const ob = new MutationObserver(() => {
+    ob.disconnect();
+    requestAnimationFrame(() => { window.cardChangedAt = performance.now(); });  // its frame
+  });
+  ob.observe(document.querySelector('.st-key-step_cards .gru-card'), {childList: true});
+}"""
+
+
+def browser_step(page) -> float:
+    """→ pressed, until the browser shows the next step's card (the frame that draws it), by
+    the page's own clock from the key event; then the server's rerun is waited for."""
+    page.evaluate(CARD_CHANGE)
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.cardChangedAt !== undefined", timeout=60_000)
+    seconds = page.evaluate("() => window.cardChangedAt - window.keyAt") / 1000
+    page.wait_for_function("() => !document.querySelector('.gru-card-copy')", timeout=60_000)
+    settle(page)
+    return seconds
+
+
 def playback(page, url: str, seconds: float = 5.0) -> tuple[float, float]:
     """Steps per second the player draws, asked for 20, on a text long enough to play for
     `seconds`: over the whole run, window changes (a round trip and a redraw of the heatmaps)
@@ -127,13 +157,12 @@ def playback(page, url: str, seconds: float = 5.0) -> tuple[float, float]:
     chart = app_chart(page)
     expect(chart.locator(".main-svg").first).to_be_attached(timeout=120_000)
     settle(page)
-    chart.locator("#speed").select_option("20")
-    frame = page.frame(url=re.compile("live_chart"))
-    frame.evaluate("() => { window.stepLog = []; }")
-    chart.locator("#play").click()
+    chart.locator(".gl-speed").select_option("20")
+    page.evaluate("() => { window.stepLog = []; }")
+    chart.locator(".gl-play").click()
     page.wait_for_timeout(seconds * 1000)
-    chart.locator("#play").click()
-    log = frame.evaluate("() => window.stepLog")
+    chart.locator(".gl-play").click()
+    log = page.evaluate("() => window.stepLog")
     steps = [(a, b) for a, b in zip(log, log[1:], strict=False) if b["t"] == a["t"] + 1]
     # within a window the line moves right; at a window's end the next one is fetched and the
     # same step may be drawn again at its new place: counted in the time, not as a step
@@ -322,14 +351,21 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=10, help="cold opens and step changes")
     p.add_argument("--rounds", type=int, default=3, help="view-switch rounds and link reopens")
     p.add_argument("--starts", type=int, default=2, help="server starts, each page")
-    p.add_argument("--only", choices=("fresh",), help="fresh: only the fresh-browser switches "
-                   "and the link reopens")
+    p.add_argument("--only", choices=("fresh", "steps"), help="fresh: only the fresh-browser "
+                   "switches and the link reopens; steps: only the step change, cold open and "
+                   "playback rows")
     args = p.parse_args()
     if args.only == "fresh":
         with serve(ROOT / "dashboard/app.py") as app, \
                 serve(ROOT / "bench/bare_views.py") as views, browser() as chrome:
             print_rows(fresh_rounds(chrome, app, views, args.rounds))
         return
+    if args.only is None:
+        views_and_starts(args)
+    steps_and_playback(args)
+
+
+def views_and_starts(args) -> None:
     with browser() as chrome:
         started, warmed = [], []
         link = "/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 5, "unit": 3})
@@ -351,6 +387,9 @@ def main() -> None:
     if warmed:
         print(ratio_line("the same, the server warmed by dashboard/warm.py", warmed,
                          [b for _, b in started]))
+
+
+def steps_and_playback(args) -> None:
     with serve(ROOT / "dashboard/app.py") as app, serve(ROOT / "bench/bare_page.py") as bare, \
             browser() as chrome:
         page_app, page_bare = (chrome.new_page(viewport={"width": 1400, "height": 1000})
@@ -366,10 +405,13 @@ def main() -> None:
             cold_bare.append(cold_open(chrome, bare, "Step 0", [bare_chart]))
         app_times, bare_times = [], []
         for i in range(1, args.repeats + 1):
-            app_times.append(step(page_app, "next", f"Step t = {t0 + i}",
-                                  lambda p: app_chart(p).locator(".shapelayer path").first))
+            app_times.append(step(page_app, "next", f"Step t = {t0 + i}", step_line))
             bare_times.append(step(page_bare, "next", f"Step {i}",
                                    lambda p: bare_chart(p).locator(".scatterlayer path").first))
+        t = t0 + args.repeats
+        page_app.get_by_role("heading", name=re.compile(f"Step t = {t}")).click()  # the focus
+        page_app.wait_for_function("() => window.katex !== undefined", timeout=60_000)
+        in_browser = [browser_step(page_app) for _ in range(args.repeats)]
         played = playback(page_app, f"{app}/?" + urlencode(
             {"ckpt": "agreement", "text": COURSE * 6, "t": t0, "unit": 3}))
     a, b = statistics.median(cold_app), statistics.median(cold_bare)
@@ -380,6 +422,10 @@ def main() -> None:
           f"ratio {first_app / first_bare:.2f}x")
     print(f"step change, median of {args.repeats}: app {a * 1000:.0f} ms, bare page "
           f"{b * 1000:.0f} ms, ratio {a / b:.2f}x (goal <= 2x)")
+    k = statistics.median(in_browser)
+    print(f"step change, browser-side (key press → card changed), median of {args.repeats}: "
+          f"app {k * 1000:.0f} ms, against the bare page's rerun {b * 1000:.0f} ms: "
+          f"{k / b:.2f}x (goal: <= 50 ms)")
     print(f"playback: {played[0]:.1f} steps/s drawn over 5 s, window changes included "
           f"({played[1]:.1f} within a window; 20 asked; goal >= 10), against {1 / a:.1f} "
           "steps/s by the ▶ button's round trip")

@@ -269,7 +269,7 @@ def main() -> None:
             st.session_state[key] = st.session_state[key]
     sel, given = sidebar()
     if sel.view == QUESTIONS:
-        live_chart.forget_sent()  # this page keeps no chart frame mounted
+        live_chart.forget_sent()  # this page draws no step chart
         show_notices()
         selection.write_url(sel.params())
         index([v for v in VIEWS.values() if v.link])
@@ -277,8 +277,8 @@ def main() -> None:
     if given is not None:
         features_page(sel, given)
         return
-    heading = st.empty()  # in every view, so the step's block below keeps its place (and the
-    if VIEWS[sel.view].heading:  # stepper's chart frame in it: live_chart.keep_mounted)
+    heading = st.empty()  # in every view, so the step's block below keeps its place
+    if VIEWS[sel.view].heading:
         heading.header(VIEWS[sel.view].question)
     at_step(replace(sel, text=read_text(sel.model, sel.model_key, start_from.state(sel))))
 
@@ -286,7 +286,7 @@ def main() -> None:
 def features_page(sel: Selection, given: signal.Input) -> None:
     """A model reading feature vectors: its own page (views/signal.py) whatever the view; the
     question views read a text model (tokens, a next-token head), and say so here."""
-    live_chart.forget_sent()  # this page keeps no chart frame mounted
+    live_chart.forget_sent()  # this page draws no step chart
     if sel.view != next(iter(VIEWS)):
         st.info(f"“{LABELS[sel.view]}” reads a text model: its tokens and a head that predicts "
                 "the next one. This model reads feature vectors, so it is stepped here, frame "

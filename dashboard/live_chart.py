@@ -1,43 +1,36 @@
-"""A Plotly chart that stays mounted while the user steps: moving t moves only its marker lines.
+"""A Plotly chart that stays drawn while the user steps: moving t moves only its marker lines.
 
 st.plotly_chart makes every changed figure a new element, so the browser draws the whole step
 chart again at each step (four heatmaps, the balance bars, a hundred tick labels). This component
-keeps one plot in an iframe and, while `revision` is unchanged, only relayouts the shapes. It also
-reports clicks on heatmap cells, which st.plotly_chart's selections do not support.
+keeps one plot and, while `revision` is unchanged, only relayouts the shapes. It also reports
+clicks on heatmap cells, which st.plotly_chart's selections do not support.
 
-Its frontend is live_chart/index.html plus plotly.js, copied together into a folder this
-process creates for itself (see _frontend), and served to the frame as plotly.min.js.
+A components-v2 element (live_chart/chart.html, .css, .js): drawn in the page itself, no
+iframe, with Streamlit's trigger values for its events (a click, the player, a frame that has
+no figure yet). Its DOM is the page's, not a shadow root's: Plotly puts its styles in the
+document's head.
 
 Which plotly.js: the cartesian bundle of the version the plotly package ships (its bar, scatter
-and heatmap traces are all the chart and the cell draw; tests/app/test_example.py checks both), kept
-beside index.html with its licence (from npm's plotly.js-cartesian-dist-min). A frame
-evaluates the bundle before it can draw, on the page's main thread, in every forum reader's
-first click: the smallest bundle that draws these traces is the one to ship
-(bench/open_breakdown.py times it).
-
-plotly.js is loaded by each new frame of the chart: every reopened link (a view that
-does not show the chart keeps its frame mounted, hidden: keep_mounted). Streamlit serves a
-component's files with no validator, so the browser fetched it again each time (and the server
-gzipped it again, on its event loop).
-Where the app's static serving is on (.streamlit/config.toml), the frame loads it from
-dashboard/static/ instead, which Streamlit serves with an ETag and Last-Modified: the browser
-keeps it.
+and heatmap traces are all the chart and the cell draw; tests/app/test_example.py checks both),
+kept beside chart.js with its licence (from npm's plotly.js-cartesian-dist-min): the smallest
+bundle that draws these traces, evaluated on the page's main thread before the first draw.
+It is loaded as a script from the app's static folder (dashboard/static/, which Streamlit serves
+with an ETag and Last-Modified: the browser fetches it once and keeps it), not inlined in the
+component's JS: Streamlit sends a component's JS with every rerun, and a 1.5 MB inline script
+would also hold the first paint while it is parsed. Where static serving is off, the figure
+carries the bundle instead (once per figure sent).
 """
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import plotly.io as pio
 import streamlit as st
-import streamlit.components.v1 as components
 from streamlit import config
 
 HERE = Path(__file__).parent / "live_chart"
@@ -45,51 +38,48 @@ SENT = "live_chart_sent:"  # session_state key prefix: the revision each chart l
 STREAMLIT_JS = Path(st.__file__).parent / "static" / "static" / "js"
 STATIC = Path(__file__).parent / "static"  # Streamlit's app static folder: next to app.py
 PLOTLY_JS = HERE / "plotly-cartesian.min.js"
+PLOTLY_URL = "app/static/plotly.min.js"  # under the app's root URL
+KATEX_JS = Path(__file__).parent / "katex" / "katex.min.js"  # the vendored KaTeX (katex/)
+KATEX_URL = "app/static/katex.min.js"
 
 
-def _frontend() -> Path:
-    """A folder with index.html and plotly.min.js side by side, made by this process for
-    itself (mkdtemp: a fresh name, mode 0700) and removed when it exits. Never a folder found
-    in the shared temp directory: whatever is in it runs in every visitor's page, on the app's
-    origin. Copying plotly.js (1.5 MB) once per process is the price of that."""
-    folder = Path(tempfile.mkdtemp(prefix="gru-stepper-live-chart-"))
-    atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    html = (HERE / "index.html").read_text()
-    if _static_plotly():  # the frame is /component/<name>/index.html; /app/static/ is two up
-        html = html.replace('src="plotly.min.js"', 'src="../../app/static/plotly.min.js"')
-    (folder / "index.html").write_text(html)
-    shutil.copyfile(PLOTLY_JS, folder / "plotly.min.js")
-    return folder
-
-
-def _static_plotly() -> bool:
-    """plotly.min.js in dashboard/static/ (the app's static folder, a build output: ignored by
-    git), where Streamlit's static serving is on; False where it is off or the folder cannot be
-    written (then the frame loads its own copy)."""
+def _static(name: str, source: Path) -> bool:
+    """`source` as dashboard/static/`name` (the app's static folder, a build output: ignored
+    by git), where Streamlit's static serving is on; False where it is off or the folder cannot
+    be written (then the data sent carries the script)."""
     if not config.get_option("server.enableStaticServing"):
         return False
-    target = STATIC / "plotly.min.js"
+    target = STATIC / name
     try:
-        if not target.is_file() or target.stat().st_size != PLOTLY_JS.stat().st_size:
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
             STATIC.mkdir(exist_ok=True)
             partial_copy = target.with_suffix(f".{os.getpid()}.tmp")
-            shutil.copyfile(PLOTLY_JS, partial_copy)
+            shutil.copyfile(source, partial_copy)
             os.replace(partial_copy, target)  # atomic: another replica never serves half
     except OSError:
         return False
     return True
 
 
+def _static_plotly() -> bool:
+    return _static("plotly.min.js", PLOTLY_JS)
+
+
 def _plotly_chunk() -> str | None:
     """The file name of Streamlit's own Plotly code (its frontend loads it, 4.7 MB, when a page
     first shows an st.plotly_chart), or None where this Streamlit has no one such file. The
-    chart's frame imports it into the page once the chart is drawn and the page is idle, so
-    that the first view with an st.plotly_chart does not wait for it (index.html, preload)."""
+    chart imports it once it is drawn and the page is idle, so that the first view with an
+    st.plotly_chart does not wait for it (chart.js, preload)."""
     found = sorted(STREAMLIT_JS.glob("PlotlyChart.*.js"))
     return found[0].name if len(found) == 1 else None
 
 
-_component = components.declare_component("live_chart", path=str(_frontend()))
+_component = st.components.v2.component(
+    "live_chart", html=(HERE / "chart.html").read_text(), css=(HERE / "chart.css").read_text(),
+    js=(HERE / "chart.js").read_text(), isolate_styles=False)
+_card_component = st.components.v2.component(
+    "live_card", html='<div class="gru-card"></div>', js=(HERE / "chart.js").read_text(),
+    isolate_styles=False)  # the same script as the chart's: one module, which both share
 _PRELOAD = _plotly_chunk()
 
 
@@ -97,58 +87,69 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
                key: str, on_click: Callable[[dict], None] | None = None,
                player: dict | None = None, on_play: Callable[[dict], None] | None = None
                ) -> None:
-    """Draw figure() in a chart that stays mounted. While `revision` is the same as last time,
+    """Draw figure() in a chart that stays drawn. While `revision` is the same as last time,
     only `shapes` are sent and moved, and figure() is not even called; the figure is built and
-    sent when the revision changes (or when the frame is new and asks for it). on_click gets
-    {"t", "unit" (None outside a heatmap), "at"} for a click on the chart.
+    sent when the revision changes (or when the chart is new in the page and asks for it).
+    on_click gets {"t", "unit" (None outside a heatmap), "at"} for a click on the chart.
 
     With `player` ({"t", "T", "playing", "speed"}) the chart shows play/pause: it steps
     through figure()["steps"] ([{"t", "line"}], the card line of each step it holds) on its
     own, moving the step line without a server round trip, and calls on_play with
-    {"t", "playing"} when it pauses or needs the next window. With figure()["cell"] (a Plotly
-    figure: dashboard/views/stepper/cell.py) the cell is drawn below the chart, and each step's
-    "cell" ({annotation name: text}) is written into it as the player shows that step."""
+    {"t", "playing"} when it pauses, needs the next window, or a key moved the step. With
+    figure()["cell"] (a Plotly figure: dashboard/views/stepper/cell.py) the cell is drawn
+    below the chart, and each step's "cell" ({annotation name: text}) is written into it as
+    the player shows that step."""
     sent = SENT + key
     same = st.session_state.get(sent) == revision
     st.session_state[sent] = revision
-    _component(spec=None if same else pio.to_json(figure(), validate=False),
-               shapes=pio.json.to_json_plotly(shapes), revision=revision,
-               config=json.dumps(config), clicks=on_click is not None, key=key,
-               player=None if player is None else json.dumps(player), preload=_PRELOAD,
-               hidden=False, on_change=partial(_answer, key, sent, on_click, on_play),
-               default=None)
-
-
-def keep_mounted(key: str) -> None:
-    """On a page that does not show the chart (another view): its frame stays mounted, hidden,
-    with the figure it holds, so that going back redraws nothing and loads no plotly.js. Call
-    it as the page's last element: Streamlit's frontend keeps a keyed element's frame only
-    while no element before it moves back from a later place, and a frame moved in the DOM
-    reloads. Nothing is drawn for a chart this session has not shown."""
-    sent = SENT + key
-    if sent not in st.session_state:
-        return
-    _component(spec=None, shapes="[]", revision=st.session_state[sent], config="{}",
-               clicks=False, key=key, player=None, preload=None, hidden=True,
-               on_change=partial(_answer, key, sent, None, None), default=None)
+    static = _static_plotly()
+    _component(key=key, data={
+        "spec": None if same else pio.to_json(figure(), validate=False),
+        "shapes": pio.json.to_json_plotly(shapes), "revision": revision,
+        "config": pio.json.to_json_plotly(config), "clicks": on_click is not None,
+        "player": player, "preload": _PRELOAD,
+        "plotly_url": PLOTLY_URL if static else None,
+        "plotly_js": None if static or same else PLOTLY_JS.read_text()},
+        on_click_change=partial(_event, key, "click", on_click),
+        on_play_change=partial(_event, key, "play", on_play),
+        on_missing_change=partial(_missing, key, sent))
 
 
 def forget_sent() -> None:
     """Every chart is taken as not shown: the next live_chart() sends its figure in that run.
-    For a page that draws no live chart and keeps none mounted (the questions page), whose
-    frames the browser removes: a frame drawn when the reader comes back is new, and asking
-    would cost a round trip."""
+    For a page that draws no live chart (another view, the questions page), whose chart the
+    browser removes: a chart drawn when the reader comes back is new, and asking would cost a
+    round trip."""
     for key in [k for k in st.session_state if str(k).startswith(SENT)]:
         del st.session_state[key]
 
 
-def _answer(key: str, sent: str, on_click: Callable[[dict], None] | None,
-            on_play: Callable[[dict], None] | None) -> None:
-    value = st.session_state[key]
-    if value and "missing" in value:  # a new frame: send the whole figure on this rerun
+def _event(key: str, name: str, then: Callable[[dict], None] | None) -> None:
+    value = st.session_state[key].get(name)
+    if value is not None and then is not None:
+        then(value)
+
+
+def _missing(key: str, sent: str) -> None:
+    """The chart is new in the page and has no figure: send the whole figure on this rerun."""
+    if st.session_state[key].get("missing") is not None:
         st.session_state.pop(sent, None)
-    elif value and "playing" in value:
-        if on_play is not None:
-            on_play(value)
-    elif value and on_click is not None:
-        on_click(value)
+
+
+def live_card(cards: Callable[[], list[dict]], revision: str, t: int, key: str) -> None:
+    """The cards of a window of steps (cards(): dashboard/views/stepper/cards.py's parts, by
+    step), for the browser: when ◀ ▶, ← → or the slider move to a step it holds, the card at t
+    drawn just before this element (the block keyed card_server) is replaced by that step's at
+    once, until the server's card reaches it. cards() is called, and sent, only when the
+    revision changes. KaTeX, which typesets the equations in the browser as Streamlit's
+    Markdown does, is the vendored katex/ (its version: katex/README.md), loaded once per page
+    from the static folder, after the chart."""
+    sent = SENT + key
+    same = st.session_state.get(sent) == revision
+    st.session_state[sent] = revision
+    static = _static("katex.min.js", KATEX_JS)
+    _card_component(key=key, data={
+        "t": t, "revision": revision, "cards": None if same else cards(),
+        "katex_url": KATEX_URL if static else None,
+        "katex_js": None if static or same else KATEX_JS.read_text()},
+        on_missing_change=partial(_missing, key, sent))

@@ -59,10 +59,14 @@ def no_math(line: str) -> str:
 def plain(value: object, limit: int = 40) -> str:
     """A foreign value, Markdown-inert, for a notice: at most `limit` characters (then "…"),
     line breaks and control characters made visible, inside an inline code span."""
+    return code_span(plain_text(value, limit))
+
+
+def plain_text(value: object, limit: int = 40) -> str:
+    """What plain(value) shows inside its code span: for a page that sets it as text."""
     s = str(value)
     s = s if len(s) <= limit else s[:limit] + "…"
-    s = _CONTROL.sub(lambda m: VISIBLE.get(m.group(), "�"), s)
-    return code_span(s)
+    return _CONTROL.sub(lambda m: VISIBLE.get(m.group(), "�"), s)
 
 
 def _inert(s: str) -> str:

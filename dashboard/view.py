@@ -26,7 +26,7 @@ class View:
     uses_t: bool = True  # False: the answer does not depend on t, so no t control is shown
     heading: bool = True  # False: the view titles itself (the stepper's card heading)
     draws_chart: bool = False  # True: it draws the step chart (live_chart), which takes ← and
-    # →; under any other view the chart's frame is kept mounted, hidden (registry.py)
+    # →; any other view removes it (registry.py)
     ahead: bool = True  # after it is drawn, the gradient curves are computed ahead (cache.ahead);
     # False for a view that has just computed them itself
     numbers: Callable[[Selection, TextTrace], object] | None = None  # its analyses, through

@@ -38,6 +38,7 @@ from .explain import (
     heatmaps,
     one_hot_column,
     step_card,
+    step_cards,
     trace_table,
 )
 from .gradients import jacobian_norms, rnn_jacobian_norms
@@ -86,6 +87,7 @@ __all__ = [
     "clause_difference", "clause_start", "contributions", "course_bias", "course_candidate",
     "direct_path", "fractions", "heatmaps", "histogram", "holders",
     "jacobian_norms", "minimal_pair_of", "number_units", "one_hot_column", "reset_counterfactual",
-    "retention", "retention_curve", "rnn_jacobian_norms", "saturation", "step_card", "trace_table",
+    "retention", "retention_curve", "rnn_jacobian_norms", "saturation", "step_card",
+    "step_cards", "trace_table",
     "were_minus_was", "WIRES", "step_terms", "RESET", "TERMS", "cell_terms",
 ]

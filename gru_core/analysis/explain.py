@@ -71,6 +71,42 @@ def step_card(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int =
                     conv.name, conv.framework, conv.reset_after, conv.update_form, other)
 
 
+def step_cards(tt: TextTrace, unit: int, layer: int = 0, direction: int = 0,
+               steps: slice = slice(None)) -> list[StepCard]:
+    """step_card at every step of `steps`, equal to it field for field: the terms read over the
+    window at once (elementwise, so each step's bits are its own), the other formula's
+    candidate step by step as step_card computes it (a product whose bits could depend on how
+    many rows it multiplies), the weights and biases once. What the stepper sends with its
+    chart, so that the browser can show the card of any step of the window."""
+    conv = CONVENTIONS[tt.convention]
+    c = cell_terms(tt, layer, direction, steps, unit)  # (steps,) each, the trace's dtype
+    values = {k: v.tolist() for k, v in c.items()}
+    h_diff, split_diff = (c["h"] - c["h_gru"]).tolist(), (c["keep"] + c["new"] - c["h"]).tolist()
+    w = tt.weights(layer, direction)
+    biases = {name: _or_zero(getattr(w, name), unit)
+              for name in ("b_ir", "b_iz", "b_in", "b_hr", "b_hz", "b_hn")}
+    kind = "layer below" if layer > 0 else (
+        "one-hot" if tt.model.module.embed is None else "embedding")
+    course_b = {f"b_{k}": _or_zero(course_bias(tt, k, layer, direction), unit) for k in "ruc"}
+    cards = []
+    for i, t in enumerate(range(tt.T)[steps]):
+        terms = {k: v[i] for k, v in values.items()}
+        terms.update(h_diff=h_diff[i], split_diff=split_diff[i])
+        other = float(other_candidate(tt, layer, direction, slice(t, t + 1))[0, unit])
+        course = {
+            "Γr": terms["r"], "Γu": 1 - terms["z"], "c̃": terms["n"],
+            "c⟨t−1⟩": terms["h_prev"], "c⟨t⟩": terms["h"],
+            **({"c̃ (lecture)": other} if conv.reset_after else {}), **course_b}
+        k = one_hot_column(tt, t, layer)
+        column = {} if k is None else {name: float(getattr(w, name)[unit, k])
+                                       for name in ("W_ir", "W_iz", "W_in")}
+        cards.append(StepCard(t, unit, layer, direction, tt.tokens[t], kind,
+                              tt.vocab.index(tt.tokens[t]), k, column, terms, dict(biases),
+                              course, conv.name, conv.framework, conv.reset_after,
+                              conv.update_form, other))
+    return cards
+
+
 def contributions(tt: TextTrace, t: int, unit: int, layer: int = 0, direction: int = 0,
                   top: int = 5) -> dict[str, pd.DataFrame]:
     """Where hr, hz, hn (and, for a dense x_t, ir, iz, in) came from: the products

@@ -50,9 +50,9 @@ def test_default_view_is_the_course_example_on_the_number_unit():
 def live_charts(at) -> dict[str, dict]:
     """The figures sent to dashboard/live_chart.py's component, by key."""
     out = {}
-    for el in at.get("component_instance"):
-        args = json.loads(el.proto.json_args)
-        out[args["key"]] = json.loads(args["spec"])
+    for el in at.get("bidi_component"):
+        if el.proto.component_name == "live_chart":
+            out[el.proto.id.rsplit("-", 1)[-1]] = json.loads(json.loads(el.proto.json)["spec"])
     return out
 
 

@@ -339,9 +339,8 @@ def test_cell_figure_carries_the_cards_numbers(notation):
 
 def _step_chart_spec(at) -> dict:
     import json
-    return next(json.loads(json.loads(c.proto.json_args)["spec"])
-                for c in at.get("component_instance")
-                if json.loads(c.proto.json_args)["key"] == "step_chart")
+    return next(json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
+                if c.proto.component_name == "live_chart")
 
 
 @pytest.mark.parametrize("notation", ["pytorch", "course"])

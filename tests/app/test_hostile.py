@@ -7,10 +7,8 @@ forum post (parsed by markdown-it-py) all keep it as plain text.
 
 import html
 import io
-import os
 import re
 import string
-from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 import pytest
@@ -60,7 +58,7 @@ def assert_inert(body: str) -> None:
                 assert bad not in tok.content, (bad, body)
 
 
-# The stepper's card (views/stepper card_markdown): paragraphs of one bold name and one inline
+# The stepper's card (views/stepper/cards.py, markdown): paragraphs of one bold name and one inline
 # math span of ours, in the card's size; no value from outside enters it.
 CARD = re.compile(r"(\*\*[^*$`]+:\*\* )?\$\\(small|footnotesize) [^$`]*\$( \([\w ]+\))?")
 
@@ -264,29 +262,20 @@ def test_hostile_text_on_a_printable_vocabulary_shows_exactly_in_chromium(app_ur
     nothing_made(page)
 
 
-def test_chart_frontend_is_a_folder_this_process_made_for_itself(tmp_path, monkeypatch):
-    """A folder planted in the shared temp directory under any name is never served."""
-    import tempfile
-
+def test_the_charts_plotly_js_is_served_from_the_static_folder_and_nothing_else():
+    """The step chart's script loads plotly.js and KaTeX from the app's static folder (served
+    with an ETag: .streamlit/config.toml turns its serving on), which holds those two files
+    only, copied from the ones the app ships; the component's JS, sent with every rerun, holds
+    no copy, and sets no HTML but KaTeX's markup of the server's LaTeX."""
     from dashboard import live_chart
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    planted = tmp_path / "gru-stepper-live-chart-planted"
-    planted.mkdir()
-    (planted / "index.html").write_text("<script>fetch('https://evil.example')</script>")
-    a, b = live_chart._frontend(), live_chart._frontend()
-    assert a != b and planted not in (a, b) and a.parent == tmp_path  # fresh each time
-    assert a.stat().st_mode & 0o777 == 0o700 and a.stat().st_uid == os.getuid()
-    ours = (live_chart.HERE / "index.html").read_text()  # plotly.js from the app's static
-    # folder (.streamlit/config.toml turns its serving on), which holds plotly's file only
-    assert (a / "index.html").read_text() == ours.replace(
-        'src="plotly.min.js"', 'src="../../app/static/plotly.min.js"')
-    assert [p.name for p in live_chart.STATIC.iterdir()] == ["plotly.min.js"]
+    assert live_chart._static_plotly() and live_chart._static("katex.min.js", live_chart.KATEX_JS)
+    assert sorted(p.name for p in live_chart.STATIC.iterdir()) == ["katex.min.js", "plotly.min.js"]
     assert (live_chart.STATIC / "plotly.min.js").read_bytes() == live_chart.PLOTLY_JS.read_bytes()
-    assert (a / "plotly.min.js").stat().st_size == live_chart.PLOTLY_JS.stat().st_size
-    served = Path(live_chart._component.path)
-    assert served.stat().st_mode & 0o777 == 0o700 and "evil" not in (served / "index.html"
-                                                                       ).read_text()
+    assert (live_chart.STATIC / "katex.min.js").read_bytes() == live_chart.KATEX_JS.read_bytes()
+    js = (live_chart.HERE / "chart.js").read_text()
+    assert len(js) < 30_000 and js.count("innerHTML") == 1
+    assert "math.innerHTML = katexLib.renderToString(line.math" in js
 
 
 def hosted_env() -> dict[str, str]:

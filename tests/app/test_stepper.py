@@ -30,9 +30,8 @@ def open_stepper(**params) -> AppTest:
 
 
 def chart_spec(at) -> dict:
-    return next(json.loads(json.loads(c.proto.json_args)["spec"])
-                for c in at.get("component_instance")
-                if json.loads(c.proto.json_args)["key"] == "step_chart")
+    return next(json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
+                if c.proto.component_name == "live_chart")
 
 
 def _outside_math(md: str) -> str:
@@ -153,13 +152,47 @@ def test_nothing_on_the_stepper_is_cut_and_the_cell_names_its_gates(app_url):
                 page.goto(f"{app_url}/?" + urlencode({
                     "ckpt": "shakespeare", "text": SPEECH, "t": 12, "unit": 17,
                     "notation": notation}))
-                frame = page.frame_locator(".st-key-step_chart iframe")
-                expect(frame.locator("#cell .main-svg").first).to_be_attached(timeout=90_000)
+                chart = page.locator(".st-key-step_chart")
+                expect(chart.locator(".gl-cell .main-svg").first).to_be_attached(timeout=90_000)
                 settle(page)
                 for name in GATES:
-                    expect(frame.locator("#cell .annotation-text", has_text=name)
+                    expect(chart.locator(".gl-cell .annotation-text", has_text=name)
                            ).to_be_visible()
                 assert page.evaluate(OVERFLOW) == [], (width, notation)
-                card = frame.locator("#card")
+                card = chart.locator(".gl-line")
                 assert card.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
             page.close()
+
+
+def test_the_browsers_card_is_typeset_by_the_katex_streamlits_markdown_uses():
+    """The browser's card (live_chart/chart.js) typesets the server's LaTeX with the vendored
+    KaTeX; Streamlit's Markdown typesets the server's card with its own: the same version, so
+    the two cards are the same elements (tests/browser/test_browser.py compares them)."""
+    import streamlit as st
+
+    from dashboard import live_chart
+    ours = re.search(r'version:"([\d.]+)"', live_chart.KATEX_JS.read_text()).group(1)
+    chunks = list((Path(st.__file__).parent / "static/static/js").glob("rehype-katex.*.js"))
+    assert len(chunks) == 1
+    theirs = re.search(r"version:`([\d.]+)`", chunks[0].read_text()).group(1)
+    assert ours == theirs
+
+
+def test_the_cards_sent_to_the_browser_are_the_server_cards_of_the_window():
+    """The stepper sends, with its chart, the parts of every step's card in the chart's window;
+    the one at t is what the page draws with Streamlit, and each is gru_core's step_card."""
+    from dashboard.views.stepper import window
+    from dashboard.views.stepper.cards import parts
+    from gru_core import load_checkpoint, step_card
+
+    at = open_stepper(ckpt="shakespeare", text=SPEECH, t=34, unit=17, notation="course")
+    data = next(json.loads(c.proto.json) for c in at.get("bidi_component")
+                if c.proto.component_name == "live_card")
+    tt = load_checkpoint(ROOT / "checkpoints/shakespeare.pt").trace(SPEECH)
+    w = window(34, tt.T)
+    assert [p["t"] for p in data["cards"]] == list(range(w.start, w.stop)) and data["t"] == 34
+    for p in data["cards"][::9]:
+        assert p == parts(step_card(tt, p["t"], 17), "course")
+    at_t = data["cards"][34 - w.start]
+    assert at.subheader[0].value == f"{at_t['heading']}` {at_t['token']} `"
+    assert any(at_t["caption"] == c.value for c in at.caption)

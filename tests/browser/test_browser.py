@@ -17,7 +17,7 @@ from ..browser import ROOT, params, settle, wait_for_params
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 COURSE = "The cats, which already ate the fish, were full."
-LIVE = "iframe[title='dashboard.live_chart.live_chart']"
+LIVE = ".st-key-step_chart .main-svg"
 
 pytestmark = pytest.mark.chromium
 
@@ -35,9 +35,9 @@ def goto(page, url: str) -> None:
 
 def live_chart(page, key: str = "step_chart"):
     """The chart drawn by dashboard/live_chart.py under this key, once drawn."""
-    frame = page.frame_locator(f".st-key-{key} iframe")
-    expect(frame.locator(".main-svg").first).to_be_attached(timeout=60_000)
-    return frame
+    chart = page.locator(f".st-key-{key}")
+    expect(chart.locator(".main-svg").first).to_be_attached(timeout=60_000)
+    return chart
 
 
 def no_exception(page) -> None:
@@ -91,7 +91,7 @@ def _step_lines(chart) -> list[float]:
 def test_clicking_a_heatmap_cell_selects_step_and_unit(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
                                            "unit": 5}))
-    page.locator(".st-key-step_chart iframe").scroll_into_view_if_needed()
+    page.locator(".st-key-step_chart").scroll_into_view_if_needed()
     heat = live_chart(page).locator(".draglayer .xy3 .nsewdrag")  # the r heatmap
     box = heat.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.1, box["y"] + box["height"] * 0.5)
@@ -134,7 +134,8 @@ def test_question_views_render(app_url, page, view):
 
 
 def test_step_chart_comes_back_after_another_view(app_url, page):
-    """A new chart frame has no figure: it asks for one, and gets it on the next rerun."""
+    """Another view removes the chart (and → there is that view's own shortcut, once); back
+    at the stepper the chart is new, and is sent its figure in the same run."""
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
                                            "unit": 5}))
     chart = live_chart(page)
@@ -142,29 +143,32 @@ def test_step_chart_comes_back_after_another_view(app_url, page):
     expect(heatmaps).to_have_count(4)
     drawn = [heatmaps.nth(i).get_attribute("href") for i in range(4)]  # their pixels
     assert all(href.startswith("data:image/png") for href in drawn)
-    page.frame(url=re.compile("live_chart")).evaluate("() => { window.before = true; }")
-    page.locator(".st-key-view").get_by_text("Questions", exact=True).click()
-    wait_for_params(page, {"view": "step"})
+    assert page.evaluate("window.draws") == 1  # drawn once, whatever Streamlit re-sent
+    page.locator(".st-key-view").get_by_text("Vanishing gradients", exact=True).click()
     settle(page)
-    expect(page.locator(".st-key-step_chart iframe")).to_have_count(0)  # the frame is gone
+    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached()
+    expect(page.locator(".st-key-step_chart")).to_have_count(0)  # the chart is gone
+    page.get_by_role("heading", name="How does the update gate").click()  # the page has the focus
+    page.keyboard.press("ArrowRight")  # the view's own → shortcut, once
+    wait_for_params(page, {"t": "20"})
+    settle(page)
+    assert params(page)["t"] == "21"
     page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
     settle(page)
-    expect(heading(page, "Step t = 20, unit 5")).to_have_count(1)
+    expect(heading(page, "Step t = 21, unit 5")).to_have_count(1)
     chart = live_chart(page)
-    frame = page.frame(url=re.compile("live_chart"))
-    assert frame.evaluate("() => window.before === undefined")  # a new frame ...
     heatmaps = chart.locator(".imagelayer image, .heatmaplayer image")
-    expect(heatmaps).to_have_count(4)  # ... that drew the figure again, with the same data
+    expect(heatmaps).to_have_count(4)  # drawn again, with the same data
     assert [heatmaps.nth(i).get_attribute("href") for i in range(4)] == drawn
+    assert page.evaluate("window.draws") == 2  # sent at once: no round trip to ask for it
     expect(chart.locator(".shapelayer path").first).to_be_attached()  # and the step line
     no_exception(page)
 
 
 def test_plotly_js_crosses_the_wire_once_per_browser(app_url, page):
-    """A new frame of the step chart (a reopened link) loads plotly.js (1.5 MB); from the app's
-    static folder the browser keeps it (a component's own route has no validator, so each frame
-    would fetch it again, gzipped each time). Another view keeps the frame mounted:
-    back from it, nothing is loaded at all."""
+    """plotly.js (1.5 MB) is loaded once per page, from the app's static folder, where the
+    browser keeps it: away to another view and back loads nothing, and a link reopened in
+    the same tab finds it in the browser's cache."""
     context = page.context.browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()  # a fresh browser cache
     try:
@@ -178,68 +182,32 @@ def test_plotly_js_crosses_the_wire_once_per_browser(app_url, page):
         link = f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 9})
         goto(page, link)
         live_chart(page)
-        for _ in range(2):  # away and back: the same frame, hidden meanwhile
+        for _ in range(2):  # away and back: the page keeps plotly.js
             page.locator(".st-key-view").get_by_text("The reset gate", exact=True).click()
             settle(page)
-            expect(page.locator(".st-key-step_chart iframe")).to_have_attribute("height", "0")
             page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
             settle(page)
             live_chart(page)
         goto(page, link.replace("t=9", "t=10"))  # a link reopened in the same tab
         live_chart(page)
-        assert len(wire) == 2, wire  # two frames, each loaded plotly.js
+        assert len(wire) == 2, wire  # two pages, each loaded plotly.js
         assert wire[0] > 300_000 and wire[1:] == [0], wire  # over the wire once (gzipped)
     finally:
         context.close()
 
 
-def frame_origin(page) -> float:
-    """When the step chart's frame was loaded: the same number, the same frame."""
-    return page.frame(url=re.compile("live_chart")).evaluate("performance.timeOrigin")
-
-
-def test_step_chart_frame_stays_mounted_hidden_under_other_views(app_url, page):
-    """Away to another view and back, the step chart is the same frame: hidden there (height
-    0, its keys not taken: → on that view moves t once), and back at the stepper it shows its
-    figure again with no figure sent; a new t moves its marker."""
-    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 20,
-                                           "unit": 5}))
-    chart = live_chart(page)
-    loaded = frame_origin(page)
-    frame = page.frame(url=re.compile("live_chart"))
-    # Streamlit posts the figure's arguments again once the frame has its height: drawn once
-    assert frame.evaluate("window.draws") == 1
-    frame.evaluate("() => { window.renders = 0; window.addEventListener('message', (e) => {"
-                   " if (e.data.type === 'streamlit:render' && e.data.args.spec !== null)"
-                   " window.renders += 1; }); }")
-    page.locator(".st-key-view").get_by_text("Vanishing gradients", exact=True).click()
-    settle(page)
-    expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached()
-    expect(page.locator(".st-key-step_chart iframe")).to_have_attribute("height", "0")
-    page.get_by_role("heading", name="How does the update gate").click()  # the page has the focus
-    page.keyboard.press("ArrowRight")  # the view's own → shortcut, once
-    wait_for_params(page, {"t": "20"})
-    settle(page)
-    assert params(page)["t"] == "21"
-    page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
-    settle(page)
-    expect(heading(page, "Step t = 21, unit 5")).to_have_count(1)
-    expect(chart.locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)
-    expect(page.locator(".st-key-step_chart iframe")).not_to_have_attribute("height", "0")
-    assert frame_origin(page) == loaded
-    assert frame.evaluate("window.renders") == 0  # the figure it held: none sent again
-    expect(chart.locator(".shapelayer path").first).to_be_attached()
-    no_exception(page)
-
-
 def test_streamlits_plotly_code_is_loaded_while_the_stepper_is_read(app_url, page):
     """The first view with an st.plotly_chart finds Streamlit's Plotly code (4.7 MB) already
-    loaded: the step chart's frame imports it once the page is drawn and idle, so the click
-    does not fetch it."""
+    loaded: the step chart imports it once the page is drawn and idle, so the click does not
+    fetch it. Its Plotly and the chart's share the page: the chart keeps drawing with its own
+    (Streamlit's may take window.Plotly), the cell and the line moving at each step."""
     def fetched() -> int:
         return page.evaluate("performance.getEntriesByType('resource')"
                              ".filter((r) => r.name.includes('/PlotlyChart.')).length")
 
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 9}))
     live_chart(page)
     page.wait_for_function("() => performance.getEntriesByType('resource')"
@@ -248,6 +216,17 @@ def test_streamlits_plotly_code_is_loaded_while_the_stepper_is_read(app_url, pag
     settle(page)
     expect(page.locator("[data-testid=stPlotlyChart] .main-svg").first).to_be_attached()
     assert fetched() == 1  # the one import, before the click
+    page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
+    settle(page)
+    chart = live_chart(page)
+    expect(chart.locator(".gl-cell .main-svg").first).to_be_attached()
+    heading(page, "Step t = 9").click()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.cellAt === 10", timeout=10_000)
+    settle(page)
+    expect(heading(page, "Step t = 10")).to_have_count(1)
+    expect(chart.locator(".gl-line")).to_contain_text("t = 10 ")
+    assert errors == []
     no_exception(page)
 
 
@@ -290,19 +269,18 @@ def test_playback_moves_the_step_line_every_step_without_the_server(app_url, pag
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
                                            "unit": 5}))
     chart = live_chart(page)
-    chart.locator("#speed").select_option("10")
-    chart.locator("#play").click()
-    frame = page.frame(url=re.compile("live_chart"))
-    frame.wait_for_function("() => window.stepLog.length >= 21", timeout=30_000)
-    chart.locator("#play").click()  # pause: the page follows the player to its step
-    log = frame.evaluate("() => window.stepLog")[:21]
+    chart.locator(".gl-speed").select_option("10")
+    chart.locator(".gl-play").click()
+    page.wait_for_function("() => window.stepLog.length >= 21", timeout=30_000)
+    chart.locator(".gl-play").click()  # pause: the page follows the player to its step
+    log = page.evaluate("() => window.stepLog")[:21]
     assert [e["t"] for e in log] == list(range(5, 26))  # from t = 5, every step, in order
     assert all(b["x"] > a["x"] for a, b in zip(log, log[1:], strict=False))  # the line moved
     settle(page)
     t = int(params(page)["t"])
     assert t >= 25
     expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
-    expect(chart.locator("#card")).to_contain_text(f"t = {t} ")
+    expect(chart.locator(".gl-line")).to_contain_text(f"t = {t} ")
     no_exception(page)
 
 
@@ -342,13 +320,12 @@ def test_play_at_the_last_step_starts_again_from_the_first(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": last,
                                            "unit": 5}))
     chart = live_chart(page)
-    chart.locator("#speed").select_option("10")
-    chart.locator("#play").click()
-    frame = page.frame(url=re.compile("live_chart"))
-    frame.wait_for_function("() => window.stepLog.length >= 3", timeout=30_000)
-    log = [e["t"] for e in frame.evaluate("() => window.stepLog")]
+    chart.locator(".gl-speed").select_option("10")
+    chart.locator(".gl-play").click()
+    page.wait_for_function("() => window.stepLog.length >= 3", timeout=30_000)
+    log = [e["t"] for e in page.evaluate("() => window.stepLog")]
     assert log[:3] == [0, 1, 2], log
-    chart.locator("#play").click()  # pause
+    chart.locator(".gl-play").click()  # pause
     settle(page)
     assert int(params(page)["t"]) < last
     no_exception(page)
@@ -377,10 +354,10 @@ def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url, 
         small.close()
 
 
-def _cell_labels(frame) -> dict[str, str]:
+def _cell_labels(page) -> dict[str, str]:
     """The cell's labels as Chromium drew them: each annotation's name and its SVG text."""
-    return frame.evaluate("""() => {
-      const cell = document.getElementById('cell'), out = {};
+    return page.evaluate("""() => {
+      const cell = document.querySelector('.st-key-step_chart .gl-cell'), out = {};
       cell.layout.annotations.forEach((a, i) => {
         const g = cell.querySelector(`.annotation[data-index="${i}"] .annotation-text`);
         out[a.name] = g ? g.textContent : null;
@@ -406,27 +383,26 @@ def test_cell_figure_moves_with_the_player_and_equals_the_card(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
                                            "unit": 5}))
     chart = live_chart(page)  # the cell is drawn with it, on first load
-    frame = page.frame(url=re.compile("live_chart"))
-    expect(chart.locator("#cell .main-svg").first).to_be_attached(timeout=30_000)
-    shown = _cell_labels(frame)
+    expect(chart.locator(".gl-cell .main-svg").first).to_be_attached(timeout=30_000)
+    shown = _cell_labels(page)
     assert shown.items() >= _card_labels(5, 5).items(), shown
-    chart.locator("#speed").select_option("5")
-    chart.locator("#play").click()
-    frame.wait_for_function("() => window.stepLog.length >= 4", timeout=30_000)
-    moving = frame.evaluate("() => window.cellAt")
+    chart.locator(".gl-speed").select_option("5")
+    chart.locator(".gl-play").click()
+    page.wait_for_function("() => window.stepLog.length >= 4", timeout=30_000)
+    moving = page.evaluate("() => window.cellAt")
     assert moving > 5  # the cell moved while playing, with no server round trip
-    chart.locator("#play").click()  # pause: the page lands on the player's step
+    chart.locator(".gl-play").click()  # pause: the page lands on the player's step
     settle(page)
     t = int(params(page)["t"])
     expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
-    frame.wait_for_function(f"() => window.cellAt === {t}", timeout=10_000)
-    assert _cell_labels(frame).items() >= _card_labels(t, 5).items()
+    page.wait_for_function(f"() => window.cellAt === {t}", timeout=10_000)
+    assert _cell_labels(page).items() >= _card_labels(t, 5).items()
     heading(page, f"Step t = {t}, unit 5").click()
     page.keyboard.press("ArrowRight")  # a step: the cell follows at once, then the card
-    frame.wait_for_function(f"() => window.cellAt === {t + 1}", timeout=10_000)
+    page.wait_for_function(f"() => window.cellAt === {t + 1}", timeout=10_000)
     settle(page)
     expect(heading(page, f"Step t = {t + 1}, unit 5")).to_have_count(1)
-    assert _cell_labels(frame).items() >= _card_labels(t + 1, 5).items()
+    assert _cell_labels(page).items() >= _card_labels(t + 1, 5).items()
     shot(page, "cell-follows-the-player")
     no_exception(page)
 
@@ -445,4 +421,101 @@ def test_copy_the_post_confirms_with_what_was_copied(app_url, page):
     expect(button.get_by_role("status")).to_contain_text(
         f"Copied ✓ ({len(post):,} characters on the clipboard", timeout=10_000)
     assert page.evaluate("() => navigator.clipboard.readText()") == post
+    no_exception(page)
+
+
+CARD_NOW = """() => {
+  const copy = document.querySelector('.gru-card-copy');
+  const card = copy || document.querySelector('.st-key-card_server');
+  // each element as Streamlit's DOM holds it: tag, classes, style (as the browser reads it)
+  const shape = [...card.querySelectorAll('*')].map((e) => [e.tagName, e.getAttribute('class'),
+                                                            e.style ? e.style.cssText : '']);
+  return {browser: copy !== null, text: card.innerText, shape: JSON.stringify(shape)};
+}"""
+# the browser's card as it is put in the page, read in the same task (not after the rerun that
+# may follow before a test's next call reaches the page)
+CATCH_CARD = """(read) => {
+  window.caught = undefined;
+  const box = document.querySelector('.st-key-step_cards .gru-card');
+  const ob = new MutationObserver(() => {
+    if (box.querySelector('.gru-card-copy')) { ob.disconnect(); window.caught = eval(read)(); }
+  });
+  ob.observe(box, {childList: true});
+}"""
+
+
+def _ready_to_step(page, url: str) -> None:
+    goto(page, url)
+    live_chart(page)
+    page.wait_for_function("() => window.katex !== undefined", timeout=30_000)
+
+
+@pytest.mark.parametrize("ckpt, notation", [("agreement", "pytorch"), ("agreement", "course"),
+                                             ("agreement-course", "pytorch")])
+def test_a_step_in_the_browser_shows_the_card_the_server_then_draws(app_url, page, ckpt,
+                                                                     notation):
+    """→ and ▶ next show the next step's card at once, from the parts the server sent with the
+    chart; the server's card, once the page has rerun, is the same text and the same elements,
+    and so is the card of a page opened at that step (a Keras model that resets before the
+    product: with its comparison)."""
+    link = {"ckpt": ckpt, "text": COURSE, "unit": 5, "notation": notation}
+    _ready_to_step(page, f"{app_url}/?" + urlencode({**link, "t": 20}))
+    heading(page, "Step t = 20, unit 5").click()  # the page has the focus
+    for t, press in ((21, lambda: page.keyboard.press("ArrowRight")),
+                     (22, lambda: page.locator(".st-key-next button").first.click())):
+        page.evaluate(CATCH_CARD, f"({CARD_NOW})")
+        press()
+        page.wait_for_function("() => window.caught !== undefined", timeout=10_000)
+        now = page.evaluate("() => window.caught")  # at once: before the server's rerun
+        assert now["browser"] and now["text"].startswith(f"Step t = {t}, unit 5: reading "), now
+        page.wait_for_function("() => !document.querySelector('.gru-card-copy')",
+                               timeout=30_000)
+        settle(page)
+        assert params(page)["t"] == str(t)
+        after = page.evaluate(CARD_NOW)
+        assert not after["browser"]
+        assert after["text"] == now["text"]
+        assert after["shape"] == now["shape"]
+        fresh = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            goto(fresh, f"{app_url}/?" + urlencode({**link, "t": t}))
+            expect(fresh.locator(".st-key-card_server .katex").first).to_be_attached()
+            opened = fresh.evaluate(CARD_NOW)
+            assert opened["text"] == now["text"] and opened["shape"] == now["shape"]
+        finally:
+            fresh.close()
+    if ckpt == "agreement-course" and notation == "pytorch":
+        assert "For comparison: PyTorch's formula" in now["text"]
+    no_exception(page)
+
+
+def test_keys_pressed_faster_than_the_server_show_each_card_and_land_on_the_last(app_url,
+                                                                                 page):
+    """Every → shows its step's card at once, none waiting for the server; the page lands on
+    the last one, and the browser's card gives way to the server's."""
+    _ready_to_step(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE,
+                                                     "t": 20, "unit": 5}))
+    heading(page, "Step t = 20, unit 5").click()
+    shown = []
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+        shown.append(page.evaluate("() => window.cardAt"))
+    assert shown == [21, 22, 23, 24, 25]
+    page.wait_for_function("() => !document.querySelector('.gru-card-copy')", timeout=30_000)
+    settle(page)
+    expect(heading(page, "Step t = 25, unit 5")).to_have_count(1)
+    assert params(page)["t"] == "25"
+    no_exception(page)
+
+
+def test_the_slider_shows_its_steps_card_as_it_moves(app_url, page):
+    """The slider sends its own value; while it moves, the browser shows its step's card."""
+    _ready_to_step(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE,
+                                                     "t": 20, "unit": 5}))
+    page.locator(".st-key-t input[type=range]").focus()
+    page.keyboard.press("ArrowRight")  # the slider's own key: it moves one step
+    page.wait_for_function("() => window.cardAt === 21", timeout=5_000)
+    settle(page)
+    expect(heading(page, "Step t = 21, unit 5")).to_have_count(1)
+    expect(page.locator(".gru-card-copy")).to_have_count(0)  # the server's card is back
     no_exception(page)

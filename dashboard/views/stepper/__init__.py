@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 import streamlit as st
 
@@ -14,10 +12,10 @@ from gru_core import (
     balance,
     contributions,
     fmt,
-    fmt_e,
     heatmaps,
     shown_update,
     step_card,
+    step_cards,
     step_summary,
     step_terms,
     top_k,
@@ -28,20 +26,17 @@ from gru_core import (
 
 from ... import cache, charts
 from ...export import (
-    comparison,
-    course_latex,
     differences,
     f4,
     forum_post,
-    own_name,
-    pytorch_latex,
     term_formula,
 )
-from ...live_chart import live_chart
+from ...live_chart import live_card, live_chart
 from ...post import show
 from ...selection import Selection, write_url
 from ...text import plain, show_token
 from ...view import View
+from . import cards as card_parts
 from . import screen_share, start_from, whatif_link
 from .cell import caption as cell_caption
 from .cell import cell_figure, labels
@@ -49,7 +44,8 @@ from .controls import add_button
 
 WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text length)
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
-CHART = "step_chart"  # the live chart's key (other views keep its frame: registry.py)
+CHART = "step_chart"  # the live chart's key
+CARDS = "step_cards"  # the browser's cards' key
 
 
 def window(t: int, T: int, playing: bool = False) -> slice:
@@ -64,24 +60,20 @@ def window(t: int, T: int, playing: bool = False) -> slice:
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
-    """One block (the card, the prediction, the controls), the chart with the cell on top, then
-    the rest: the chart's frame sits where other views keep it mounted (registry.py)."""
+    """The card, the prediction and the controls, the chart with the cell on top, then the
+    rest."""
     t, unit = sel.t, sel.unit
     card = step_card(tt, t, unit, sel.layer, sel.direction)
     tag = data_tag(sel, tt)
 
     def show_card(size: str = r"\small") -> None:
-        st.subheader(f"Step t = {t}, unit {unit}: reading {plain(show_token(card.token))}")
-        lines = course_latex(card) if sel.notation == "course" else pytorch_latex(card)
-        st.markdown(card_markdown(lines, size))
+        card_parts.draw(card_parts.parts(card, sel.notation, size))
+        _browser_cards(sel, tt, tag, size)  # the window's cards, for the browser to step
         st.markdown(start_from.words(sel, tt))  # where the state at t = 0 came from
         if tt.padding:  # a Keras mask's padding at the end, left out of the trace
             st.caption(tt.padding_note(plain))
-        _verify(card, sel.notation)
         st.caption(f"Whose numbers: {CONVENTIONS[tt.convention].framework} "
                    f"(convention {tt.convention}).")
-        if sel.notation == "pytorch" and not card.reset_after:  # the mirror of _differences
-            st.info(comparison(card))
 
     with st.container():
         if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
@@ -108,24 +100,6 @@ def render(sel: Selection, tt: TextTrace) -> None:
         _differences(card)
     _what_if(sel, tt)
     _export(sel, tt, card, summary)
-
-
-NAMED = re.compile(r"^(?P<math>.*?)\\quad\\text\{(?P<name>[^{}]*)\}$")
-
-
-def card_markdown(lines: list[str], size: str = r"\small") -> str:
-    """The card's equations as Markdown paragraphs of inline math, each led by its name (the
-    LaTeX's trailing \\quad\\text{name}): inline math wraps at the relations and operators
-    where a line is wider than its column, where a display block would scroll sideways."""
-    out = []
-    for line in lines:
-        m = NAMED.match(line)
-        math, name = (m["math"], m["name"]) if m else (line, "")
-        if name.startswith("("):  # a remark on the line, not its name: after it
-            out.append(f"${size} {math}$ {name}")
-        else:
-            out.append((f"**{name}:** " if name else "") + f"${size} {math}$")
-    return "\n\n".join(out)
 
 
 def _summary(sel: Selection, summary) -> None:
@@ -232,29 +206,6 @@ def _prediction(tt: TextTrace, t: int) -> None:
                   "(marked when it is among them)." if actual else "."))
 
 
-def _verify(card, notation: str) -> None:
-    T, h = card.terms, SYMBOLS[notation]["h"]
-    diff = "0 (bit for bit)" if T["h_diff"] == 0 else fmt_e(T["h_diff"])
-    st.markdown(
-        f"Recomputed **{h} = {f4(T['h'])}** · {own_name(card)}'s own output "
-        f"**{f4(T['h_gru'])}** · difference **{diff}**")
-    form = card.update_form
-    if notation == "course":  # the same order of operations, in the course's symbols
-        S = SYMBOLS["course"]
-        form = (f"({S['h_prev']} − {S['n']})·(1 − {S['u']}) + {S['n']}"
-                if card.convention == "pytorch"
-                else f"(1 − {S['u']})·{S['h_prev']} + {S['u']}·{S['n']}")
-    st.caption(f"Recomputed in {own_name(card)}'s order, {form}, from the gates "
-               "above." + (_split(T["split_diff"]) if card.convention == "pytorch" else ""))
-
-
-def _split(diff: float) -> str:
-    """What summing kept + new, the textbook form, gives against the framework's own order."""
-    if diff == 0:
-        return " Summing kept + new gives the same number here."
-    return f" Summing kept + new instead rounds differently in float32: {fmt_e(diff)}."
-
-
 def _where_from(card, tt: TextTrace, notation: str = "pytorch") -> None:
     S = SYMBOLS[notation]
     box = st.expander(f"Where {S['r']}, {S['u']} and {S['n']} came from: the input's and "
@@ -327,6 +278,20 @@ def _order_label(notation: str) -> dict[str, str]:
     """ORDERS in the notation: the holders are the units of high z, low Γu."""
     z = "z" if notation == "pytorch" else "Γu, lowest"
     return {k: v.format(z=z) for k, v in ORDERS.items()}
+
+
+def _browser_cards(sel: Selection, tt: TextTrace, tag: str, size: str) -> None:
+    """The card of every step of the chart's window (gru_core.step_cards, formatted as the card
+    above is), sent when the window changes: ◀ ▶, the keys and the slider show them at once."""
+    w = window(sel.t, tt.T)
+
+    def cards() -> list[dict]:
+        return [card_parts.parts(c, sel.notation, size)
+                for c in step_cards(tt, sel.unit, sel.layer, sel.direction, w)]
+
+    revision = (f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{sel.unit}:"
+                f"{sel.notation}:{size}")
+    live_card(cards, revision, sel.t, key=CARDS)
 
 
 def _chart(sel: Selection, tt: TextTrace, tag: str, w: slice, rows_tag: str, rows: list[int],

@@ -1,0 +1,455 @@
+// One Plotly chart that stays drawn across Streamlit reruns (dashboard/live_chart.py), in the
+// page itself (a components-v2 element), with a player: it steps through the frames it was
+// given without asking the server, and asks for the next window of frames when it reaches the
+// end of this one. Above the chart, when the figure has one: the GRU cell
+// (dashboard/views/stepper/cell.py), whose wire labels each frame rewrites.
+//
+// Streamlit calls the default export at the mount and again with each new `data`, on the same
+// element: what a chart holds between calls lives in `charts`, keyed by that element.
+
+const charts = new Map();  // parentElement -> the chart's state
+let Plotly = null;  // this chart's plotly.js, once loaded (not window.Plotly: see plotly())
+const AHEAD = 15;  // steps before the end of its frames at which the player asks for more
+// what the tests and the bench read: every step drawn while playing, with where its line was
+// drawn; the figures drawn; the step the cell shows
+window.stepLog = window.stepLog || [];
+window.draws = window.draws || 0;
+
+// plotly.js, once per page: from the app's static folder, where the browser keeps it (served
+// with an ETag), or, where that folder is not served, from the text sent with the figure.
+// Loaded as a classic script, after the page's first paint: it is not in the component's own
+// JS, which Streamlit sends again with every rerun.
+function plotly(data) {
+  if (!window.gruPlotly) {
+    window.gruPlotly = new Promise((resolve, reject) => {
+      // Streamlit's own Plotly code (other charts of the page) may set window.Plotly too:
+      // this chart keeps the copy it loaded, and leaves window.Plotly as it found it
+      const before = window.Plotly;
+      const s = document.createElement("script");
+      const loaded = () => {
+        const ours = window.Plotly;
+        if (before !== undefined) window.Plotly = before;
+        resolve(ours);
+      };
+      if (data.plotly_url) {
+        s.src = new URL(data.plotly_url, staticRoot()).href;
+        s.onload = loaded;
+        s.onerror = () => { window.gruPlotly = null; reject(new Error("plotly.js not loaded")); };
+        document.head.appendChild(s);
+      } else if (data.plotly_js) {
+        s.textContent = data.plotly_js;
+        document.head.appendChild(s);
+        loaded();
+      } else {
+        window.gruPlotly = null;
+        reject(new Error("no plotly.js yet"));  // a later call, with the figure, brings it
+      }
+    });
+  }
+  return window.gruPlotly;
+}
+
+// The app's root URL: the page's main script is <root>/static/js/index.<hash>.js
+function staticRoot() {
+  const main = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  return main ? new URL("../../", main.src).href : document.baseURI;
+}
+
+function make(parentElement) {
+  const root = parentElement.querySelector(".gru-live");
+  const s = {
+    root, plot: root.querySelector(".gl-plot"), cell: root.querySelector(".gl-cell"),
+    marker: root.querySelector(".gl-marker"), playButton: root.querySelector(".gl-play"),
+    speed: root.querySelector(".gl-speed"), line: root.querySelector(".gl-line"),
+    player: root.querySelector(".gl-player"),
+    revision: null, frames: {}, T: 0, t: 0, timer: null, asked: false, pending: null,
+    cellIndex: null, clicking: false, queue: Promise.resolve(), send: null, slider: null,
+    observer: null, rest: null, lineAt: null,
+  };
+  s.playButton.onclick = () => {
+    if (s.timer !== null) { stop(s); s.send("play", { t: s.t, playing: false }); } else start(s);
+  };
+  s.speed.onchange = () => { if (s.timer !== null) start(s); };
+  s.onKey = (e) => onKey(s, e);
+  s.onButton = (e) => onButton(s, e);
+  document.addEventListener("keydown", s.onKey);
+  document.addEventListener("click", s.onButton, true);  // before Streamlit's own handler
+  s.cleanup = () => {
+    document.removeEventListener("keydown", s.onKey);
+    document.removeEventListener("click", s.onButton, true);
+    if (s.observer) s.observer.disconnect();
+    if (s.timer !== null) clearInterval(s.timer);
+    charts.delete(parentElement);
+    if (Plotly) { Plotly.purge(s.plot); Plotly.purge(s.cell); }
+  };
+  return s;
+}
+
+// A click on a heatmap cell reports its step and unit; on the top panel, its step.
+function onClick(s, event) {
+  const p = event.points[0];
+  const unit = p.data.type === "heatmap" ? (p.customdata ?? p.y) : null;  // rows may be reordered
+  s.send("click", { t: p.x, unit, at: Date.now() });
+}
+
+// Step t shown in the browser: the step's line, the cell, and the step line as a plain
+// element moved over the plot (a CSS transform): Plotly draws nothing per step. Plotly's own
+// step line comes back with the page's next shapes (or at the step paused on).
+function show(s, step) {
+  s.t = step;
+  const f = s.frames[step];
+  if (f) s.line.textContent = f.line;
+  drawCell(s, step);
+  const xaxis = s.plot._fullLayout.xaxis;
+  const x = xaxis._offset + xaxis.l2p(step);
+  s.marker.style.transform = `translateX(${x}px)`;
+  return x;
+}
+
+function showMarker(s) {
+  s.marker.style.height = `${s.plot._fullLayout.height}px`;
+  s.marker.style.display = "block";
+  Plotly.relayout(s.plot, { "shapes[0].visible": false });
+}
+
+// The cell's labels at this step: each frame carries them ({name: text}), written as the step
+// card writes them; window.cellAt is the step the cell shows.
+function drawCell(s, step) {
+  const f = s.frames[step];
+  if (s.cellIndex === null || !f || !f.cell) return;
+  const update = {};
+  for (const [name, text] of Object.entries(f.cell)) {
+    if (name === "title") update["title.text"] = text;
+    else if (name in s.cellIndex) update[`annotations[${s.cellIndex[name]}].text`] = text;
+  }
+  Plotly.relayout(s.cell, update).then(() => { window.cellAt = step; });  // once drawn
+}
+
+function tick(s) {
+  if (s.t + 1 >= s.T) { stop(s); s.send("play", { t: s.t, playing: false }); return; }
+  if (s.frames[s.t + 1] !== undefined) {  // else: wait for the frames asked for
+    const x = show(s, s.t + 1);
+    window.stepLog.push({ t: s.t, x, at: performance.now() });
+  }
+  if (!s.asked && s.t + AHEAD < s.T && s.frames[s.t + AHEAD] === undefined) {
+    s.asked = true;  // the next window, while this one still plays
+    s.send("play", { t: s.t, playing: true });
+  }
+}
+function start(s) {
+  if (s.timer !== null) clearInterval(s.timer);
+  if (s.t + 1 >= s.T) {  // at the end, ▶ play starts again from the first step
+    if (s.frames[0] === undefined) { s.send("play", { t: 0, playing: true }); return; }
+    s.t = 0;
+  }
+  showMarker(s);
+  window.stepLog.push({ t: s.t, x: show(s, s.t), at: performance.now() });
+  s.timer = setInterval(() => tick(s), 1000 / Number(s.speed.value));
+  s.playButton.textContent = "❚❚ pause";
+  s.playButton.setAttribute("aria-label", "pause");
+}
+function stop(s) {
+  if (s.timer !== null) clearInterval(s.timer);
+  s.timer = null;
+  s.playButton.textContent = "▶ play";
+  s.playButton.setAttribute("aria-label", "play");
+  s.marker.style.display = "none";
+  Plotly.relayout(s.plot, { "shapes[0].x0": s.t, "shapes[0].x1": s.t,
+                                   "shapes[0].visible": true });
+  s.lineAt = s.t;
+}
+
+// ← → Home End step the page (space plays, within the chart). Handled here rather than as
+// button shortcuts: each press moves a target step that is sent whole, so presses made while
+// the page reruns add up instead of being lost (Home, then 33 × → lands on t = 33).
+function onKey(s, e) {
+  if (s.T === 0 || !s.root.isConnected) return;
+  const el = e.target;  // keys typed into the page's own inputs and sliders are theirs
+  if (el && el.closest && el.closest("input, textarea, select, [role=slider], [contenteditable]"))
+    return;
+  if (e.key === " " && s.root.contains(el) && !el.closest("button")) {
+    e.preventDefault();
+    s.playButton.click();
+    return;
+  }
+  if (e.key !== "ArrowLeft" && e.key !== "ArrowRight" && e.key !== "Home" && e.key !== "End")
+    return;
+  e.preventDefault();
+  const from = s.pending ?? s.t;
+  stepTo(s, { ArrowLeft: from - 1, ArrowRight: from + 1, Home: 0, End: s.T - 1 }[e.key]);
+}
+
+// ◀ ▶ (Streamlit's buttons above the chart) step as ← → do: the card at once, the page after.
+function onButton(s, e) {
+  if (s.T === 0 || !s.root.isConnected || !e.target.closest) return;
+  const button = e.target.closest(".st-key-prev button, .st-key-next button");
+  if (!button || button.disabled) return;
+  e.preventDefault();
+  e.stopPropagation();  // the step is sent as a target, not as the button's click
+  const from = s.pending ?? s.t;
+  stepTo(s, button.closest(".st-key-prev") ? from - 1 : from + 1);
+}
+
+// The slider (Streamlit's, key t) sends its own value; while it moves, the card follows.
+function watchSlider(s) {
+  const slider = document.querySelector(".st-key-t input[type=range]");  // its value, as it moves
+  if (!slider || slider === s.slider) return;
+  s.slider = slider;
+  if (s.observer) s.observer.disconnect();
+  s.observer = new MutationObserver(() => {
+    if (s.timer !== null) return;  // playing: the page follows the player, not the other way
+    // moved by the reader (the slider has the focus, or the pointer), not by a rerun that
+    // brought the page to a step on the way to the one the keys are at
+    if (document.activeElement !== slider && !document.gruSliding) return;
+    const to = Number(slider.getAttribute("value"));
+    if (Number.isInteger(to) && to !== (s.pending ?? s.t)) stepTo(s, to, false);
+  });
+  s.observer.observe(slider, { attributes: true, attributeFilter: ["value"] });
+  if (!document.gruSlidingWatched) {  // a drag: pointer down on the slider, until it is up
+    document.gruSlidingWatched = true;
+    document.addEventListener("pointerdown", (e) => {
+      document.gruSliding = Boolean(e.target.closest && e.target.closest(".st-key-t"));
+    }, true);
+    document.addEventListener("pointerup", () => { document.gruSliding = false; }, true);
+  }
+}
+
+// A step taken in the browser: the card first (showCard: the server's parts for that step),
+// then the player's line, the cell and the step line; the server is sent the target step.
+function stepTo(s, to, send = true) {
+  if (s.timer !== null) stop(s);
+  s.pending = Math.min(Math.max(to, 0), s.T - 1);
+  const at = s.pending;
+  showCard(at);
+  if (s.frames[at]) s.line.textContent = s.frames[at].line;
+  if (send) s.send("play", { t: at, playing: false });
+  // Plotly's redraws (the cell's labels, the step line) after the frame that shows the card
+  requestAnimationFrame(() => setTimeout(() => {
+    if (s.pending !== at) return;  // a later step is on its way
+    drawCell(s, at);
+    Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
+    s.lineAt = at;
+  }, 0));
+}
+
+async function draw(s, data) {
+  if (data.spec === null && data.revision !== s.revision) {  // new in the page, no figure yet
+    s.send("missing", data.revision);  // the next run sends it
+    return;
+  }
+  Plotly = await plotly(data);
+  const config = JSON.parse(data.config);
+  const player = data.player;
+  if (data.spec === null || data.revision === s.revision) {
+    // same data: only the marker lines move, which Plotly redraws without touching the rest;
+    // not at all where a browser-side step has already moved the step line there
+    const shapes = JSON.parse(data.shapes);
+    const rest = JSON.stringify(shapes.slice(1));
+    if (rest !== s.rest || shapes[0].x0 !== s.lineAt) await Plotly.relayout(s.plot, { shapes });
+    s.rest = rest;
+    s.lineAt = shapes[0].x0;
+  } else {
+    s.revision = data.revision;
+    window.draws += 1;
+    try {
+      const fig = JSON.parse(data.spec);
+      await Plotly.react(s.plot, fig.data, fig.layout, { ...config, responsive: true });
+      const drawn = fig.layout.shapes || [];
+      s.rest = JSON.stringify(drawn.slice(1));
+      s.lineAt = drawn.length ? drawn[0].x0 : null;
+      if (fig.steps) s.frames = Object.fromEntries(fig.steps.map((f) => [f.t, f]));
+      if (fig.cell) {
+        await Plotly.react(s.cell, fig.cell.data, fig.cell.layout, config);
+        s.cellIndex = Object.fromEntries(fig.cell.layout.annotations.map((a, i) => [a.name, i]));
+      } else if (s.cellIndex !== null) {
+        Plotly.purge(s.cell);
+        s.cellIndex = null;
+      }
+      s.asked = false;
+      if (s.timer !== null) {  // playing on over the new window: hide Plotly's line again
+        Plotly.relayout(s.plot, { "shapes[0].visible": false });
+        show(s, s.t);
+      }
+      if (data.clicks && !s.clicking) {
+        s.plot.on("plotly_click", (event) => onClick(s, event));
+        s.clicking = true;
+      }
+    } catch (err) {
+      s.revision = null;  // not drawn: the same data, sent again, draw it again
+      throw err;
+    }
+    preload(data.preload);
+  }
+  if (player) {
+    s.player.style.display = "flex";
+    s.T = player.T;
+    if (s.pending !== null && player.t === s.pending) s.pending = null;  // the page caught up
+    if (s.timer === null) {  // while playing, the chart's step is ahead of the page's
+      s.t = player.t;
+      if (s.frames[s.t]) s.line.textContent = s.frames[s.t].line;
+      drawCell(s, s.t);
+    }
+    if (player.speed) s.speed.value = String(player.speed);
+    if (player.playing && s.timer === null) start(s);
+    watchSlider(s);
+  }
+}
+
+// Streamlit's own Plotly code (dashboard/live_chart.py, _plotly_chunk), imported into the page
+// once, 1.5 s after this chart is first drawn and when the page is idle: the first view that
+// shows an st.plotly_chart then finds it evaluated (the same URL is the same module) instead of
+// fetching and evaluating 4.7 MB after the click. Later, not at once: its evaluation holds the
+// page for about a second, which the page's first paint must not wait for.
+function preload(name) {
+  if (!name || window.liveChartPreloaded) return;
+  const main = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  if (!main) return;
+  window.liveChartPreloaded = true;
+  const url = new URL(name, main.src).href;
+  const idle = window.requestIdleCallback || ((f) => setTimeout(f, 0));
+  setTimeout(() => idle(() => { import(url); }, { timeout: 3000 }), 1500);
+}
+
+// --- The step card, in the browser (dashboard/views/stepper/cards.py) --------------------
+// The card at t is Streamlit's (the block keyed card_server, drawn from the parts of step t).
+// A step taken in the browser shows a copy of that block with the parts of the new step put
+// in, in place of it, until the server's card reaches that step: Streamlit's own elements and
+// classes, so it looks the same. Text goes in as textContent; the LaTeX, ours, is typeset by
+// KaTeX as Streamlit's Markdown typesets it.
+
+let card = null;  // the page's card: {root, cards (parts by step), revision, t, shown, ...}
+
+function katex(data) {
+  if (!window.gruKatex) {
+    window.gruKatex = new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      if (data.katex_url) {
+        s.src = new URL(data.katex_url, staticRoot()).href;
+        s.onload = () => resolve(window.katex);
+        s.onerror = () => { window.gruKatex = null; reject(new Error("KaTeX not loaded")); };
+        document.head.appendChild(s);
+      } else if (data.katex_js) {
+        s.textContent = data.katex_js;
+        document.head.appendChild(s);
+        resolve(window.katex);
+      } else {
+        window.gruKatex = null;
+        reject(new Error("no KaTeX yet"));
+      }
+    });
+    window.gruKatex.then((k) => { if (card) card.katex = k; }).catch(() => {});
+  }
+  return window.gruKatex;
+}
+
+// An inline style on the server's block, not a rule in the page's head: a new rule would
+// have the browser recompute the style of the whole page, twice a step.
+function hideServerCard(hide) {
+  const server = document.querySelector(".st-key-card_server");
+  if (server) server.style.display = hide ? "none" : "";
+}
+
+function restoreCard(c) {
+  c.shown = null;
+  c.root.replaceChildren();
+  hideServerCard(false);
+}
+
+// The card of `step` in place of the server's, when the browser holds its parts (and KaTeX);
+// the server's card again when `step` is the server's own.
+function showCard(step) {
+  const c = card;
+  if (!c || !c.root.isConnected) return;
+  const p = c.cards[step];
+  const server = document.querySelector(".st-key-card_server");
+  if (step === c.t || !p || !c.katex || !server) { restoreCard(c); return; }
+  const copy = server.cloneNode(true);
+  copy.classList.remove("st-key-card_server");
+  copy.style.display = "";  // the server's block may be hidden already (a step before)
+  copy.classList.add("gru-card-copy");
+  copy.querySelectorAll("[id]").forEach((e) => e.removeAttribute("id"));
+  copy.querySelectorAll("[aria-labelledby]").forEach((e) => e.removeAttribute("aria-labelledby"));
+  copy.querySelectorAll("[data-stale]").forEach((e) => e.setAttribute("data-stale", "false"));
+  fill(copy, p, c.katex);
+  c.root.replaceChildren(copy);
+  hideServerCard(true);
+  c.shown = step;
+  c.at = Date.now();
+  window.cardAt = step;  // what the tests and the bench read
+}
+
+function fill(copy, p, katexLib) {
+  const [heading, lines, verify, caption, alert] =
+    copy.querySelectorAll(":scope > [data-testid=stElementContainer]");
+  const title = heading.querySelector("[data-heading-text]") || heading.querySelector("h3");
+  const code = title.querySelector("code")?.cloneNode(false) || document.createElement("code");
+  code.textContent = p.token;
+  title.replaceChildren(document.createTextNode(p.heading), code);
+  const box = lines.querySelector("[data-testid=stMarkdownContainer]");
+  box.replaceChildren(...p.lines.map((line, i) => {
+    const para = document.createElement("p");
+    // KaTeX's markup parsed as Streamlit's Markdown takes it (a string, then elements), so
+    // the copy is Streamlit's card element for element. The LaTeX is the server's: numbers
+    // and our own symbols, never a text from outside (cards.py), and KaTeX escapes text.
+    const math = document.createElement("template");
+    math.innerHTML = katexLib.renderToString(line.math, { throwOnError: false });
+    if (line.name) {
+      const name = document.createElement("strong");
+      name.textContent = `${line.name}:`;
+      para.append(name, " ");
+    }
+    para.append(math.content);
+    if (line.after) para.append(` ${line.after}`);
+    return i ? [document.createTextNode("\n"), para] : [para];
+  }).flat());
+  const checked = verify.querySelector("p");
+  checked.replaceChildren(...p.verify.map(([text, bold]) => {
+    if (!bold) return document.createTextNode(text);
+    const b = document.createElement("strong");
+    b.textContent = text;
+    return b;
+  }));
+  caption.querySelector("p").textContent = p.caption;
+  if (alert && p.comparison) {
+    const said = alert.querySelector("[data-testid=stMarkdownContainer] p");
+    if (said) said.textContent = p.comparison;
+  }
+}
+
+function cardView({ data, parentElement, setTriggerValue }) {
+  if (!card || card.parent !== parentElement) {
+    const c = { parent: parentElement, root: parentElement.querySelector(".gru-card"),
+                cards: {}, revision: null, t: null, shown: null, at: 0, katex: null };
+    c.cleanup = () => {
+      if (card === c) { restoreCard(c); card = null; }
+    };
+    card = c;
+  }
+  const c = card;
+  if (data.cards) {
+    c.cards = Object.fromEntries(data.cards.map((p) => [p.t, p]));
+    c.revision = data.revision;
+  } else if (data.revision !== c.revision) {
+    setTriggerValue("missing", data.revision);  // new in the page: the next run sends them
+  }
+  c.t = data.t;
+  // the server's card has reached the step shown, or went elsewhere (a click) a while ago
+  if (c.shown !== null && (c.shown === c.t || Date.now() - c.at > 3000)) restoreCard(c);
+  katex(data).then((k) => { c.katex = k; }).catch(() => {});
+  return c.cleanup;
+}
+
+export default function ({ data, parentElement, setTriggerValue }) {
+  if (parentElement.querySelector(".gru-card")) {
+    return cardView({ data, parentElement, setTriggerValue });
+  }
+  let s = charts.get(parentElement);
+  if (!s) {
+    s = make(parentElement);
+    charts.set(parentElement, s);
+  }
+  s.send = setTriggerValue;  // the latest: it carries this run's fragment
+  // one call at a time, in the order Streamlit made them (a draw awaits plotly.js)
+  s.queue = s.queue.then(() => draw(s, data)).catch((err) => console.error(err));
+  return s.cleanup;
+}
