@@ -65,13 +65,17 @@ def _static_plotly() -> bool:
     return _static("plotly.min.js", PLOTLY_JS)
 
 
-def _plotly_chunk() -> str | None:
-    """The file name of Streamlit's own Plotly code (its frontend loads it, 4.7 MB, when a page
-    first shows an st.plotly_chart), or None where this Streamlit has no one such file. The
-    chart imports it once it is drawn and the page is idle, so that the first view with an
-    st.plotly_chart does not wait for it (chart.js, preload)."""
-    found = sorted(STREAMLIT_JS.glob("PlotlyChart.*.js"))
-    return found[0].name if len(found) == 1 else None
+# The elements the other views show and the stepper does not: Streamlit's frontend fetches an
+# element's code the first time a page shows one, after the click that opens the view.
+ELEMENTS = ("PlotlyChart", "Metric", "Spinner", "TextInput", "StreamlitSyntaxHighlighter")
+
+
+def _chunks() -> list[str]:
+    """The file names of Streamlit's code for ELEMENTS (PlotlyChart is 4.7 MB), each where this
+    Streamlit has exactly one such file. The chart imports them once it is drawn and the page
+    is idle, so the first view that shows one does not wait for it (chart.js, preload)."""
+    found = [sorted(STREAMLIT_JS.glob(f"{name}.*.js")) for name in ELEMENTS]
+    return [files[0].name for files in found if len(files) == 1]
 
 
 _component = st.components.v2.component(
@@ -80,7 +84,7 @@ _component = st.components.v2.component(
 _card_component = st.components.v2.component(
     "live_card", html='<div class="gru-card"></div>', js=(HERE / "chart.js").read_text(),
     isolate_styles=False)  # the same script as the chart's: one module, which both share
-_PRELOAD = _plotly_chunk()
+_PRELOAD = _chunks()
 
 
 def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], config: dict,

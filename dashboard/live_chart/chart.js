@@ -295,19 +295,24 @@ async function draw(s, data) {
   }
 }
 
-// Streamlit's own Plotly code (dashboard/live_chart.py, _plotly_chunk), imported into the page
-// once, 1.5 s after this chart is first drawn and when the page is idle: the first view that
-// shows an st.plotly_chart then finds it evaluated (the same URL is the same module) instead of
-// fetching and evaluating 4.7 MB after the click. Later, not at once: its evaluation holds the
-// page for about a second, which the page's first paint must not wait for.
-function preload(name) {
-  if (!name || window.liveChartPreloaded) return;
+// Streamlit's code for the elements the other views show (dashboard/live_chart.py, _chunks),
+// imported into the page once, 1.5 s after this chart is first drawn and when the page is idle,
+// one file per idle moment: the first view that shows an st.plotly_chart, a metric or a code
+// block then finds its code evaluated (the same URL is the same module) instead of fetching and
+// evaluating it after the click. Later, not at once: Plotly's evaluation holds the page for
+// about a second, which the page's first paint must not wait for.
+function preload(names) {
+  if (!names || !names.length || window.liveChartPreloaded) return;
   const main = document.querySelector('script[type="module"][src*="/static/js/index."]');
   if (!main) return;
   window.liveChartPreloaded = true;
-  const url = new URL(name, main.src).href;
   const idle = window.requestIdleCallback || ((f) => setTimeout(f, 0));
-  setTimeout(() => idle(() => { import(url); }, { timeout: 3000 }), 1500);
+  const next = (i) => {
+    if (i >= names.length) return;
+    idle(() => { import(new URL(names[i], main.src).href).finally(() => next(i + 1)); },
+         { timeout: 3000 });
+  };
+  setTimeout(() => next(0), 1500);
 }
 
 // --- The step card, in the browser (dashboard/views/stepper/cards.py) --------------------

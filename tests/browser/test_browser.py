@@ -133,6 +133,21 @@ def test_question_views_render(app_url, page, view):
     shot(page, f"question-{view}")
 
 
+def test_the_other_views_element_code_is_loaded_while_the_stepper_is_read(app_url, page):
+    """Streamlit fetches an element's code the first time a page shows one; the stepper shows
+    no st.plotly_chart, metric or code block, so its chart imports that code once the page is
+    idle, and the switch to a question view finds it there."""
+    from dashboard.live_chart import ELEMENTS, _chunks
+
+    assert len(_chunks()) == len(ELEMENTS)  # this Streamlit has one file for each
+    goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": 7,
+                                           "unit": 1}))
+    live_chart(page)
+    page.wait_for_function(
+        "names => names.every(n => performance.getEntriesByType('resource')"
+        ".some(e => e.name.endsWith('/' + n)))", arg=_chunks(), timeout=60_000)
+
+
 def test_step_chart_comes_back_after_another_view(app_url, page):
     """Another view removes the chart (and → there is that view's own shortcut, once); back
     at the stepper the chart is new, and is sent its figure in the same run."""
