@@ -255,8 +255,8 @@ def test_app_starts_the_decoder_from_the_encoders_final_state(tmp_path, monkeypa
 
     assert said() == (f"h_prev at t = 0 is the final state h_n of {plain('cat</s>')} on "
                       f"{plain('enc')} (for unit 3: {f4(float(h_enc[0, 3]))}), not zeros.")
-    spec = next(json.loads(json.loads(c.proto.json_args)["spec"])
-                for c in at.get("component_instance"))
+    spec = next(json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
+                if c.proto.component_name == "live_chart")  # the step chart's own data
     assert f"h_prev {f4(float(h_enc[0, 3]))} →" in spec["steps"][0]["line"]
     assert at.query_params["h0_ckpt"] == "enc" and at.query_params["h0_text"] == "cat</s>"
     at.selectbox(key="layer").set_value(1).run()
@@ -317,8 +317,8 @@ def test_start_from_in_chromium(tmp_path, monkeypatch):
         line = start_line(page)
         expect(line).to_contain_text("h_prev at t = 0 is the final state h_n of cat</s> on enc")
         expect(line).to_contain_text(want)
-        chart = page.frame_locator(".st-key-step_chart iframe")
-        expect(chart.locator("#card")).to_contain_text(
+        chart = page.locator(".st-key-step_chart")  # a components-v2 element: no frame
+        expect(chart.locator(".gl-line")).to_contain_text(
             f"h_prev {f4(float(h_enc[0, 3]))} → h {f4(float(out[0, 3]))} ", timeout=30_000)
 
     with serve(ROOT / "dashboard/app.py", args=tuple(args)) as url, browser() as b:
