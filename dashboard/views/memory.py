@@ -58,7 +58,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
     st.caption(picture.text)
     h = tt.gate("h", sel.layer, steps=slice(lo, hi))
     row = {int(u): (r, m) for u, r, m in zip(df.unit, df.retention, df.min_z, strict=True)}
-    shown = [unit, *orange[:2], *low]
+    shown = [unit, *orange, *low]  # as the title counts them
     series = {f"unit {u}{' (selected)' if u == unit else ''}: {state(*row[u])}, kept "
               f"{share(row[u][0])}": h[:, u].numpy() for u in shown}
     st.plotly_chart(charts.unit_lines(range(lo, hi), tt.tokens[lo:hi], series,

@@ -217,10 +217,12 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
                 f"value at step {s}."), ev))
         else:
             claims.append(Claim("activation moved", (
-                f"Its activation {a} is not frozen, though: it moved by up to {fmt_near(moved, 3)} "
+                (f"Its activation {a} is not frozen, though: it " if span >= FROZEN_SPAN else
+                 f"Its activation {a} ") + f"moved by up to {fmt_near(moved, 3)} "
                 f"from its value at step {s}. Its largest change in one step, {fmt_near(big, 3)}, "
-                f"came at step {k_big}{at(k_big)}; from there to step {t} it stayed within "
-                f"{fmt_near(after, 3)}."), ev))
+                f"came at step {k_big}{at(k_big)}"
+                + (f"; from there to step {t} it stayed within {fmt_near(after, 3)}." if
+                   k_big < t else ".")), ev))
     else:
         holding = _holding_units(trace, t, layer, exclude=unit)
         names = ", ".join(f"unit {u} (since step {since_u}, kept {share(r)})"

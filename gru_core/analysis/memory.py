@@ -31,7 +31,10 @@ def retention(trace: Trace, s: int, t: int, layer: int = 0, direction: int = 0) 
         if s < t:
             raise ValueError("reverse direction: s must be >= t")
         span = z[t:s]
-    return span.prod(0) if len(span) else torch.ones_like(z[0])
+    # in float64: a float32 product of some hundred z near 0 underflows to 0, which a sigmoid's
+    # z never is
+    span = span.double()
+    return span.prod(0) if len(span) else torch.ones_like(z[0], dtype=torch.float64)
 
 
 def retention_curve(trace: Trace, t: int, layer: int = 0, since: int = 0) -> torch.Tensor:
