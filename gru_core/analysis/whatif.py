@@ -25,7 +25,7 @@ import torch
 
 from ..core import CONVENTIONS, Convention, TextTrace, layer_input, single_layer
 from ..core.lm import head_probs
-from .notation import SYMBOLS, shown_update
+from .notation import SYMBOLS, fmt_near, shown_update
 from .summary import num
 
 
@@ -83,7 +83,8 @@ class WhatIf:
         name = sym["u"] if self.gate == "z" else sym["r"]
         shown = (lambda v: shown_update(v, notation)) if self.gate == "z" else (lambda v: v)
         u, last = self.unit, len(self.steps) - 1
-        text = (f"Setting {name} of unit {u} at t = {self.t} from {shown(self.actual):.2f} to "
+        text = (f"Setting {name} of unit {u} at t = {self.t} from "
+                f"{fmt_near(shown(self.actual), 2)} to "
                 f"{shown(self.value):.2f}: its {sym['h']} goes to {num(self.h_what_if[0, u])} "
                 f"instead of {num(self.h[0, u])}")
         if last:

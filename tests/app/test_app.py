@@ -504,7 +504,7 @@ def test_what_if_panel_and_forum_post_summary():
     assert not at.exception
     z = ref.gates("agreement", text)["z"][t, unit].item()
     edit = 0.0 if z >= 0.5 else 1.0  # the panel opens on the gate's far end: an edit that acts
-    assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to {edit:.2f}" in texts(at)
+    assert f"Setting z of unit {unit} at t = {t} from {fmt_near(z, 2)} to {edit:.2f}" in texts(at)
     assert "kept their value" in at.code[0].value  # the summary is in the forum post too
     assert any("“Copied”" in c.value for c in at.caption)  # what copying confirms, and if not
 
@@ -520,7 +520,7 @@ def test_what_if_panel_speaks_the_course_notation():
     z = ref.gates("agreement", text)["z"][t, unit].item()
     line = next(m.value for m in at.markdown if m.value.startswith("Setting "))
     edit = 0.0 if z >= 0.5 else 1.0
-    assert line.startswith(f"Setting Γu of unit {unit} at t = {t} from {1 - z:.2f} to "
+    assert line.startswith(f"Setting Γu of unit {unit} at t = {t} from {fmt_near(1 - z, 2)} to "
                            f"{1 - edit:.2f}: "
                            "its c⟨t⟩ goes to")
     assert "‖Δc‖" in line and not re.search(r"\bh\b|\bz\b|‖Δh‖", line)
@@ -588,7 +588,7 @@ def test_what_if_edit_in_the_url_and_its_prediction_at_a_step():
     assert not at.exception and at.expander[[e.label for e in at.expander].index(
         "What if? Set this unit's gate at t to another value and run on")]
     z = ref.gates("agreement", text)["z"][t, unit].item()
-    assert f"Setting z of unit {unit} at t = {t} from {z:.2f} to 0.50" in texts(at)
+    assert f"Setting z of unit {unit} at t = {t} from {fmt_near(z, 2)} to 0.50" in texts(at)
     assert at.query_params["wf_gate"] == "z" and at.query_params["wf_value"] == "0.5"
     ck = load_checkpoint(ROOT / "checkpoints/agreement.pt")
     wi = what_if(ck.trace(text), t, unit, "z", 0.5, steps=20)
@@ -603,7 +603,8 @@ def test_what_if_edit_in_the_url_and_its_prediction_at_a_step():
     # the link reopens the same edit at the same step, in the course's notation as Γu = 1 − z
     again = open_app(ckpt="agreement", text=text, t=t, unit=unit, wf_gate="z", wf_value="0.5",
                      wf_step=later, notation="course")
-    assert f"from {1 - z:.2f} to 0.50" in texts(again) and f"After t = {later}, " in texts(again)
+    assert f"from {fmt_near(1 - z, 2)} to 0.50" in texts(again)
+    assert f"After t = {later}, " in texts(again)
 
 
 @pytest.mark.parametrize("bad", [{"wf_gate": "q", "wf_value": "0.5"},

@@ -11,7 +11,7 @@ from gru_core import (
     TextTrace,
     balance,
     contributions,
-    fmt,
+    fmt_near,
     heatmaps,
     shown_update,
     step_card,
@@ -347,7 +347,7 @@ def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:
     n, h_prev, h = (SYMBOLS[notation][k] for k in ("n", "h_prev", "h"))
     lines = []
     for row in df.itertuples():
-        gate = f"{SYMBOLS[notation]['u']} = {fmt(shown_update(row.z, notation), 2)}"
+        gate = f"{SYMBOLS[notation]['u']} = {fmt_near(shown_update(row.z, notation), 2)}"
         lines.append({"t": int(row.t), "line": (
             f"t = {row.t} {show_token(row.token)!r} · unit {unit}: {gate} · {n} = "
             f"{f4(row.n)} · {h_prev} {f4(row.h_prev)} → {h} {f4(row.h)} "
