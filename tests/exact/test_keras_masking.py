@@ -27,6 +27,16 @@ TEXT = "bcmlkjihgfedcbbcdeffedcbmlkkj"
 PAD = 4
 
 
+
+def _chain(inp, layers: list, functional: bool):
+    """The layers after `inp`, as a Functional model or as a Sequential one."""
+    if not functional:
+        return keras.Sequential([inp, *layers])
+    x = inp
+    for layer in layers:
+        x = layer(x)
+    return keras.Model(inp, x)
+
 def ids(tokens: list[str]) -> np.ndarray:
     return np.array([[TOKENS.index(c) for c in tokens]])
 
@@ -44,13 +54,7 @@ def token_model(kind: str, functional: bool, scale: float, seed: int = 0):
                    L.TimeDistributed(L.Dense(7, activation="softmax"))]
     elif kind == "classifier":
         layers += [L.GRU(12, reset_after=False), L.Dense(3, activation="softmax")]
-    if functional:
-        x = inp
-        for layer in layers:
-            x = layer(x)
-        model = keras.Model(inp, x)
-    else:
-        model = keras.Sequential([inp, *layers])
+    model = _chain(inp, layers, functional)
     for i, w in enumerate(model.weights):
         if "moving" not in w.path:
             w.assign(keras.random.normal(w.shape, seed=seed + i) * scale)
@@ -141,13 +145,7 @@ def feature_model(functional: bool, conv: bool = False, seed: int = 0):
     layers += [L.Conv1D(5, 3)] if conv else []
     layers += [L.GRU(10, return_sequences=True), L.Dropout(0.5), L.GRU(10, return_sequences=True),
                L.TimeDistributed(L.Dense(1, activation="sigmoid"))]
-    if functional:
-        x = inp
-        for layer in layers:
-            x = layer(x)
-        model = keras.Model(inp, x)
-    else:
-        model = keras.Sequential([inp, *layers])
+    model = _chain(inp, layers, functional)
     for i, w in enumerate(model.weights):
         w.assign(keras.random.normal(w.shape, seed=seed + i) * (0.3 if "variance" in w.path
                                                                  else 1.0) + (
