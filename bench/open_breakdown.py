@@ -29,6 +29,7 @@ from bench.step_latency import (
     app_link,
     bare_chart,
     charts_drawn,
+    fresh_page,
     fresh_text,
     round_text,
 )
@@ -106,13 +107,7 @@ SINCE_CLICK = r"""
 
 def switched(chrome, url: str, ready, label: str, heading: str) -> dict[str, float]:
     """A fresh context opens `url`, reads READ seconds, clicks `label`: the phases (ms)."""
-    context = chrome.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(url)
-        ready(page)
-        settle(page, 120_000)
-        page.wait_for_timeout(READ * 1000)
+    with fresh_page(chrome, url, ready, READ) as page:
         fetched: list[str] = []
         page.on("request", lambda r: fetched.append(r.url) if r.url.endswith(".js") else None)
         page.evaluate(SINCE_CLICK)
@@ -126,8 +121,6 @@ def switched(chrome, url: str, ready, label: str, heading: str) -> dict[str, flo
         out["main thread in long tasks"] = sum(page.evaluate("() => window.__since.long"))
         out["script files fetched"] = len(fetched)
         return out
-    finally:
-        context.close()
 
 
 def switches(rounds: int) -> None:

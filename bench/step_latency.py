@@ -33,6 +33,7 @@ Prints medians and ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import statistics
 import subprocess
@@ -225,19 +226,26 @@ def reopen(page, url: str, heading: str) -> float:
 READ = 3.0  # seconds a reader spends on the first page before the first view switch
 
 
-def first_chart_view(chrome, url: str, ready, label: str, heading: str) -> float:
-    """A fresh context (empty cache, nothing of Streamlit's Plotly code loaded yet): open
-    `url`, read READ seconds, switch to the view `label`."""
+@contextlib.contextmanager
+def fresh_page(chrome, url: str, ready, read: float):
+    """A page in a fresh context (empty cache, nothing of Streamlit's element code loaded
+    yet) that opened `url` and was read `read` seconds; the context closed after."""
     context = chrome.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
     try:
+        page = context.new_page()
         page.goto(url)
         ready(page)
         settle(page, 120_000)
-        page.wait_for_timeout((READ - THINK) * 1000)  # switch() waits THINK more
-        return switch(page, label, heading)
+        page.wait_for_timeout(read * 1000)
+        yield page
     finally:
         context.close()
+
+
+def first_chart_view(chrome, url: str, ready, label: str, heading: str) -> float:
+    """Open `url` in a fresh context, read READ seconds, switch to the view `label`."""
+    with fresh_page(chrome, url, ready, READ - THINK) as page:  # switch() waits THINK more
+        return switch(page, label, heading)
 
 
 def app_link(app: str, text: str, t: int) -> str:
