@@ -83,7 +83,10 @@ _component = st.components.v2.component(
     js=(HERE / "chart.js").read_text(), isolate_styles=False)
 _card_component = st.components.v2.component(
     "live_card", html='<div class="gru-card"></div>', js=(HERE / "chart.js").read_text(),
-    isolate_styles=False)  # the same script as the chart's: one module, which both share
+    isolate_styles=False)  # the same script as the chart's: one module, which all share
+_cell_component = st.components.v2.component(
+    "live_cell", html='<div class="gru-cell" aria-live="polite"></div>',
+    js=(HERE / "chart.js").read_text(), isolate_styles=False)
 _PRELOAD = _chunks()
 
 
@@ -99,10 +102,8 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
     With `player` ({"t", "T", "playing", "speed"}) the chart shows play/pause: it steps
     through figure()["steps"] ([{"t", "line"}], the card line of each step it holds) on its
     own, moving the step line without a server round trip, and calls on_play with
-    {"t", "playing"} when it pauses, needs the next window, or a key moved the step. With
-    figure()["cell"] (a Plotly figure: dashboard/views/stepper/cell.py) the cell is drawn
-    below the chart, and each step's "cell" ({annotation name: text}) is written into it as
-    the player shows that step."""
+    {"t", "playing"} when it pauses, needs the next window, or a key moved the step; the cell
+    (live_cell), wherever the page draws it, shows the step the player shows."""
     sent = SENT + key
     same = st.session_state.get(sent) == revision
     st.session_state[sent] = revision
@@ -156,4 +157,23 @@ def live_card(cards: Callable[[], list[dict]], revision: str, t: int, key: str) 
         "t": t, "revision": revision, "cards": None if same else cards(),
         "katex_url": KATEX_URL if static else None,
         "katex_js": None if static or same else KATEX_JS.read_text()},
+        on_missing_change=partial(_missing, key, sent))
+
+
+def live_cell(figure: Callable[[], dict], revision: str, t: int, config: dict, key: str
+              ) -> None:
+    """The GRU cell at t where this is called: figure() is {"cell": a Plotly figure
+    (dashboard/views/stepper/cell.py), "steps": [{"t", "labels": {annotation name: text}}]}
+    for a window of steps, sent when the revision changes. The chart's player, ◀ ▶, the keys
+    and the slider rewrite its labels with a step's at once (chart.js, showCell); the
+    server's t, when it is drawn, otherwise."""
+    sent = SENT + key
+    same = st.session_state.get(sent) == revision
+    st.session_state[sent] = revision
+    static = _static_plotly()
+    _cell_component(key=key, data={
+        "t": t, "revision": revision, "config": pio.json.to_json_plotly(config),
+        "spec": None if same else pio.to_json(figure(), validate=False),
+        "plotly_url": PLOTLY_URL if static else None,
+        "plotly_js": None if static or same else PLOTLY_JS.read_text()},
         on_missing_change=partial(_missing, key, sent))

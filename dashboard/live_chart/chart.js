@@ -1,8 +1,9 @@
 // One Plotly chart that stays drawn across Streamlit reruns (dashboard/live_chart.py), in the
 // page itself (a components-v2 element), with a player: it steps through the frames it was
 // given without asking the server, and asks for the next window of frames when it reaches the
-// end of this one. Above the chart, when the figure has one: the GRU cell
-// (dashboard/views/stepper/cell.py), whose wire labels each frame rewrites.
+// end of this one. The GRU cell (dashboard/views/stepper/cell.py) is a third element of this
+// module, drawn where the page puts it (beside the card): the player and the browser's steps
+// rewrite its wire labels with the step's (showCell).
 //
 // Streamlit calls the default export at the mount and again with each new `data`, on the same
 // element: what a chart holds between calls lives in `charts`, keyed by that element.
@@ -58,12 +59,12 @@ function staticRoot() {
 function make(parentElement) {
   const root = parentElement.querySelector(".gru-live");
   const s = {
-    root, plot: root.querySelector(".gl-plot"), cell: root.querySelector(".gl-cell"),
+    root, plot: root.querySelector(".gl-plot"),
     marker: root.querySelector(".gl-marker"), playButton: root.querySelector(".gl-play"),
     speed: root.querySelector(".gl-speed"), line: root.querySelector(".gl-line"),
     player: root.querySelector(".gl-player"),
     revision: null, frames: {}, T: 0, t: 0, timer: null, asked: false, pending: null,
-    cellIndex: null, clicking: false, queue: Promise.resolve(), send: null, slider: null,
+    clicking: false, queue: Promise.resolve(), send: null, slider: null,
     observer: null, rest: null, lineAt: null,
   };
   s.playButton.onclick = () => {
@@ -80,7 +81,7 @@ function make(parentElement) {
     if (s.observer) s.observer.disconnect();
     if (s.timer !== null) clearInterval(s.timer);
     charts.delete(parentElement);
-    if (Plotly) { Plotly.purge(s.plot); Plotly.purge(s.cell); }
+    if (Plotly) Plotly.purge(s.plot);
   };
   return s;
 }
@@ -99,7 +100,7 @@ function show(s, step) {
   s.t = step;
   const f = s.frames[step];
   if (f) s.line.textContent = f.line;
-  drawCell(s, step);
+  showCell(step);
   const xaxis = s.plot._fullLayout.xaxis;
   const x = xaxis._offset + xaxis.l2p(step);
   s.marker.style.transform = `translateX(${x}px)`;
@@ -110,19 +111,6 @@ function showMarker(s) {
   s.marker.style.height = `${s.plot._fullLayout.height}px`;
   s.marker.style.display = "block";
   Plotly.relayout(s.plot, { "shapes[0].visible": false });
-}
-
-// The cell's labels at this step: each frame carries them ({name: text}), written as the step
-// card writes them; window.cellAt is the step the cell shows.
-function drawCell(s, step) {
-  const f = s.frames[step];
-  if (s.cellIndex === null || !f || !f.cell) return;
-  const update = {};
-  for (const [name, text] of Object.entries(f.cell)) {
-    if (name === "title") update["title.text"] = text;
-    else if (name in s.cellIndex) update[`annotations[${s.cellIndex[name]}].text`] = text;
-  }
-  Plotly.relayout(s.cell, update).then(() => { window.cellAt = step; });  // once drawn
 }
 
 function tick(s) {
@@ -226,7 +214,7 @@ function stepTo(s, to, send = true) {
   // Plotly's redraws (the cell's labels, the step line) after the frame that shows the card
   requestAnimationFrame(() => setTimeout(() => {
     if (s.pending !== at) return;  // a later step is on its way
-    drawCell(s, at);
+    showCell(at);
     Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
     s.lineAt = at;
   }, 0));
@@ -258,13 +246,6 @@ async function draw(s, data) {
       s.rest = JSON.stringify(drawn.slice(1));
       s.lineAt = drawn.length ? drawn[0].x0 : null;
       if (fig.steps) s.frames = Object.fromEntries(fig.steps.map((f) => [f.t, f]));
-      if (fig.cell) {
-        await Plotly.react(s.cell, fig.cell.data, fig.cell.layout, config);
-        s.cellIndex = Object.fromEntries(fig.cell.layout.annotations.map((a, i) => [a.name, i]));
-      } else if (s.cellIndex !== null) {
-        Plotly.purge(s.cell);
-        s.cellIndex = null;
-      }
       s.asked = false;
       if (s.timer !== null) {  // playing on over the new window: hide Plotly's line again
         Plotly.relayout(s.plot, { "shapes[0].visible": false });
@@ -287,7 +268,7 @@ async function draw(s, data) {
     if (s.timer === null) {  // while playing, the chart's step is ahead of the page's
       s.t = player.t;
       if (s.frames[s.t]) s.line.textContent = s.frames[s.t].line;
-      drawCell(s, s.t);
+      showCell(s.t);
     }
     if (player.speed) s.speed.value = String(player.speed);
     if (player.playing && s.timer === null) start(s);
@@ -444,9 +425,71 @@ function cardView({ data, parentElement, setTriggerValue }) {
   return c.cleanup;
 }
 
+// --- The cell, in the browser (dashboard/views/stepper/cell.py) ---------------------------
+// One Plotly figure, drawn when its window's data arrive; a step rewrites the text of its wire
+// labels and title with the step's (the server's, as the card writes them).
+
+let cell = null;  // the page's cell: {parent, root, index (annotation name -> i), steps, ...}
+
+// The step a chart shows ahead of the server's t (its player runs, or a browser-side step
+// waits for the server), if any: the cell shows that one.
+function chartAhead() {
+  const s = [...charts.values()].find((c) => c.timer !== null || c.pending !== null);
+  return s ? (s.pending ?? s.t) : null;
+}
+
+// The labels of `step` on the cell; window.cellAt is the step the cell shows, once drawn.
+function showCell(step) {
+  const c = cell;
+  if (!c || !c.index || !c.root.isConnected) return;
+  const labels = c.steps[step];
+  if (!labels) return;
+  const update = {};
+  for (const [name, text] of Object.entries(labels)) {
+    if (name === "title") update["title.text"] = text;
+    else if (name in c.index) update[`annotations[${c.index[name]}].text`] = text;
+  }
+  Plotly.relayout(c.root, update).then(() => { window.cellAt = step; });
+}
+
+async function drawCellFigure(c, data) {
+  Plotly = await plotly(data);
+  const fig = JSON.parse(data.spec);
+  await Plotly.react(c.root, fig.cell.data, fig.cell.layout,
+                     { ...JSON.parse(data.config), responsive: true });
+  c.index = Object.fromEntries(fig.cell.layout.annotations.map((a, i) => [a.name, i]));
+  c.steps = Object.fromEntries(fig.steps.map((f) => [f.t, f.labels]));
+  c.revision = data.revision;
+}
+
+function cellView({ data, parentElement, setTriggerValue }) {
+  if (!cell || cell.parent !== parentElement) {
+    const c = { parent: parentElement, root: parentElement.querySelector(".gru-cell"),
+                index: null, steps: {}, revision: null, queue: Promise.resolve() };
+    c.cleanup = () => {
+      if (cell === c) cell = null;
+      if (Plotly) Plotly.purge(c.root);
+    };
+    cell = c;
+  }
+  const c = cell;
+  if (data.spec === null && data.revision !== c.revision) {
+    setTriggerValue("missing", data.revision);  // new in the page: the next run sends it
+    return c.cleanup;
+  }
+  c.queue = c.queue.then(async () => {
+    if (data.spec !== null) await drawCellFigure(c, data);
+    showCell(chartAhead() ?? data.t);
+  }).catch((err) => console.error(err));
+  return c.cleanup;
+}
+
 export default function ({ data, parentElement, setTriggerValue }) {
   if (parentElement.querySelector(".gru-card")) {
     return cardView({ data, parentElement, setTriggerValue });
+  }
+  if (parentElement.querySelector(".gru-cell")) {
+    return cellView({ data, parentElement, setTriggerValue });
   }
   let s = charts.get(parentElement);
   if (!s) {

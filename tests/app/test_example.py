@@ -337,17 +337,17 @@ def test_cell_figure_carries_the_cards_numbers(notation):
         notation == "course")
 
 
-def _step_chart_spec(at) -> dict:
+def _step_chart_spec(at, name: str = "live_chart") -> dict:
     import json
     return next(json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
-                if c.proto.component_name == "live_chart")
+                if c.proto.component_name == name)
 
 
 @pytest.mark.parametrize("notation", ["pytorch", "course"])
-def test_stepper_draws_the_cell_in_the_player_with_the_cards_numbers(notation):
-    """The cell is drawn inside the step chart's component, at t, and every frame the player
-    holds carries its labels: at each step they are the step card's numbers at that step (and
-    plain nn.GRU's, to the printed digits)."""
+def test_stepper_draws_the_cell_with_the_cards_numbers_at_every_step(notation):
+    """The cell is drawn beside the card, at t, with its labels at every step the player
+    holds: at each step they are the step card's numbers at that step (and plain nn.GRU's, to
+    the printed digits)."""
     from dashboard.export import f4
     from dashboard.views.stepper.cell import labels
     from gru_core import load_checkpoint, step_card
@@ -358,11 +358,11 @@ def test_stepper_draws_the_cell_in_the_player_with_the_cards_numbers(notation):
                             "notation": notation})
     at.run()
     assert not at.exception  # the cell is drawn on first load, with no toggle
-    spec = _step_chart_spec(at)
+    spec = _step_chart_spec(at, "live_cell")
     on = {a["name"]: a["text"] for a in spec["cell"]["layout"]["annotations"]}
     assert spec["cell"]["layout"]["title"]["text"] == "The GRU cell at t = 34, unit 17"
     tt = load_checkpoint(CHECKPOINTS / "shakespeare.pt").trace(SPEECH)
-    frames = {f["t"]: f["cell"] for f in spec["steps"]}
+    frames = {f["t"]: f["labels"] for f in spec["steps"]}
     for t in (0, 20, 34, 35, len(SPEECH) - 1):
         card = step_card(tt, t, 17)
         assert frames[t] == labels(card.terms, notation, card.token, t, 17), t
@@ -414,7 +414,7 @@ def test_the_chart_frames_plotly_js_draws_every_trace_it_is_sent_at_the_plotly_p
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update({"ckpt": "shakespeare", "text": SPEECH, "t": "34", "unit": "17"})
     at.run()
-    spec = _step_chart_spec(at)
-    sent = {d.get("type", "scatter").encode() for d in spec["data"] + spec["cell"]["data"]}
+    spec, cell = _step_chart_spec(at), _step_chart_spec(at, "live_cell")
+    sent = {d.get("type", "scatter").encode() for d in spec["data"] + cell["cell"]["data"]}
     assert {b"bar", b"scatter", b"heatmap"} <= sent <= traces
     assert len(traces) < 20  # the cartesian bundle, not the full one (47 trace types)

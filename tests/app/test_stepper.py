@@ -29,9 +29,10 @@ def open_stepper(**params) -> AppTest:
     return at
 
 
-def chart_spec(at) -> dict:
+def chart_spec(at, name: str = "live_chart") -> dict:
+    """What the live chart (or, with name="live_cell", the cell beside the card) was sent."""
     return next(json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
-                if c.proto.component_name == "live_chart")
+                if c.proto.component_name == name)
 
 
 def _outside_math(md: str) -> str:
@@ -46,14 +47,14 @@ def _not_about_pytorch(text: str) -> list[str]:
     return [s for s in re.split(r"(?<=[.;:])\s+", text) if "PyTorch" not in s]
 
 
-def _labels(spec: dict) -> list[str]:
+def _labels(spec: dict, cell: dict) -> list[str]:
     """Every word the chart and the cell draw: titles, axis titles, legends, hovers, labels."""
     lay, out = spec["layout"], [spec["layout"]["title"]["text"]]
     out += [v["title"]["text"] for k, v in lay.items() if k.startswith("yaxis")]
     out += [d.get("name", "") + d.get("hovertemplate", "") for d in spec["data"]]
-    out += [a["text"] for a in spec["cell"]["layout"]["annotations"]]
-    out += [f["line"] for f in spec["steps"]] + [t for f in spec["steps"]
-                                                 for t in f["cell"].values()]
+    out += [a["text"] for a in cell["cell"]["layout"]["annotations"]]
+    out += [f["line"] for f in spec["steps"]] + [t for f in cell["steps"]
+                                                 for t in f["labels"].values()]
     return out
 
 
@@ -66,7 +67,7 @@ def test_course_notation_has_no_pytorch_names_on_the_stepper(ckpt):
     shown += [e.label for e in at.expander] + [b.label for b in at.button]
     shown += [s.label for s in at.selectbox] + [o for s in at.selectbox for o in s.options]
     shown += [i.value for i in at.info if not i.value.startswith("**PyTorch vs the course")]
-    shown += _labels(chart_spec(at))
+    shown += _labels(chart_spec(at), chart_spec(at, "live_cell"))
     found = [(m.group(0), s) for text in shown for s in _not_about_pytorch(text)
              for m in PYTORCH.finditer(s)]
     assert not found, found
@@ -79,12 +80,12 @@ def test_course_notation_has_no_pytorch_names_on_the_stepper(ckpt):
 def test_the_cell_is_drawn_on_first_load_and_names_its_gates(notation):
     at = open_stepper(ckpt="shakespeare", text=SPEECH, t=12, unit=17, notation=notation)
     assert not [t for t in at.toggle if "cell" in t.label.lower()]  # no toggle to find it
-    cell = chart_spec(at)["cell"]["layout"]
+    cell = chart_spec(at, "live_cell")["cell"]["layout"]
     names = {a["name"]: a["text"] for a in cell["annotations"]}
     assert [re.sub("<[^>]+>", "", names[f"name:{k}"]) for k in "runh"] == list(GATES)
     gate = {"pytorch": "r σ", "course": "Γr σ"}[notation]
     assert f"<b>{gate}</b>" in names.values()
-    assert names["h"].startswith("c⟨t⟩ = a⟨t⟩ = " if notation == "course" else "h = ")
+    assert names["h"].startswith("c⟨t⟩ = a⟨t⟩<br>= " if notation == "course" else "h<br>= ")
 
 
 def _rows(spec: dict) -> list[int]:
@@ -152,12 +153,11 @@ def test_nothing_on_the_stepper_is_cut_and_the_cell_names_its_gates(app_url):
                 page.goto(f"{app_url}/?" + urlencode({
                     "ckpt": "shakespeare", "text": SPEECH, "t": 12, "unit": 17,
                     "notation": notation}))
-                chart = page.locator(".st-key-step_chart")
-                expect(chart.locator(".gl-cell .main-svg").first).to_be_attached(timeout=90_000)
+                chart, cell = page.locator(".st-key-step_chart"), page.locator(".gru-cell")
+                expect(cell.locator(".main-svg").first).to_be_attached(timeout=90_000)
                 settle(page)
                 for name in GATES:
-                    expect(chart.locator(".gl-cell .annotation-text", has_text=name)
-                           ).to_be_visible()
+                    expect(cell.locator(".annotation-text", has_text=name)).to_be_in_viewport()
                 assert page.evaluate(OVERFLOW) == [], (width, notation)
                 card = chart.locator(".gl-line")
                 assert card.evaluate("e => e.scrollWidth <= e.clientWidth + 1")

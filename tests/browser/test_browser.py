@@ -234,7 +234,7 @@ def test_streamlits_plotly_code_is_loaded_while_the_stepper_is_read(app_url, pag
     page.locator(".st-key-view").get_by_text("Stepper", exact=True).click()
     settle(page)
     chart = live_chart(page)
-    expect(chart.locator(".gl-cell .main-svg").first).to_be_attached()
+    expect(page.locator(".gru-cell .main-svg").first).to_be_attached()
     heading(page, "Step t = 9").click()
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => window.cellAt === 10", timeout=10_000)
@@ -372,7 +372,7 @@ def test_screen_share_layout_shows_card_and_chart_together_at_1280x720(app_url, 
 def _cell_labels(page) -> dict[str, str]:
     """The cell's labels as Chromium drew them: each annotation's name and its SVG text."""
     return page.evaluate("""() => {
-      const cell = document.querySelector('.st-key-step_chart .gl-cell'), out = {};
+      const cell = document.querySelector('.st-key-step_cell .gru-cell'), out = {};
       cell.layout.annotations.forEach((a, i) => {
         const g = cell.querySelector(`.annotation[data-index="${i}"] .annotation-text`);
         out[a.name] = g ? g.textContent : null;
@@ -390,15 +390,15 @@ def _card_labels(t: int, unit: int, notation: str = "pytorch") -> dict[str, str]
 
     from ..conftest import CHECKPOINTS
     card = step_card(load_checkpoint(CHECKPOINTS / "agreement.pt").trace(COURSE * 2), t, unit)
-    return {k: html.unescape(v) for k, v in
+    return {k: html.unescape(v).replace("<br>", "") for k, v in  # a line break is two tspans
             labels(card.terms, notation, card.token, t, unit).items()}
 
 
 def test_cell_figure_moves_with_the_player_and_equals_the_card(app_url, page):
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2, "t": 5,
                                            "unit": 5}))
-    chart = live_chart(page)  # the cell is drawn with it, on first load
-    expect(chart.locator(".gl-cell .main-svg").first).to_be_attached(timeout=30_000)
+    chart = live_chart(page)  # the cell is drawn beside the card, on first load
+    expect(page.locator(".gru-cell .main-svg").first).to_be_attached(timeout=30_000)
     shown = _cell_labels(page)
     assert shown.items() >= _card_labels(5, 5).items(), shown
     chart.locator(".gl-speed").select_option("5")

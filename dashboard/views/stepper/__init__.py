@@ -31,7 +31,7 @@ from ...export import (
     forum_post,
     term_formula,
 )
-from ...live_chart import live_card, live_chart
+from ...live_chart import live_card, live_cell, live_chart
 from ...post import show
 from ...selection import Selection, write_url
 from ...text import plain, show_token
@@ -46,6 +46,7 @@ WIDTH, STRIDE = 60, 20  # steps in the charts (bounded JSON whatever the text le
 PLAYING = 120  # steps in the charts while the player runs: fewer round trips for new windows
 CHART = "step_chart"  # the live chart's key
 CARDS = "step_cards"  # the browser's cards' key
+CELL = "step_cell"  # the cell's key
 
 
 def window(t: int, T: int, playing: bool = False) -> slice:
@@ -60,11 +61,12 @@ def window(t: int, T: int, playing: bool = False) -> slice:
 
 
 def render(sel: Selection, tt: TextTrace) -> None:
-    """The card, the prediction and the controls, the chart with the cell on top, then the
-    rest."""
+    """The card beside the cell (the first screen at 1280×720), the prediction and the
+    controls, the chart with its player and heatmaps, then the rest."""
     t, unit = sel.t, sel.unit
     card = step_card(tt, t, unit, sel.layer, sel.direction)
     tag = data_tag(sel, tt)
+    w = window(t, tt.T, st.session_state.get("playing", False))  # the chart's and the cell's
 
     def show_card(size: str = r"\small") -> None:
         card_parts.draw(card_parts.parts(card, sel.notation, size))
@@ -78,20 +80,24 @@ def render(sel: Selection, tt: TextTrace) -> None:
     with st.container():
         if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
             screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
-            add_button(sel, tt)
-            _prediction(tt, t)
+            left, right = st.columns(2)
+            with left:
+                _cell(sel, tt, tag, w)
+            with right:
+                _prediction(tt, t)
         else:
-            left, right = st.columns([2, 1])
+            left, right = st.columns(2)
             with left:
                 show_card()
             with right:
+                _cell(sel, tt, tag, w)  # the same step's numbers, on the lecture's picture
                 _prediction(tt, t)
-            add_button(sel, tt)  # the worked example (controls.py)
-    how, w = _order(), window(t, tt.T, st.session_state.get("playing", False))
+        add_button(sel, tt)  # the worked example (controls.py)
+    how = _order()
     order = unit_order(tt, how, sel.layer, sel.direction, w)
     rows = charts.heatmap_rows(order, unit)  # the heatmaps' rows: every unit where readable
     said = charts.rows_said(rows, order, unit, ORDER_WORDS[how])
-    _chart(sel, tt, tag, w, f"{how}:{len(rows)}", rows, said)  # the cell, the balance, heatmaps
+    _chart(sel, tt, tag, w, f"{how}:{len(rows)}", rows, said)  # the balance, the heatmaps
     _chart_notes(sel, tt, said)
     summary = step_summary(tt, t, sel.layer, sel.direction)
     _summary(sel, summary)
@@ -296,16 +302,15 @@ def _browser_cards(sel: Selection, tt: TextTrace, tag: str, size: str) -> None:
 
 def _chart(sel: Selection, tt: TextTrace, tag: str, w: slice, rows_tag: str, rows: list[int],
            said: str) -> None:
-    """The live chart: the player, the cell at t, the unit's balance and the heatmaps of the
-    units in `rows` (top row first; `said` names them)."""
+    """The live chart: the player, the unit's balance and the heatmaps of the units in `rows`
+    (top row first; `said` names them)."""
     sym, unit = sel.sym, sel.unit
 
     def figure() -> dict:
         df = balance(tt, unit, sel.layer, sel.direction, w)
         mats = heatmaps(tt, sel.layer, sel.direction, w)
-        out = {**charts.step_chart(df, mats, sel.t, unit, sym, rows, said),
-               "steps": card_lines(df, unit, sel.notation)}
-        return {**out, **cell_frames(sel, tt, w, out["steps"])}
+        return {**charts.step_chart(df, mats, sel.t, unit, sym, rows, said),
+                "steps": card_lines(df, unit, sel.notation)}
 
     # the drawn data depend on all of these; t only moves the marker lines
     revision = (f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{unit}:{sel.notation}:"
@@ -316,10 +321,8 @@ def _chart(sel: Selection, tt: TextTrace, tag: str, w: slice, rows_tag: str, row
 
 
 def _chart_notes(sel: Selection, tt: TextTrace, said: str) -> None:
-    """Under the chart: the cell in words, how to read the chart, which units the heatmaps
-    draw, and their order."""
+    """Under the chart: how to read it, which units the heatmaps draw, and their order."""
     sym, unit = sel.sym, sel.unit
-    st.caption(cell_caption(CONVENTIONS[tt.convention], sel.notation))
     st.caption(
         f"Top, for unit {unit}: each bar pair adds up to {sym['h']} (black line). When "
         f"{sym['z']} (dotted, right axis) is near 1 the unit keeps its old value (blue); near 0 it "
@@ -331,15 +334,21 @@ def _chart_notes(sel: Selection, tt: TextTrace, said: str) -> None:
                  format_func=labels.get)
 
 
-def cell_frames(sel: Selection, tt: TextTrace, w: slice, frames: list[dict]) -> dict:
-    """The cell figure at t, and each frame's labels for it: the player rewrites them per step
-    (live_chart/index.html), so the cell moves with the chart."""
-    rows = step_terms(tt, sel.unit, sel.layer, sel.direction, w)
-    for frame, row in zip(frames, rows, strict=True):
-        frame["cell"] = labels(row, sel.notation, tt.tokens[row["t"]], row["t"], sel.unit)
-    at = rows[sel.t - w.start]
-    fig = cell_figure(at, sel.notation, tt.tokens[sel.t], sel.t, sel.unit)
-    return {"cell": fig.to_plotly_json()}
+def _cell(sel: Selection, tt: TextTrace, tag: str, w: slice) -> None:
+    """The cell at t, with its labels at every step of the chart's window w: the player, ◀ ▶
+    and the keys rewrite them in the browser (live_chart.live_cell), so it follows the card."""
+
+    def figure() -> dict:
+        rows = step_terms(tt, sel.unit, sel.layer, sel.direction, w)
+        at = rows[sel.t - w.start]
+        fig = cell_figure(at, sel.notation, tt.tokens[sel.t], sel.t, sel.unit)
+        return {"cell": fig.to_plotly_json(), "steps": [
+            {"t": row["t"], "labels": labels(row, sel.notation, tt.tokens[row["t"]], row["t"],
+                                             sel.unit)} for row in rows]}
+
+    revision = f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{sel.unit}:{sel.notation}"
+    live_cell(figure, revision, sel.t, charts.CONFIG, key=CELL)
+    st.caption(cell_caption(CONVENTIONS[tt.convention], sel.notation))
 
 
 def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:

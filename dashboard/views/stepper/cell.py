@@ -26,7 +26,7 @@ from ...export import f4
 from ...text import show_token
 
 BOX, WIRE, GATE = "#EEF2F7", "#555555", "#4C78A8"
-HEIGHT = 420  # px
+HEIGHT = 335  # px: beside the card, the two above a 720 px screen's fold
 
 
 def wire_values(terms: dict[str, float], notation: str) -> dict[str, tuple[str, float]]:
@@ -58,31 +58,32 @@ def gate_names(notation: str) -> dict[str, str]:
     return {k: N[k].split(" (")[0] for k in ("r", "u", "n", "h")}
 
 
-# where each wire's label sits (x, y) on a 12 × 7 canvas
-SPOTS = {"h_prev": (1.2, 6.3), "r": (3.1, 3.1), "hn": (4.6, 4.6), "r_hn": (6.3, 2.85),
-         "in": (6.3, 0.5), "n": (7.6, 3.5), "z": (9.7, 3.2), "keep": (6.6, 6.35),
-         "new": (8.3, 4.6), "h": (11.4, 6.6)}
-BOXES = {"r": (2.0, 1.6, 3.4, 2.6), "⊙": (5.3, 1.6, 6.1, 2.4),
-         "n": (6.6, 1.6, 7.6, 2.6), "u": (9.0, 1.6, 10.4, 2.6),
-         "mix": (8.9, 5.6, 10.1, 6.4)}
+# where each wire's label sits (x, y) on a 10.6 × 8 canvas, drawn in a column half the page
+# wide: two lines each (the name, then "= value"), clear of each other at 400 px
+SPOTS = {"h_prev": (0.9, 6.75), "r": (2.8, 1.85), "hn": (2.6, 4.6), "r_hn": (5.0, 3.45),
+         "in": (6.6, 0.55), "n": (6.6, 4.3), "z": (8.95, 4.0), "keep": (5.2, 6.75),
+         "new": (7.05, 5.25), "h": (9.3, 6.75)}
+BOXES = {"r": (0.5, 2.0, 1.7, 2.8), "⊙": (3.4, 2.05, 4.0, 2.75),
+         "n": (4.8, 2.0, 5.8, 2.8), "u": (7.5, 2.0, 8.7, 2.8),
+         "mix": (7.6, 5.8, 8.6, 6.6)}
 # where each part's name sits: under its box (on the input wire), and under the state out
-NAMED = {"r": (2.7, 1.2), "n": (7.1, 1.2), "u": (9.7, 1.2), "h": (11.2, 5.55)}
-LINES = [((0, 6), (8.9, 6)), ((10.1, 6), (12, 6)),  # c⟨t−1⟩ along the top, c⟨t⟩ out
-         ((1.4, 6), (1.4, 3.6)), ((1.4, 3.6), (2.7, 3.6)), ((2.7, 3.6), (2.7, 2.6)),  # to Γr
-         ((3.4, 2.1), (5.3, 2.1)),  # Γr to ⊙
-         ((4.3, 6), (4.3, 3.0)), ((4.3, 3.0), (5.7, 3.0)), ((5.7, 3.0), (5.7, 2.4)),  # hn to ⊙
-         ((6.1, 2.0), (6.6, 2.0)),  # r·hn into tanh
-         ((0.6, 0), (11, 0)), ((2.7, 0), (2.7, 1.6)), ((7.1, 0), (7.1, 1.6)),  # x⟨t⟩
-         ((9.7, 0), (9.7, 1.6)),
-         ((7.6, 2.1), (8.3, 2.1)), ((8.3, 2.1), (8.3, 5.8)), ((8.3, 5.8), (8.9, 5.8)),  # c̃
-         ((9.7, 2.6), (9.7, 5.6))]  # Γu to the mix
+NAMED = {"r": (1.1, 1.55), "n": (5.3, 1.55), "u": (8.1, 1.55), "h": (9.3, 5.6)}
+LINES = [((0, 6.2), (7.6, 6.2)), ((8.6, 6.2), (10.3, 6.2)),  # c⟨t−1⟩ along the top, c⟨t⟩ out
+         ((0.3, 6.2), (0.3, 3.4)), ((0.3, 3.4), (1.1, 3.4)), ((1.1, 3.4), (1.1, 2.8)),  # to Γr
+         ((1.7, 2.4), (3.4, 2.4)),  # Γr to ⊙
+         ((2.6, 6.2), (2.6, 3.1)), ((2.6, 3.1), (3.7, 3.1)), ((3.7, 3.1), (3.7, 2.75)),  # hn
+         ((4.0, 2.4), (4.8, 2.4)),  # r·hn into tanh
+         ((0, 0), (8.8, 0)), ((1.1, 0), (1.1, 2.0)), ((5.3, 0), (5.3, 2.0)),  # x⟨t⟩
+         ((8.1, 0), (8.1, 2.0)),
+         ((5.8, 2.4), (6.6, 2.4)), ((6.6, 2.4), (6.6, 6.0)), ((6.6, 6.0), (7.6, 6.0)),  # c̃
+         ((8.1, 2.8), (8.1, 5.8))]  # Γu to the mix
 
 
 def labels(terms: dict[str, float], notation: str, token: str, t: int, unit: int
            ) -> dict[str, str]:
     """The text of every label that changes with the step, by annotation name ("title" for
     the title): what the figure draws at t, and what the player writes at each step."""
-    texts = {key: f"{label} = {f4(value)}"
+    texts = {key: f"{label}<br>= {f4(value)}"
              for key, (label, value) in wire_values(terms, notation).items()}
     shown = html.escape(repr(show_token(token)), quote=False)  # Plotly reads tags in text
     texts["x"] = f"{SYMBOLS[notation]['x']} = {shown}"
@@ -128,13 +129,13 @@ def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit
                           bgcolor="rgba(255,255,255,0.9)"))
     for key, (x, y) in SPOTS.items():
         notes.append(dict(x=x, y=y, text=texts[key], showarrow=False, name=key,
-                          bgcolor="rgba(255,255,255,0.85)", font=dict(size=12)))
-    notes.append(dict(x=0.6, y=-0.45, showarrow=False, name="x", text=texts["x"]))
+                          bgcolor="rgba(255,255,255,0.85)", font=dict(size=11)))
+    notes.append(dict(x=0.9, y=-0.4, showarrow=False, name="x", text=texts["x"]))
     fig = go.Figure()
     fig.update_layout(
-        shapes=shapes, annotations=notes, height=HEIGHT, margin=dict(l=10, r=10, t=40, b=10),
+        shapes=shapes, annotations=notes, height=HEIGHT, margin=dict(l=4, r=4, t=32, b=4),
         title=dict(text=texts["title"]),
-        xaxis=dict(visible=False, range=[-0.2, 12.8]),
-        yaxis=dict(visible=False, range=[-0.8, 6.9], scaleanchor="x"),
+        xaxis=dict(visible=False, range=[-0.3, 10.4]),
+        yaxis=dict(visible=False, range=[-0.7, 7.3], scaleanchor="x"),
         plot_bgcolor="white")
     return fig
