@@ -23,6 +23,7 @@ carries the bundle instead (once per figure sent).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -86,6 +87,9 @@ _card_component = st.components.v2.component(
     isolate_styles=False)  # the same script as the chart's: one module, which all share
 _cell_component = st.components.v2.component(
     "live_cell", html='<div class="gru-cell" aria-live="polite"></div>',
+    js=(HERE / "chart.js").read_text(), isolate_styles=False)
+_prediction_component = st.components.v2.component(
+    "live_prediction", html='<div class="gru-pred"></div>', css=(HERE / "chart.css").read_text(),
     js=(HERE / "chart.js").read_text(), isolate_styles=False)
 _PRELOAD = _chunks()
 
@@ -177,3 +181,15 @@ def live_cell(figure: Callable[[], dict], revision: str, t: int, config: dict, k
         "plotly_url": PLOTLY_URL if static else None,
         "plotly_js": None if static or same else PLOTLY_JS.read_text()},
         on_missing_change=partial(_missing, key, sent))
+
+
+def live_prediction(steps: Callable[[], list[dict]], revision: str, t: int, key: str) -> None:
+    """The next-token prediction at t where this is called, drawn in the browser from the
+    parts of each step of a window (steps(): dashboard/views/stepper/prediction.py), sent when
+    the revision changes: ◀ ▶, the keys, the slider and the player show a step's at once."""
+    sent = SENT + key
+    same = st.session_state.get(sent) == revision
+    st.session_state[sent] = revision
+    _prediction_component(key=key, data={"t": t, "revision": revision,
+                                         "spec": None if same else json.dumps(steps())},
+                          on_missing_change=partial(_missing, key, sent))

@@ -1,9 +1,9 @@
 // One Plotly chart that stays drawn across Streamlit reruns (dashboard/live_chart.py), in the
 // page itself (a components-v2 element), with a player: it steps through the frames it was
 // given without asking the server, and asks for the next window of frames when it reaches the
-// end of this one. The GRU cell (dashboard/views/stepper/cell.py) is a third element of this
-// module, drawn where the page puts it (beside the card): the player and the browser's steps
-// rewrite its wire labels with the step's (showCell).
+// end of this one. The step card, the GRU cell and the prediction are other elements of this
+// module, where the page puts them (beside the chart's player): the player and the browser's
+// steps show the step's in each of them (showCard, showSteps).
 //
 // Streamlit calls the default export at the mount and again with each new `data`, on the same
 // element: what a chart holds between calls lives in `charts`, keyed by that element.
@@ -100,7 +100,7 @@ function show(s, step) {
   s.t = step;
   const f = s.frames[step];
   if (f) s.line.textContent = f.line;
-  showCell(step);
+  showSteps(step);
   const xaxis = s.plot._fullLayout.xaxis;
   const x = xaxis._offset + xaxis.l2p(step);
   s.marker.style.transform = `translateX(${x}px)`;
@@ -209,12 +209,14 @@ function stepTo(s, to, send = true) {
   s.pending = Math.min(Math.max(to, 0), s.T - 1);
   const at = s.pending;
   showCard(at);
+  const prediction = stepViews.get("prediction");  // text, as the card: in the same frame
+  if (prediction && prediction.root.isConnected) prediction.show(prediction, at);
   if (s.frames[at]) s.line.textContent = s.frames[at].line;
   if (send) s.send("play", { t: at, playing: false });
   // Plotly's redraws (the cell's labels, the step line) after the frame that shows the card
   requestAnimationFrame(() => setTimeout(() => {
     if (s.pending !== at) return;  // a later step is on its way
-    showCell(at);
+    showSteps(at);
     Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
     s.lineAt = at;
   }, 0));
@@ -268,7 +270,7 @@ async function draw(s, data) {
     if (s.timer === null) {  // while playing, the chart's step is ahead of the page's
       s.t = player.t;
       if (s.frames[s.t]) s.line.textContent = s.frames[s.t].line;
-      showCell(s.t);
+      showSteps(s.t);
     }
     if (player.speed) s.speed.value = String(player.speed);
     if (player.playing && s.timer === null) start(s);
@@ -328,40 +330,121 @@ function katex(data) {
   return window.gruKatex;
 }
 
+// The blocks a browser-side step shows a copy of: the server's block (its Streamlit key), the
+// step's parts it shows, and how a copy shows them. The card's copy goes in the card's own
+// element (drawn just after its block); the others just after their block.
+const COPIES = [
+  ["card_server", (p) => p, fill, "gru-card-copy"],
+  ["summary_server", (p) => p.summary, fillSummary, "gru-summary-copy"],
+  ["diff_server", (p) => p.differences, fillDifferences, "gru-diff-copy"],
+];
+
 // An inline style on the server's block, not a rule in the page's head: a new rule would
 // have the browser recompute the style of the whole page, twice a step.
-function hideServerCard(hide) {
-  const server = document.querySelector(".st-key-card_server");
+function hideServer(key, hide) {
+  const server = document.querySelector(`.st-key-${key}`);
   if (server) server.style.display = hide ? "none" : "";
 }
 
 function restoreCard(c) {
   c.shown = null;
   c.root.replaceChildren();
-  hideServerCard(false);
+  hideServer("card_server", false);
+  for (const key of c.copies.keys()) restoreWhenDrawn(c, key);
 }
 
-// The card of `step` in place of the server's, when the browser holds its parts (and KaTeX);
-// the server's card again when `step` is the server's own.
+// The server's block again, once it shows what the copy shows (the same parts give the same
+// text): below the chart it is drawn a moment after the card, and would show the old step.
+function restoreWhenDrawn(c, key) {
+  const copy = c.copies.get(key);
+  const server = document.querySelector(`.st-key-${key}`);
+  const since = Date.now();
+  const check = () => {
+    if (c.copies.get(key) !== copy) return;  // a later step's copy took its place
+    if (!server || !server.isConnected || server.textContent === copy.textContent
+        || Date.now() - since > 3000) {
+      copy.remove();
+      c.copies.delete(key);
+      if (server) server.style.display = "";
+    } else requestAnimationFrame(check);
+  };
+  check();
+}
+
+function copyOf(server) {
+  const copy = server.cloneNode(true);
+  copy.style.display = "";  // the server's block may be hidden already (a step before)
+  // no second element with the server's keys, ids or labels in the page
+  for (const e of [copy, ...copy.querySelectorAll("[class*=st-key-]")]) {
+    e.classList.remove(...[...e.classList].filter((k) => k.startsWith("st-key-")));
+  }
+  copy.querySelectorAll("[id]").forEach((e) => e.removeAttribute("id"));
+  copy.querySelectorAll("[aria-labelledby]").forEach((e) => e.removeAttribute("aria-labelledby"));
+  copy.querySelectorAll("[data-stale]").forEach((e) => e.setAttribute("data-stale", "false"));
+  return copy;
+}
+
+// The card of `step` in place of the server's, when the browser holds its parts (and KaTeX),
+// and so the step's summary and differences; the server's again when `step` is its own.
 function showCard(step) {
   const c = card;
   if (!c || !c.root.isConnected) return;
   const p = c.cards[step];
-  const server = document.querySelector(".st-key-card_server");
-  if (step === c.t || !p || !c.katex || !server) { restoreCard(c); return; }
-  const copy = server.cloneNode(true);
-  copy.classList.remove("st-key-card_server");
-  copy.style.display = "";  // the server's block may be hidden already (a step before)
-  copy.classList.add("gru-card-copy");
-  copy.querySelectorAll("[id]").forEach((e) => e.removeAttribute("id"));
-  copy.querySelectorAll("[aria-labelledby]").forEach((e) => e.removeAttribute("aria-labelledby"));
-  copy.querySelectorAll("[data-stale]").forEach((e) => e.setAttribute("data-stale", "false"));
-  fill(copy, p, c.katex);
-  c.root.replaceChildren(copy);
-  hideServerCard(true);
+  if (step === c.t || !p || !c.katex || !document.querySelector(".st-key-card_server")) {
+    restoreCard(c);
+    return;
+  }
+  for (const [key, pick, fillIt, name] of COPIES) {
+    const server = document.querySelector(`.st-key-${key}`);
+    if (!server || !pick(p)) continue;
+    const copy = copyOf(server);
+    copy.classList.add(name);
+    fillIt(copy, pick(p), c.katex, step);
+    if (key === "card_server") c.root.replaceChildren(copy);
+    else {
+      c.copies.get(key)?.remove();
+      server.after(copy);
+      c.copies.set(key, copy);
+    }
+    server.style.display = "none";
+  }
   c.shown = step;
   c.at = Date.now();
   window.cardAt = step;  // what the tests and the bench read
+}
+
+// The summary of every unit: the lead, then a row (a unit's button, its sentence) per unit,
+// as many as the step lists. A unit's button in the copy selects that unit at that step.
+function fillSummary(copy, p, katexLib, step) {
+  const [head, ...rows] = copy.children;
+  const lead = document.createElement("strong");
+  lead.textContent = p.lead;
+  head.querySelector("[data-testid=stMarkdownContainer] p")
+    .replaceChildren(lead, ` ${p.headline}`);
+  while (rows.length < p.rows.length) {
+    rows.push(rows[rows.length - 1].cloneNode(true));
+    copy.append(rows[rows.length - 1]);
+  }
+  rows.splice(p.rows.length).forEach((row) => row.remove());
+  rows.forEach((row, i) => {
+    const { unit, sentence } = p.rows[i];
+    const button = row.querySelector("button");
+    button.querySelector("p").textContent = `unit ${unit}`;
+    button.disabled = unit === card.cards[step].unit;
+    button.onclick = () => {
+      const s = [...charts.values()][0];
+      if (s) s.send("click", { t: step, unit, at: Date.now() });
+    };
+    const said = [...row.querySelectorAll("[data-testid=stMarkdownContainer]")]
+      .find((e) => !e.closest("button"));
+    said.querySelector("p").textContent = sentence;
+  });
+}
+
+function fillDifferences(copy, p) {
+  const lead = document.createElement("strong");
+  lead.textContent = p.lead;
+  copy.querySelector("[data-testid=stMarkdownContainer] p").replaceChildren(lead, ` ${p.text}`);
 }
 
 function fill(copy, p, katexLib) {
@@ -405,7 +488,8 @@ function fill(copy, p, katexLib) {
 function cardView({ data, parentElement, setTriggerValue }) {
   if (!card || card.parent !== parentElement) {
     const c = { parent: parentElement, root: parentElement.querySelector(".gru-card"),
-                cards: {}, revision: null, t: null, shown: null, at: 0, katex: null };
+                cards: {}, revision: null, t: null, shown: null, at: 0, katex: null,
+                copies: new Map() };
     c.cleanup = () => {
       if (card === c) { restoreCard(c); card = null; }
     };
@@ -425,63 +509,121 @@ function cardView({ data, parentElement, setTriggerValue }) {
   return c.cleanup;
 }
 
-// --- The cell, in the browser (dashboard/views/stepper/cell.py) ---------------------------
-// One Plotly figure, drawn when its window's data arrive; a step rewrites the text of its wire
-// labels and title with the step's (the server's, as the card writes them).
+// --- Views of one step of a window: the cell, the prediction ------------------------------
+// Each is an element of its own, placed by the page (dashboard/views/stepper/): the server
+// sends the parts of every step of a window when the window changes, and its t at each run.
+// A view shows the server's t, or the step a chart shows ahead of it: the player's, or a
+// browser-side step's (◀ ▶, the keys, the slider) until the server reaches it.
 
-let cell = null;  // the page's cell: {parent, root, index (annotation name -> i), steps, ...}
+const stepViews = new Map();  // kind ("cell", "prediction") -> its state
+const ROOTS = { cell: "gru-cell", prediction: "gru-pred" };  // each one's element, by class
 
 // The step a chart shows ahead of the server's t (its player runs, or a browser-side step
-// waits for the server), if any: the cell shows that one.
+// waits for the server), if any.
 function chartAhead() {
   const s = [...charts.values()].find((c) => c.timer !== null || c.pending !== null);
   return s ? (s.pending ?? s.t) : null;
 }
 
-// The labels of `step` on the cell; window.cellAt is the step the cell shows, once drawn.
-function showCell(step) {
-  const c = cell;
-  if (!c || !c.index || !c.root.isConnected) return;
-  const labels = c.steps[step];
+function showSteps(step) {
+  for (const v of stepViews.values()) if (v.root.isConnected) v.show(v, step);
+}
+
+function stepView(kind, { data, parentElement, setTriggerValue }, load, show) {
+  let v = stepViews.get(kind);
+  if (!v || v.parent !== parentElement) {
+    v = { kind, parent: parentElement, root: parentElement.querySelector(`.${ROOTS[kind]}`),
+          steps: {},
+          revision: null, ready: false, queue: Promise.resolve(), show };
+    const made = v;
+    v.cleanup = () => {
+      if (stepViews.get(kind) === made) stepViews.delete(kind);
+      if (kind === "cell" && Plotly) Plotly.purge(made.root);
+    };
+    stepViews.set(kind, v);
+  }
+  const ready = v;
+  if (data.spec === null && data.revision !== v.revision) {
+    setTriggerValue("missing", data.revision);  // new in the page: the next run sends it
+    return v.cleanup;
+  }
+  v.queue = v.queue.then(async () => {
+    if (data.spec !== null) {
+      await load(ready, data);
+      ready.revision = data.revision;
+      ready.ready = true;
+    }
+    show(ready, chartAhead() ?? data.t);
+  }).catch((err) => console.error(err));
+  return v.cleanup;
+}
+
+// The cell: one Plotly figure; a step rewrites the text of its wire labels and title with the
+// step's (the server's, as the card writes them). window.cellAt: the step shown, once drawn.
+async function loadCell(v, data) {
+  Plotly = await plotly(data);
+  const fig = JSON.parse(data.spec);
+  await Plotly.react(v.root, fig.cell.data, fig.cell.layout,
+                     { ...JSON.parse(data.config), responsive: true });
+  v.index = Object.fromEntries(fig.cell.layout.annotations.map((a, i) => [a.name, i]));
+  v.steps = Object.fromEntries(fig.steps.map((f) => [f.t, f.labels]));
+}
+
+function showCell(v, step) {
+  const labels = v.ready && v.steps[step];
   if (!labels) return;
   const update = {};
   for (const [name, text] of Object.entries(labels)) {
     if (name === "title") update["title.text"] = text;
-    else if (name in c.index) update[`annotations[${c.index[name]}].text`] = text;
+    else if (name in v.index) update[`annotations[${v.index[name]}].text`] = text;
   }
-  Plotly.relayout(c.root, update).then(() => { window.cellAt = step; });
+  Plotly.relayout(v.root, update).then(() => { window.cellAt = step; });
 }
 
-async function drawCellFigure(c, data) {
-  Plotly = await plotly(data);
-  const fig = JSON.parse(data.spec);
-  await Plotly.react(c.root, fig.cell.data, fig.cell.layout,
-                     { ...JSON.parse(data.config), responsive: true });
-  c.index = Object.fromEntries(fig.cell.layout.annotations.map((a, i) => [a.name, i]));
-  c.steps = Object.fromEntries(fig.steps.map((f) => [f.t, f.labels]));
-  c.revision = data.revision;
+// The prediction: a title, a table of five tokens with their probabilities (the server's text,
+// and a bar as wide as the server's percentage), the actual next token marked, a caption.
+function loadPrediction(v, data) {
+  v.steps = Object.fromEntries(data.steps.map((p) => [p.t, p]));
+  if (v.root.childElementCount) return;
+  const el = (tag, cls, text) => {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  v.title = el("p", "gp-title");
+  const table = el("table", "gp-table");
+  const head = el("tr");
+  head.append(el("th", null, "token"), el("th", null, "probability"), el("th", null, ""));
+  table.append(el("thead"), el("tbody"));
+  table.tHead.append(head);
+  v.body = table.tBodies[0];
+  v.caption = el("p", "gp-caption");
+  v.root.append(v.title, table, v.caption);
+  v.el = el;
 }
 
-function cellView({ data, parentElement, setTriggerValue }) {
-  if (!cell || cell.parent !== parentElement) {
-    const c = { parent: parentElement, root: parentElement.querySelector(".gru-cell"),
-                index: null, steps: {}, revision: null, queue: Promise.resolve() };
-    c.cleanup = () => {
-      if (cell === c) cell = null;
-      if (Plotly) Plotly.purge(c.root);
-    };
-    cell = c;
-  }
-  const c = cell;
-  if (data.spec === null && data.revision !== c.revision) {
-    setTriggerValue("missing", data.revision);  // new in the page: the next run sends it
-    return c.cleanup;
-  }
-  c.queue = c.queue.then(async () => {
-    if (data.spec !== null) await drawCellFigure(c, data);
-    showCell(chartAhead() ?? data.t);
-  }).catch((err) => console.error(err));
-  return c.cleanup;
+function showPrediction(v, step) {
+  const p = v.ready && v.steps[step];
+  if (!p) return;
+  const el = v.el;
+  v.title.textContent = p.title;
+  v.body.replaceChildren(...p.rows.map((r) => {
+    const tr = el("tr");
+    const bar = el("div", "gp-bar");
+    bar.style.width = `${r.width}%`;
+    const cell = el("td", "gp-p");
+    cell.append(el("div", "gp-track"), el("span", null, r.text));
+    cell.firstChild.append(bar);
+    tr.append(el("td", "gp-token", r.token), cell, el("td", "gp-mark", r.actual ? "← actual" : ""));
+    return tr;
+  }));
+  v.caption.textContent = p.caption;
+  window.predictionAt = step;
+}
+
+function loadSteps(v, data) {
+  return loadPrediction(v, { steps: JSON.parse(data.spec) });
 }
 
 export default function ({ data, parentElement, setTriggerValue }) {
@@ -489,7 +631,11 @@ export default function ({ data, parentElement, setTriggerValue }) {
     return cardView({ data, parentElement, setTriggerValue });
   }
   if (parentElement.querySelector(".gru-cell")) {
-    return cellView({ data, parentElement, setTriggerValue });
+    return stepView("cell", { data, parentElement, setTriggerValue }, loadCell, showCell);
+  }
+  if (parentElement.querySelector(".gru-pred")) {
+    return stepView("prediction", { data, parentElement, setTriggerValue }, loadSteps,
+                    showPrediction);
   }
   let s = charts.get(parentElement);
   if (!s) {

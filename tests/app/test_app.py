@@ -42,9 +42,12 @@ def test_default_view_is_the_course_example_on_the_number_unit():
     assert at.query_params["ckpt"] == "agreement" and at.query_params["view"] == "step"
     t = int(at.slider[0].value)
     assert COURSE.index(",") < t < COURSE.index(", were")  # inside the clause
-    assert set(live_charts(at)) == {"step_chart"}  # the prediction is a plain table
-    pred = [d.value for d in at.dataframe if "probability" in d.value.columns]
-    assert len(pred) == 1 and len(pred[0]) == 5
+    assert set(live_charts(at)) == {"step_chart"}
+    pred = next(json.loads(json.loads(c.proto.json)["spec"]) for c in at.get("bidi_component")
+                if c.proto.component_name == "live_prediction")  # a window of steps' parts
+    at_t = next(p for p in pred if p["t"] == t)
+    assert at_t["title"] == f"Next token after t = {t}" and len(at_t["rows"]) == 5
+    assert [r["actual"] for r in at_t["rows"]].count(True) <= 1
 
 
 def live_charts(at) -> dict[str, dict]:

@@ -179,11 +179,12 @@ def test_the_browsers_card_is_typeset_by_the_katex_streamlits_markdown_uses():
 
 
 def test_the_cards_sent_to_the_browser_are_the_server_cards_of_the_window():
-    """The stepper sends, with its chart, the parts of every step's card in the chart's window;
-    the one at t is what the page draws with Streamlit, and each is gru_core's step_card."""
-    from dashboard.views.stepper import window
+    """The stepper sends, with its chart, the parts of every step's card in the chart's window
+    and of its summary of every unit; the one at t is what the page draws with Streamlit, and
+    each is gru_core's step_card and step_summary."""
+    from dashboard.views.stepper import summary, window
     from dashboard.views.stepper.cards import parts
-    from gru_core import load_checkpoint, step_card
+    from gru_core import load_checkpoint, step_card, step_summary
 
     at = open_stepper(ckpt="shakespeare", text=SPEECH, t=34, unit=17, notation="course")
     data = next(json.loads(c.proto.json) for c in at.get("bidi_component")
@@ -192,7 +193,11 @@ def test_the_cards_sent_to_the_browser_are_the_server_cards_of_the_window():
     w = window(34, tt.T)
     assert [p["t"] for p in data["cards"]] == list(range(w.start, w.stop)) and data["t"] == 34
     for p in data["cards"][::9]:
-        assert p == parts(step_card(tt, p["t"], 17), "course")
+        assert p == {**parts(step_card(tt, p["t"], 17), "course"),
+                     "summary": summary.parts(step_summary(tt, p["t"]), "course")}
     at_t = data["cards"][34 - w.start]
     assert at.subheader[0].value == f"{at_t['heading']}` {at_t['token']} `"
     assert any(at_t["caption"] == c.value for c in at.caption)
+    said, diff = at_t["summary"], at_t["differences"]
+    assert any(m.value == f"**{said['lead']}** {said['headline']}" for m in at.markdown)
+    assert any(i.value == f"**{diff['lead']}** {diff['text']}" for i in at.info)

@@ -59,7 +59,7 @@ def test_deep_link_renders_and_next_advances(app_url, page):
     chart = live_chart(page)
     expect(chart.locator(".imagelayer image, .heatmaplayer image")).to_have_count(4)  # r z n h
     expect(chart.locator(".barlayer .point").nth(40)).to_be_attached()  # kept and new, per step
-    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()  # the top 5 next tokens
+    expect(page.locator(".gru-pred tbody tr").nth(4)).to_be_visible()  # the top 5 next tokens
     expect(heading(page, "Step t = 20, unit 5")).to_have_count(1)
     expect(page.locator(".katex .mord").nth(39)).to_be_attached()  # the equations were typeset
     shot(page, "step-t20-unit5")
@@ -445,7 +445,14 @@ CARD_NOW = """() => {
   // each element as Streamlit's DOM holds it: tag, classes, style (as the browser reads it)
   const shape = [...card.querySelectorAll('*')].map((e) => [e.tagName, e.getAttribute('class'),
                                                             e.style ? e.style.cssText : '']);
-  return {browser: copy !== null, text: card.innerText, shape: JSON.stringify(shape)};
+  // and the step's summary of every unit, the course's differences, the prediction
+  const block = (name, key) => document.querySelector(`.${name}`)
+                               || document.querySelector(`.st-key-${key}`);
+  const summary = block('gru-summary-copy', 'summary_server');
+  const diff = block('gru-diff-copy', 'diff_server');
+  return {browser: copy !== null, text: card.innerText, shape: JSON.stringify(shape),
+          summary: summary.innerText, copied: summary.classList.contains('gru-summary-copy'),
+          diff: diff && diff.innerText, prediction: document.querySelector('.gru-pred').innerText};
 }"""
 # the browser's card as it is put in the page, read in the same task (not after the rerun that
 # may follow before a test's next call reaches the page)
@@ -470,9 +477,11 @@ def _ready_to_step(page, url: str) -> None:
 def test_a_step_in_the_browser_shows_the_card_the_server_then_draws(app_url, page, ckpt,
                                                                      notation):
     """→ and ▶ next show the next step's card at once, from the parts the server sent with the
-    chart; the server's card, once the page has rerun, is the same text and the same elements,
-    and so is the card of a page opened at that step (a Keras model that resets before the
-    product: with its comparison)."""
+    chart, and the step's prediction, summary of every unit and (in course notation) the
+    course's differences; the server's card, once the page has rerun, is the same text and the
+    same elements, its prediction, summary and differences the same text, and so are those of
+    a page opened at that step (a Keras model that resets before the product: with its
+    comparison)."""
     link = {"ckpt": ckpt, "text": COURSE, "unit": 5, "notation": notation}
     _ready_to_step(page, f"{app_url}/?" + urlencode({**link, "t": 20}))
     heading(page, "Step t = 20, unit 5").click()  # the page has the focus
@@ -483,20 +492,25 @@ def test_a_step_in_the_browser_shows_the_card_the_server_then_draws(app_url, pag
         page.wait_for_function("() => window.caught !== undefined", timeout=10_000)
         now = page.evaluate("() => window.caught")  # at once: before the server's rerun
         assert now["browser"] and now["text"].startswith(f"Step t = {t}, unit 5: reading "), now
+        assert now["copied"] and f"At t = {t}, " in now["summary"], now["summary"]
+        assert now["prediction"].startswith(f"Next token after t = {t}\n"), now["prediction"]
+        assert (now["diff"] is not None) == (notation == "course")
         page.wait_for_function("() => !document.querySelector('.gru-card-copy')",
                                timeout=30_000)
         settle(page)
         assert params(page)["t"] == str(t)
         after = page.evaluate(CARD_NOW)
-        assert not after["browser"]
-        assert after["text"] == now["text"]
-        assert after["shape"] == now["shape"]
+        assert not after["browser"] and not after["copied"]
+        for key in ("text", "shape", "summary", "diff", "prediction"):
+            assert after[key] == now[key], key
         fresh = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
         try:
             goto(fresh, f"{app_url}/?" + urlencode({**link, "t": t}))
             expect(fresh.locator(".st-key-card_server .katex").first).to_be_attached()
+            expect(fresh.locator(".gru-pred tr")).to_have_count(6)
             opened = fresh.evaluate(CARD_NOW)
-            assert opened["text"] == now["text"] and opened["shape"] == now["shape"]
+            for key in ("text", "shape", "summary", "diff", "prediction"):
+                assert opened[key] == now[key], key
         finally:
             fresh.close()
     if ckpt == "agreement-course" and notation == "pytorch":
@@ -520,6 +534,33 @@ def test_keys_pressed_faster_than_the_server_show_each_card_and_land_on_the_last
     settle(page)
     expect(heading(page, "Step t = 25, unit 5")).to_have_count(1)
     assert params(page)["t"] == "25"
+    no_exception(page)
+
+
+def test_a_unit_picked_in_the_browsers_summary_opens_that_unit_at_that_step(app_url, page):
+    """The summary of every unit shown after a browser-side step is live: its buttons select
+    their unit at the step shown, as the server's do."""
+    _ready_to_step(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE,
+                                                     "t": 20, "unit": 5}))
+    heading(page, "Step t = 20, unit 5").click()
+    page.evaluate("""() => {
+      window.picked = undefined;
+      const box = document.querySelector('.st-key-step_cards .gru-card');
+      const ob = new MutationObserver(() => {
+        const button = document.querySelector('.gru-summary-copy button:not([disabled])');
+        if (!button) return;
+        ob.disconnect();
+        window.picked = Number(button.innerText.replace('unit ', ''));
+        button.click();
+      });
+      ob.observe(box, {childList: true});
+    }""")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.picked !== undefined", timeout=10_000)
+    unit = int(page.evaluate("() => window.picked"))
+    expect(heading(page, f"Step t = 21, unit {unit}")).to_have_count(1, timeout=30_000)
+    settle(page)
+    assert (params(page)["t"], params(page)["unit"]) == ("21", str(unit))
     no_exception(page)
 
 

@@ -26,7 +26,6 @@ from gru_core import (
 
 from ... import cache, charts
 from ...export import (
-    differences,
     f4,
     forum_post,
     term_formula,
@@ -37,7 +36,8 @@ from ...selection import Selection, write_url
 from ...text import plain, show_token
 from ...view import View
 from . import cards as card_parts
-from . import screen_share, start_from, whatif_link
+from . import prediction, screen_share, start_from, whatif_link
+from . import summary as summary_parts
 from .cell import caption as cell_caption
 from .cell import cell_figure, labels
 from .controls import add_button
@@ -84,14 +84,14 @@ def render(sel: Selection, tt: TextTrace) -> None:
             with left:
                 _cell(sel, tt, tag, w)
             with right:
-                _prediction(tt, t)
+                prediction.draw(tt, t, w, f"{tag}:{w.start}:{w.stop}")
         else:
             left, right = st.columns(2)
             with left:
                 show_card()
             with right:
                 _cell(sel, tt, tag, w)  # the same step's numbers, on the lecture's picture
-                _prediction(tt, t)
+                prediction.draw(tt, t, w, f"{tag}:{w.start}:{w.stop}")
         add_button(sel, tt)  # the worked example (controls.py)
     how = _order()
     order = unit_order(tt, how, sel.layer, sel.direction, w)
@@ -100,24 +100,12 @@ def render(sel: Selection, tt: TextTrace) -> None:
     _chart(sel, tt, tag, w, f"{how}:{len(rows)}", rows, said)  # the balance, the heatmaps
     _chart_notes(sel, tt, said)
     summary = step_summary(tt, t, sel.layer, sel.direction)
-    _summary(sel, summary)
+    summary_parts.draw(summary_parts.parts(summary, sel.notation), unit, _select)
     _where_from(card, tt, sel.notation)
     if sel.notation == "course":
-        _differences(card)
+        card_parts.draw_differences(card_parts.parts(card, sel.notation)["differences"])
     _what_if(sel, tt)
     _export(sel, tt, card, summary)
-
-
-def _summary(sel: Selection, summary) -> None:
-    """Every unit at t, as the mentor wrote it: the counts, then a sentence per unit."""
-    st.markdown(f"**Every unit at this step.** {summary.headline(sel.notation)} The units whose "
-                "value changed most, then the two that held best (click one to step it):")
-    for row, line in zip(summary.listed.itertuples(), summary.sentences(sel.notation),
-                         strict=True):
-        pick, text = st.columns([1, 9], vertical_alignment="center")
-        pick.button(f"unit {row.unit}", key=f"pick_{row.unit}", on_click=_select,
-                    args=(int(row.unit),), disabled=row.unit == sel.unit)
-        text.markdown(line.split(": ", 1)[1])
 
 
 def _select(unit: int) -> None:
@@ -199,19 +187,6 @@ def _top(tt: TextTrace, probs, actual: str | None = None) -> pd.DataFrame:
                          for tok, p in top_k(probs, tt.vocab)])
 
 
-def _prediction(tt: TextTrace, t: int) -> None:
-    if tt.probs is None:
-        st.caption("This model has no head: it predicts nothing, only its states are shown.")
-        return
-    actual = tt.tokens[t + 1] if t + 1 < tt.T else None
-    st.markdown(f"**Next token after t = {t}**")
-    st.dataframe(_top(tt, tt.probs[t], actual), hide_index=True, key="pred",
-                 column_config=PROBABILITY)
-    st.caption("The model's top 5 guesses for the token after t"
-               + (f"; the text actually continues with {plain(show_token(actual))} "
-                  "(marked when it is among them)." if actual else "."))
-
-
 def _where_from(card, tt: TextTrace, notation: str = "pytorch") -> None:
     S = SYMBOLS[notation]
     box = st.expander(f"Where {S['r']}, {S['u']} and {S['n']} came from: the input's and "
@@ -259,10 +234,6 @@ def _terms_tables(card, keys: tuple[str, ...], tables: dict, vector: str) -> Non
             st.table(tables[key].round(4).set_index("j"))
 
 
-def _differences(card) -> None:
-    st.info(differences(card))
-
-
 def data_tag(sel: Selection, tt: TextTrace) -> str:
     """Names the (model, text) a live chart draws. Not id(tt): a cached trace that is evicted
     frees its id for the next one, and the chart would keep the old text's numbers."""
@@ -288,11 +259,13 @@ def _order_label(notation: str) -> dict[str, str]:
 
 def _browser_cards(sel: Selection, tt: TextTrace, tag: str, size: str) -> None:
     """The card of every step of the chart's window (gru_core.step_cards, formatted as the card
-    above is), sent when the window changes: ◀ ▶, the keys and the slider show them at once."""
+    above is) with the step's summary of every unit (summary.py), sent when the window
+    changes: ◀ ▶, the keys and the slider show them at once."""
     w = window(sel.t, tt.T)
 
     def cards() -> list[dict]:
-        return [card_parts.parts(c, sel.notation, size)
+        return [{**card_parts.parts(c, sel.notation, size), "summary": summary_parts.parts(
+                    step_summary(tt, c.t, sel.layer, sel.direction), sel.notation)}
                 for c in step_cards(tt, sel.unit, sel.layer, sel.direction, w)]
 
     revision = (f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{sel.unit}:"

@@ -15,7 +15,7 @@ import streamlit as st
 
 from gru_core import SYMBOLS, StepCard, fmt_e
 
-from ...export import comparison, course_latex, f4, own_name, pytorch_latex
+from ...export import comparison, course_latex, differences, f4, own_name, pytorch_latex
 from ...text import code_span, plain_text, show_token
 
 NAMED = re.compile(r"^(?P<math>.*?)\\quad\\text\{(?P<name>[^{}]*)\}$")
@@ -30,6 +30,7 @@ def parts(card: StepCard, notation: str, size: str = r"\small") -> dict:
     diff = "0 (bit for bit)" if T["h_diff"] == 0 else fmt_e(T["h_diff"])
     return {
         "t": card.t,
+        "unit": card.unit,
         "heading": f"Step t = {card.t}, unit {card.unit}: reading ",
         "token": plain_text(show_token(card.token)),
         "lines": [_line(line, size) for line in latex],
@@ -39,7 +40,18 @@ def parts(card: StepCard, notation: str, size: str = r"\small") -> dict:
         "caption": _caption(card, notation),
         "comparison": (comparison(card)
                        if notation == "pytorch" and not card.reset_after else None),
+        "differences": _differences(card) if notation == "course" else None,
     }
+
+
+def _differences(card: StepCard) -> dict:
+    """PyTorch's GRU vs the course's at this step (export.differences): its bold lead, then
+    the text."""
+    m = BOLD_LEAD.match(differences(card))
+    return {"lead": m["lead"], "text": m["text"]}
+
+
+BOLD_LEAD = re.compile(r"^\*\*(?P<lead>[^*]+)\*\* (?P<text>.*)$", re.S)
 
 
 def _line(line: str, size: str) -> dict:
@@ -94,3 +106,10 @@ def draw(p: dict) -> None:
         st.caption(p["caption"])
         if p["comparison"]:
             st.info(p["comparison"])
+
+
+def draw_differences(p: dict) -> None:
+    """The course's differences from the card's parts, in a keyed block the browser's copy
+    replaces while the server follows a step (chart.js, fillDifferences)."""
+    with st.container(key="diff_server"):
+        st.info(f"**{p['lead']}** {p['text']}")
