@@ -60,8 +60,7 @@ def example_html(ex: WorkedExample, tables: list[pd.DataFrame], post: str, notat
     """Every step's table as the page has it (`tables`: a row per term; 4 decimals), its math
     typeset by the bundled KaTeX (latex: one "$$ … $$" block per step, as the post has it) and
     its sentences, then the forum post as plain text."""
-    parts = [f"<h1>Worked example: steps {', '.join(map(str, ex.steps))} × units "
-             f"{', '.join(map(str, ex.units))}</h1>"]
+    parts = [f"<h1>Worked example: {ex.scope}</h1>"]
     for i, t in enumerate(ex.steps):
         tok = ex.tokens[i]
         parts.append(f"<h2 id='t{t}'>t = {t}" + (f", reading {html.escape(repr(show_token(tok)))}"

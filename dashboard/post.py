@@ -138,8 +138,7 @@ def worked_post(ex: WorkedExample, model: str, text: str, url: str, notation: st
     for the poster (link_caveats) are shown beside it on the page, never in it."""
     course = notation == "course"
     head = [
-        f"**Worked example**: steps {', '.join(map(str, ex.steps))} × units "
-        f"{', '.join(map(str, ex.units))} of the GRU (model {code_span(model)}, layer "
+        f"**Worked example**: {ex.scope} of the GRU (model {code_span(model)}, layer "
         f"{ex.layer}{', reverse direction' if ex.direction else ''}), reading:",
         "",
         fenced(text if len(text) <= 600 else text[:600] + "…"),

@@ -182,7 +182,7 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     if frozen:
         lead = (f"Only where the gate holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}) and its activation {a} stayed within "
-                f"{fmt_near(moved, 3)} of its value, "
+                f"{fmt_near(moved, 3)} of its value (frozen: within {FROZEN}), "
                 + (f"while {others_not}, so the state as a whole is not "
                    "frozen." if not_held else
                    f"and so did all {n} other units: over these steps the whole state is "
@@ -194,7 +194,8 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     elif is_held:
         lead = (f"Not even for a unit that holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}), yet its activation {a} moved by up to "
-                f"{fmt_near(moved, 3)}, since a held unit still takes a share {n_} of its "
+                f"{fmt_near(moved, 3)} (frozen would be within {FROZEN}), since a held unit "
+                f"still takes a share {n_} of its "
                 f"candidate at each step; {others_not}.")
     else:
         lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
@@ -261,7 +262,7 @@ def span_picture(df: pd.DataFrame, unit: int, sym: dict[str, str]) -> Claim:
     held_units = [int(u) for u, r, m in zip(others.unit, others.retention, others.min_z,
                                             strict=True) if held(r, m)]
     orange = held_units[:SHOWN_HOLDERS]
-    low = [int(u) for u in others.unit[-2:] if int(u) not in orange]
+    low = [int(u) for u in others.unit.iloc[::-1].iloc[:2] if int(u) not in orange]  # least first
     orange_text = ((f"orange: the {count_of(len(orange), 'other unit')} that held best (of "
                     f"{len(held_units)} that held)" if len(orange) < len(held_units) else
                     f"orange: the {count_of(len(orange), 'other unit')} that held") if orange else
@@ -467,7 +468,8 @@ def reset_claims(cf, t: int, token: str, sym: dict[str, str],
         tv = float(0.5 * (p - q).abs().sum())
         top, top_q = int(p.argmax()), int(q.argmax())
         ev.update(tv=tv, top=top, top_no_reset=top_q, p_top=float(p[top]), q_top=float(q[top]))
-        pred = f" and moves the next-{noun} prediction by {tv:.1%} (total variation)"
+        pred = (f" and moves the next-{noun} prediction by {tv:.1%} (total variation: the "
+                "share of probability that moves to other tokens)")
     claims = [Claim("answer", (
         f"At step t = {t} (reading {quote(token)}), the reset gate changes the candidate {n} by "
         f"up to {fmt(biggest, 3)} (unit {unit}; {fmt(mean, 3)} on average over units) compared "
@@ -510,9 +512,10 @@ def number_claim(table: pd.DataFrame, pair: tuple[str, str], readers: bool, pair
     head = ("" if readers else
             "This view answers on minimal pairs, not on your text, which is not a sentence "
             "“The …, which …, w…”. ")
-    shown = (f"below, your sentence and its pair ({quote(pair[0])} and {quote(pair[1])})"
-             if readers else f"below, the course's pair ({quote(pair[0])} and "
-             f"{quote(pair[1])}), then unit {u} over your own text")
+    a, b = (quote(s.split(",", 1)[0] + ", …") for s in pair)  # the subjects: one noun apart
+    shown = (f"below, your sentence and its pair, the same but for the subject's number ({a} "
+             f"and {b})" if readers else f"below, the course's pair ({a} and {b}), then unit "
+             f"{u} over your own text")
     return Claim("answer", (
         f"{head}Ranked on {pairs} held-out minimal pairs, unit **{u}** keeps the subject's "
         f"number across the clause: its {sym['h']} differs by {signed(d)} between plural and "

@@ -33,6 +33,13 @@ class WorkedExample:
     biases: pd.DataFrame | None = None  # per unit: b_ir, b_hr (NaN where the model has none)
     # and the course's one bias b_r = b_ir + b_hr; None when the model has no biases
 
+    @property
+    def scope(self) -> str:
+        """'steps 33, 34 × unit 7': what the example covers, each word singular for one."""
+        return (f"{'step' if len(self.steps) == 1 else 'steps'} {', '.join(map(str, self.steps))}"
+                f" × {'unit' if len(self.units) == 1 else 'units'} "
+                f"{', '.join(map(str, self.units))}")
+
     def sentences(self, i: int, notation: str = "pytorch") -> list[str]:
         """The mentor's sentence for each unit at the i-th step."""
         return [sentence(row, notation) for row in self.tables[i].itertuples()]

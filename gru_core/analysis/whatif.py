@@ -25,7 +25,7 @@ import torch
 
 from ..core import CONVENTIONS, Convention, TextTrace, layer_input, single_layer
 from ..core.lm import head_probs
-from .notation import SYMBOLS, fmt_near, shown_update
+from .notation import SYMBOLS, fmt, fmt_near, shown_update
 from .summary import num
 
 
@@ -85,13 +85,13 @@ class WhatIf:
         u, last = self.unit, len(self.steps) - 1
         text = (f"Setting {name} of unit {u} at t = {self.t} from "
                 f"{fmt_near(shown(self.actual), 2)} to "
-                f"{shown(self.value):.2f}: its {sym['h']} goes to {num(self.h_what_if[0, u])} "
-                f"instead of {num(self.h[0, u])}")
+                f"{shown(self.value):.2f}: its {sym['h']} goes to "
+                f"{instead(self.h_what_if[0, u], self.h[0, u])}")
         if last:
             text += (f", and at t = {self.t + last}, the last step drawn, the whole state "
-                     f"differs by ‖Δ{sym['state']}‖ = {float(self.drift[last]):.3f} (the length "
-                     f"of the difference of the two state vectors; unit {u}: "
-                     f"{num(self.h_what_if[last, u])} instead of {num(self.h[last, u])})")
+                     f"differs by ‖Δ{sym['state']}‖ = {fmt_near(self.drift[last], 3)} (the "
+                     f"length of the difference of the two state vectors; unit {u}: "
+                     f"{instead(self.h_what_if[last, u], self.h[last, u])})")
         if self.probs is not None:
             was, now = (vocab[int(p[0].argmax())] for p in (self.probs, self.probs_what_if))
             after = f"The likeliest next token after t = {self.t}"
@@ -160,3 +160,15 @@ def _steps(conv: Convention, w, x: torch.Tensor, h: torch.Tensor) -> torch.Tenso
         h = conv.step(x_t, h, w)["h"]
         out.append(h)
     return torch.stack(out) if out else x.new_empty(0, len(h))
+
+
+def instead(new: float, old: float) -> str:
+    """'0.094 instead of 0.091': as many digits as it takes (up to 8) for two different
+    numbers not to read the same."""
+    new, old = float(new), float(old)
+    if new == old:
+        return f"{num(new)}, unchanged"
+    digits = 2
+    while digits < 8 and fmt(new, digits) == fmt(old, digits):
+        digits += 1
+    return f"{fmt(new, digits)} instead of {fmt(old, digits)}"

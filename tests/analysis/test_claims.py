@@ -133,6 +133,10 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                 # the lead's "moved by up to X" / "stayed within X" is the recomputed move
                 x = first_number(r"(?:moved by up to|stayed within)", lead)
                 assert x == pytest.approx(moved, abs=6e-4)
+                if ok[unit] and t - s >= FROZEN_SPAN:  # the page's threshold, said with it
+                    assert ((f"(frozen: within {FROZEN})" in lead) == (moved < FROZEN)
+                            and (f"(frozen would be within {FROZEN})" in lead)
+                            == (moved >= FROZEN)), lead
                 others = np.arange(H) != unit
                 if ok[unit]:
                     assert f"held from step {s} to step {t}" in lead
@@ -320,7 +324,7 @@ def test_reset_claim_and_the_card_in_both_notations(model):
         if cf.probs is not None:  # the prediction's change has its own sentence
             p, q = cf.probs.double().numpy(), cf.probs_no_reset.double().numpy()
             tv = 0.5 * np.abs(p - q).sum()
-            assert f"by {tv:.1%} (total variation)" in claim.text
+            assert f"by {tv:.1%} (total variation: the share of probability" in claim.text
             pred = claims[-1]
             assert pred.kind == "prediction"
             assert f"{repr(vocab[int(p.argmax())])}" in pred.text

@@ -69,6 +69,12 @@ def test_worked_example_sentences_follow_each_row():
                 assert f"{row.z:.0%} kept" in line
 
 
+def test_worked_example_scope_names_one_unit_or_step_in_the_singular():
+    tr = recompute(make_gru(hidden=4), torch.randn(3, 5))
+    assert worked_example(tr, [1, 2], [3]).scope == "steps 1, 2 × unit 3"
+    assert worked_example(tr, [2], [0, 3]).scope == "step 2 × units 0, 3"
+
+
 def test_worked_example_refuses_what_it_cannot_show():
     tr = recompute(make_gru(hidden=4), torch.randn(3, 5))
     for steps, units in (([], [0]), ([0], []), ([3], [0]), ([0], [4]), (list(range(3)) * 4, [0])):

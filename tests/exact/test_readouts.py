@@ -262,6 +262,15 @@ def test_what_if_against_an_independent_recurrence(model):
     torch.testing.assert_close(same.probs_what_if, same.probs, atol=1e-6, rtol=0)
 
 
+def test_what_if_sentence_never_reads_two_different_values_as_one():
+    from gru_core.analysis.whatif import instead
+
+    assert instead(0.0912, 0.0934) == "0.091 instead of 0.093"
+    assert instead(-0.5, -0.25) == "−0.50 instead of −0.25"
+    assert instead(0.3, 0.3) == "0.30, unchanged"
+    assert instead(0.123456781, 0.123456789) == "0.12345678 instead of 0.12345679"
+
+
 def test_what_if_decisive_step_is_where_the_prediction_moves_most(model):
     """The default step of the what-if's prediction: the largest total variation between the
     actual and the edited next-token distributions, each recomputed here from the probs."""
