@@ -213,15 +213,25 @@ def pick_step(T: int, chart_keys: bool, label: str = "Timestep t (index of the t
     if T == 1:
         st.caption(f"t = 0 ({what} has one step)")
         return 0
-    # the step chart takes ← and → itself (no press lost during a rerun: live_chart)
+    # the step chart takes ← and → itself (no press lost during a rerun: live_chart), and
+    # ▶ play: its player runs in the browser, the card and the cell beside it following
     keys = not chart_keys
-    prev, slider, nxt = st.columns([3, 10, 3], vertical_alignment="bottom")
+    prev, slider, nxt, *play = st.columns([3, 9, 3, 2.2] if chart_keys else [3, 10, 3],
+                                          vertical_alignment="bottom")
     prev.button("◀ previous step", key="prev", on_click=_move, args=(-1, T), disabled=t == 0,
                 help="one step back (← key)", shortcut="left" if keys else None)
     nxt.button("next step ▶", key="next", on_click=_move, args=(1, T), disabled=t == T - 1,
-               help="one step on (→ key); ▶ play, on the chart, runs on by itself",
-               shortcut="right" if keys else None)
+               help="one step on (→ key)", shortcut="right" if keys else None)
+    if play:
+        play[0].button("▶ play", key="play", on_click=_play, width="stretch",
+                       help="runs through the text (space: play / pause); the speed is set "
+                            "above the chart")
     return slider.slider(label, 0, T - 1, key="t")
+
+
+def _play() -> None:
+    """▶ play where the browser's player did not take the click: the chart starts it."""
+    st.session_state["playing"] = True
 
 
 def _move(delta: int, T: int) -> None:
@@ -309,8 +319,9 @@ def at_step(sel: Selection) -> None:
     view = VIEWS[sel.view]
     if view.uses_t:
         sel = replace(sel, t=pick_step(tt.T, view.draws_chart))
-        st.markdown(highlighted_text(tt.text, tt.vocab.spans(tt.text), sel.t),
-                    unsafe_allow_html=True)
+        with st.container(key="display"):  # the player dims it while it runs ahead of t
+            st.markdown(highlighted_text(tt.text, tt.vocab.spans(tt.text), sel.t),
+                        unsafe_allow_html=True)
     else:  # the answer is about the whole text: no step is marked (st.text renders no markup)
         st.text(tt.text if len(tt.text) <= 320 else tt.text[:320] + "…")
     show_notices()

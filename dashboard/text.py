@@ -80,11 +80,12 @@ def _inert(s: str) -> str:
 SLACK = 40  # characters: a line cut by this few or fewer is shown whole
 
 
-def text_window(text: str, a: int, b: int, around: int = 160) -> tuple[int, int]:
+def text_window(text: str, a: int, b: int, around: int = 160, lines: int | None = None
+                ) -> tuple[int, int]:
     """The part [lo, hi) of `text` shown around the token at [a, b): about `around` characters
-    each side, cut at a line's or a word's edge. A line cut SLACK characters or less from its
-    edge is shown whole (a speaker's name stays: "PROSPERO:", not "…:"); a longer one is cut
-    between words."""
+    each side, cut at a line's or a word's edge, and at most `lines` lines (the token's, and
+    those before it). A line cut SLACK characters or less from its edge is shown whole (a
+    speaker's name stays: "PROSPERO:", not "…:"); a longer one is cut between words."""
     lo, hi = max(0, a - around), min(len(text), b + around)
     if lo > 0:
         start = text.rfind("\n", 0, lo) + 1
@@ -94,18 +95,35 @@ def text_window(text: str, a: int, b: int, around: int = 160) -> tuple[int, int]
         end = text.find("\n", hi) % (len(text) + 1)  # no line break left: the text's end
         space = [m.start() for m in re.finditer(r"\s", text[b:hi])]
         hi = end if end - hi <= SLACK else b + space[-1] if space else hi
+    if lines is not None:
+        lo, hi = _lines(text, lo, hi, a, b, lines)
     return (0 if not text[:lo].strip() else lo), (len(text) if not text[hi:].strip() else hi)
 
 
-def highlighted_text(text: str, spans: list[tuple[int, int]], t: int, around: int = 160) -> str:
+def _lines(text: str, lo: int, hi: int, a: int, b: int, lines: int) -> tuple[int, int]:
+    """[lo, hi) narrowed to `lines` whole lines: the token's and the lines before it (after
+    it, where it is on the first)."""
+    starts = [lo] + [i + 1 for i in range(lo, hi - 1) if text[i] == "\n"]
+    k = max(i for i, s in enumerate(starts) if s <= a)  # the token's line
+    first = max(0, min(k - lines + 1, len(starts) - lines))
+    last = first + lines  # the first line not shown
+    return starts[first], max(b, starts[last] - 1 if last < len(starts) else hi)
+
+
+DISPLAY = 100, 2  # characters each side of t, lines: the display's two lines at most, so
+# the stepper's card and cell stay on a 1280×720 screen whatever the text
+
+
+def highlighted_text(text: str, spans: list[tuple[int, int]], t: int, around: int = DISPLAY[0],
+                     lines: int | None = DISPLAY[1]) -> str:
     """The text around token t, with token t marked: one line of HTML for
     st.markdown(unsafe_allow_html=True) that shows the text exactly, its line breaks included.
-    "…" stands where text is left out: on a line of its own for whole lines, else beside the
-    cut line's first or last word."""
+    "…" stands where text is left out: before the first word shown and after the last, on
+    their lines."""
     a, b = spans[t]
-    lo, hi = text_window(text, a, b, around)
-    head = "" if not lo else "…<br>" if text[lo - 1] == "\n" else "… "
-    tail = "" if hi == len(text) else "<br>…" if text[hi] == "\n" else " …"
+    lo, hi = text_window(text, a, b, around, lines)
+    head = "" if not lo else "… "
+    tail = "" if hi == len(text) else " …"
     token = text[a:b]
     here = _inert(show_token(token)) + ("<br>" if token == "\n" else "")
     return (f"<div style='font-family:monospace;white-space:pre-wrap;line-height:1.6'>"

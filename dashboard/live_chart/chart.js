@@ -100,6 +100,7 @@ function show(s, step) {
   s.t = step;
   const f = s.frames[step];
   if (f) s.line.textContent = f.line;
+  showCard(step);
   showSteps(step);
   const xaxis = s.plot._fullLayout.xaxis;
   const x = xaxis._offset + xaxis.l2p(step);
@@ -135,12 +136,30 @@ function start(s) {
   s.timer = setInterval(() => tick(s), 1000 / Number(s.speed.value));
   s.playButton.textContent = "❚❚ pause";
   s.playButton.setAttribute("aria-label", "pause");
+  playing(true);
+}
+
+// The page's own ▶ play (Streamlit's button, key play) says what the chart's says, and the
+// slider and the text display, which show the server's t, are dimmed while the player runs
+// ahead of it (they follow when it pauses).
+function playing(on) {
+  for (const label of document.querySelectorAll(".st-key-play button p")) {  // and its twin
+    label.textContent = on ? "❚❚ pause" : "▶ play";  // that Streamlit measures the width with
+  }
+  for (const key of ["t", "display"]) {
+    const el = document.querySelector(`.st-key-${key}`);
+    if (el) {
+      el.style.opacity = on ? "0.45" : "";
+      el.title = on ? "shows the step play started from; follows when paused" : "";
+    }
+  }
 }
 function stop(s) {
   if (s.timer !== null) clearInterval(s.timer);
   s.timer = null;
   s.playButton.textContent = "▶ play";
   s.playButton.setAttribute("aria-label", "play");
+  playing(false);
   s.marker.style.display = "none";
   Plotly.relayout(s.plot, { "shapes[0].x0": s.t, "shapes[0].x1": s.t,
                                    "shapes[0].visible": true });
@@ -155,7 +174,7 @@ function onKey(s, e) {
   const el = e.target;  // keys typed into the page's own inputs and sliders are theirs
   if (el && el.closest && el.closest("input, textarea, select, [role=slider], [contenteditable]"))
     return;
-  if (e.key === " " && s.root.contains(el) && !el.closest("button")) {
+  if (e.key === " " && !(el && el.closest && el.closest("button, a"))) {
     e.preventDefault();
     s.playButton.click();
     return;
@@ -170,10 +189,12 @@ function onKey(s, e) {
 // ◀ ▶ (Streamlit's buttons above the chart) step as ← → do: the card at once, the page after.
 function onButton(s, e) {
   if (s.T === 0 || !s.root.isConnected || !e.target.closest) return;
-  const button = e.target.closest(".st-key-prev button, .st-key-next button");
+  const button = e.target.closest(".st-key-prev button, .st-key-next button, "
+                                  + ".st-key-play button");
   if (!button || button.disabled) return;
   e.preventDefault();
   e.stopPropagation();  // the step is sent as a target, not as the button's click
+  if (button.closest(".st-key-play")) { s.playButton.click(); return; }
   const from = s.pending ?? s.t;
   stepTo(s, button.closest(".st-key-prev") ? from - 1 : from + 1);
 }
@@ -394,9 +415,9 @@ function showCard(step) {
     restoreCard(c);
     return;
   }
-  for (const [key, pick, fillIt, name] of COPIES) {
+  const place = ([key, pick, fillIt, name]) => {
     const server = document.querySelector(`.st-key-${key}`);
-    if (!server || !pick(p)) continue;
+    if (!server || !pick(p)) return;
     const copy = copyOf(server);
     copy.classList.add(name);
     fillIt(copy, pick(p), c.katex, step);
@@ -407,10 +428,12 @@ function showCard(step) {
       c.copies.set(key, copy);
     }
     server.style.display = "none";
-  }
+  };
+  place(COPIES[0]);  // the card in this frame; the blocks below it in the next, if still wanted
   c.shown = step;
   c.at = Date.now();
   window.cardAt = step;  // what the tests and the bench read
+  requestAnimationFrame(() => { if (c.shown === step) COPIES.slice(1).forEach(place); });
 }
 
 // The summary of every unit: the lead, then a row (a unit's button, its sentence) per unit,
@@ -503,8 +526,10 @@ function cardView({ data, parentElement, setTriggerValue }) {
     setTriggerValue("missing", data.revision);  // new in the page: the next run sends them
   }
   c.t = data.t;
+  const ahead = chartAhead();  // the player's step, or a step on its way to the server
+  if (ahead !== null && ahead !== c.t && c.katex) showCard(ahead);
   // the server's card has reached the step shown, or went elsewhere (a click) a while ago
-  if (c.shown !== null && (c.shown === c.t || Date.now() - c.at > 3000)) restoreCard(c);
+  else if (c.shown !== null && (c.shown === c.t || Date.now() - c.at > 3000)) restoreCard(c);
   katex(data).then((k) => { c.katex = k; }).catch(() => {});
   return c.cleanup;
 }

@@ -725,7 +725,7 @@ def shown_text(at) -> str:
 
 def test_text_display_cuts_at_a_line_or_a_word_and_says_so():
     # the window reached 8 characters into the first line: "…:" stood for "PROSPERO:"
-    at = open_app(ckpt="shakespeare-2layer", text=PROSPERO, t=168, unit=199)
+    at = open_app(ckpt="shakespeare-2layer", text=PROSPERO, t=PROSPERO.index("his"), unit=199)
     assert not at.exception
     assert shown_text(at).startswith("PROSPERO:\nMark his")  # the whole line, no "…"
     # one long line: cut between words, "… " before the first whole word, " …" after the last
@@ -735,11 +735,13 @@ def test_text_display_cuts_at_a_line_or_a_word_and_says_so():
     assert re.fullmatch(r"… (word )+word …", shown.replace("␣", " ")), shown
     lo, hi = text_window(words, 300, 301)
     assert words[lo - 1] == " " and words[hi] == " " and lo < 300 - 150 and hi > 301 + 150
-    # whole lines left out: "…" on a line of its own
+    # whole lines left out: "…" before the first line shown and after the last; two lines,
+    # the token's and the one before it (so the stepper's card and cell stay on the screen)
     lines = "\n".join(f"line {chr(97 + i)} of a long poem" for i in range(26))
     a = lines.index("line n")
     lo, hi = text_window(lines, a, a + 1)
     assert lines[lo - 1] == "\n" and lines[hi] == "\n"
     at = open_app(ckpt="shakespeare", text=lines, t=a, unit=0)
-    shown = shown_text(at)
-    assert shown.startswith("…\nline ") and shown.endswith(" poem\n…"), shown
+    assert shown_text(at) == "… line m of a long poem\nline n of a long poem …"
+    at = open_app(ckpt="shakespeare", text=lines, t=2, unit=0)  # the first line: and the next
+    assert shown_text(at) == "line a of a long poem\nline b of a long poem …"

@@ -17,7 +17,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from dashboard.export import forum_post
-from dashboard.text import highlighted_text, plain, text_window
+from dashboard.text import DISPLAY, highlighted_text, plain, text_window
 from gru_core import load_checkpoint, step_card, trace_text
 
 from ..browser import chromium, serve, settle
@@ -149,11 +149,11 @@ def test_highlighted_text_escapes_every_markdown_character():
     for ch in "$*_[]`#->|~\\<:!":
         assert ch not in re.sub(r"&#[0-9]+;", "", inner), ch
     t = text.index("\n")
-    lo, hi = text_window(text, t, t + 1)
+    lo, hi = text_window(text, t, t + 1, *DISPLAY)
     assert lo == 0
     seen = html.unescape(re.sub(r"<mark[^>]*>|</mark>|<div[^>]*>|</div>", "", out)
                          .replace("<br>", "\n"))
-    tail = "" if hi == len(text) else "\n…" if text[hi] == "\n" else " …"
+    tail = "" if hi == len(text) else " …"
     assert seen == text[:t] + "↵\n" + text[t + 1:hi] + tail  # exactly the text, line breaks kept
     assert out.count("<br>") == text[:hi].count("\n")  # the marked newline shows ↵ and breaks
 
@@ -249,8 +249,8 @@ def test_hostile_text_on_a_printable_vocabulary_shows_exactly_in_chromium(app_ur
     display = page.locator("[data-testid=stMarkdownContainer] div[style*=pre-wrap]")
     expect(display).to_have_count(1)  # waits: the upload's trace may still be running
     shown = display.inner_text()  # what the reader sees: the text, exactly
-    lo, hi = text_window(text, 3, 4)  # about 160 characters after t, cut between words
-    tail = "\n…" if text[hi] == "\n" else " …"
+    lo, hi = text_window(text, 3, 4, *DISPLAY)  # the display's window, cut between words
+    tail = " …"
     assert lo == 0 and shown == text[:hi] + tail, (shown, text)
     nothing_made(page)
     # the forum post: the text inside its fence, as the st.code block shows it

@@ -15,6 +15,8 @@ from ..conftest import ROOT
 
 APP = str(ROOT / "dashboard/app.py")
 SPEECH = "To be, or not to be, that is the question."
+PASSAGE = ("ALONSO:\nGood boatswain, have care. Where's the master?\nPlay the men.\n\n"
+           "Boatswain:\nI pray now, keep below.\n")  # six lines, tinyshakespeare's last tenth
 COURSE = "The cats, which already ate the fish, were full."
 GATES = ("reset gate", "update gate", "candidate", "new state")
 # PyTorch's names, as whole words: none may label the stepper in the course's notation
@@ -149,9 +151,9 @@ def test_nothing_on_the_stepper_is_cut_and_the_cell_names_its_gates(app_url):
     with browser() as b:
         for width, height in ((1280, 720), (1400, 1000)):
             page = b.new_page(viewport={"width": width, "height": height})
-            for notation in ("pytorch", "course"):
+            for notation, text, t in (("pytorch", SPEECH, 12), ("course", PASSAGE, 95)):
                 page.goto(f"{app_url}/?" + urlencode({
-                    "ckpt": "shakespeare", "text": SPEECH, "t": 12, "unit": 17,
+                    "ckpt": "shakespeare", "text": text, "t": t, "unit": 17,
                     "notation": notation}))
                 chart, cell = page.locator(".st-key-step_chart"), page.locator(".gru-cell")
                 expect(cell.locator(".main-svg").first).to_be_attached(timeout=90_000)

@@ -330,6 +330,28 @@ def test_controls_have_distinct_names_and_no_key_press_is_lost(app_url, page):
     no_exception(page)
 
 
+def test_play_beside_the_steps_buttons_moves_the_card_and_the_cell_together(app_url, page):
+    """▶ play beside ◀ ▶ runs the chart's player: the card, the cell and the prediction beside
+    it show the player's step as it plays (the slider, dimmed, follows at the pause)."""
+    _ready_to_step(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE * 2,
+                                                     "t": 5, "unit": 5}))
+    page.locator(".st-key-play button").first.click()
+    page.wait_for_function("() => window.stepLog.length >= 6", timeout=30_000)
+    now = page.evaluate("""() => [window.stepLog.at(-1).t, window.cardAt, window.cellAt,
+                                  window.predictionAt,
+                                  document.querySelector('.st-key-t').style.opacity]""")
+    assert now[0] > 5 and now[1:4] == [now[0]] * 3 and now[4] == "0.45", now
+    expect(page.locator(".gru-card-copy h3")).to_contain_text(f"Step t = {now[0]}, unit 5")
+    expect(page.locator(".st-key-play button").first).to_contain_text("pause")
+    page.locator(".st-key-play button").first.click()  # pause: the page follows
+    settle(page)
+    t = int(params(page)["t"])
+    expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
+    assert page.evaluate("() => [window.cellAt, window.predictionAt]") == [t, t]
+    assert page.evaluate("() => document.querySelector('.st-key-t').style.opacity") == ""
+    no_exception(page)
+
+
 def test_play_at_the_last_step_starts_again_from_the_first(app_url, page):
     last = len(COURSE) - 1
     goto(page, f"{app_url}/?" + urlencode({"ckpt": "agreement", "text": COURSE, "t": last,
@@ -454,13 +476,15 @@ CARD_NOW = """() => {
           summary: summary.innerText, copied: summary.classList.contains('gru-summary-copy'),
           diff: diff && diff.innerText, prediction: document.querySelector('.gru-pred').innerText};
 }"""
-# the browser's card as it is put in the page, read in the same task (not after the rerun that
-# may follow before a test's next call reaches the page)
+# the browser's card as it is put in the page, and the blocks below it a frame later, read
+# then (not after the rerun that may follow before a test's next call reaches the page)
 CATCH_CARD = """(read) => {
   window.caught = undefined;
   const box = document.querySelector('.st-key-step_cards .gru-card');
   const ob = new MutationObserver(() => {
-    if (box.querySelector('.gru-card-copy')) { ob.disconnect(); window.caught = eval(read)(); }
+    if (!box.querySelector('.gru-card-copy')) return;
+    ob.disconnect();
+    requestAnimationFrame(() => { window.caught = eval(read)(); });
   });
   ob.observe(box, {childList: true});
 }"""
@@ -545,15 +569,15 @@ def test_a_unit_picked_in_the_browsers_summary_opens_that_unit_at_that_step(app_
     heading(page, "Step t = 20, unit 5").click()
     page.evaluate("""() => {
       window.picked = undefined;
-      const box = document.querySelector('.st-key-step_cards .gru-card');
-      const ob = new MutationObserver(() => {
+      const ob = new MutationObserver(() => {  // the summary's copy, once it is in the page
         const button = document.querySelector('.gru-summary-copy button:not([disabled])');
         if (!button) return;
         ob.disconnect();
         window.picked = Number(button.innerText.replace('unit ', ''));
         button.click();
       });
-      ob.observe(box, {childList: true});
+      ob.observe(document.querySelector('[data-testid=stMain]'), {childList: true,
+                                                                  subtree: true});
     }""")
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => window.picked !== undefined", timeout=10_000)

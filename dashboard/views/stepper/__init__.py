@@ -69,8 +69,8 @@ def render(sel: Selection, tt: TextTrace) -> None:
     w = window(t, tt.T, st.session_state.get("playing", False))  # the chart's and the cell's
 
     def show_card(size: str = r"\small") -> None:
-        card_parts.draw(card_parts.parts(card, sel.notation, size))
-        _browser_cards(sel, tt, tag, size)  # the window's cards, for the browser to step
+        card_parts.draw(card_parts.parts(card, sel.notation, size, tt.config.num_layers))
+        _browser_cards(sel, tt, tag, w, size)  # the window's cards, for the browser to step
         st.markdown(start_from.words(sel, tt))  # where the state at t = 0 came from
         if tt.padding:  # a Keras mask's padding at the end, left out of the trace
             st.caption(tt.padding_note(plain))
@@ -78,7 +78,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
                    f"(convention {tt.convention}).")
 
     with st.container():
-        if screen_share.toggle():  # card and the unit's chart side by side (screen_share.py)
+        if screen_share.on():  # card and the unit's chart side by side (screen_share.py)
             screen_share.card_and_chart(sel, tt, window(t, tt.T), show_card)
             left, right = st.columns(2)
             with left:
@@ -93,6 +93,7 @@ def render(sel: Selection, tt: TextTrace) -> None:
                 _cell(sel, tt, tag, w)  # the same step's numbers, on the lecture's picture
                 prediction.draw(tt, t, w, f"{tag}:{w.start}:{w.stop}")
         add_button(sel, tt)  # the worked example (controls.py)
+        screen_share.toggle()  # under the card: the first screen is the card and the cell
     how = _order()
     order = unit_order(tt, how, sel.layer, sel.direction, w)
     rows = charts.heatmap_rows(order, unit)  # the heatmaps' rows: every unit where readable
@@ -257,14 +258,16 @@ def _order_label(notation: str) -> dict[str, str]:
     return {k: v.format(z=z) for k, v in ORDERS.items()}
 
 
-def _browser_cards(sel: Selection, tt: TextTrace, tag: str, size: str) -> None:
+def _browser_cards(sel: Selection, tt: TextTrace, tag: str, w: slice, size: str) -> None:
     """The card of every step of the chart's window (gru_core.step_cards, formatted as the card
     above is) with the step's summary of every unit (summary.py), sent when the window
-    changes: ◀ ▶, the keys and the slider show them at once."""
-    w = window(sel.t, tt.T)
+    changes (the chart's: the player's steps too): ◀ ▶, the keys, the slider and ▶ play
+    show them at once."""
 
     def cards() -> list[dict]:
-        return [{**card_parts.parts(c, sel.notation, size), "summary": summary_parts.parts(
+        layers = tt.config.num_layers
+        return [{**card_parts.parts(c, sel.notation, size, layers),
+                 "summary": summary_parts.parts(
                     step_summary(tt, c.t, sel.layer, sel.direction), sel.notation)}
                 for c in step_cards(tt, sel.unit, sel.layer, sel.direction, w)]
 
@@ -314,10 +317,11 @@ def _cell(sel: Selection, tt: TextTrace, tag: str, w: slice) -> None:
     def figure() -> dict:
         rows = step_terms(tt, sel.unit, sel.layer, sel.direction, w)
         at = rows[sel.t - w.start]
-        fig = cell_figure(at, sel.notation, tt.tokens[sel.t], sel.t, sel.unit)
+        layer = sel.layer if tt.config.num_layers > 1 else None  # named where there are two
+        fig = cell_figure(at, sel.notation, tt.tokens[sel.t], sel.t, sel.unit, layer)
         return {"cell": fig.to_plotly_json(), "steps": [
             {"t": row["t"], "labels": labels(row, sel.notation, tt.tokens[row["t"]], row["t"],
-                                             sel.unit)} for row in rows]}
+                                             sel.unit, layer)} for row in rows]}
 
     revision = f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{sel.unit}:{sel.notation}"
     live_cell(figure, revision, sel.t, charts.CONFIG, key=CELL)

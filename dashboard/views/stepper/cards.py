@@ -21,17 +21,18 @@ from ...text import code_span, plain_text, show_token
 NAMED = re.compile(r"^(?P<math>.*?)\\quad\\text\{(?P<name>[^{}]*)\}$")
 
 
-def parts(card: StepCard, notation: str, size: str = r"\small") -> dict:
-    """The card at card.t: heading (and the token read, shown as code), the equations, the
-    check against the framework's own h, and, where the model's formula is not PyTorch's, the
-    comparison."""
+def parts(card: StepCard, notation: str, size: str = r"\small", layers: int = 1) -> dict:
+    """The card at card.t: heading (and the token read, shown as code; the layer, where the
+    model has `layers` > 1), the equations, the check against the framework's own h, and,
+    where the model's formula is not PyTorch's, the comparison."""
     T, h = card.terms, SYMBOLS[notation]["h"]
     latex = course_latex(card) if notation == "course" else pytorch_latex(card)
     diff = "0 (bit for bit)" if T["h_diff"] == 0 else fmt_e(T["h_diff"])
     return {
         "t": card.t,
         "unit": card.unit,
-        "heading": f"Step t = {card.t}, unit {card.unit}: reading ",
+        "heading": f"Step t = {card.t}, unit {card.unit}"
+                   + (f" of layer {card.layer}" if layers > 1 else "") + ": reading ",
         "token": plain_text(show_token(card.token)),
         "lines": [_line(line, size) for line in latex],
         "verify": [["Recomputed ", False], [f"{h} = {f4(T['h'])}", True],

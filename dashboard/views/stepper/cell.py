@@ -62,7 +62,7 @@ def gate_names(notation: str) -> dict[str, str]:
 # wide: two lines each (the name, then "= value"), clear of each other at 400 px
 SPOTS = {"h_prev": (0.9, 6.75), "r": (2.8, 1.85), "hn": (2.6, 4.6), "r_hn": (5.0, 3.45),
          "in": (6.6, 0.55), "n": (6.6, 4.3), "z": (8.95, 4.0), "keep": (5.2, 6.75),
-         "new": (7.05, 5.25), "h": (9.3, 6.75)}
+         "new": (7.05, 5.25), "h": (9.55, 6.85)}
 BOXES = {"r": (0.5, 2.0, 1.7, 2.8), "⊙": (3.4, 2.05, 4.0, 2.75),
          "n": (4.8, 2.0, 5.8, 2.8), "u": (7.5, 2.0, 8.7, 2.8),
          "mix": (7.6, 5.8, 8.6, 6.6)}
@@ -79,15 +79,19 @@ LINES = [((0, 6.2), (7.6, 6.2)), ((8.6, 6.2), (10.3, 6.2)),  # c⟨t−1⟩ alon
          ((8.1, 2.8), (8.1, 5.8))]  # Γu to the mix
 
 
-def labels(terms: dict[str, float], notation: str, token: str, t: int, unit: int
-           ) -> dict[str, str]:
+def labels(terms: dict[str, float], notation: str, token: str, t: int, unit: int,
+           layer: int | None = None) -> dict[str, str]:
     """The text of every label that changes with the step, by annotation name ("title" for
-    the title): what the figure draws at t, and what the player writes at each step."""
+    the title): what the figure draws at t, and what the player writes at each step. `layer`:
+    the layer drawn, named where the model has more than one (None)."""
     texts = {key: f"{label}<br>= {f4(value)}"
              for key, (label, value) in wire_values(terms, notation).items()}
+    S = SYMBOLS[notation]
     shown = html.escape(repr(show_token(token)), quote=False)  # Plotly reads tags in text
-    texts["x"] = f"{SYMBOLS[notation]['x']} = {shown}"
-    texts["title"] = f"The GRU cell at t = {t}, unit {unit}"
+    texts["x"] = (f"{S['x']} = {shown}" if not layer else  # a layer above reads the one below
+                  f"{S['x']} = layer {layer - 1}'s {S['h']} (reading {shown})")
+    texts["title"] = f"The GRU cell at t = {t}, unit {unit}" + (
+        "" if layer is None else f", layer {layer}")
     return texts
 
 
@@ -109,10 +113,11 @@ def caption(convention, notation: str = "pytorch") -> str:
             "the mix. Its numbers are the step card's; ▶ play and the steps move them.")
 
 
-def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit: int
-                ) -> go.Figure:
-    """The cell for one unit at step t; the wires carry the card's numbers."""
-    texts, names = labels(terms, notation, token, t, unit), gate_names(notation)
+def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit: int,
+                layer: int | None = None) -> go.Figure:
+    """The cell for one unit at step t (of `layer`, as labels names it); the wires carry the
+    card's numbers."""
+    texts, names = labels(terms, notation, token, t, unit, layer), gate_names(notation)
     shapes = [dict(type="line", x0=a[0], y0=a[1], x1=b[0], y1=b[1],
                    line=dict(color=WIRE, width=2)) for a, b in LINES]
     notes = []
@@ -130,12 +135,12 @@ def cell_figure(terms: dict[str, float], notation: str, token: str, t: int, unit
     for key, (x, y) in SPOTS.items():
         notes.append(dict(x=x, y=y, text=texts[key], showarrow=False, name=key,
                           bgcolor="rgba(255,255,255,0.85)", font=dict(size=11)))
-    notes.append(dict(x=0.9, y=-0.4, showarrow=False, name="x", text=texts["x"]))
+    notes.append(dict(x=0, y=-0.4, showarrow=False, name="x", text=texts["x"], xanchor="left"))
     fig = go.Figure()
     fig.update_layout(
         shapes=shapes, annotations=notes, height=HEIGHT, margin=dict(l=4, r=4, t=32, b=4),
         title=dict(text=texts["title"]),
-        xaxis=dict(visible=False, range=[-0.3, 10.4]),
+        xaxis=dict(visible=False, range=[-0.3, 10.6]),
         yaxis=dict(visible=False, range=[-0.7, 7.3], scaleanchor="x"),
         plot_bgcolor="white")
     return fig

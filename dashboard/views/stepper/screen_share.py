@@ -27,10 +27,14 @@ def init_from_url() -> None:
     _follow()
 
 
-def toggle() -> bool:
-    return st.toggle("Screen-share layout: the card beside this unit's chart, the two in one "
-                     "1280×720 view",
-                     key="compact", on_change=_follow)
+def on() -> bool:
+    """Whether the layout is on: the toggle is drawn under the card (toggle), after it is read."""
+    return bool(st.session_state.get("compact", False))
+
+
+def toggle() -> None:
+    st.toggle("Screen-share layout: the card beside this unit's chart, the two in one "
+              "1280×720 view", key="compact", on_change=_follow)
 
 
 def _follow() -> None:
