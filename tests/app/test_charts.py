@@ -104,7 +104,8 @@ def test_time_axis_writes_every_token_and_thins_the_step_numbers(n):
     mats = {k: np.zeros((4, n), np.float32) for k in "rznh"}
     axis = go.Figure(charts.step_chart(df, mats, 100, 1, SYMBOLS["pytorch"])).layout.xaxis
     every = 1 if n <= 60 else 2
-    assert list(axis.tickvals) == steps[::every]
+    # at the steps, but a hair off them: see test_a_hover_on_the_time_axis_names_its_step
+    np.testing.assert_allclose(axis.tickvals, steps[::every], atol=0.1)
     assert [label.split("<br>")[0] for label in axis.ticktext] == [
         chr(97 + t % 26) for t in steps[::every]]
     numbered = [int(label.split("<br>")[1]) for label in axis.ticktext if "<br>" in label]
