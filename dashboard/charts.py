@@ -269,7 +269,8 @@ def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | Non
     probs = [p for _, p in top][::-1]
     return _figure(
         [dict(type="bar", x=probs, y=labels, orientation="h", marker=dict(color=colors),
-              text=[f"{p:.1%}" for p in probs], hovertemplate="%{y}: %{text}<extra></extra>")],
+              text=[f"{p:.1%}" for p in probs], customdata=labels,
+              hovertemplate="%{customdata}: %{text}<extra></extra>")],
         dict(title=dict(text=title), height=260, margin=dict(t=40, b=30, l=50, r=10),
              xaxis=dict(range=[0, 1], tickformat=".0%")))
 
