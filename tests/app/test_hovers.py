@@ -87,6 +87,9 @@ def test_the_check_finds_a_cut_name_and_a_raw_number():
     fig = {"layout": {}, "data": [
         {"type": "scatter", "x": [1, 2], "y": [0.07640333, 0.5], "name": "c⟨t⟩ = kept + new"},
         {"type": "scatter", "x": [1, 2], "y": [0.1, 0.2], "name": "∏z",
-         "hovertemplate": "t = %{x}: %{y}"}]}
+         "hovertemplate": "t = %{x}: %{y}"},
+        {"type": "scatter", "x": [1], "y": [0.5], "name": "direct path: the best unit's ∏z",
+         "hovertemplate": "%{y:.4f}"}]}
     assert [p.split(": ")[-1] for p in hover_problems(fig)] == [
-        "no hovertemplate", "raw %{y}", "prints a step number without its token"]
+        "no hovertemplate", "raw %{y}", "prints a step number without its token",
+        "cut to 15 characters in the hover's side box"]
