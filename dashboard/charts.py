@@ -9,6 +9,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from _plotly_utils.utils import to_typed_array_spec
 
+from gru_core import fmt, fmt_e, pct, share
+
+from .export import f4
 from .text import show_token
 
 KEEP, NEW, H, Z, RNN = "#4C78A8", "#F58518", "#222222", "#54A24B", "#D62728"
@@ -73,6 +76,40 @@ def _token_ticks(steps, tokens, numbers: bool = True) -> dict:
 
 def _token_axis(fig: go.Figure, steps, tokens, numbers: bool = True) -> None:
     fig.update_xaxes(**_token_ticks(steps, tokens, numbers))
+
+
+def step_said(t: int, tok: str) -> str:
+    """A step as a hover writes it: 75 ('w'), the token as the axis writes it."""
+    return f"{int(t)} ('{_label(tok)}')"
+
+
+def _hover(name: str, where: str = "t") -> str:
+    """A hover that names its trace in full (Plotly cuts the name in its side box to 15
+    characters, so that box is left empty) and reads its point from customdata: [0] where
+    (a step as step_said writes it), [1] the value as the page prints it."""
+    return f"{name}<br>{where} = %{{customdata[0]}}: %{{customdata[1]}}<extra></extra>"
+
+
+def _points(where, values, number=f4) -> list[list[str]]:
+    """customdata for _hover: each point's place and its value, formatted here (f4: the card's
+    4 decimals, e-notation where tiny; Plotly's number formats cannot switch between them)."""
+    return [[str(w), number(float(v))] for w, v in zip(where, values, strict=False)]
+
+
+def _steps_said(steps, tokens) -> list[str]:
+    return [step_said(t, c) for t, c in zip(steps, tokens, strict=False)]
+
+
+def _hover_steps(steps, tokens) -> dict:
+    """An axis of tokens whose hovers say "75 ('w')": a hover on an array-ticked axis prints
+    the tick's own text (two lines, "w<br>75") when the point sits on a tick, so the ticks are
+    moved a hair (under half a pixel) off the steps, and the step's number, which a hover then
+    prints, is aliased to its words (heatmaps keep their customdata for the unit)."""
+    ticks = _token_ticks(steps, tokens)
+    off = max(len(steps), 1) / 2000  # Plotly matches a tick within 1/10000 of the range
+    return {**ticks, "tickvals": [v + off for v in ticks["tickvals"]], "hoverformat": "d",
+            "labelalias": {str(int(t)): step_said(t, c) for t, c in zip(steps, tokens,
+                                                                         strict=True)}}
 
 
 
@@ -152,7 +189,7 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
                    f"{below}, at the same steps (magenta: step t and the unit)</sub>",
                    font=dict(size=15)),
         legend=dict(orientation="h", x=0, y=1.01, yanchor="bottom"),
-        xaxis=dict(anchor="y6", **FIXED, **_token_ticks(steps, df.token)),
+        xaxis=dict(anchor="y6", **FIXED, **_hover_steps(steps, df.token)),
         yaxis=dict(domain=PANELS["balance"][0], anchor="x", title=dict(text="value"),
                    **FIXED),
         yaxis2=dict(overlaying="y", side="right", range=[0, 1.02], tickmode="linear", tick0=0,
@@ -167,7 +204,7 @@ def step_chart(df: pd.DataFrame, mats: dict[str, np.ndarray], t: int, unit: int,
         (lo, hi), ya = PANELS[name]
         data.append(dict(type="heatmap", z=_typed(values[order]), x=steps, xaxis="x", yaxis=ya,
                          customdata=ids, coloraxis="coloraxis" if name in "rz" else "coloraxis2",
-                         hovertemplate=f"{sym[name]} = %{{z:.4f}}<br>t = %{{x}}, unit = "
+                         hovertemplate=f"{sym[name]} = %{{z:.4f}}<br>t = %{{x}}, unit "
                          "%{customdata}<extra></extra>"))
         layout[f"yaxis{ya[1:]}"] = dict(domain=(lo, hi), anchor="x", **FIXED,
                                         title=dict(text=f"{sym[name]}: unit"),
@@ -203,15 +240,19 @@ def step_markers(t: int, unit: int, panels: tuple[str, ...] = ("r", "z", "n", "h
 
 
 def _balance_traces(df: pd.DataFrame, sym: dict[str, str]) -> list[dict]:
-    t_ = df.t.to_numpy()
+    t_, said = df.t.to_numpy(), _steps_said(df.t, df.token)
+
+    def hover(name: str, column: str) -> dict:
+        return dict(name=name, y=df[column].to_numpy(), hovertemplate=_hover(name),
+                    customdata=_points(said, df[column]))
+
     return [
-        dict(type="bar", x=t_, y=df.keep.to_numpy(), name=f"kept: {sym['keep']}",
+        dict(type="bar", x=t_, **hover(f"kept: {sym['keep']}", "keep"),
              marker=dict(color=KEEP)),
-        dict(type="bar", x=t_, y=df.new.to_numpy(), name=f"new: {sym['new']}",
-             marker=dict(color=NEW)),
-        dict(type="scatter", x=t_, y=df.h.to_numpy(), name=f"{sym['h']} = kept + new",
+        dict(type="bar", x=t_, **hover(f"new: {sym['new']}", "new"), marker=dict(color=NEW)),
+        dict(type="scatter", x=t_, **hover(f"{sym['h']} = kept + new", "h"),
              mode="lines+markers", line=dict(color=H, width=2), marker=dict(size=5)),
-        dict(type="scatter", x=t_, y=df.z.to_numpy(), name=sym["z"], mode="lines", yaxis="y2",
+        dict(type="scatter", x=t_, **hover(sym["z"], "z"), mode="lines", yaxis="y2",
              line=dict(color=Z, dash="dot")),
     ]
 
@@ -228,7 +269,8 @@ def prediction_chart(top: list[tuple[str, float]], title: str, actual: str | Non
     probs = [p for _, p in top][::-1]
     return _figure(
         [dict(type="bar", x=probs, y=labels, orientation="h", marker=dict(color=colors),
-              text=[f"{p:.1%}" for p in probs])],
+              text=[f"{p:.1%}" for p in probs], customdata=labels,
+              hovertemplate="%{customdata}: %{text}<extra></extra>")],
         dict(title=dict(text=title), height=260, margin=dict(t=40, b=30, l=50, r=10),
              xaxis=dict(range=[0, 1], tickformat=".0%")))
 
@@ -240,7 +282,11 @@ def saturation_histogram(hists: dict[str, pd.DataFrame], low: float, high: float
     fig = go.Figure()
     for color, (name, df) in zip(GATE_COLORS, hists.items(), strict=True):
         fig.add_bar(x=(df.left + df.right) / 2, y=df.share, name=name, opacity=0.6,
-                    width=(df.right - df.left), marker_color=color)
+                    width=(df.right - df.left), marker_color=color,
+                    customdata=[[f"{fmt(a, 2)} and {fmt(b, 2)}", pct(v)]
+                                for a, b, v in zip(df.left, df.right, df.share, strict=True)],
+                    hovertemplate=f"{name}: %{{customdata[1]}} of the values are between "
+                    "%{customdata[0]}<extra></extra>")
     for x in (low, high):
         fig.add_vline(x=x, line=dict(color="gray", dash="dash"))
     fig.update_layout(barmode="overlay", height=320, title="How often each gate value occurs",
@@ -255,8 +301,8 @@ def saturation_scatter(df: pd.DataFrame, sym: dict[str, str], low: float = 0.1,
         fig.add_scatter(x=part.left, y=part.right, mode="markers", name=sym[gate],
                         marker_color=color,
                         text=[f"unit {u}" for u in part.unit], opacity=0.7,
-                        hovertemplate=f"%{{text}}<br>below {low}: %{{x:.0%}}<br>above {high}: "
-                        "%{y:.0%}<extra></extra>")
+                        hovertemplate=f"{sym[gate]}, %{{text}}<br>below {low}: %{{x:.0%}}<br>"
+                        f"above {high}: %{{y:.0%}}<extra></extra>")
     fig.add_scatter(x=[0, 1], y=[1, 0], mode="lines", line=dict(color="gray", dash="dot"),
                     name="never grey (the two shares add up to 1)", hoverinfo="skip")
     fig.update_layout(height=380, title=f"Per unit: share of steps near 0 (across, below {low})"
@@ -285,8 +331,8 @@ def retention_bars(ret, top_units: list[int], prod_z: str, unit: int | None = No
     fig = go.Figure(go.Bar(
         x=list(range(len(ret))), y=np.where(under, FLOOR, ret), marker_color=colors,
         marker_pattern_shape=["/" if b else "" for b in under],
-        customdata=np.stack([ret, note], axis=1) if len(ret) else None,
-        hovertemplate=f"unit %{{x}}: kept %{{customdata[0]:.2e}} ({prod_z})%{{customdata[1]}}"
+        customdata=[[share(r), n] for r, n in zip(ret, note, strict=True)] or None,
+        hovertemplate=f"unit %{{x}}: kept %{{customdata[0]}} ({prod_z})%{{customdata[1]}}"
                       "<extra></extra>"))
     for y in (holds, rewritten):
         if y is not None:
@@ -309,8 +355,10 @@ def _power(v: float) -> str:
 def unit_lines(steps, chars, series: dict[str, object], title: str, span=None,
                y_title: str = "h") -> go.Figure:
     fig = go.Figure()
+    said = _steps_said(steps, chars)
     for name, ys in series.items():
-        fig.add_scatter(x=list(steps), y=ys, mode="lines+markers", name=name, marker=dict(size=4))
+        fig.add_scatter(x=list(steps), y=ys, mode="lines+markers", name=name, marker=dict(size=4),
+                        customdata=_points(said, ys), hovertemplate=_hover(name))
     if span is not None:
         fig.add_vrect(x0=span[0], x1=span[1], fillcolor="gold", opacity=0.15, line_width=0)
     fig.update_layout(height=400, title=title, yaxis_title=y_title, legend=BELOW,
@@ -323,7 +371,9 @@ def gate_line(steps, chars, z, name: str, line: float, span, title: str) -> go.F
     """One unit's gate over the steps, the threshold dashed and the steps span[0]..span[1]
     shaded (whole steps: from half a step before the first to half after the last)."""
     fig = go.Figure(go.Scatter(x=list(steps), y=z, mode="lines+markers", name=name,
-                               line=dict(color=Z), marker=dict(size=5)))
+                               line=dict(color=Z), marker=dict(size=5),
+                               customdata=_points(_steps_said(steps, chars), z),
+                               hovertemplate=_hover(name)))
     fig.add_hline(y=line, line=dict(color="gray", dash="dash"))
     fig.add_vrect(x0=span[0] - 0.5, x1=span[1] + 0.5, fillcolor="gold", opacity=0.15,
                   line_width=0)
@@ -336,11 +386,14 @@ def pair_lines(steps, chars, pairs: dict[int, tuple], title: str, y_title: str =
                ) -> go.Figure:
     """Per unit, h for the singular (solid) and the plural (dashed) sentence, in one colour."""
     fig = go.Figure()
+    said = _steps_said(steps, chars)
     for color, (unit, (sg, pl)) in zip((KEEP, NEW, Z), pairs.items(), strict=False):
-        fig.add_scatter(x=list(steps), y=sg, name=f"unit {unit}, singular", mode="lines+markers",
-                        line=dict(color=color), marker=dict(size=4))
-        fig.add_scatter(x=list(steps), y=pl, name=f"unit {unit}, plural", mode="lines+markers",
-                        line=dict(color=color, dash="dash"), marker=dict(size=4, symbol="x"))
+        for ys, number, style in ((sg, "singular", {}), (pl, "plural", {"dash": "dash"})):
+            name = f"unit {unit}, {number}"
+            fig.add_scatter(x=list(steps), y=ys, name=name, mode="lines+markers",
+                            line=dict(color=color, **style),
+                            marker=dict(size=4, symbol="x" if style else "circle"),
+                            customdata=_points(said, ys), hovertemplate=_hover(name))
     fig.update_layout(height=340, title=title, yaxis_title=y_title,
                       margin=dict(t=40, b=10, l=10, r=10),
                       legend=BELOW)
@@ -353,15 +406,21 @@ def gradient_flow(distance, norms, z_mean, z_max, sym: dict[str, str], rnn=None,
     """Two panels on one distance axis: the Jacobian's norm (a matrix norm, all paths) on top,
     the direct path's ∏z (a share per unit, at most 1) below, each on its own log axis."""
     jac, prod = sym["jacobian"], sym["prod_z"]
-    data = [dict(type="scatter", x=distance, y=norms, mode="lines+markers",
-                 name=f"GRU: {jac} (Frobenius)", line=dict(color=H), marker=dict(size=4))]
+
+    def hover(name: str, ys) -> dict:  # log axes over many decades: e-notation, as the sentences
+        return dict(name=name, y=ys, hovertemplate=_hover(name, "t − s"),
+                    customdata=_points(distance, ys, lambda v: fmt_e(v, 2)))
+
+    data = [dict(type="scatter", x=distance, mode="lines+markers", line=dict(color=H),
+                 marker=dict(size=4), **hover(f"GRU: {jac} (Frobenius)", norms))]
     if rnn is not None:
-        data.append(dict(type="scatter", x=distance, y=rnn, mode="lines",
-                         name=f"{rnn_name}: {jac}", line=dict(color=RNN)))
-    data += [dict(type="scatter", x=distance, y=z_max, mode="lines", line=dict(color=Z),
-                  yaxis="y2", name=f"direct path: the best unit's {prod}"),
-             dict(type="scatter", x=distance, y=z_mean, mode="lines", yaxis="y2",
-                  name=f"direct path: {prod} averaged over units", line=dict(color=Z, dash="dot"))]
+        data.append(dict(type="scatter", x=distance, mode="lines", line=dict(color=RNN),
+                         **hover(f"{rnn_name}: {jac}", rnn)))
+    data += [dict(type="scatter", x=distance, mode="lines", line=dict(color=Z), yaxis="y2",
+                  **hover(f"direct path: the best unit's {prod}", z_max)),
+             dict(type="scatter", x=distance, mode="lines", yaxis="y2",
+                  line=dict(color=Z, dash="dot"),
+                  **hover(f"direct path: {prod} averaged over units", z_mean))]
     return _figure(data, dict(
         height=480, title=dict(text="How much of a change at step s still reaches step t"),
         xaxis=dict(title=dict(text="distance t − s (steps back)"), anchor="y2"),
@@ -388,7 +447,9 @@ def candidates(labels: list[str], series: dict[str, object], title: str,
     for (color, symbol), (name, ys) in zip(CANDIDATE_STYLES, series.items(), strict=False):
         fig.add_scatter(x=labels, y=ys, mode="markers", name=name,
                         marker=dict(size=10, color=color, symbol=symbol,
-                                    line=dict(width=2, color=color)))
+                                    line=dict(width=2, color=color)),
+                        customdata=[f4(float(v)) for v in ys],
+                        hovertemplate=f"{name}<br>%{{x}}: %{{customdata}}<extra></extra>")
     fig.update_layout(height=360, title=title, xaxis_title="unit",
                       yaxis=dict(range=[-1.05, 1.05], title=y_title),
                       xaxis=dict(type="category"), margin=dict(t=40, b=10, l=10, r=10),
@@ -404,20 +465,26 @@ def what_if_chart(wi, tokens: list[str], sym: dict[str, str]) -> go.Figure:
     whole state moved (‖Δh‖, right axis)."""
     steps = list(wi.steps)
     u = wi.unit
+    said = _steps_said(steps, tokens[wi.t : wi.t + len(steps)])
+
+    def hover(name: str, ys: list[float]) -> dict:
+        return dict(name=name, y=ys, hovertemplate=_hover(name), customdata=_points(said, ys))
+
     data = [
-        dict(type="scatter", x=steps, y=wi.h[:, u].tolist(), name=f"{sym['h']}, unit {u}: actual",
+        dict(type="scatter", x=steps, **hover(f"{sym['h']}, unit {u}: actual", wi.h[:, u].tolist()),
              mode="lines+markers", line=dict(color=H), marker=dict(size=5)),
-        dict(type="scatter", x=steps, y=wi.h_what_if[:, u].tolist(),
-             name=f"{sym['h']}, unit {u}: with the edit", mode="lines+markers",
-             line=dict(color=NEW, dash="dash"), marker=dict(size=5, symbol="x")),
-        dict(type="bar", x=steps, y=wi.drift.tolist(),
-             name=f"‖Δ{sym['state']}‖, every unit (right axis)",
+        dict(type="scatter", x=steps,
+             **hover(f"{sym['h']}, unit {u}: with the edit", wi.h_what_if[:, u].tolist()),
+             mode="lines+markers", line=dict(color=NEW, dash="dash"),
+             marker=dict(size=5, symbol="x")),
+        dict(type="bar", x=steps, **hover(f"‖Δ{sym['state']}‖, every unit (right axis)",
+                                           wi.drift.tolist()),
              yaxis="y2", marker=dict(color=KEEP), opacity=0.35),
     ]
     layout = dict(height=340, title=dict(text=f"After the edit at t = {wi.t}"),
                   margin=dict(t=40, b=10, l=10, r=10), legend=BELOW,
                   yaxis=dict(title=dict(text=sym["h"]), range=[-1.05, 1.05]),
-                  yaxis2=dict(overlaying="y", side="right", showgrid=False,
+                  yaxis2=dict(overlaying="y", side="right", showgrid=False, tickmode="auto",
                               range=[0, max(DRIFT_FLOOR, 1.05 * float(wi.drift.max()))],
                               title=dict(text=f"‖Δ{sym['state']}‖")),
                   xaxis=dict(title=dict(text="step (token)"),
@@ -433,7 +500,9 @@ def input_picture(x: np.ndarray, span: tuple[int, int], title: str,
     start, end = span[0] * scale, span[1] * scale
     return _figure(
         [dict(type="heatmap", z=_typed(np.asarray(x, dtype=np.float32).T), dx=scale, x0=scale / 2,
-              colorscale="Viridis", colorbar=dict(thickness=10))],
+              colorscale="Viridis", colorbar=dict(thickness=10),
+              hovertemplate=("%{x:.3f} s" if seconds_per_frame else "input frame %{x:.1f}")
+              + ", feature %{y:d}: %{z:.4f}<extra></extra>")],
         dict(title=dict(text=title), height=300, margin=dict(t=40, b=40, l=50, r=10),
              xaxis=dict(title=dict(text="seconds" if seconds_per_frame else "input frame")),
              yaxis=dict(title=dict(text="feature")),
@@ -447,7 +516,8 @@ def head_over_steps(probs: np.ndarray, labels: list[str], t: int, title: str,
     steps = list(range(probs.shape[0]))
     data = [dict(type="scatter", mode="lines", x=steps, y=probs[:, c].tolist(),
                  name=_label(labels[c]),
-                 customdata=step_seconds, hovertemplate="t=%{x}: %{y:.4f}" +
+                 customdata=step_seconds, hovertemplate=f"{_label(labels[c])}<br>t = %{{x:d}}: "
+                 "%{y:.4f}" +
                  (" (%{customdata:.2f} s)" if step_seconds else "") + "<extra></extra>")
             for c in range(probs.shape[1])]
     return _figure(data, dict(
