@@ -71,11 +71,15 @@ def bare_chart(page):
     return page.locator("[data-testid=stPlotlyChart]")
 
 
-def prediction_table(page):  # has no .main-svg: looked for by its own test id
-    return page.get_by_test_id("stDataFrame")
+def app_cell(page):  # the cell beside the card (live_chart.live_cell)
+    return page.locator(".st-key-step_cell")
 
 
-APP_CHARTS = [app_chart]
+def prediction_table(page):  # has no .main-svg: its rows, drawn by the browser
+    return page.locator(".gru-pred tbody tr")
+
+
+APP_CHARTS = [app_chart, app_cell]
 
 
 def first_render(page, url: str, heading: str, chart) -> float:
