@@ -361,58 +361,129 @@ def _hold_lengths(trace: Trace, unit: int, layer: int = 0) -> torch.Tensor:
 
 # ---- vanishing gradients ---------------------------------------------------------------------
 
+def stretches(ds: list[int]) -> str:
+    """Distances as the runs a chart shows: [11, 12, 13, 15] → "11–13 and 15"."""
+    runs: list[list[int]] = []
+    for d in ds:
+        if runs and d == runs[-1][1] + 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    said = [f"{a}–{b}" if b > a else f"{a}" for a, b in runs]
+    if len(said) > 4:  # a long list says less than its count
+        return ", ".join(said[:3]) + f" and {len(said) - 3} other stretches"
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
+def apart(a: float, b: float, digits: int = 1) -> tuple[str, str]:
+    """fmt_e of two values side by side, with more digits (up to 4) where they would read the
+    same but are not: 1.45e+00 and 1.46e+00, never 1.5e+00 twice."""
+    while digits < 4 and fmt_e(a, digits) == fmt_e(b, digits) and a != b:
+        digits += 1
+    return fmt_e(a, digits), fmt_e(b, digits)
+
+
+def _compared(norms: list[float], rnn: list[float], rnn_name: str) -> tuple[str, dict]:
+    """The GRU against the plain RNN at every distance the chart draws past the identity
+    (1..span steps back): how many larger, and where."""
+    span = len(norms) - 1
+    larger = [d for d in range(1, span + 1) if norms[span - d] > rnn[span - d]]
+    smaller = [d for d in range(1, span + 1) if norms[span - d] < rnn[span - d]]
+    n = span
+    every = f"at every distance from 1 to {span} steps back" if span > 1 else "1 step back"
+    if len(smaller) == n:
+        said = f"smaller than that of {rnn_name} {every}"
+    elif len(larger) == n:
+        said = f"larger than that of {rnn_name} {every}"
+    else:
+        big = len(larger) > len(smaller)
+        most, rest = (larger, smaller) if big else (smaller, larger)
+        said = (f"{'larger' if big else 'smaller'} than that of {rnn_name} at {len(most)} of "
+                f"the {n} distances from 1 to {span} steps back"
+                + (f" ({'smaller' if big else 'larger'} at {stretches(rest)})" if rest else ""))
+    return said, dict(larger=larger, smaller=smaller, distances=n)
+
+
+def _broken_hold(z: torch.Tensor, hold: int) -> dict | None:
+    """Why the best direct path is no longer than `hold` steps, read off z (rows: steps
+    since..t, one column per unit): the unit that kept more than HOLDS longest up to step t − 1,
+    if its path was long and step t's own z cut it (then that one step is the reason)."""
+    z = z.double()
+    if len(z) < 3:
+        return None
+    before = z[1:-1].flip(0).cumprod(0)  # row d − 1: ∏ z over the d steps t−d..t−1
+    kept = (before > HOLDS).to(torch.int64)
+    longest = kept.cumprod(0).sum(0)  # per unit: steps back to t − 1 keeping more than HOLDS
+    u = int(longest.argmax())
+    d = int(longest[u])
+    if d < LONG_HOLD or d <= hold:
+        return None
+    above = (z[:-1, u] > HIGH).flip(0).to(torch.int64).cumprod(0).sum()  # run ending at t − 1
+    return dict(unit=u, before=d, run=int(above), z_t=float(z[-1, u]))
+
+
 def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | None = None,
-                    notation: str = "pytorch", rnn_name: str = "the plain RNN") -> list[Claim]:
+                    notation: str = "pytorch", rnn_name: str = "the plain RNN",
+                    z: torch.Tensor | None = None) -> list[Claim]:
     """The answer first, then what each panel shows. Every list runs from s = since to s = t:
     the last entry is distance 0, where ∂h_t/∂h_s is the identity (norm √H). A comparison with
-    the plain RNN is made only when its curve is given."""
+    the plain RNN is made only when its curve is given, at every distance the chart draws.
+    z: (span + 1, H) the update gate over the same steps, to say why a short direct path is
+    short (a single step at t, or no long run of z near 1)."""
     sym = SYMBOLS[notation]
-    z, prod, hs, ht, jac = sym["z"], sym["prod_z"], sym["h_s"], sym["h_t"], sym["jacobian"]
+    z_, prod, hs, ht, jac = sym["z"], sym["prod_z"], sym["h_s"], sym["h_t"], sym["jacobian"]
     span = len(norms) - 1
     H = round(norms[-1] ** 2)  # ‖I‖ = √H
     far = [d for d in DISTANCES if d <= span] or [span]
     at = lambda xs, d: xs[span - d]  # noqa: E731  the value d steps back
-    listed = lambda xs: ", ".join(f"{fmt_e(at(xs, d))} at {d}" for d in far)  # noqa: E731
+
+    def listed(xs: list[float], other: list[float] | None = None) -> str:
+        return ", ".join(f"{apart(at(xs, d), at(other, d))[0] if other else fmt_e(at(xs, d))}"
+                         f" at {d}" for d in far)
+
     hold = max((d for d in range(span + 1) if at(z_max, d) > HOLDS), default=0)
     long = hold >= min(LONG_HOLD, span)
     shrinks = norms[0] < norms[-1]
-    ahead = sum(at(norms, d) > at(rnn, d) for d in far) if rnn is not None else None
+    versus, cmp = _compared(norms, rnn, rnn_name) if rnn is not None else ("", {})
+    ahead = len(cmp["larger"]) if rnn is not None else None
+    broken = None if long or z is None else _broken_hold(z, hold)
     if long:
-        lead = (f"By keeping a direct path open: where {z} stays near 1, {hs} reaches {ht} "
+        lead = (f"By keeping a direct path open: where {z_} stays near 1, {hs} reaches {ht} "
                 f"multiplied only by {prod}, and on this text the best unit keeps more than "
                 f"half of its value that way for up to {hold} steps back")
-        where = ("at every distance compared" if len(far) > 1 else
-                 f"{far[0]} steps back, the one distance compared")
-        lead += ({0: f"; over all paths, though, this GRU's gradient is smaller than that "
-                     f"of {rnn_name} {where}",
-                  len(far): f", and over all paths this GRU's gradient is larger than that of "
-                            f"{rnn_name} {where}"}.get(ahead, "")
-                 + ".")
+    elif broken:
+        b = broken
+        cut = ("which alone lets less than half through" if b["z_t"] <= HOLDS else
+               "which brings what gets through under half")
+        run = (f"unit {b['unit']}'s {z_} stayed above {HIGH} for "
+               f"{count_of(b['run'], 'step')} in a row before t, so" if b["run"] >= LONG_HOLD
+               else f"for unit {b['unit']},")
+        lead = (f"By keeping a direct path open where {z_} stays near 1: {run} more than half "
+                f"of {hs} reached step t − 1 from up to {b['before']} steps back through {prod} "
+                f"alone, but at t itself its {z_} is {fmt_near(b['z_t'], 3)}, {cut}, so on this "
+                f"text no unit keeps more than half of its value that way beyond {hold} steps "
+                "back")
     else:
         lead = (f"On this text it hardly does: along the direct path {hs} reaches {ht} "
                 f"multiplied only by {prod}, but no unit keeps more than half of its value that "
-                f"way beyond {hold} steps back ({z} is not near 1 for long in a row).")
-    claims = [Claim("answer", lead, dict(hold=hold, span=span, long=long, ahead=ahead)),
-              Claim("jacobian", (
+                f"way beyond {hold} steps back ({z_} is not near 1 for long in a row)")
+    if rnn is not None:
+        lead += (f"; over all paths, this GRU's gradient is {versus}" if long or broken else
+                 f"; over all paths its gradient is {versus}")
+    lead += "."
+    claims = [Claim("answer", lead, dict(hold=hold, span=span, long=long, ahead=ahead,
+                                         broken=broken, **cmp))]
+    claims.append(Claim("jacobian", (
         f"Top panel: over {span} steps back from t, the GRU's {jac} (every path) goes from "
         f"{fmt(norms[-1], 2)} at s = t, where ∂{ht}/∂{hs} is the identity and its norm is "
-        f"√H = √{H}, to {fmt_e(norms[0], 2)} ({listed(norms)} steps back)."),
-        dict(first=norms[-1], last=norms[0], H=H, at={d: at(norms, d) for d in far}))]
+        f"√H = √{H}, to {fmt_e(norms[0], 2)} ({listed(norms, rnn)} steps back)."),
+        dict(first=norms[-1], last=norms[0], H=H, at={d: at(norms, d) for d in far})))
     if rnn is not None:
-        if len(far) == 1:
-            verdict = (f"{'more' if ahead else 'less'} than the plain RNN at {far[0]} steps "
-                       "back")
-        else:
-            n = len(far)
-            verdict = (f"more than the plain RNN at all {n} of these distances" if ahead == n
-                       else f"less than the plain RNN at all {n} of these distances"
-                       if ahead == 0 else
-                       f"more than the plain RNN at {ahead} of these {n} distances, less at "
-                       f"{n - ahead}")
         claims.append(Claim("rnn comparison", (
             f"{rnn_name[0].upper() + rnn_name[1:]}, trained on the same data and read over the "
-            f"same text: {listed(rnn)} steps back. The GRU passes on {verdict}."),
-            dict(ahead=ahead, distances=len(far), gru={d: at(norms, d) for d in far},
+            f"same text: {listed(rnn, norms)} steps back. Over all paths the GRU's gradient is "
+            f"{versus}."),
+            dict(ahead=ahead, **cmp, gru={d: at(norms, d) for d in far},
                  rnn={d: at(rnn, d) for d in far})))
     claims.append(Claim("direct path", (
         f"Bottom panel: through {prod} alone, the direct path {hs} → {ht}, the best unit keeps "
@@ -421,14 +492,20 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
                                                           z_max_far=z_max[0])))
     if long:
         claims.append(Claim("gate keeps a path open", (
-            f"That is the update gate's part: where {z} stays near 1 each step multiplies by "
+            f"That is the update gate's part: where {z_} stays near 1 each step multiplies by "
             f"nearly 1, so along that path more than half of {hs}, and of the gradient back to "
             f"it, gets through over {hold} steps"
             + (", even while the Jacobian over all paths shrinks." if shrinks else ".")),
             dict(hold=hold, shrinks=shrinks)))
+    elif broken:
+        claims.append(Claim("path cut at t", (
+            f"That is the update gate's part, and its limit: where {z_} stays near 1 each step "
+            f"multiplies by nearly 1, so the path to step t − 1 stayed open over "
+            f"{broken['before']} steps, and one step with {z_} well below 1 closes it."),
+            dict(hold=hold, shrinks=shrinks)))
     else:
         claims.append(Claim("no long hold", (
-            f"The gate can keep a path open ({z} ≈ 1 is a factor ≈ 1 per step), but only where "
+            f"The gate can keep a path open ({z_} ≈ 1 is a factor ≈ 1 per step), but only where "
             "the trained model uses it, and on this text it does not for long."),
             dict(hold=hold)))
     return claims

@@ -270,20 +270,75 @@ def test_gradient_claims_agree_with_their_curves(with_rnn):
             assert "almost unchanged" not in text and "`" not in text
             if with_rnn:
                 ev = claims[kinds.index("rnn comparison")].evidence
-                ahead = sum(ev["gru"][d] > ev["rnn"][d] for d in ev["gru"])
-                assert ev["ahead"] == ahead
-                n = len(ev["gru"])
+                # every distance the chart draws past the identity, 1..span, not a few picked
+                larger = [d for d in range(1, span + 1) if norms[span - d] > rnn[span - d]]
+                smaller = [d for d in range(1, span + 1) if norms[span - d] < rnn[span - d]]
+                assert ev["larger"] == larger and ev["smaller"] == smaller
+                assert ev["ahead"] == len(larger) and ev["distances"] == span
                 said = claims[kinds.index("rnn comparison")].text
-                if n > 1:  # the count the chart shows, "all" only when it is all
-                    assert (f"more than the plain RNN at all {n}" in said) == (ahead == n)
-                    assert (f"less than the plain RNN at all {n}" in said) == (ahead == 0)
-                    if 0 < ahead < n:
-                        assert f"at {ahead} of these {n} distances, less at {n - ahead}" in said
-                assert "as in a plain RNN" not in text
                 lead = claims[0].text  # the answer does not hide what the top panel shows
-                if hold >= min(LONG_HOLD, span):
-                    assert ("smaller than" in lead) == (ahead == 0)
-                    assert ("larger than" in lead) == (ahead == len(ev["gru"]))
+                for where in (said, lead):
+                    every = "at every distance" in where
+                    assert every == (len(larger) == span or len(smaller) == span)
+                    if not every:
+                        most = max(len(larger), len(smaller))
+                        assert f"at {most} of the {span} distances" in where
+                        rest = smaller if len(larger) > len(smaller) else larger
+                        runs = re.search(r"\((?:larger|smaller) at ([^)]*)\)", where)
+                        if len(runs.group(1).split(", ")) <= 3 and "other" not in runs.group(1):
+                            got = []
+                            for part in re.split(r", | and ", runs.group(1)):
+                                a, _, b = part.partition("–")
+                                got += list(range(int(a), int(b or a) + 1))
+                            assert got == rest
+                # the printed values at each picked distance differ where the values do
+                for d in ev["gru"]:
+                    if ev["gru"][d] != ev["rnn"][d]:
+                        g = re.search(rf"([0-9.]+e[+−][0-9]+) at {d}\b",
+                                      claims[kinds.index("jacobian")].text).group(1)
+                        r = re.search(rf"([0-9.]+e[+−][0-9]+) at {d}\b", said).group(1)
+                        assert g != r
+                assert "as in a plain RNN" not in text
+
+
+def test_printed_pairs_and_stretches():
+    from gru_core.analysis.claims import apart, stretches
+    assert apart(1.452, 1.496) == ("1.45e+00", "1.50e+00")
+    assert apart(1.452, 3.0) == ("1.5e+00", "3.0e+00")
+    assert stretches([11, 12, 13, 14, 15, 19, 20, 84]) == "11–15, 19–20 and 84"
+    assert stretches([1, 3, 5, 7, 9]) == "1, 3, 5 and 2 other stretches"
+
+
+def test_a_path_cut_at_t_is_said_so():
+    """agreement at the verb of F: unit 76's z was above HIGH for 43 steps in a row before t
+    and z_t < HOLDS, so the lead names that step as the reason (recomputed here), not a
+    blanket "it hardly does"."""
+    from gru_core import direct_path, jacobian_norms
+
+    ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
+    text = "The bridge, which the engineers had painted last spring, was rusting again."
+    t = text.index(" was") + 1
+    tt = ck.trace(text)
+    z = tt.gate("z", 0).double().numpy()
+    claims = gradient_claims(jacobian_norms(tt, t).tolist(), direct_path(tt, t)["max"].tolist(),
+                             z=tt.gate("z", 0)[: t + 1])
+    ev = claims[0].evidence
+    assert not ev["long"] and ev["broken"] is not None
+    u = ev["broken"]["unit"]
+    run = 0
+    while z[t - 1 - run, u] > HIGH:
+        run += 1
+    assert ev["broken"]["run"] == run >= LONG_HOLD
+    assert ev["broken"]["z_t"] == pytest.approx(z[t, u]) and z[t, u] <= HOLDS
+    # before t, that unit kept more than half over `before` steps, and not over one more
+    before = ev["broken"]["before"]
+    assert retention(z, t - 1 - before, t - 1)[u] > HOLDS
+    assert retention(z, t - 2 - before, t - 1)[u] <= HOLDS
+    lead = claims[0].text
+    assert "hardly" not in lead
+    assert f"unit {u}'s z stayed above {HIGH} for {run} steps in a row" in lead
+    assert f"its z is {z[t, u]:.3f}, which alone lets less than half through" in lead
+    assert f"beyond {ev['hold']} steps back" in lead
 
 
 def test_gradient_claims_on_a_trace(model):
