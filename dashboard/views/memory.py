@@ -38,10 +38,14 @@ def render(sel: Selection, tt: TextTrace) -> None:
     _default_span(sel, tt)
     answer = st.empty()  # the first line; the span's slider comes after it
     s = 0 if t == 1 else st.slider("Span start s (the earlier step; by default where the "
-                                   "selected unit began holding)", 0, t - 1, key="s")
+                                   "selected unit's latest hold began)", 0, t - 1, key="s")
     write_url(sel.params(s=s))  # the span's start as shown: the link reproduces it
     (lead, *claims), df, picture = numbers(sel, tt, s)
     answer.markdown(lead.text)
+    longest = lead.evidence.get("longest")
+    if longest:
+        st.button(f"Show unit {longest['unit']}", key="memory_longest", on_click=_show,
+                  args=(longest["unit"],))
     lo, hi = max(0, s - 5), min(tt.T, t + 6)
     z = tt.gate("z", sel.layer, steps=slice(lo, hi))[:, unit].numpy()
     st.plotly_chart(charts.gate_line(range(lo, hi), tt.tokens[lo:hi], z, sym["z"], HIGH,
@@ -100,6 +104,10 @@ def numbers(sel: Selection, tt: TextTrace, s: int | None = None) -> Numbers | No
 
     return cache.analysis(("memory", sel.model_key, tt.text, sel.start, sel.t, sel.unit,
                            sel.layer, s, sel.notation), compute)
+
+
+def _show(unit: int) -> None:
+    st.session_state["unit"] = unit
 
 
 def _default_span(sel: Selection, tt: TextTrace) -> None:

@@ -136,10 +136,20 @@ def hold_start(trace: Trace, t: int, unit: int, layer: int = 0) -> int:
 
 def default_span_start(trace: Trace, t: int, unit: int, layer: int = 0, fallback: int = 20
                        ) -> int:
-    """Where "is the state frozen?" starts by default: where the unit began holding, or
-    `fallback` steps back when it does not hold at t."""
+    """Where "is the state frozen?" starts by default: where the unit's latest hold up to t
+    began (its hold at t, or the one a step that does not hold broke, so that the span shows
+    the hold and the step that ended it), or `fallback` steps back when it never held in the
+    last LOOKBACK steps."""
     s = hold_start(trace, t, unit, layer)
-    return s if s < t else max(0, t - fallback)
+    if s < t:
+        return s
+    since = max(0, t - LOOKBACK)
+    L = _hold_lengths(trace, unit, layer)[since : t + 1]
+    ends = torch.nonzero(L > 0).flatten()
+    if len(ends) == 0:
+        return max(0, t - fallback)
+    end = int(ends[-1])
+    return since + end - int(L[end])
 
 
 def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
@@ -161,6 +171,11 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     k = int(steps.argmax())  # the largest move in one step: into step s + 1 + k
     big, k_big = float(steps[k]), s + 1 + k
     after = float((h[k + 1 :] - h[k + 1]).abs().max())
+    before = float((h[: k + 1] - h[0]).abs().max())  # steps s..k_big − 1
+    one_step = (t - s) >= FROZEN_SPAN and big >= FROZEN and before < FROZEN and after < FROZEN
+    z_big = float(trace.gate("z", layer)[k_big, unit])
+    zb = z[: k_big - s - 1]  # steps s+1..k_big − 1: did it hold up to the big move?
+    held_before = k_big - 1 > s and held(float(zb.prod()), float(zb.min()))
     k_low, z_low = s + 1 + int(z.argmin()), float(z.min())
     others_held = int(sum(held(r, m) for r, m in zip(others.retention, others.min_z,
                                                       strict=True)))
@@ -175,7 +190,8 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     ev = dict(unit=unit, s=s, t=t, retention=float(row.retention), min_z=float(row.min_z),
               h_s=float(row.h_s), h_t=float(row.h_t), moved=moved, biggest=big, k_big=k_big,
               after=after, k_low=k_low, z_low=z_low, rewritten=rewritten,
-              held_too=others_held, others=n, held=is_held, since=since)
+              held_too=others_held, others=n, held=is_held, since=since, before=before,
+              one_step=one_step, held_before=held_before, z_big=z_big)
     rule = f"{z_} above {HIGH} at every step after step {s}"  # z_s made h_s: not in the span
     steps_ = count_of(span, "step")
     frozen = is_held and moved < FROZEN and span >= FROZEN_SPAN
@@ -188,15 +204,26 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
                    f"and so did all {n} other units: over these steps the whole state is "
                    "frozen."))
     elif is_held and span < FROZEN_SPAN:
-        lead = (f"Over {steps_} this cannot tell: unit {unit} held from step {s} to step {t} "
-                f"({rule}) and its activation {a} moved by up to {fmt_near(moved, 3)}, but a "
-                f"span this short says little; move s back to ask over more steps.")
+        lead = _short_hold(trace, s, t, unit, layer, ev, z_, a, moved)
     elif is_held:
         lead = (f"Not even for a unit that holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}), yet its activation {a} moved by up to "
                 f"{fmt_near(moved, 3)} (frozen would be within {FROZEN}), since a held unit "
                 f"still takes a share {n_} of its "
                 f"candidate at each step; {others_not}.")
+    elif one_step and held_before:
+        lead = (f"Not over this whole span: unit {unit} held from step {s} to step "
+                f"{k_big - 1} ({count_of(k_big - 1 - s, 'step')}; {rule}) and its activation "
+                f"{a} stayed within {fmt_near(before, 3)} of its value there (frozen: within "
+                f"{FROZEN}), but at step {k_big}{at(k_big)} its {z_} is {fmt_near(z_big, 3)} and "
+                f"{a} moved by {fmt_near(big, 3)} in that one step, so it did not hold from "
+                f"step {s} to step {t}; {of(others_held)} held over these steps.")
+    elif one_step:
+        lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
+                f"from step {s} to step {t}; its activation {a} stayed within "
+                f"{fmt_near(before, 3)} of its value up to step {k_big - 1} and moved by "
+                f"{fmt_near(big, 3)} in one step, at step {k_big}{at(k_big)}; "
+                f"{of(others_held)} held over these steps.")
     else:
         lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
                 f"from step {s} to step {t}, and its activation {a} moved by up to "
@@ -244,6 +271,35 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         f"{HOLDS:.0%} kept) and {rewritten} were rewritten (kept less than {REWRITTEN:.0%}): "
         "the gates are vectors, so some units hold while the others move."), ev))
     return claims
+
+
+def _short_hold(trace: Trace, s: int, t: int, unit: int, layer: int, ev: dict, z_: str,
+                a: str, moved: float) -> str:
+    """The answer when the selected unit's hold is shorter than FROZEN_SPAN: on the unit
+    that has held longest up to t (ev["longest"] names it for the view's button), or that no
+    unit held that long."""
+    mine = (f"unit {unit}, selected, has held only from step {s} ({count_of(t - s, 'step')}, "
+            f"its {a} moved by up to {fmt_near(moved, 3)}), too short to tell")
+    holding = _holding_units(trace, t, layer, exclude=unit)
+    if not holding or t - holding[0][1] < FROZEN_SPAN:
+        ev.update(longest=None)
+        return (f"At t = {t} no unit has held for {FROZEN_SPAN} steps or more ({z_} above "
+                f"{HIGH} at every step, more than {HOLDS:.0%} kept), so this step cannot tell: "
+                f"{mine}; a later t, or the step the page suggests at t = 0, may.")
+    u, since, kept = holding[0]
+    h = trace.gate("h", layer)[since : t + 1, u].double()
+    moved_u = float((h - h[0]).abs().max())
+    ev.update(longest=dict(unit=u, since=since, moved=moved_u, retention=kept))
+    rule = f"{count_of(t - since, 'step')}; {z_} above {HIGH} at every step after step {since}"
+    if moved_u < FROZEN:
+        return (f"Yes, for a unit while it holds: unit {u}, the one that has held longest up "
+                f"to t = {t}, held from step {since} to step {t} ({rule}) and its activation "
+                f"{a} stayed within {fmt_near(moved_u, 3)} of its value (frozen: within "
+                f"{FROZEN}); {mine}. Choose unit {u} to see it.")
+    return (f"Not even for the unit that has held longest up to t = {t}: unit {u} held from "
+            f"step {since} to step {t} ({rule}), yet its activation {a} moved by up to "
+            f"{fmt_near(moved_u, 3)} (frozen would be within {FROZEN}); {mine}. Choose unit "
+            f"{u} to see it.")
 
 
 def _why_not(ev: dict, z_: str) -> str:
@@ -326,37 +382,53 @@ def first_step_claim(trace: Trace, unit: int, layer: int = 0, notation: str = "p
     text = (f"At t = 0 there is {none}: the GRU has read one token, and {start}. Unit {unit}'s "
             f"{sym['h']} = {sym['keep']} + {sym['new']} = {term(z)}·{term(h_prev)} + "
             f"{term(1 - z)}·{term(n)} = {fmt(h, 3)}. ")
-    length, goto = 0, T - 1
+    length, goto, go_unit = 0, T - 1, unit
+    lengths = hold_lengths(trace, layer) if question == "memory" and T > 1 else None
+    rule = (f"(the page's rule: {sym['z']} above {HIGH} at every step and more than "
+            f"{HOLDS:.0%} kept)")
     if T == 1:
         text += "This text is one token long: type a longer one to see a span."
-    elif question == "memory" and (length := int(_hold_lengths(trace, unit, layer).max())):
-        goto = int(_hold_lengths(trace, unit, layer).argmax())
-        s = hold_start(trace, goto, unit, layer)
-        text += (f"Its longest hold in this text (the page's rule: {sym['z']} above {HIGH} at "
-                 f"every step and more than {HOLDS:.0%} kept) runs from step {s} to step "
-                 f"{goto} ({count_of(goto - s, 'step')}): step {goto} is a good t to ask at.")
-    elif question == "memory":
-        text += (f"It holds nowhere in this text (the page's rule: {sym['z']} above {HIGH} at "
-                 f"every step and more than {HOLDS:.0%} kept); the last step, step {goto}, "
-                 "looks back over the most steps.")
+    elif lengths is not None and (length := int(lengths[:, unit].max())) >= FROZEN_SPAN:
+        goto = int(lengths[:, unit].argmax())
+        s = goto - length
+        text += (f"Its longest hold in this text {rule} runs from step {s} to step "
+                 f"{goto} ({count_of(length, 'step')}): step {goto} is a good t to ask at.")
+    elif lengths is not None and int(lengths.max()) >= FROZEN_SPAN:
+        mine = (f"Its longest hold in this text {rule} is {count_of(length, 'step')}, too "
+                f"short to tell" if length else f"It holds nowhere in this text {rule}")
+        best = int(lengths.argmax())  # flat index: step · H + unit
+        goto, go_unit = divmod(best, lengths.shape[1])
+        length = int(lengths[goto, go_unit])
+        text += (f"{mine}; unit {go_unit} holds longest, from step {goto - length} to step "
+                 f"{goto} ({count_of(length, 'step')}): step {goto} with unit {go_unit} is a "
+                 "good place to ask.")
+    elif lengths is not None:
+        text += (f"No unit holds for {FROZEN_SPAN} steps or more anywhere in this text {rule}; "
+                 f"the last step, step {goto}, looks back over the most steps.")
     else:
         text += f"The last step, step {goto}, looks back over the most steps."
     return Claim("first step", text, dict(z=z, h_prev=h_prev, n=n, h=h, zeros=zeros,
-                                           run=length, goto=goto if T > 1 else None))
+                                           run=length, goto=goto if T > 1 else None,
+                                           unit=go_unit))
 
 
 def _hold_lengths(trace: Trace, unit: int, layer: int = 0) -> torch.Tensor:
-    """(T,) for each t, how many steps back `unit` has held (t − hold_start), for every t at
-    once: with D the running −Σ log z, a span s..t keeps more than HOLDS while
+    """(T,) for each t, how many steps back `unit` has held (t − hold_start)."""
+    return hold_lengths(trace, layer)[:, unit]
+
+
+def hold_lengths(trace: Trace, layer: int = 0) -> torch.Tensor:
+    """(T, H) for each t and unit, how many steps back the unit has held (t − hold_start), for
+    every t at once: with D the running −Σ log z, a span s..t keeps more than HOLDS while
     D_t − D_s < −log HOLDS, and it needs z above HIGH at every step after s."""
-    z = trace.gate("z", layer)[:, unit].double()
-    D = torch.cumsum(-torch.log(z), 0)  # non-decreasing
-    t = torch.arange(len(z))
+    z = trace.gate("z", layer).double()  # (T, H)
+    D = torch.cumsum(-torch.log(z), 0).t().contiguous()  # (H, T), non-decreasing in t
+    t = torch.arange(z.shape[0])
     kept_from = torch.searchsorted(D, D + torch.log(torch.tensor(HOLDS, dtype=D.dtype)),
-                                   right=True)  # the first s with D_s > D_t + log HOLDS
-    bad = torch.where(z <= HIGH, t, torch.full_like(t, -1))
+                                   right=True).t()  # the first s with D_s > D_t + log HOLDS
+    bad = torch.where(z <= HIGH, t[:, None], torch.full_like(kept_from, -1))
     last_bad = torch.cummax(bad, 0).values  # the last step up to t with z not above HIGH
-    return (t - torch.maximum(kept_from, last_bad)).clamp(min=0)
+    return (t[:, None] - torch.maximum(kept_from, last_bad)).clamp(min=0)
 
 
 # ---- vanishing gradients ---------------------------------------------------------------------

@@ -34,6 +34,7 @@ from gru_core import (
     fractions,
     gradient_claims,
     hold_start,
+    hold_starts,
     holders,
     load_checkpoint,
     memory_claims,
@@ -130,15 +131,30 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                 ok = held_np(z, s, t)
                 ret = retention(z, s, t)
                 moved = np.abs(h[s : t + 1, unit] - h[s, unit]).max()
-                # the lead's "moved by up to X" / "stayed within X" is the recomputed move
-                x = first_number(r"(?:moved by up to|stayed within)", lead)
-                assert x == pytest.approx(moved, abs=6e-4)
+                steps = np.abs(np.diff(h[s : t + 1, unit]))
+                k = s + 1 + int(steps.argmax())  # the largest move in one step, into step k
+                before = np.abs(h[s:k, unit] - h[s, unit]).max()
+                after = np.abs(h[k : t + 1, unit] - h[k, unit]).max()
+                one_step = (t - s >= FROZEN_SPAN and steps.max() >= FROZEN and before < FROZEN
+                            and after < FROZEN)
+                short = ok[unit] and t - s < FROZEN_SPAN
+                if not one_step and not short:
+                    # the lead's "moved by up to X" / "stayed within X" is the recomputed move
+                    x = first_number(r"(?:moved by up to|stayed within)", lead)
+                    assert x == pytest.approx(moved, abs=6e-4)
+                elif one_step:  # all the movement in one step: the lead says which
+                    assert claims[0].evidence["one_step"]
+                    assert first_number(r"stayed within", lead) == pytest.approx(before,
+                                                                                 abs=6e-4)
+                    assert first_number(r"moved by", lead) == pytest.approx(steps.max(),
+                                                                            abs=6e-4)
+                    assert f"step {k}" in lead
                 if ok[unit] and t - s >= FROZEN_SPAN:  # the page's threshold, said with it
                     assert ((f"(frozen: within {FROZEN})" in lead) == (moved < FROZEN)
                             and (f"(frozen would be within {FROZEN})" in lead)
                             == (moved >= FROZEN)), lead
                 others = np.arange(H) != unit
-                if ok[unit]:
+                if ok[unit] and not short:
                     assert f"held from step {s} to step {t}" in lead
                     n_not = int((~ok[others]).sum())  # the count of others, said plainly
                     assert (f"none of the other {H - 1} units held" in lead) == (n_not == H - 1)
@@ -148,20 +164,34 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                     frozen = moved < FROZEN and t - s >= FROZEN_SPAN
                     assert ("activation frozen" in kinds) == frozen
                     assert ("activation moved" in kinds) == (not frozen)
-                    if t - s < FROZEN_SPAN:  # too short to call frozen, and it says so
-                        assert lead.startswith(f"Over {count_of(t - s, 'step')} this cannot")
+                    if short:  # too short for the selected unit: the lead answers on the
+                        # unit that has held longest up to t, recomputed here
+                        assert "too short to tell" in lead and "cannot tell:" not in lead[:20]
+                        spans = {u: t - next(q for q in range(t + 1) if held_np(z, q, t)[u])
+                                 for u in range(H) if u != unit and z[t, u] > HIGH}
+                        longest = claims[0].evidence["longest"]
+                        if spans and max(spans.values()) >= FROZEN_SPAN:
+                            u = longest["unit"]
+                            assert spans[u] == max(spans.values())
+                            m = np.abs(h[t - spans[u] : t + 1, u] - h[t - spans[u], u]).max()
+                            assert longest["moved"] == pytest.approx(m, abs=1e-6)
+                            assert f"held from step {t - spans[u]} to step {t}" in lead
+                            assert lead.startswith("Yes") == (m < FROZEN)
+                            assert f"Choose unit {u}" in lead
+                        else:
+                            assert longest is None and "no unit has held" in lead
                     if not frozen:  # where the move happened, and that it is flat after
                         c = claims[kinds.index("activation moved")]
-                        steps = np.abs(np.diff(h[s : t + 1, unit]))
-                        k = s + 1 + int(steps.argmax())
                         assert f"at step {k}" in c.text
-                        after = np.abs(h[k : t + 1, unit] - h[k, unit]).max()
                         assert c.evidence["after"] == pytest.approx(after, abs=1e-6)
-                else:
-                    assert lead.startswith("No, not unit") and "did not hold" in lead
+                if not ok[unit]:
+                    assert lead.startswith(("No, not unit", "Not over this whole span"))
+                    assert f"did not hold from step {s} to step {t}" in lead
+                    assert lead.startswith("Not over") == (one_step and k - 1 > s
+                                                           and held_np(z, s, k - 1)[unit])
                     assert "unit does not hold" in kinds and "activation frozen" not in kinds
                     # the step the lead names is one where z is not above HIGH, if any
-                    if z[s + 1 : t + 1, unit].min() <= HIGH:
+                    if z[s + 1 : t + 1, unit].min() <= HIGH and not lead.startswith("Not"):
                         k = s + 1 + int(z[s + 1 : t + 1, unit].argmin())
                         assert f"at step {k}, not above {HIGH}" in lead
                     holding = claims[kinds.index("unit does not hold")].evidence["holding"]
@@ -461,16 +491,52 @@ def test_the_first_step_says_how_h_was_mixed_and_where_to_ask(model, notation):
                                                 abs=1e-6)
                 assert ev["zeros"] and ev["h_prev"] == 0  # a text read from the zero state
                 best = max(longest)
-                if question == "memory" and best:
-                    assert ev["goto"] == longest.index(best)
+                every = [[0] * z.shape[1]] + [(t - hold_starts(tt, t)[0]).tolist()
+                                              for t in range(1, len(z))]
+                top = max(max(row) for row in every)
+                if question == "memory" and best >= FROZEN_SPAN:  # the view answers there
+                    assert ev["goto"] == longest.index(best) and ev["unit"] == unit
                     s = ev["goto"] - best
                     assert f"runs from step {s} to step {ev['goto']}" in claim.text
+                elif question == "memory" and top >= FROZEN_SPAN:  # the unit that holds longest
+                    assert every[ev["goto"]][ev["unit"]] == top
+                    assert f"step {ev['goto']} with unit {ev['unit']}" in claim.text
                 else:
-                    assert ev["goto"] == len(z) - 1
+                    assert ev["goto"] == len(z) - 1 and ev["unit"] == unit
                 assert f"= {fmt(ev['h'], 3)}." in claim.text
                 assert f"step {ev['goto']}" in claim.text
                 leak = r"\bz\b|h_prev|\bn\b" if notation == "course" else "Γ|c̃|⟨"
                 assert not re.search(leak, claim.text), claim.text
+
+
+def test_the_default_span_starts_where_the_latest_hold_began(model):
+    """The slider's promise: s is where the selected unit's latest hold up to t began (the one
+    at t, or the one the last step that does not hold broke), recomputed with hold_start."""
+    rng = random.Random(5)
+    tt = model.trace(texts(model)[0])
+    for _ in range(6):
+        t, unit = rng.randrange(1, tt.T), rng.randrange(tt.config.hidden_size)
+        ends = [q for q in range(1, t + 1) if hold_start(tt, q, unit) < q]
+        want = hold_start(tt, ends[-1], unit) if ends else max(0, t - 20)
+        assert default_span_start(tt, t, unit) == want
+
+
+def test_the_verb_and_a_short_hold_are_answered_on_shipped_text():
+    """agreement at the verb of F: the number unit held up to the step before and all its
+    movement is in the last step; shakespeare at a late step: the selected unit held one step,
+    so the lead answers on the unit that has held longest."""
+    ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
+    F = "The bridge, which the engineers had painted last spring, was rusting again."
+    t = F.index(" was") + 1
+    tt = ck.trace(F)
+    s = default_span_start(tt, t, 76)
+    lead = memory_claims(tt, s, t, 76)[0]
+    z, h = tt.gate("z", 0).double().numpy(), tt.gate("h", 0).double().numpy()
+    assert s < t - 20 and held_np(z, s, t - 1)[76] and not held_np(z, s - 1, t - 1)[76]
+    assert lead.text.startswith(f"Not over this whole span: unit 76 held from step {s} to "
+                                f"step {t - 1}")
+    assert f"its z is {z[t, 76]:.3f}" in lead.text
+    assert f"moved by {abs(h[t, 76] - h[t - 1, 76]):.3f} in that one step" in lead.text
 
 
 def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():

@@ -16,7 +16,7 @@ from dashboard.text import plain, text_window
 from gru_core import fmt_near, pct
 
 from .. import reference as ref
-from ..conftest import ROOT, open_app
+from ..conftest import CHECKPOINTS, ROOT, open_app
 
 APP = str(ROOT / "dashboard/app.py")
 COURSE = "The cats, which already ate the fish, were full."
@@ -292,10 +292,43 @@ def test_span_views_answer_at_the_first_step_and_offer_a_step(view):
     assert "At t = 0 there is no earlier step" in page
     assert f"= {g['h'][0, 3].item():.3f}.".replace("-", "−") in page
     button = next(b for b in at.button if b.label.startswith("Go to step "))
-    goto = int(button.label.removeprefix("Go to step "))
+    m = re.fullmatch(r"Go to step (\d+)(?:, unit (\d+))?", button.label)
+    goto, unit = int(m[1]), int(m[2] or 3)
     button.click().run()
     assert not at.exception and at.query_params["t"] == str(goto) and goto > 0
+    assert at.query_params["unit"] == str(unit)
     assert "At t = 0 there is no earlier step" not in texts(at)
+
+
+def test_memory_view_at_the_verb_and_on_a_short_hold():
+    """At the verb the default span starts where the number unit's latest hold began (as the
+    slider says) and the lead puts the move in its one step; where the selected unit held one
+    step, the lead answers on the longest-holding unit and its button selects it."""
+    from gru_core import default_span_start, load_checkpoint, memory_claims
+
+    t = COURSE.index(", were") + 2
+    at = open_app(view="memory", ckpt="agreement", text=COURSE, t=t, unit=76)
+    assert not at.exception
+    g = ref.gates("agreement", COURSE)
+    z = g["z"].double()
+    s = int(at.slider[-1].value)
+    assert all(z[q, 76] > 0.9 for q in range(s + 1, t)) and z[s, 76] <= 0.9 < z[t - 1, 76]
+    page = [m.value for m in at.markdown if not m.value.startswith("<div")]
+    assert page[0].startswith(f"Not over this whole span: unit 76 held from step {s} to "
+                              f"step {t - 1}")
+    tt = load_checkpoint(CHECKPOINTS / "agreement.pt").trace(COURSE)
+    for q in range(3, tt.T):
+        for u in range(0, 128, 7):
+            lead = memory_claims(tt, default_span_start(tt, q, u), q, u)[0]
+            if lead.evidence.get("longest"):
+                at = open_app(view="memory", ckpt="agreement", text=COURSE, t=q, unit=u)
+                page = [m.value for m in at.markdown if not m.value.startswith("<div")]
+                assert "too short to tell" in page[0] and lead.text.split(":")[0] in page[0]
+                other = lead.evidence["longest"]["unit"]
+                next(b for b in at.button if b.label == f"Show unit {other}").click().run()
+                assert not at.exception and at.query_params["unit"] == str(other)
+                return
+    raise AssertionError("no short hold on the course sentence")
 
 
 def test_memory_view_answers_for_the_selected_unit_first():
