@@ -56,23 +56,43 @@ def state(retention: float, min_z: float) -> str:
 
 # ---- saturation ------------------------------------------------------------------------------
 
-def _pct(x: float) -> str:
-    """A share in whole percents, or to a tenth where a whole number would land on the other
-    side of MOSTLY than the share itself (66.6% is not "67%", which reads as over two thirds)."""
-    return f"{x:.1%}" if abs(x - MOSTLY) < 0.01 else f"{x:.0%}"
+def shares(parts: list[float], digits: int = 0, total: float = 1.0) -> list[str]:
+    """Shares stated together, rounded so that they add up to `total` (100%) as printed
+    (largest remainder: the parts that lost most to rounding down get the leftover units)."""
+    unit = 10.0 ** -digits
+    scaled = [p * 100 / unit for p in parts]
+    floor = [int(x) for x in scaled]
+    left = round(total * 100 / unit) - sum(floor)
+    for i in sorted(range(len(parts)), key=lambda i: floor[i] - scaled[i])[:max(left, 0)]:
+        floor[i] += 1
+    return [f"{f * unit:.{digits}f}%" for f in floor]
+
+
+def printed_shares(f: dict[str, float]) -> tuple[str, str, str, str]:
+    """below, above, between and "near 0 or 1" as printed together: near and between add up
+    to 100%, below and above to near, each within a printed unit of its value."""
+    near = f["below"] + f["above"]
+    digits = 1 if min(abs(near - MOSTLY), abs(f["between"] - MOSTLY)) < 0.01 else 0
+    near_, between = shares([near, f["between"]], digits)
+    below, above = shares([f["below"], f["above"]], digits, float(near_[:-1]) / 100)
+    return below, above, between, near_
 
 
 def saturation_claim(symbol: str, f: dict[str, float]) -> Claim:
-    """"Do the gates go to 0/1 or stay grey?" from the shares below LOW, between, above HIGH."""
+    """"Do the gates go to 0/1 or stay grey?" from the shares below LOW, between, above HIGH:
+    the three add up to 100% as printed, and "near 0 or 1" is the sum of the first two as
+    printed. A tenth of a percent where a whole number would land on the other side of
+    MOSTLY than the share itself."""
     near = f["below"] + f["above"]
     verdict = ("mostly saturated" if near > MOSTLY else "mostly grey" if f["between"] > MOSTLY
                else "neither mostly saturated nor mostly grey")
-    share = {"mostly saturated": f"{_pct(near)} of values near 0 or 1",
-             "mostly grey": f"{_pct(f['between'])} of values grey"}.get(
-        verdict, f"{_pct(near)} near 0 or 1, {_pct(f['between'])} grey; “mostly” means more "
+    below, above, between, near_ = printed_shares(f)
+    share = {"mostly saturated": f"{near_} of values near 0 or 1",
+             "mostly grey": f"{between} of values grey"}.get(
+        verdict, f"{near_} near 0 or 1, {between} grey; “mostly” means more "
                  "than two thirds")
-    text = (f"{symbol}: {_pct(f['below'])} of values are below {LOW}, {_pct(f['above'])} above "
-            f"{HIGH}, {_pct(f['between'])} in between (grey): {verdict} ({share}).")
+    text = (f"{symbol}: {below} of values are below {LOW}, {above} above "
+            f"{HIGH}, {between} in between (grey): {verdict} ({share}).")
     return Claim(verdict, text, {**f, "saturated": near})
 
 
@@ -100,7 +120,7 @@ def saturation_answer(gates: list[tuple[str, dict[str, float], dict]], where: st
     else:
         lead = " and ".join(f"{s} {said.get(v, 'is neither mostly saturated nor mostly grey')}"
                             for s, v in verdicts)
-    near = [f"{_pct(f['below'] + f['above'])} of {s}'s values" for s, f, _ in gates]
+    near = [f"{printed_shares(f)[3]} of {s}'s values" for s, f, _ in gates]
     exact = sum(c["zeros"] + c["ones"] for _, _, c in gates)
     total = sum(c["total"] for _, _, c in gates)
     dtype = gates[0][2]["dtype"]

@@ -240,6 +240,12 @@ def test_saturation_claims_follow_the_fractions(model, notation):
             near = (g < LOW).mean() + (g > HIGH).mean()
             assert (claim.kind == "mostly saturated") == (near > 2 / 3)
             assert (claim.kind == "mostly grey") == (1 - near > 2 / 3)
+            # the three shares stated together add up to 100%, each within a unit of its value
+            said = [float(x) for x in re.findall(r"([0-9.]+)%", claim.text)[:3]]
+            assert sum(said) == pytest.approx(100)
+            unit = 0.1 if any("." in x for x in re.findall(r"([0-9.]+)%", claim.text)) else 1
+            for x, v in zip(said, (f["below"], f["above"], f["between"]), strict=True):
+                assert abs(x - 100 * v) < unit
             # "exactly": counted on the stored values (float32), not the float64 copies; Γu on
             # the model's own z (Γu = 0 where z = 1), never on a 1 − z rounded here
             stored = tt.gate("r" if gate == "r" else "z", 0)
@@ -258,7 +264,10 @@ def test_saturation_claims_follow_the_fractions(model, notation):
         items = [(sym[g], fractions(tt, g, 0), exact_counts(tt, g)) for g in shown]
         lead = saturation_answer(items)
         for name, f, _ in items:
-            assert f"{f['below'] + f['above']:.0%} of {name}'s values" in lead.text
+            said = float(re.search(rf"([0-9.]+)% of {re.escape(name)}'s values", lead.text)[1])
+            unit = 0.1 if min(abs(f["below"] + f["above"] - 2 / 3),
+                              abs(f["between"] - 2 / 3)) < 0.01 else 1
+            assert abs(said - 100 * (f["below"] + f["above"])) < unit
         verdicts = lead.evidence["verdicts"]
         for name, f, _ in items:
             near = f["below"] + f["above"]
@@ -266,6 +275,21 @@ def test_saturation_claims_follow_the_fractions(model, notation):
         # Γu is z mirrored: its share near 0 is z's share near 1
         fz, fu = fractions(tt, "z", 0), fractions(tt, "u", 0)
         assert fu["below"] == pytest.approx(fz["above"], abs=0.01)
+
+
+def test_shares_stated_together_add_up_to_100():
+    from gru_core.analysis.claims import shares
+    assert shares([0.085, 0.017, 0.898]) == ["8%", "2%", "90%"]  # not 9% + 2% + 90% = 101%
+    assert shares([1 / 3, 1 / 3, 1 / 3]) == ["34%", "33%", "33%"]
+    assert shares([0.6665, 0.0, 0.3335], 1) == ["66.6%", "0.0%", "33.4%"]
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        p = rng.dirichlet(np.ones(3))
+        said = [float(x[:-1]) for x in shares(list(p))]
+        assert sum(said) == 100 and all(abs(x - 100 * v) < 1 for x, v in zip(said, p, strict=True))
+    claim = saturation_claim("r", dict(below=0.085, above=0.017, between=0.898))
+    assert claim.text.startswith("r: 8% of values are below 0.1, 2% above 0.9, 90% in between")
+    assert "10% near 0 or 1" in claim.text or "90% of values grey" in claim.text
 
 
 def test_exact_zeros_and_ones_are_counted_on_a_saturated_model(tmp_path_factory):
