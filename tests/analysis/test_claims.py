@@ -9,6 +9,7 @@ import random
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -106,7 +107,7 @@ def held_np(z: np.ndarray, s: int, t: int) -> np.ndarray:
 
 
 def first_number(pattern: str, text: str) -> float:
-    m = re.search(pattern + r"\s*\**\s*([−-]?\d+\.\d+)", text)
+    m = re.search(pattern + r"\s*\**\s*([−-]?\d+\.\d+(?:e[+−-]\d+)?)", text)
     assert m, f"{pattern!r} not in {text!r}"
     return float(m[1].replace("−", "-"))
 
@@ -570,3 +571,42 @@ def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():
     assert fmt_near(0.0) == "0.000" and fmt_near(0.5) == "0.500"
     assert pct(0.9996) == "99.96%" and pct(1.0) == "100.0%" and pct(0.0004) == "0.04%"
     assert pct(0.5) == "50.0%"
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_a_saturated_gate_reads_the_same_on_the_card_the_cell_and_the_player(notation):
+    """agreement, G, t = 52, unit 104: z = 6.06e−08. The card's LaTeX, the cell's label, the
+    player's line and the summary sentence write it the same way (4 decimals, or e-notation
+    for a nonzero value that would print as 0.0000), never as 0.0000 or 0.0000001."""
+    from dashboard.views.stepper import card_lines
+    from dashboard.views.stepper.cell import labels
+    from gru_core import balance, fmt_near, fmt_num, sentence, step_terms, tex_num
+
+    G = "The letters, which my grandmother kept in a drawer, were yellow with age."
+    tt = load_checkpoint(CHECKPOINTS / "agreement.pt").trace(G)
+    t, unit = 52, 104
+    z = float(tt.gate("z", 0)[t, unit])
+    assert 0 < z < 5e-5  # the saturated value this test is about
+    u = z if notation == "pytorch" else 1 - z
+    want = "6.06e−08" if notation == "pytorch" else "1.0000"
+    assert fmt_num(u) == want
+    assert fmt_near(u, 2) == want if notation == "pytorch" else fmt_near(u, 2).startswith("0.9999")
+    if notation == "pytorch":
+        card = step_card(tt, t, unit)
+        latex = pytorch_latex(card)
+        z_line = next(line for line in latex if line.startswith(r"z = \sigma"))
+        assert z_line.split(" = ")[-1].startswith(r"6.06\mathrm{e}{-08}")
+        assert tex_num(card.terms["z"]) == r"6.06\mathrm{e}{-08}"
+        cell = labels(step_terms(tt, unit, 0, 0, slice(t, t + 1))[0], notation, "w", t, unit)
+        assert any(text.endswith("= 6.06e−08") for text in cell.values())
+        df = balance(tt, unit, 0, 0, slice(t, t + 1))
+        line = card_lines(df, unit, notation)[0]["line"]
+        assert "z = 6.06e−08 ·" in line
+        g = {k: float(tt.gate(k, 0)[t, unit]) for k in ("z", "n", "h_prev", "h")}
+        row = pd.Series(dict(unit=unit, change=g["h"] - g["h_prev"], **g))  # as step_summary
+        said = sentence(row, notation)
+        assert "z = 6.06e−08" in said and "0.0000" not in said
+    for v in (6.06e-8, -3.2e-6, 4.9e-5, 0.00033, 0.5):  # one rule: fmt_near agrees with f4
+        if abs(v) < 5e-5:
+            assert fmt_near(v, 2) == fmt_num(v) and "e−" in fmt_num(v)
+        assert float(fmt_near(v).replace("−", "-")) != 0
