@@ -46,8 +46,10 @@ def render(sel: Selection, tt: TextTrace) -> None:
     answer.markdown(lead.text)
     longest = lead.evidence.get("longest")
     if longest:
-        st.button(f"Show unit {longest['unit']}", key="memory_longest", on_click=_show,
-                  args=(longest["unit"],))
+        here = longest["t"] == t
+        st.button(f"Show unit {longest['unit']}" if here else
+                  f"Go to step {longest['t']}, unit {longest['unit']}", key="memory_longest",
+                  on_click=_show, args=(longest["unit"], longest["t"]))
     lo, hi = max(0, s - 5), min(tt.T, t + 6)
     z = tt.gate("z", sel.layer, steps=slice(lo, hi))[:, unit].numpy()
     st.plotly_chart(charts.gate_line(range(lo, hi), tt.tokens[lo:hi], z, sym["z"], HIGH,
@@ -115,8 +117,8 @@ def numbers(sel: Selection, tt: TextTrace, s: int | None = None) -> Numbers | No
                            sel.layer, s, sel.notation), compute)
 
 
-def _show(unit: int) -> None:
-    st.session_state["unit"] = unit
+def _show(unit: int, t: int) -> None:
+    st.session_state["unit"], st.session_state["t"] = unit, t
 
 
 def _default_span(sel: Selection, tt: TextTrace) -> None:

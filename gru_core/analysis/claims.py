@@ -301,25 +301,33 @@ def _short_hold(trace: Trace, s: int, t: int, unit: int, layer: int, ev: dict, z
     mine = (f"unit {unit}, selected, has held only from step {s} ({count_of(t - s, 'step')}, "
             f"its {a} moved by up to {fmt_near(moved, 3)}), too short to tell")
     holding = _holding_units(trace, t, layer, exclude=unit)
-    if not holding or t - holding[0][1] < FROZEN_SPAN:
-        ev.update(longest=None)
-        return (f"At t = {t} no unit has held for {FROZEN_SPAN} steps or more ({z_} above "
-                f"{HIGH} at every step, more than {HOLDS:.0%} kept), so this step cannot tell: "
-                f"{mine}; a later t, or the step the page suggests at t = 0, may.")
-    u, since, kept = holding[0]
-    h = trace.gate("h", layer)[since : t + 1, u].double()
+    if holding and t - holding[0][1] >= FROZEN_SPAN:
+        u, since, _ = holding[0]
+        end, who = t, f"the unit that has held longest up to t = {t}"
+    else:  # no long hold at t: the longest anywhere up to t, a place where the view answers
+        lengths = hold_lengths(trace, layer)[max(0, t - LOOKBACK) : t + 1]
+        if int(lengths.max()) < FROZEN_SPAN:
+            ev.update(longest=None)
+            return (f"Up to t = {t} no unit has held for {FROZEN_SPAN} steps or more ({z_} above "
+                    f"{HIGH} at every step, more than {HOLDS:.0%} kept), so this text cannot "
+                    f"tell yet: {mine}.")
+        end, u = divmod(int(lengths.argmax()), lengths.shape[1])
+        end += max(0, t - LOOKBACK)
+        since = end - int(lengths[end - max(0, t - LOOKBACK), u])
+        who = (f"the unit with the longest hold in this text up to t = {t} (at t itself no "
+               f"unit has held {FROZEN_SPAN} steps or more)")
+    h = trace.gate("h", layer)[since : end + 1, u].double()
     moved_u = float((h - h[0]).abs().max())
-    ev.update(longest=dict(unit=u, since=since, moved=moved_u, retention=kept))
-    rule = f"{count_of(t - since, 'step')}; {z_} above {HIGH} at every step after step {since}"
+    ev.update(longest=dict(unit=u, since=since, t=end, moved=moved_u))
+    rule = f"{count_of(end - since, 'step')}; {z_} above {HIGH} at every step after step {since}"
+    go = f"Choose unit {u} to see it." if end == t else f"Go to step {end}, unit {u} to see it."
     if moved_u < FROZEN:
-        return (f"Yes, for a unit while it holds: unit {u}, the one that has held longest up "
-                f"to t = {t}, held from step {since} to step {t} ({rule}) and its activation "
-                f"{a} stayed within {fmt_near(moved_u, 3)} of its value (frozen: within "
-                f"{FROZEN}); {mine}. Choose unit {u} to see it.")
-    return (f"Not even for the unit that has held longest up to t = {t}: unit {u} held from "
-            f"step {since} to step {t} ({rule}), yet its activation {a} moved by up to "
-            f"{fmt_near(moved_u, 3)} (frozen would be within {FROZEN}); {mine}. Choose unit "
-            f"{u} to see it.")
+        return (f"Yes, for a unit while it holds: {who}, unit {u}, held from step {since} to "
+                f"step {end} ({rule}) and its activation {a} stayed within "
+                f"{fmt_near(moved_u, 3)} of its value (frozen: within {FROZEN}); {mine}. {go}")
+    return (f"Not even for {who}: unit {u} held from step {since} to step {end} ({rule}), "
+            f"yet its activation {a} moved by up to "
+            f"{fmt_near(moved_u, 3)} (frozen would be within {FROZEN}); {mine}. {go}")
 
 
 def _why_not(ev: dict, z_: str) -> str:

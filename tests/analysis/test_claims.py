@@ -179,8 +179,16 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                             assert f"held from step {t - spans[u]} to step {t}" in lead
                             assert lead.startswith("Yes") == (m < FROZEN)
                             assert f"Choose unit {u}" in lead
-                        else:
-                            assert longest is None and "no unit has held" in lead
+                        else:  # the longest hold anywhere up to t, recomputed
+                            every = [[0] * H] + [(q - hold_starts(tt, q)[0]).tolist()
+                                                 for q in range(1, t + 1)]
+                            top = max(max(row) for row in every)
+                            if top >= FROZEN_SPAN:
+                                q, u = longest["t"], longest["unit"]
+                                assert every[q][u] == top
+                                assert f"Go to step {q}, unit {u}" in lead
+                            else:
+                                assert longest is None and "no unit has held" in lead
                     if not frozen:  # where the move happened, and that it is flat after
                         c = claims[kinds.index("activation moved")]
                         assert f"at step {k}" in c.text
@@ -562,6 +570,22 @@ def test_the_verb_and_a_short_hold_are_answered_on_shipped_text():
                                 f"step {t - 1}")
     assert f"its z is {z[t, 76]:.3f}" in lead.text
     assert f"moved by {abs(h[t, 76] - h[t - 1, 76]):.3f} in that one step" in lead.text
+    # a one-step hold late in a Shakespeare passage: answered on the longest hold up to t
+    Q = ("PROSPERO:\nThe fringed curtains of thine eye advance\nAnd say what thou seest "
+         "yond.\n\nMIRANDA:\nWhat is't? a spirit?\n")
+    tt = load_checkpoint(CHECKPOINTS / "shakespeare-2layer.pt").trace(Q)
+    t = 112
+    s = default_span_start(tt, t, 16)
+    lead = memory_claims(tt, s, t, 16)[0]
+    assert t - s < FROZEN_SPAN and "cannot tell:" not in lead.text
+    every = [[0] * 256] + [(q - hold_starts(tt, q)[0]).tolist() for q in range(1, t + 1)]
+    top = max(max(row) for row in every)
+    longest = lead.evidence["longest"]
+    assert top >= FROZEN_SPAN and every[longest["t"]][longest["unit"]] == top
+    h = tt.gate("h", 0).double().numpy()[:, longest["unit"]]
+    moved = np.abs(h[longest["t"] - top : longest["t"] + 1] - h[longest["t"] - top]).max()
+    assert longest["moved"] == pytest.approx(moved)
+    assert lead.text.startswith("Yes" if moved < FROZEN else "Not even for")
 
 
 def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():
