@@ -413,8 +413,17 @@ def test_gradient_claims_on_a_trace(model):
     path = direct_path(tt, t)
     z = tt.gate("z", 0).double().numpy()
     for notation in ("pytorch", "course"):
-        claims = gradient_claims(norms, path["max"].tolist(), notation=notation)
+        claims = gradient_claims(norms, path["max"].tolist(), notation=notation,
+                                 z=tt.gate("z", 0)[: t + 1])
         hold = claims[0].evidence["hold"]
+        broken = claims[0].evidence["broken"]
+        if broken:  # the path to t − 1 was long, and step t's own z cut it: recomputed
+            u, d = broken["unit"], broken["before"]
+            assert retention(z, t - 1 - d, t - 1)[u] > HOLDS and d >= LONG_HOLD and d > hold
+            if t - 2 - d >= 0:  # no unit keeps more than half over one step more
+                assert (retention(z, t - 2 - d, t - 1) <= HOLDS).all()
+            assert broken["z_t"] == pytest.approx(z[t, u])
+            assert f"{fmt(z[t, u], 3)}" in claims[0].text and "hardly" not in claims[0].text
         best = [retention(z, t - d, t).max() for d in range(t + 1)]
         assert hold == max([d for d in range(t + 1) if best[d] > HOLDS], default=0)
         # the start value is the identity's norm, √H, and the sentence says so
