@@ -602,6 +602,9 @@ def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():
     assert fmt_near(0.99966) == "0.9997" and fmt_near(0.00033) == "0.0003"
     assert fmt_near(-0.99999) == "−0.99999" and fmt_near(1.0) == "1.000"
     assert fmt_near(0.0) == "0.000" and fmt_near(0.5) == "0.500"
+    # where more digits are needed, the card's 4 decimals first: the same reading as f4
+    assert fmt_near(0.000512, 2) == "0.0005" and fmt_near(-0.00093, 2) == "−0.0009"
+    assert fmt_near(0.9999996, 2) == "0.9999996"
     assert pct(0.9996) == "99.96%" and pct(1.0) == "100.0%" and pct(0.0004) == "0.04%"
     assert pct(0.5) == "50.0%"
 
