@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gru_core import LATEX, NAMES, SYMBOLS, StepCard, fmt, fmt_e, tex_num, tex_term
+from gru_core import LATEX, NAMES, SYMBOLS, StepCard, fmt_e, fmt_num, tex_num, tex_term
 
 from .text import code_span, fenced, no_math, show_token
 
@@ -11,7 +11,7 @@ POST_TEXT = 2000  # characters of the text a forum post quotes
 
 def f4(v: float) -> str:
     """4 decimals, one minus sign, no negative zero; tiny nonzero values in e-notation."""
-    return fmt(v) if abs(v) >= 5e-5 or v == 0 else fmt_e(v, 2)
+    return fmt_num(v, 4)
 
 
 def _named(line: str, name: str) -> str:

@@ -13,10 +13,12 @@ from ..selection import Selection
 def answer(sel: Selection, tt: TextTrace, question: str) -> None:
     claim = first_step_claim(tt, sel.unit, sel.layer, sel.notation, question)
     st.markdown(claim.text)
-    goto = claim.evidence["goto"]
+    goto, unit = claim.evidence["goto"], claim.evidence["unit"]
     if goto is not None:
-        st.button(f"Go to step {goto}", key="first_step_goto", on_click=_go, args=(goto,))
+        st.button(f"Go to step {goto}" + (f", unit {unit}" if unit != sel.unit else ""),
+                  key="first_step_goto", on_click=_go, args=(goto, unit))
 
 
-def _go(t: int) -> None:
+def _go(t: int, unit: int) -> None:
     st.session_state["t"] = t
+    st.session_state["unit"] = unit

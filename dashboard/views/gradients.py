@@ -25,8 +25,9 @@ def render(sel: Selection, tt: TextTrace) -> None:
     contrast = cache.contrast_for(sel.model)
     rnn = cache.rnn_gradient_norms(contrast, tt.text, t, since) if contrast else None
     path = direct_path(tt, t, sel.layer, since)
+    z = tt.gate("z", sel.layer, steps=slice(since, t + 1))  # (t − since + 1, H)
     lead, *claims = gradient_claims(norms, path["max"].tolist(), rnn, sel.notation,
-                                    f"the plain RNN {plain(contrast or '')}")
+                                    f"the plain RNN {plain(contrast or '')}", z)
     st.markdown(lead.text)
     st.plotly_chart(charts.gradient_flow(path.distance, norms, path["mean"], path["max"],
                                          sym, rnn, f"plain RNN {contrast}", HOLDS),

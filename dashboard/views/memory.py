@@ -14,6 +14,8 @@ from gru_core import (
     Claim,
     TextTrace,
     default_span_start,
+    fmt,
+    fmt_near,
     holders,
     memory_claims,
     share,
@@ -38,10 +40,16 @@ def render(sel: Selection, tt: TextTrace) -> None:
     _default_span(sel, tt)
     answer = st.empty()  # the first line; the span's slider comes after it
     s = 0 if t == 1 else st.slider("Span start s (the earlier step; by default where the "
-                                   "selected unit began holding)", 0, t - 1, key="s")
+                                   "selected unit's latest hold began)", 0, t - 1, key="s")
     write_url(sel.params(s=s))  # the span's start as shown: the link reproduces it
     (lead, *claims), df, picture = numbers(sel, tt, s)
     answer.markdown(lead.text)
+    longest = lead.evidence.get("longest")
+    if longest:
+        here = longest["t"] == t
+        st.button(f"Show unit {longest['unit']}" if here else
+                  f"Go to step {longest['t']}, unit {longest['unit']}", key="memory_longest",
+                  on_click=_show, args=(longest["unit"], longest["t"]))
     lo, hi = max(0, s - 5), min(tt.T, t + 6)
     z = tt.gate("z", sel.layer, steps=slice(lo, hi))[:, unit].numpy()
     st.plotly_chart(charts.gate_line(range(lo, hi), tt.tokens[lo:hi], z, sym["z"], HIGH,
@@ -70,7 +78,14 @@ def render(sel: Selection, tt: TextTrace) -> None:
                f"rewritten: less than {REWRITTEN:.0%} kept) and the share it kept.")
     names = {"retention": f"kept ({sym['prod_z']})", "min_z": f"lowest {sym['z']}",
              "h_s": sym["h_s"], "h_t": sym["h_t"]}
-    st.dataframe(df.head(10).round(4).rename(columns=names), hide_index=True)
+    st.dataframe(table(df.head(10)).rename(columns=names), hide_index=True)
+
+
+def table(df: pd.DataFrame) -> pd.DataFrame:
+    """The holders table as printed: "kept" as the legend writes it (share: 43.6%, 3.4e−83),
+    every h to the same 4 decimals, the lowest z never rounded to 1."""
+    return df.assign(retention=df.retention.map(share), min_z=df.min_z.map(lambda v:
+                     fmt_near(v, 4)), h_s=df.h_s.map(fmt), h_t=df.h_t.map(fmt))
 
 
 class Numbers(NamedTuple):
@@ -100,6 +115,10 @@ def numbers(sel: Selection, tt: TextTrace, s: int | None = None) -> Numbers | No
 
     return cache.analysis(("memory", sel.model_key, tt.text, sel.start, sel.t, sel.unit,
                            sel.layer, s, sel.notation), compute)
+
+
+def _show(unit: int, t: int) -> None:
+    st.session_state["unit"], st.session_state["t"] = unit, t
 
 
 def _default_span(sel: Selection, tt: TextTrace) -> None:

@@ -19,6 +19,7 @@ from gru_core import (
     saturation,
     saturation_answer,
     saturation_claim,
+    shares,
 )
 
 from .. import cache, charts
@@ -70,9 +71,10 @@ def render(sel: Selection, tt: TextTrace) -> None:
                   sel.notation == "course" else "."))
     cols = st.columns(2)
     for col, gate in zip(cols, shown, strict=True):
-        col.metric(f"{sym[gate]} near 0 (< {LOW})", f"{f[gate]['below']:.1%}")
-        col.metric(f"{sym[gate]} grey ({LOW}–{HIGH})", f"{f[gate]['between']:.1%}")
-        col.metric(f"{sym[gate]} near 1 (> {HIGH})", f"{f[gate]['above']:.1%}")
+        below, above, between = shares([f[gate][k] for k in ("below", "above", "between")], 1)
+        col.metric(f"{sym[gate]} near 0 (< {LOW})", below)
+        col.metric(f"{sym[gate]} grey ({LOW}–{HIGH})", between)
+        col.metric(f"{sym[gate]} near 1 (> {HIGH})", above)
         col.markdown(saturation_claim(sym[gate], f[gate]).text)
         col.markdown(exact_claim(sym[gate], exact[gate]).text)
     st.plotly_chart(charts.saturation_histogram({sym[g]: hists[g] for g in shown}, LOW, HIGH),

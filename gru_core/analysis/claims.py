@@ -56,23 +56,43 @@ def state(retention: float, min_z: float) -> str:
 
 # ---- saturation ------------------------------------------------------------------------------
 
-def _pct(x: float) -> str:
-    """A share in whole percents, or to a tenth where a whole number would land on the other
-    side of MOSTLY than the share itself (66.6% is not "67%", which reads as over two thirds)."""
-    return f"{x:.1%}" if abs(x - MOSTLY) < 0.01 else f"{x:.0%}"
+def shares(parts: list[float], digits: int = 0, total: float = 1.0) -> list[str]:
+    """Shares stated together, rounded so that they add up to `total` (100%) as printed
+    (largest remainder: the parts that lost most to rounding down get the leftover units)."""
+    unit = 10.0 ** -digits
+    scaled = [p * 100 / unit for p in parts]
+    floor = [int(x) for x in scaled]
+    left = round(total * 100 / unit) - sum(floor)
+    for i in sorted(range(len(parts)), key=lambda i: floor[i] - scaled[i])[:max(left, 0)]:
+        floor[i] += 1
+    return [f"{f * unit:.{digits}f}%" for f in floor]
+
+
+def printed_shares(f: dict[str, float]) -> tuple[str, str, str, str]:
+    """below, above, between and "near 0 or 1" as printed together: near and between add up
+    to 100%, below and above to near, each within a printed unit of its value."""
+    near = f["below"] + f["above"]
+    digits = 1 if min(abs(near - MOSTLY), abs(f["between"] - MOSTLY)) < 0.01 else 0
+    near_, between = shares([near, f["between"]], digits)
+    below, above = shares([f["below"], f["above"]], digits, float(near_[:-1]) / 100)
+    return below, above, between, near_
 
 
 def saturation_claim(symbol: str, f: dict[str, float]) -> Claim:
-    """"Do the gates go to 0/1 or stay grey?" from the shares below LOW, between, above HIGH."""
+    """"Do the gates go to 0/1 or stay grey?" from the shares below LOW, between, above HIGH:
+    the three add up to 100% as printed, and "near 0 or 1" is the sum of the first two as
+    printed. A tenth of a percent where a whole number would land on the other side of
+    MOSTLY than the share itself."""
     near = f["below"] + f["above"]
     verdict = ("mostly saturated" if near > MOSTLY else "mostly grey" if f["between"] > MOSTLY
                else "neither mostly saturated nor mostly grey")
-    share = {"mostly saturated": f"{_pct(near)} of values near 0 or 1",
-             "mostly grey": f"{_pct(f['between'])} of values grey"}.get(
-        verdict, f"{_pct(near)} near 0 or 1, {_pct(f['between'])} grey; “mostly” means more "
+    below, above, between, near_ = printed_shares(f)
+    share = {"mostly saturated": f"{near_} of values near 0 or 1",
+             "mostly grey": f"{between} of values grey"}.get(
+        verdict, f"{near_} near 0 or 1, {between} grey; “mostly” means more "
                  "than two thirds")
-    text = (f"{symbol}: {_pct(f['below'])} of values are below {LOW}, {_pct(f['above'])} above "
-            f"{HIGH}, {_pct(f['between'])} in between (grey): {verdict} ({share}).")
+    text = (f"{symbol}: {below} of values are below {LOW}, {above} above "
+            f"{HIGH}, {between} in between (grey): {verdict} ({share}).")
     return Claim(verdict, text, {**f, "saturated": near})
 
 
@@ -100,7 +120,7 @@ def saturation_answer(gates: list[tuple[str, dict[str, float], dict]], where: st
     else:
         lead = " and ".join(f"{s} {said.get(v, 'is neither mostly saturated nor mostly grey')}"
                             for s, v in verdicts)
-    near = [f"{_pct(f['below'] + f['above'])} of {s}'s values" for s, f, _ in gates]
+    near = [f"{printed_shares(f)[3]} of {s}'s values" for s, f, _ in gates]
     exact = sum(c["zeros"] + c["ones"] for _, _, c in gates)
     total = sum(c["total"] for _, _, c in gates)
     dtype = gates[0][2]["dtype"]
@@ -136,10 +156,20 @@ def hold_start(trace: Trace, t: int, unit: int, layer: int = 0) -> int:
 
 def default_span_start(trace: Trace, t: int, unit: int, layer: int = 0, fallback: int = 20
                        ) -> int:
-    """Where "is the state frozen?" starts by default: where the unit began holding, or
-    `fallback` steps back when it does not hold at t."""
+    """Where "is the state frozen?" starts by default: where the unit's latest hold up to t
+    began (its hold at t, or the one a step that does not hold broke, so that the span shows
+    the hold and the step that ended it), or `fallback` steps back when it never held in the
+    last LOOKBACK steps."""
     s = hold_start(trace, t, unit, layer)
-    return s if s < t else max(0, t - fallback)
+    if s < t:
+        return s
+    since = max(0, t - LOOKBACK)
+    L = _hold_lengths(trace, unit, layer)[since : t + 1]
+    ends = torch.nonzero(L > 0).flatten()
+    if len(ends) == 0:
+        return max(0, t - fallback)
+    end = int(ends[-1])
+    return since + end - int(L[end])
 
 
 def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
@@ -161,6 +191,11 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     k = int(steps.argmax())  # the largest move in one step: into step s + 1 + k
     big, k_big = float(steps[k]), s + 1 + k
     after = float((h[k + 1 :] - h[k + 1]).abs().max())
+    before = float((h[: k + 1] - h[0]).abs().max())  # steps s..k_big − 1
+    one_step = (t - s) >= FROZEN_SPAN and big >= FROZEN and before < FROZEN and after < FROZEN
+    z_big = float(trace.gate("z", layer)[k_big, unit])
+    zb = z[: k_big - s - 1]  # steps s+1..k_big − 1: did it hold up to the big move?
+    held_before = k_big - 1 > s and held(float(zb.prod()), float(zb.min()))
     k_low, z_low = s + 1 + int(z.argmin()), float(z.min())
     others_held = int(sum(held(r, m) for r, m in zip(others.retention, others.min_z,
                                                       strict=True)))
@@ -175,7 +210,8 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
     ev = dict(unit=unit, s=s, t=t, retention=float(row.retention), min_z=float(row.min_z),
               h_s=float(row.h_s), h_t=float(row.h_t), moved=moved, biggest=big, k_big=k_big,
               after=after, k_low=k_low, z_low=z_low, rewritten=rewritten,
-              held_too=others_held, others=n, held=is_held, since=since)
+              held_too=others_held, others=n, held=is_held, since=since, before=before,
+              one_step=one_step, held_before=held_before, z_big=z_big)
     rule = f"{z_} above {HIGH} at every step after step {s}"  # z_s made h_s: not in the span
     steps_ = count_of(span, "step")
     frozen = is_held and moved < FROZEN and span >= FROZEN_SPAN
@@ -188,15 +224,26 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
                    f"and so did all {n} other units: over these steps the whole state is "
                    "frozen."))
     elif is_held and span < FROZEN_SPAN:
-        lead = (f"Over {steps_} this cannot tell: unit {unit} held from step {s} to step {t} "
-                f"({rule}) and its activation {a} moved by up to {fmt_near(moved, 3)}, but a "
-                f"span this short says little; move s back to ask over more steps.")
+        lead = _short_hold(trace, s, t, unit, layer, ev, z_, a, moved)
     elif is_held:
         lead = (f"Not even for a unit that holds: unit {unit} held from step {s} to step {t} "
                 f"({steps_}; {rule}), yet its activation {a} moved by up to "
                 f"{fmt_near(moved, 3)} (frozen would be within {FROZEN}), since a held unit "
                 f"still takes a share {n_} of its "
                 f"candidate at each step; {others_not}.")
+    elif one_step and held_before:
+        lead = (f"Not over this whole span: unit {unit} held from step {s} to step "
+                f"{k_big - 1} ({count_of(k_big - 1 - s, 'step')}; {rule}) and its activation "
+                f"{a} stayed within {fmt_near(before, 3)} of its value there (frozen: within "
+                f"{FROZEN}), but at step {k_big}{at(k_big)} its {z_} is {fmt_near(z_big, 3)} and "
+                f"{a} moved by {fmt_near(big, 3)} in that one step, so it did not hold from "
+                f"step {s} to step {t}; {of(others_held)} held over these steps.")
+    elif one_step:
+        lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
+                f"from step {s} to step {t}; its activation {a} stayed within "
+                f"{fmt_near(before, 3)} of its value up to step {k_big - 1} and moved by "
+                f"{fmt_near(big, 3)} in one step, at step {k_big}{at(k_big)}; "
+                f"{of(others_held)} held over these steps.")
     else:
         lead = (f"No, not unit {unit} over this span: {_why_not(ev, z_)}, so it did not hold "
                 f"from step {s} to step {t}, and its activation {a} moved by up to "
@@ -244,6 +291,43 @@ def memory_claims(trace: Trace, s: int, t: int, unit: int, layer: int = 0,
         f"{HOLDS:.0%} kept) and {rewritten} were rewritten (kept less than {REWRITTEN:.0%}): "
         "the gates are vectors, so some units hold while the others move."), ev))
     return claims
+
+
+def _short_hold(trace: Trace, s: int, t: int, unit: int, layer: int, ev: dict, z_: str,
+                a: str, moved: float) -> str:
+    """The answer when the selected unit's hold is shorter than FROZEN_SPAN: on the unit
+    that has held longest up to t (ev["longest"] names it for the view's button), or that no
+    unit held that long."""
+    mine = (f"unit {unit}, selected, has held only from step {s} ({count_of(t - s, 'step')}, "
+            f"its {a} moved by up to {fmt_near(moved, 3)}), too short to tell")
+    holding = _holding_units(trace, t, layer, exclude=unit)
+    if holding and t - holding[0][1] >= FROZEN_SPAN:
+        u, since, _ = holding[0]
+        end, who = t, f"the unit that has held longest up to t = {t}"
+    else:  # no long hold at t: the longest anywhere up to t, a place where the view answers
+        lengths = hold_lengths(trace, layer)[max(0, t - LOOKBACK) : t + 1]
+        if int(lengths.max()) < FROZEN_SPAN:
+            ev.update(longest=None)
+            return (f"Up to t = {t} no unit has held for {FROZEN_SPAN} steps or more ({z_} above "
+                    f"{HIGH} at every step, more than {HOLDS:.0%} kept), so this text cannot "
+                    f"tell yet: {mine}.")
+        end, u = divmod(int(lengths.argmax()), lengths.shape[1])
+        end += max(0, t - LOOKBACK)
+        since = end - int(lengths[end - max(0, t - LOOKBACK), u])
+        who = (f"the unit with the longest hold in this text up to t = {t} (at t itself no "
+               f"unit has held {FROZEN_SPAN} steps or more)")
+    h = trace.gate("h", layer)[since : end + 1, u].double()
+    moved_u = float((h - h[0]).abs().max())
+    ev.update(longest=dict(unit=u, since=since, t=end, moved=moved_u))
+    rule = f"{count_of(end - since, 'step')}; {z_} above {HIGH} at every step after step {since}"
+    go = f"Choose unit {u} to see it." if end == t else f"Go to step {end}, unit {u} to see it."
+    if moved_u < FROZEN:
+        return (f"Yes, for a unit while it holds: {who}, unit {u}, held from step {since} to "
+                f"step {end} ({rule}) and its activation {a} stayed within "
+                f"{fmt_near(moved_u, 3)} of its value (frozen: within {FROZEN}); {mine}. {go}")
+    return (f"Not even for {who}: unit {u} held from step {since} to step {end} ({rule}), "
+            f"yet its activation {a} moved by up to "
+            f"{fmt_near(moved_u, 3)} (frozen would be within {FROZEN}); {mine}. {go}")
 
 
 def _why_not(ev: dict, z_: str) -> str:
@@ -326,93 +410,180 @@ def first_step_claim(trace: Trace, unit: int, layer: int = 0, notation: str = "p
     text = (f"At t = 0 there is {none}: the GRU has read one token, and {start}. Unit {unit}'s "
             f"{sym['h']} = {sym['keep']} + {sym['new']} = {term(z)}·{term(h_prev)} + "
             f"{term(1 - z)}·{term(n)} = {fmt(h, 3)}. ")
-    length, goto = 0, T - 1
+    length, goto, go_unit = 0, T - 1, unit
+    lengths = hold_lengths(trace, layer) if question == "memory" and T > 1 else None
+    rule = (f"(the page's rule: {sym['z']} above {HIGH} at every step and more than "
+            f"{HOLDS:.0%} kept)")
     if T == 1:
         text += "This text is one token long: type a longer one to see a span."
-    elif question == "memory" and (length := int(_hold_lengths(trace, unit, layer).max())):
-        goto = int(_hold_lengths(trace, unit, layer).argmax())
-        s = hold_start(trace, goto, unit, layer)
-        text += (f"Its longest hold in this text (the page's rule: {sym['z']} above {HIGH} at "
-                 f"every step and more than {HOLDS:.0%} kept) runs from step {s} to step "
-                 f"{goto} ({count_of(goto - s, 'step')}): step {goto} is a good t to ask at.")
-    elif question == "memory":
-        text += (f"It holds nowhere in this text (the page's rule: {sym['z']} above {HIGH} at "
-                 f"every step and more than {HOLDS:.0%} kept); the last step, step {goto}, "
-                 "looks back over the most steps.")
+    elif lengths is not None and (length := int(lengths[:, unit].max())) >= FROZEN_SPAN:
+        goto = int(lengths[:, unit].argmax())
+        s = goto - length
+        text += (f"Its longest hold in this text {rule} runs from step {s} to step "
+                 f"{goto} ({count_of(length, 'step')}): step {goto} is a good t to ask at.")
+    elif lengths is not None and int(lengths.max()) >= FROZEN_SPAN:
+        mine = (f"Its longest hold in this text {rule} is {count_of(length, 'step')}, too "
+                f"short to tell" if length else f"It holds nowhere in this text {rule}")
+        best = int(lengths.argmax())  # flat index: step · H + unit
+        goto, go_unit = divmod(best, lengths.shape[1])
+        length = int(lengths[goto, go_unit])
+        text += (f"{mine}; unit {go_unit} holds longest, from step {goto - length} to step "
+                 f"{goto} ({count_of(length, 'step')}): step {goto} with unit {go_unit} is a "
+                 "good place to ask.")
+    elif lengths is not None:
+        text += (f"No unit holds for {FROZEN_SPAN} steps or more anywhere in this text {rule}; "
+                 f"the last step, step {goto}, looks back over the most steps.")
     else:
         text += f"The last step, step {goto}, looks back over the most steps."
     return Claim("first step", text, dict(z=z, h_prev=h_prev, n=n, h=h, zeros=zeros,
-                                           run=length, goto=goto if T > 1 else None))
+                                           run=length, goto=goto if T > 1 else None,
+                                           unit=go_unit))
 
 
 def _hold_lengths(trace: Trace, unit: int, layer: int = 0) -> torch.Tensor:
-    """(T,) for each t, how many steps back `unit` has held (t − hold_start), for every t at
-    once: with D the running −Σ log z, a span s..t keeps more than HOLDS while
+    """(T,) for each t, how many steps back `unit` has held (t − hold_start)."""
+    return hold_lengths(trace, layer)[:, unit]
+
+
+def hold_lengths(trace: Trace, layer: int = 0) -> torch.Tensor:
+    """(T, H) for each t and unit, how many steps back the unit has held (t − hold_start), for
+    every t at once: with D the running −Σ log z, a span s..t keeps more than HOLDS while
     D_t − D_s < −log HOLDS, and it needs z above HIGH at every step after s."""
-    z = trace.gate("z", layer)[:, unit].double()
-    D = torch.cumsum(-torch.log(z), 0)  # non-decreasing
-    t = torch.arange(len(z))
+    z = trace.gate("z", layer).double()  # (T, H)
+    D = torch.cumsum(-torch.log(z), 0).t().contiguous()  # (H, T), non-decreasing in t
+    t = torch.arange(z.shape[0])
     kept_from = torch.searchsorted(D, D + torch.log(torch.tensor(HOLDS, dtype=D.dtype)),
-                                   right=True)  # the first s with D_s > D_t + log HOLDS
-    bad = torch.where(z <= HIGH, t, torch.full_like(t, -1))
+                                   right=True).t()  # the first s with D_s > D_t + log HOLDS
+    bad = torch.where(z <= HIGH, t[:, None], torch.full_like(kept_from, -1))
     last_bad = torch.cummax(bad, 0).values  # the last step up to t with z not above HIGH
-    return (t - torch.maximum(kept_from, last_bad)).clamp(min=0)
+    return (t[:, None] - torch.maximum(kept_from, last_bad)).clamp(min=0)
 
 
 # ---- vanishing gradients ---------------------------------------------------------------------
 
+def stretches(ds: list[int]) -> str:
+    """Distances as the runs a chart shows: [11, 12, 13, 15] → "11–13 and 15"."""
+    runs: list[list[int]] = []
+    for d in ds:
+        if runs and d == runs[-1][1] + 1:
+            runs[-1][1] = d
+        else:
+            runs.append([d, d])
+    said = [f"{a}–{b}" if b > a else f"{a}" for a, b in runs]
+    if len(said) > 4:  # a long list says less than its count
+        return ", ".join(said[:3]) + f" and {len(said) - 3} other stretches"
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
+
+
+def apart(a: float, b: float, digits: int = 1) -> tuple[str, str]:
+    """fmt_e of two values side by side, with more digits (up to 4) where they would read the
+    same but are not: 1.45e+00 and 1.46e+00, never 1.5e+00 twice."""
+    while digits < 4 and fmt_e(a, digits) == fmt_e(b, digits) and a != b:
+        digits += 1
+    return fmt_e(a, digits), fmt_e(b, digits)
+
+
+def _compared(norms: list[float], rnn: list[float], rnn_name: str) -> tuple[str, dict]:
+    """The GRU against the plain RNN at every distance the chart draws past the identity
+    (1..span steps back): how many larger, and where."""
+    span = len(norms) - 1
+    larger = [d for d in range(1, span + 1) if norms[span - d] > rnn[span - d]]
+    smaller = [d for d in range(1, span + 1) if norms[span - d] < rnn[span - d]]
+    n = span
+    every = f"at every distance from 1 to {span} steps back" if span > 1 else "1 step back"
+    if len(smaller) == n:
+        said = f"smaller than that of {rnn_name} {every}"
+    elif len(larger) == n:
+        said = f"larger than that of {rnn_name} {every}"
+    else:
+        big = len(larger) > len(smaller)
+        most, rest = (larger, smaller) if big else (smaller, larger)
+        said = (f"{'larger' if big else 'smaller'} than that of {rnn_name} at {len(most)} of "
+                f"the {n} distances from 1 to {span} steps back"
+                + (f" ({'smaller' if big else 'larger'} at {stretches(rest)})" if rest else ""))
+    return said, dict(larger=larger, smaller=smaller, distances=n)
+
+
+def _broken_hold(z: torch.Tensor, hold: int) -> dict | None:
+    """Why the best direct path is no longer than `hold` steps, read off z (rows: steps
+    since..t, one column per unit): the unit that kept more than HOLDS longest up to step t − 1,
+    if its path was long and step t's own z cut it (then that one step is the reason)."""
+    z = z.double()
+    if len(z) < 3:
+        return None
+    before = z[1:-1].flip(0).cumprod(0)  # row d − 1: ∏ z over the d steps t−d..t−1
+    kept = (before > HOLDS).to(torch.int64)
+    longest = kept.cumprod(0).sum(0)  # per unit: steps back to t − 1 keeping more than HOLDS
+    u = int(longest.argmax())
+    d = int(longest[u])
+    if d < LONG_HOLD or d <= hold:
+        return None
+    above = (z[:-1, u] > HIGH).flip(0).to(torch.int64).cumprod(0).sum()  # run ending at t − 1
+    return dict(unit=u, before=d, run=int(above), z_t=float(z[-1, u]))
+
+
 def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | None = None,
-                    notation: str = "pytorch", rnn_name: str = "the plain RNN") -> list[Claim]:
+                    notation: str = "pytorch", rnn_name: str = "the plain RNN",
+                    z: torch.Tensor | None = None) -> list[Claim]:
     """The answer first, then what each panel shows. Every list runs from s = since to s = t:
     the last entry is distance 0, where ∂h_t/∂h_s is the identity (norm √H). A comparison with
-    the plain RNN is made only when its curve is given."""
+    the plain RNN is made only when its curve is given, at every distance the chart draws.
+    z: (span + 1, H) the update gate over the same steps, to say why a short direct path is
+    short (a single step at t, or no long run of z near 1)."""
     sym = SYMBOLS[notation]
-    z, prod, hs, ht, jac = sym["z"], sym["prod_z"], sym["h_s"], sym["h_t"], sym["jacobian"]
+    z_, prod, hs, ht, jac = sym["z"], sym["prod_z"], sym["h_s"], sym["h_t"], sym["jacobian"]
     span = len(norms) - 1
     H = round(norms[-1] ** 2)  # ‖I‖ = √H
     far = [d for d in DISTANCES if d <= span] or [span]
     at = lambda xs, d: xs[span - d]  # noqa: E731  the value d steps back
-    listed = lambda xs: ", ".join(f"{fmt_e(at(xs, d))} at {d}" for d in far)  # noqa: E731
+
+    def listed(xs: list[float], other: list[float] | None = None) -> str:
+        return ", ".join(f"{apart(at(xs, d), at(other, d))[0] if other else fmt_e(at(xs, d))}"
+                         f" at {d}" for d in far)
+
     hold = max((d for d in range(span + 1) if at(z_max, d) > HOLDS), default=0)
     long = hold >= min(LONG_HOLD, span)
     shrinks = norms[0] < norms[-1]
-    ahead = sum(at(norms, d) > at(rnn, d) for d in far) if rnn is not None else None
+    versus, cmp = _compared(norms, rnn, rnn_name) if rnn is not None else ("", {})
+    ahead = len(cmp["larger"]) if rnn is not None else None
+    broken = None if long or z is None else _broken_hold(z, hold)
     if long:
-        lead = (f"By keeping a direct path open: where {z} stays near 1, {hs} reaches {ht} "
+        lead = (f"By keeping a direct path open: where {z_} stays near 1, {hs} reaches {ht} "
                 f"multiplied only by {prod}, and on this text the best unit keeps more than "
                 f"half of its value that way for up to {hold} steps back")
-        where = ("at every distance compared" if len(far) > 1 else
-                 f"{far[0]} steps back, the one distance compared")
-        lead += ({0: f"; over all paths, though, this GRU's gradient is smaller than that "
-                     f"of {rnn_name} {where}",
-                  len(far): f", and over all paths this GRU's gradient is larger than that of "
-                            f"{rnn_name} {where}"}.get(ahead, "")
-                 + ".")
+    elif broken:
+        b = broken
+        cut = ("which alone lets less than half through" if b["z_t"] <= HOLDS else
+               "which brings what gets through under half")
+        run = (f"unit {b['unit']}'s {z_} stayed above {HIGH} for "
+               f"{count_of(b['run'], 'step')} in a row before t, so" if b["run"] >= LONG_HOLD
+               else f"for unit {b['unit']},")
+        lead = (f"By keeping a direct path open where {z_} stays near 1: {run} more than half "
+                f"of {hs} reached step t − 1 from up to {b['before']} steps back through {prod} "
+                f"alone, but at t itself its {z_} is {fmt_near(b['z_t'], 3)}, {cut}, so on this "
+                f"text no unit keeps more than half of its value that way beyond {hold} steps "
+                "back")
     else:
         lead = (f"On this text it hardly does: along the direct path {hs} reaches {ht} "
                 f"multiplied only by {prod}, but no unit keeps more than half of its value that "
-                f"way beyond {hold} steps back ({z} is not near 1 for long in a row).")
-    claims = [Claim("answer", lead, dict(hold=hold, span=span, long=long, ahead=ahead)),
-              Claim("jacobian", (
+                f"way beyond {hold} steps back ({z_} is not near 1 for long in a row)")
+    if rnn is not None:
+        lead += (f"; over all paths, this GRU's gradient is {versus}" if long or broken else
+                 f"; over all paths its gradient is {versus}")
+    lead += "."
+    claims = [Claim("answer", lead, dict(hold=hold, span=span, long=long, ahead=ahead,
+                                         broken=broken, **cmp))]
+    claims.append(Claim("jacobian", (
         f"Top panel: over {span} steps back from t, the GRU's {jac} (every path) goes from "
         f"{fmt(norms[-1], 2)} at s = t, where ∂{ht}/∂{hs} is the identity and its norm is "
-        f"√H = √{H}, to {fmt_e(norms[0], 2)} ({listed(norms)} steps back)."),
-        dict(first=norms[-1], last=norms[0], H=H, at={d: at(norms, d) for d in far}))]
+        f"√H = √{H}, to {fmt_e(norms[0], 2)} ({listed(norms, rnn)} steps back)."),
+        dict(first=norms[-1], last=norms[0], H=H, at={d: at(norms, d) for d in far})))
     if rnn is not None:
-        if len(far) == 1:
-            verdict = (f"{'more' if ahead else 'less'} than the plain RNN at {far[0]} steps "
-                       "back")
-        else:
-            n = len(far)
-            verdict = (f"more than the plain RNN at all {n} of these distances" if ahead == n
-                       else f"less than the plain RNN at all {n} of these distances"
-                       if ahead == 0 else
-                       f"more than the plain RNN at {ahead} of these {n} distances, less at "
-                       f"{n - ahead}")
         claims.append(Claim("rnn comparison", (
             f"{rnn_name[0].upper() + rnn_name[1:]}, trained on the same data and read over the "
-            f"same text: {listed(rnn)} steps back. The GRU passes on {verdict}."),
-            dict(ahead=ahead, distances=len(far), gru={d: at(norms, d) for d in far},
+            f"same text: {listed(rnn, norms)} steps back. Over all paths the GRU's gradient is "
+            f"{versus}."),
+            dict(ahead=ahead, **cmp, gru={d: at(norms, d) for d in far},
                  rnn={d: at(rnn, d) for d in far})))
     claims.append(Claim("direct path", (
         f"Bottom panel: through {prod} alone, the direct path {hs} → {ht}, the best unit keeps "
@@ -421,14 +592,20 @@ def gradient_claims(norms: list[float], z_max: list[float], rnn: list[float] | N
                                                           z_max_far=z_max[0])))
     if long:
         claims.append(Claim("gate keeps a path open", (
-            f"That is the update gate's part: where {z} stays near 1 each step multiplies by "
+            f"That is the update gate's part: where {z_} stays near 1 each step multiplies by "
             f"nearly 1, so along that path more than half of {hs}, and of the gradient back to "
             f"it, gets through over {hold} steps"
             + (", even while the Jacobian over all paths shrinks." if shrinks else ".")),
             dict(hold=hold, shrinks=shrinks)))
+    elif broken:
+        claims.append(Claim("path cut at t", (
+            f"That is the update gate's part, and its limit: where {z_} stays near 1 each step "
+            f"multiplies by nearly 1, so the path to step t − 1 stayed open over "
+            f"{broken['before']} steps, and one step with {z_} well below 1 closes it."),
+            dict(hold=hold, shrinks=shrinks)))
     else:
         claims.append(Claim("no long hold", (
-            f"The gate can keep a path open ({z} ≈ 1 is a factor ≈ 1 per step), but only where "
+            f"The gate can keep a path open ({z_} ≈ 1 is a factor ≈ 1 per step), but only where "
             "the trained model uses it, and on this text it does not for long."),
             dict(hold=hold)))
     return claims

@@ -90,12 +90,27 @@ def fmt(v: float, digits: int = 4) -> str:
     return s.replace("-", "−")
 
 
+def fmt_num(v: float, digits: int = 4) -> str:
+    """The page's one rule for a number beside others (the card, the cell, the exports):
+    fmt() to `digits` decimals, and a nonzero value that would print as 0.0000 in
+    e-notation (6.06e−08), never as a zero."""
+    v = float(v)
+    if v != 0 and float(f"{v:.{digits}f}") == 0:
+        return fmt_e(v, 2)
+    return fmt(v, digits)
+
+
 def fmt_near(v: float, digits: int = 3) -> str:
     """fmt() with as many more digits as it takes (up to 8) not to print a number that is not
-    0 or ±1 as one: z = 0.99966 is "0.9997", never "1.000" beside a table saying 0.9997."""
+    0 or ±1 as one: z = 0.99966 is "0.9997", never "1.000" beside a table saying 0.9997, and
+    z = 0.00051 is "0.0005" as the card has it, not "0.001". A
+    nonzero value that fmt_num() writes in e-notation (below 0.00005) is written as it does:
+    6.06e−08, not 0.0000001."""
     v = float(v)
+    if v != 0 and float(f"{v:.4f}") == 0:
+        return fmt_num(v)
     while digits < 8 and abs(float(f"{v:.{digits}f}")) in (0.0, 1.0) and abs(v) not in (0.0, 1.0):
-        digits += 1
+        digits = max(digits + 1, 4)  # first to the card's 4 decimals: 0.0005 there and here
     return fmt(v, digits)
 
 
@@ -109,8 +124,13 @@ def pct(v: float, digits: int = 1) -> str:
 
 
 def tex_num(v: float, digits: int = 4) -> str:
-    """fmt() inside LaTeX, where "-" is set as the minus sign."""
-    return fmt(v, digits).replace("−", "-")
+    r"""fmt_num() inside LaTeX, where "-" is set as the minus sign: 6.06e−08 as
+    6.06\mathrm{e}{-08}, read as the cell beside the card writes it."""
+    s = fmt_num(v, digits).replace("−", "-")
+    if "e" in s:
+        mantissa, exponent = s.split("e")
+        return rf"{mantissa}\mathrm{{e}}{{{exponent}}}"
+    return s
 
 
 def tex_term(v: float, digits: int = 4) -> str:

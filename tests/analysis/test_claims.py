@@ -9,6 +9,7 @@ import random
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -34,6 +35,7 @@ from gru_core import (
     fractions,
     gradient_claims,
     hold_start,
+    hold_starts,
     holders,
     load_checkpoint,
     memory_claims,
@@ -105,7 +107,7 @@ def held_np(z: np.ndarray, s: int, t: int) -> np.ndarray:
 
 
 def first_number(pattern: str, text: str) -> float:
-    m = re.search(pattern + r"\s*\**\s*([−-]?\d+\.\d+)", text)
+    m = re.search(pattern + r"\s*\**\s*([−-]?\d+\.\d+(?:e[+−-]\d+)?)", text)
     assert m, f"{pattern!r} not in {text!r}"
     return float(m[1].replace("−", "-"))
 
@@ -130,15 +132,30 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                 ok = held_np(z, s, t)
                 ret = retention(z, s, t)
                 moved = np.abs(h[s : t + 1, unit] - h[s, unit]).max()
-                # the lead's "moved by up to X" / "stayed within X" is the recomputed move
-                x = first_number(r"(?:moved by up to|stayed within)", lead)
-                assert x == pytest.approx(moved, abs=6e-4)
+                steps = np.abs(np.diff(h[s : t + 1, unit]))
+                k = s + 1 + int(steps.argmax())  # the largest move in one step, into step k
+                before = np.abs(h[s:k, unit] - h[s, unit]).max()
+                after = np.abs(h[k : t + 1, unit] - h[k, unit]).max()
+                one_step = (t - s >= FROZEN_SPAN and steps.max() >= FROZEN and before < FROZEN
+                            and after < FROZEN)
+                short = ok[unit] and t - s < FROZEN_SPAN
+                if not one_step and not short:
+                    # the lead's "moved by up to X" / "stayed within X" is the recomputed move
+                    x = first_number(r"(?:moved by up to|stayed within)", lead)
+                    assert x == pytest.approx(moved, abs=6e-4)
+                elif one_step:  # all the movement in one step: the lead says which
+                    assert claims[0].evidence["one_step"]
+                    assert first_number(r"stayed within", lead) == pytest.approx(before,
+                                                                                 abs=6e-4)
+                    assert first_number(r"moved by", lead) == pytest.approx(steps.max(),
+                                                                            abs=6e-4)
+                    assert f"step {k}" in lead
                 if ok[unit] and t - s >= FROZEN_SPAN:  # the page's threshold, said with it
                     assert ((f"(frozen: within {FROZEN})" in lead) == (moved < FROZEN)
                             and (f"(frozen would be within {FROZEN})" in lead)
                             == (moved >= FROZEN)), lead
                 others = np.arange(H) != unit
-                if ok[unit]:
+                if ok[unit] and not short:
                     assert f"held from step {s} to step {t}" in lead
                     n_not = int((~ok[others]).sum())  # the count of others, said plainly
                     assert (f"none of the other {H - 1} units held" in lead) == (n_not == H - 1)
@@ -148,20 +165,42 @@ def test_memory_claims_hold_against_the_products_of_z(model, notation):
                     frozen = moved < FROZEN and t - s >= FROZEN_SPAN
                     assert ("activation frozen" in kinds) == frozen
                     assert ("activation moved" in kinds) == (not frozen)
-                    if t - s < FROZEN_SPAN:  # too short to call frozen, and it says so
-                        assert lead.startswith(f"Over {count_of(t - s, 'step')} this cannot")
+                    if short:  # too short for the selected unit: the lead answers on the
+                        # unit that has held longest up to t, recomputed here
+                        assert "too short to tell" in lead and "cannot tell:" not in lead[:20]
+                        spans = {u: t - next(q for q in range(t + 1) if held_np(z, q, t)[u])
+                                 for u in range(H) if u != unit and z[t, u] > HIGH}
+                        longest = claims[0].evidence["longest"]
+                        if spans and max(spans.values()) >= FROZEN_SPAN:
+                            u = longest["unit"]
+                            assert spans[u] == max(spans.values())
+                            m = np.abs(h[t - spans[u] : t + 1, u] - h[t - spans[u], u]).max()
+                            assert longest["moved"] == pytest.approx(m, abs=1e-6)
+                            assert f"held from step {t - spans[u]} to step {t}" in lead
+                            assert lead.startswith("Yes") == (m < FROZEN)
+                            assert f"Choose unit {u}" in lead
+                        else:  # the longest hold anywhere up to t, recomputed
+                            every = [[0] * H] + [(q - hold_starts(tt, q)[0]).tolist()
+                                                 for q in range(1, t + 1)]
+                            top = max(max(row) for row in every)
+                            if top >= FROZEN_SPAN:
+                                q, u = longest["t"], longest["unit"]
+                                assert every[q][u] == top
+                                assert f"Go to step {q}, unit {u}" in lead
+                            else:
+                                assert longest is None and "no unit has held" in lead
                     if not frozen:  # where the move happened, and that it is flat after
                         c = claims[kinds.index("activation moved")]
-                        steps = np.abs(np.diff(h[s : t + 1, unit]))
-                        k = s + 1 + int(steps.argmax())
                         assert f"at step {k}" in c.text
-                        after = np.abs(h[k : t + 1, unit] - h[k, unit]).max()
                         assert c.evidence["after"] == pytest.approx(after, abs=1e-6)
-                else:
-                    assert lead.startswith("No, not unit") and "did not hold" in lead
+                if not ok[unit]:
+                    assert lead.startswith(("No, not unit", "Not over this whole span"))
+                    assert f"did not hold from step {s} to step {t}" in lead
+                    assert lead.startswith("Not over") == (one_step and k - 1 > s
+                                                           and held_np(z, s, k - 1)[unit])
                     assert "unit does not hold" in kinds and "activation frozen" not in kinds
                     # the step the lead names is one where z is not above HIGH, if any
-                    if z[s + 1 : t + 1, unit].min() <= HIGH:
+                    if z[s + 1 : t + 1, unit].min() <= HIGH and not lead.startswith("Not"):
                         k = s + 1 + int(z[s + 1 : t + 1, unit].argmin())
                         assert f"at step {k}, not above {HIGH}" in lead
                     holding = claims[kinds.index("unit does not hold")].evidence["holding"]
@@ -210,6 +249,12 @@ def test_saturation_claims_follow_the_fractions(model, notation):
             near = (g < LOW).mean() + (g > HIGH).mean()
             assert (claim.kind == "mostly saturated") == (near > 2 / 3)
             assert (claim.kind == "mostly grey") == (1 - near > 2 / 3)
+            # the three shares stated together add up to 100%, each within a unit of its value
+            said = [float(x) for x in re.findall(r"([0-9.]+)%", claim.text)[:3]]
+            assert sum(said) == pytest.approx(100)
+            unit = 0.1 if any("." in x for x in re.findall(r"([0-9.]+)%", claim.text)) else 1
+            for x, v in zip(said, (f["below"], f["above"], f["between"]), strict=True):
+                assert abs(x - 100 * v) < unit
             # "exactly": counted on the stored values (float32), not the float64 copies; Γu on
             # the model's own z (Γu = 0 where z = 1), never on a 1 − z rounded here
             stored = tt.gate("r" if gate == "r" else "z", 0)
@@ -228,7 +273,10 @@ def test_saturation_claims_follow_the_fractions(model, notation):
         items = [(sym[g], fractions(tt, g, 0), exact_counts(tt, g)) for g in shown]
         lead = saturation_answer(items)
         for name, f, _ in items:
-            assert f"{f['below'] + f['above']:.0%} of {name}'s values" in lead.text
+            said = float(re.search(rf"([0-9.]+)% of {re.escape(name)}'s values", lead.text)[1])
+            unit = 0.1 if min(abs(f["below"] + f["above"] - 2 / 3),
+                              abs(f["between"] - 2 / 3)) < 0.01 else 1
+            assert abs(said - 100 * (f["below"] + f["above"])) < unit
         verdicts = lead.evidence["verdicts"]
         for name, f, _ in items:
             near = f["below"] + f["above"]
@@ -236,6 +284,21 @@ def test_saturation_claims_follow_the_fractions(model, notation):
         # Γu is z mirrored: its share near 0 is z's share near 1
         fz, fu = fractions(tt, "z", 0), fractions(tt, "u", 0)
         assert fu["below"] == pytest.approx(fz["above"], abs=0.01)
+
+
+def test_shares_stated_together_add_up_to_100():
+    from gru_core.analysis.claims import shares
+    assert shares([0.085, 0.017, 0.898]) == ["8%", "2%", "90%"]  # not 9% + 2% + 90% = 101%
+    assert shares([1 / 3, 1 / 3, 1 / 3]) == ["34%", "33%", "33%"]
+    assert shares([0.6665, 0.0, 0.3335], 1) == ["66.6%", "0.0%", "33.4%"]
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        p = rng.dirichlet(np.ones(3))
+        said = [float(x[:-1]) for x in shares(list(p))]
+        assert sum(said) == 100 and all(abs(x - 100 * v) < 1 for x, v in zip(said, p, strict=True))
+    claim = saturation_claim("r", dict(below=0.085, above=0.017, between=0.898))
+    assert claim.text.startswith("r: 8% of values are below 0.1, 2% above 0.9, 90% in between")
+    assert "10% near 0 or 1" in claim.text or "90% of values grey" in claim.text
 
 
 def test_exact_zeros_and_ones_are_counted_on_a_saturated_model(tmp_path_factory):
@@ -270,20 +333,75 @@ def test_gradient_claims_agree_with_their_curves(with_rnn):
             assert "almost unchanged" not in text and "`" not in text
             if with_rnn:
                 ev = claims[kinds.index("rnn comparison")].evidence
-                ahead = sum(ev["gru"][d] > ev["rnn"][d] for d in ev["gru"])
-                assert ev["ahead"] == ahead
-                n = len(ev["gru"])
+                # every distance the chart draws past the identity, 1..span, not a few picked
+                larger = [d for d in range(1, span + 1) if norms[span - d] > rnn[span - d]]
+                smaller = [d for d in range(1, span + 1) if norms[span - d] < rnn[span - d]]
+                assert ev["larger"] == larger and ev["smaller"] == smaller
+                assert ev["ahead"] == len(larger) and ev["distances"] == span
                 said = claims[kinds.index("rnn comparison")].text
-                if n > 1:  # the count the chart shows, "all" only when it is all
-                    assert (f"more than the plain RNN at all {n}" in said) == (ahead == n)
-                    assert (f"less than the plain RNN at all {n}" in said) == (ahead == 0)
-                    if 0 < ahead < n:
-                        assert f"at {ahead} of these {n} distances, less at {n - ahead}" in said
-                assert "as in a plain RNN" not in text
                 lead = claims[0].text  # the answer does not hide what the top panel shows
-                if hold >= min(LONG_HOLD, span):
-                    assert ("smaller than" in lead) == (ahead == 0)
-                    assert ("larger than" in lead) == (ahead == len(ev["gru"]))
+                for where in (said, lead):
+                    every = "at every distance" in where
+                    assert every == (len(larger) == span or len(smaller) == span)
+                    if not every:
+                        most = max(len(larger), len(smaller))
+                        assert f"at {most} of the {span} distances" in where
+                        rest = smaller if len(larger) > len(smaller) else larger
+                        runs = re.search(r"\((?:larger|smaller) at ([^)]*)\)", where)
+                        if len(runs.group(1).split(", ")) <= 3 and "other" not in runs.group(1):
+                            got = []
+                            for part in re.split(r", | and ", runs.group(1)):
+                                a, _, b = part.partition("–")
+                                got += list(range(int(a), int(b or a) + 1))
+                            assert got == rest
+                # the printed values at each picked distance differ where the values do
+                for d in ev["gru"]:
+                    if ev["gru"][d] != ev["rnn"][d]:
+                        g = re.search(rf"([0-9.]+e[+−][0-9]+) at {d}\b",
+                                      claims[kinds.index("jacobian")].text).group(1)
+                        r = re.search(rf"([0-9.]+e[+−][0-9]+) at {d}\b", said).group(1)
+                        assert g != r
+                assert "as in a plain RNN" not in text
+
+
+def test_printed_pairs_and_stretches():
+    from gru_core.analysis.claims import apart, stretches
+    assert apart(1.452, 1.496) == ("1.45e+00", "1.50e+00")
+    assert apart(1.452, 3.0) == ("1.5e+00", "3.0e+00")
+    assert stretches([11, 12, 13, 14, 15, 19, 20, 84]) == "11–15, 19–20 and 84"
+    assert stretches([1, 3, 5, 7, 9]) == "1, 3, 5 and 2 other stretches"
+
+
+def test_a_path_cut_at_t_is_said_so():
+    """agreement at the verb of F: unit 76's z was above HIGH for 43 steps in a row before t
+    and z_t < HOLDS, so the lead names that step as the reason (recomputed here), not a
+    blanket "it hardly does"."""
+    from gru_core import direct_path, jacobian_norms
+
+    ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
+    text = "The bridge, which the engineers had painted last spring, was rusting again."
+    t = text.index(" was") + 1
+    tt = ck.trace(text)
+    z = tt.gate("z", 0).double().numpy()
+    claims = gradient_claims(jacobian_norms(tt, t).tolist(), direct_path(tt, t)["max"].tolist(),
+                             z=tt.gate("z", 0)[: t + 1])
+    ev = claims[0].evidence
+    assert not ev["long"] and ev["broken"] is not None
+    u = ev["broken"]["unit"]
+    run = 0
+    while z[t - 1 - run, u] > HIGH:
+        run += 1
+    assert ev["broken"]["run"] == run >= LONG_HOLD
+    assert ev["broken"]["z_t"] == pytest.approx(z[t, u]) and z[t, u] <= HOLDS
+    # before t, that unit kept more than half over `before` steps, and not over one more
+    before = ev["broken"]["before"]
+    assert retention(z, t - 1 - before, t - 1)[u] > HOLDS
+    assert retention(z, t - 2 - before, t - 1)[u] <= HOLDS
+    lead = claims[0].text
+    assert "hardly" not in lead
+    assert f"unit {u}'s z stayed above {HIGH} for {run} steps in a row" in lead
+    assert f"its z is {z[t, u]:.3f}, which alone lets less than half through" in lead
+    assert f"beyond {ev['hold']} steps back" in lead
 
 
 def test_gradient_claims_on_a_trace(model):
@@ -295,8 +413,17 @@ def test_gradient_claims_on_a_trace(model):
     path = direct_path(tt, t)
     z = tt.gate("z", 0).double().numpy()
     for notation in ("pytorch", "course"):
-        claims = gradient_claims(norms, path["max"].tolist(), notation=notation)
+        claims = gradient_claims(norms, path["max"].tolist(), notation=notation,
+                                 z=tt.gate("z", 0)[: t + 1])
         hold = claims[0].evidence["hold"]
+        broken = claims[0].evidence["broken"]
+        if broken:  # the path to t − 1 was long, and step t's own z cut it: recomputed
+            u, d = broken["unit"], broken["before"]
+            assert retention(z, t - 1 - d, t - 1)[u] > HOLDS and d >= LONG_HOLD and d > hold
+            if t - 2 - d >= 0:  # no unit keeps more than half over one step more
+                assert (retention(z, t - 2 - d, t - 1) <= HOLDS).all()
+            assert broken["z_t"] == pytest.approx(z[t, u])
+            assert f"{fmt(z[t, u], 3)}" in claims[0].text and "hardly" not in claims[0].text
         best = [retention(z, t - d, t).max() for d in range(t + 1)]
         assert hold == max([d for d in range(t + 1) if best[d] > HOLDS], default=0)
         # the start value is the identity's norm, √H, and the sentence says so
@@ -406,16 +533,68 @@ def test_the_first_step_says_how_h_was_mixed_and_where_to_ask(model, notation):
                                                 abs=1e-6)
                 assert ev["zeros"] and ev["h_prev"] == 0  # a text read from the zero state
                 best = max(longest)
-                if question == "memory" and best:
-                    assert ev["goto"] == longest.index(best)
+                every = [[0] * z.shape[1]] + [(t - hold_starts(tt, t)[0]).tolist()
+                                              for t in range(1, len(z))]
+                top = max(max(row) for row in every)
+                if question == "memory" and best >= FROZEN_SPAN:  # the view answers there
+                    assert ev["goto"] == longest.index(best) and ev["unit"] == unit
                     s = ev["goto"] - best
                     assert f"runs from step {s} to step {ev['goto']}" in claim.text
+                elif question == "memory" and top >= FROZEN_SPAN:  # the unit that holds longest
+                    assert every[ev["goto"]][ev["unit"]] == top
+                    assert f"step {ev['goto']} with unit {ev['unit']}" in claim.text
                 else:
-                    assert ev["goto"] == len(z) - 1
+                    assert ev["goto"] == len(z) - 1 and ev["unit"] == unit
                 assert f"= {fmt(ev['h'], 3)}." in claim.text
                 assert f"step {ev['goto']}" in claim.text
                 leak = r"\bz\b|h_prev|\bn\b" if notation == "course" else "Γ|c̃|⟨"
                 assert not re.search(leak, claim.text), claim.text
+
+
+def test_the_default_span_starts_where_the_latest_hold_began(model):
+    """The slider's promise: s is where the selected unit's latest hold up to t began (the one
+    at t, or the one the last step that does not hold broke), recomputed with hold_start."""
+    rng = random.Random(5)
+    tt = model.trace(texts(model)[0])
+    for _ in range(6):
+        t, unit = rng.randrange(1, tt.T), rng.randrange(tt.config.hidden_size)
+        ends = [q for q in range(1, t + 1) if hold_start(tt, q, unit) < q]
+        want = hold_start(tt, ends[-1], unit) if ends else max(0, t - 20)
+        assert default_span_start(tt, t, unit) == want
+
+
+def test_the_verb_and_a_short_hold_are_answered_on_shipped_text():
+    """agreement at the verb of F: the number unit held up to the step before and all its
+    movement is in the last step; shakespeare at a late step: the selected unit held one step,
+    so the lead answers on the unit that has held longest."""
+    ck = load_checkpoint(CHECKPOINTS / "agreement.pt")
+    F = "The bridge, which the engineers had painted last spring, was rusting again."
+    t = F.index(" was") + 1
+    tt = ck.trace(F)
+    s = default_span_start(tt, t, 76)
+    lead = memory_claims(tt, s, t, 76)[0]
+    z, h = tt.gate("z", 0).double().numpy(), tt.gate("h", 0).double().numpy()
+    assert s < t - 20 and held_np(z, s, t - 1)[76] and not held_np(z, s - 1, t - 1)[76]
+    assert lead.text.startswith(f"Not over this whole span: unit 76 held from step {s} to "
+                                f"step {t - 1}")
+    assert f"its z is {z[t, 76]:.3f}" in lead.text
+    assert f"moved by {abs(h[t, 76] - h[t - 1, 76]):.3f} in that one step" in lead.text
+    # a one-step hold late in a Shakespeare passage: answered on the longest hold up to t
+    Q = ("PROSPERO:\nThe fringed curtains of thine eye advance\nAnd say what thou seest "
+         "yond.\n\nMIRANDA:\nWhat is't? a spirit?\n")
+    tt = load_checkpoint(CHECKPOINTS / "shakespeare-2layer.pt").trace(Q)
+    t = 112
+    s = default_span_start(tt, t, 16)
+    lead = memory_claims(tt, s, t, 16)[0]
+    assert t - s < FROZEN_SPAN and "cannot tell:" not in lead.text
+    every = [[0] * 256] + [(q - hold_starts(tt, q)[0]).tolist() for q in range(1, t + 1)]
+    top = max(max(row) for row in every)
+    longest = lead.evidence["longest"]
+    assert top >= FROZEN_SPAN and every[longest["t"]][longest["unit"]] == top
+    h = tt.gate("h", 0).double().numpy()[:, longest["unit"]]
+    moved = np.abs(h[longest["t"] - top : longest["t"] + 1] - h[longest["t"] - top]).max()
+    assert longest["moved"] == pytest.approx(moved)
+    assert lead.text.startswith("Yes" if moved < FROZEN else "Not even for")
 
 
 def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():
@@ -423,5 +602,47 @@ def test_numbers_near_0_and_1_are_never_printed_as_0_or_1():
     assert fmt_near(0.99966) == "0.9997" and fmt_near(0.00033) == "0.0003"
     assert fmt_near(-0.99999) == "−0.99999" and fmt_near(1.0) == "1.000"
     assert fmt_near(0.0) == "0.000" and fmt_near(0.5) == "0.500"
+    # where more digits are needed, the card's 4 decimals first: the same reading as f4
+    assert fmt_near(0.000512, 2) == "0.0005" and fmt_near(-0.00093, 2) == "−0.0009"
+    assert fmt_near(0.9999996, 2) == "0.9999996"
     assert pct(0.9996) == "99.96%" and pct(1.0) == "100.0%" and pct(0.0004) == "0.04%"
     assert pct(0.5) == "50.0%"
+
+
+@pytest.mark.parametrize("notation", ["pytorch", "course"])
+def test_a_saturated_gate_reads_the_same_on_the_card_the_cell_and_the_player(notation):
+    """agreement, G, t = 52, unit 104: z = 6.06e−08. The card's LaTeX, the cell's label, the
+    player's line and the summary sentence write it the same way (4 decimals, or e-notation
+    for a nonzero value that would print as 0.0000), never as 0.0000 or 0.0000001."""
+    from dashboard.views.stepper import card_lines
+    from dashboard.views.stepper.cell import labels
+    from gru_core import balance, fmt_near, fmt_num, sentence, step_terms, tex_num
+
+    G = "The letters, which my grandmother kept in a drawer, were yellow with age."
+    tt = load_checkpoint(CHECKPOINTS / "agreement.pt").trace(G)
+    t, unit = 52, 104
+    z = float(tt.gate("z", 0)[t, unit])
+    assert 0 < z < 5e-5  # the saturated value this test is about
+    u = z if notation == "pytorch" else 1 - z
+    want = "6.06e−08" if notation == "pytorch" else "1.0000"
+    assert fmt_num(u) == want
+    assert fmt_near(u, 2) == want if notation == "pytorch" else fmt_near(u, 2).startswith("0.9999")
+    if notation == "pytorch":
+        card = step_card(tt, t, unit)
+        latex = pytorch_latex(card)
+        z_line = next(line for line in latex if line.startswith(r"z = \sigma"))
+        assert z_line.split(" = ")[-1].startswith(r"6.06\mathrm{e}{-08}")
+        assert tex_num(card.terms["z"]) == r"6.06\mathrm{e}{-08}"
+        cell = labels(step_terms(tt, unit, 0, 0, slice(t, t + 1))[0], notation, "w", t, unit)
+        assert any(text.endswith("= 6.06e−08") for text in cell.values())
+        df = balance(tt, unit, 0, 0, slice(t, t + 1))
+        line = card_lines(df, unit, notation)[0]["line"]
+        assert "z = 6.06e−08 ·" in line
+        g = {k: float(tt.gate(k, 0)[t, unit]) for k in ("z", "n", "h_prev", "h")}
+        row = pd.Series(dict(unit=unit, change=g["h"] - g["h_prev"], **g))  # as step_summary
+        said = sentence(row, notation)
+        assert "z = 6.06e−08" in said and "0.0000" not in said
+    for v in (6.06e-8, -3.2e-6, 4.9e-5, 0.00033, 0.5):  # one rule: fmt_near agrees with f4
+        if abs(v) < 5e-5:
+            assert fmt_near(v, 2) == fmt_num(v) and "e−" in fmt_num(v)
+        assert float(fmt_near(v).replace("−", "-")) != 0

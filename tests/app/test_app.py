@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from dashboard.text import plain, text_window
-from gru_core import fmt_near, pct
+from gru_core import fmt, fmt_near, pct
 
 from .. import reference as ref
-from ..conftest import ROOT, open_app
+from ..conftest import CHECKPOINTS, ROOT, open_app
 
 APP = str(ROOT / "dashboard/app.py")
 COURSE = "The cats, which already ate the fish, were full."
@@ -258,8 +258,12 @@ def test_saturation_view_numbers():
     assert not at.exception
     g = ref.gates("agreement", at.text_area[0].value)
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["z near 0 (< 0.1)"] == f"{(g['z'] < 0.1).float().mean().item():.1%}"
-    assert metrics["r near 1 (> 0.9)"] == f"{(g['r'] > 0.9).float().mean().item():.1%}"
+    for gate in ("z", "r"):  # to a tenth, and the three add up to 100.0%
+        said = [float(metrics[f"{gate} {k}"][:-1]) for k in ("near 0 (< 0.1)", "grey (0.1–0.9)",
+                                                              "near 1 (> 0.9)")]
+        assert sum(said) == pytest.approx(100)
+        assert abs(said[0] - 100 * (g[gate] < 0.1).float().mean().item()) < 0.1
+        assert abs(said[2] - 100 * (g[gate] > 0.9).float().mean().item()) < 0.1
 
 
 def test_memory_view_retention():
@@ -272,7 +276,14 @@ def test_memory_view_retention():
     table = at.dataframe[0].value
     best = int(table.unit[0])
     assert best == int(ret.argmax())
-    assert table["kept (∏z)"][0] == pytest.approx(ret[best].item(), abs=1e-4)
+    # kept as the legend writes it; every h to 4 decimals, as its neighbours
+    from gru_core import share
+    assert table["kept (∏z)"][0] == share(ret[best].item())
+    h = g["h"].double()
+    for row in table.itertuples():
+        assert row.h_t == fmt(h[t, row.unit].item()) and len(row.h_t.split(".")[1]) == 4
+    tiny = [u for u in table.unit if ret[u] < 1e-3]
+    assert all("e−" in table.set_index("unit")["kept (∏z)"][u] for u in tiny)
     ok = (ret > 0.5) & (z[s + 1 : t + 1].min(0).values > 0.9)  # the page's rule for "held"
     unit = int(at.query_params["unit"])
     others = [u for u in range(len(ret)) if u != unit]
@@ -295,10 +306,48 @@ def test_span_views_answer_at_the_first_step_and_offer_a_step(view):
     assert "At t = 0 there is no earlier step" in page
     assert f"= {g['h'][0, 3].item():.3f}.".replace("-", "−") in page
     button = next(b for b in at.button if b.label.startswith("Go to step "))
-    goto = int(button.label.removeprefix("Go to step "))
+    m = re.fullmatch(r"Go to step (\d+)(?:, unit (\d+))?", button.label)
+    goto, unit = int(m[1]), int(m[2] or 3)
     button.click().run()
     assert not at.exception and at.query_params["t"] == str(goto) and goto > 0
+    assert at.query_params["unit"] == str(unit)
     assert "At t = 0 there is no earlier step" not in texts(at)
+
+
+def test_memory_view_at_the_verb_and_on_a_short_hold():
+    """At the verb the default span starts where the number unit's latest hold began (as the
+    slider says) and the lead puts the move in its one step; where the selected unit held one
+    step, the lead answers on the longest-holding unit and its button selects it."""
+    from gru_core import default_span_start, load_checkpoint, memory_claims
+
+    t = COURSE.index(", were") + 2
+    at = open_app(view="memory", ckpt="agreement", text=COURSE, t=t, unit=76)
+    assert not at.exception
+    g = ref.gates("agreement", COURSE)
+    z = g["z"].double()
+    s = int(at.slider[-1].value)
+    assert all(z[q, 76] > 0.9 for q in range(s + 1, t)) and z[s, 76] <= 0.9 < z[t - 1, 76]
+    page = [m.value for m in at.markdown if not m.value.startswith("<div")]
+    assert page[0].startswith(f"Not over this whole span: unit 76 held from step {s} to "
+                              f"step {t - 1}")
+    from gru_core import share
+    ret = z[s + 1 : t + 1].prod(0)
+    kept = at.dataframe[0].value.set_index("unit")["kept (∏z)"]
+    assert all(kept[u] == share(ret[u].item()) for u in kept.index)
+    assert any(ret[u] < 1e-3 and "e−" in kept[u] for u in kept.index)  # never a bare 0
+    tt = load_checkpoint(CHECKPOINTS / "agreement.pt").trace(COURSE)
+    for q in range(3, tt.T):
+        for u in range(0, 128, 7):
+            lead = memory_claims(tt, default_span_start(tt, q, u), q, u)[0]
+            if lead.evidence.get("longest"):
+                at = open_app(view="memory", ckpt="agreement", text=COURSE, t=q, unit=u)
+                page = [m.value for m in at.markdown if not m.value.startswith("<div")]
+                assert "too short to tell" in page[0] and lead.text.split(":")[0] in page[0]
+                other = lead.evidence["longest"]["unit"]
+                next(b for b in at.button if b.label == f"Show unit {other}").click().run()
+                assert not at.exception and at.query_params["unit"] == str(other)
+                return
+    raise AssertionError("no short hold on the course sentence")
 
 
 def test_memory_view_answers_for_the_selected_unit_first():

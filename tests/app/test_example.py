@@ -1,10 +1,12 @@
 """The worked example (issue 21): its numbers against plain nn.GRUCell, its post, its links."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
 
-from gru_core import recompute, worked_example
+from gru_core import fmt_near, fmt_num, recompute, worked_example
 
 from ..conftest import make_gru, open_app
 
@@ -60,7 +62,10 @@ def test_worked_example_sentences_follow_each_row():
     ex = worked_example(recompute(gru, x), [2, 3], [0, 1, 5])
     for i, table in enumerate(ex.tables):
         for line, row in zip(ex.sentences(i), table.itertuples(), strict=True):
-            assert line.startswith(f"unit {row.unit}: z = {row.z:.2f}")
+            # one rule with the card and the cell: e-notation for a value below 0.00005
+            said = re.match(rf"unit {row.unit}: z = ([0-9.e−+]+),", line)[1]
+            assert said == (fmt_num(row.z) if 0 < row.z < 5e-5 else fmt_near(row.z, 2))
+            assert float(said.replace("−", "-")) == pytest.approx(row.z, rel=0.01, abs=0.006)
             if row.z > 0.9:
                 assert "keeps" in line
             elif row.z < 0.1:
@@ -200,7 +205,6 @@ def test_offline_copies_hold_their_numbers_and_plotly():
 
 # --- in a real browser -----------------------------------------------------------------------
 
-import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 from urllib.parse import urlencode  # noqa: E402
 
