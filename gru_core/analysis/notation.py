@@ -92,11 +92,14 @@ def fmt(v: float, digits: int = 4) -> str:
 
 def fmt_num(v: float, digits: int = 4) -> str:
     """The page's one rule for a number beside others (the card, the cell, the exports):
-    fmt() to `digits` decimals, and a nonzero value that would print as 0.0000 in
-    e-notation (6.06e−08), never as a zero."""
+    fmt() to `digits` decimals; a nonzero value that would print as 0.0000 in e-notation
+    (6.06e−08), never as a zero; a value short of ±1 that would print as 1.0000 with the
+    digits that tell it from 1 (0.9999996), up to 8."""
     v = float(v)
     if v != 0 and float(f"{v:.{digits}f}") == 0:
         return fmt_e(v, 2)
+    while digits < 8 and abs(float(f"{v:.{digits}f}")) == 1 and abs(v) != 1:
+        digits += 1
     return fmt(v, digits)
 
 
