@@ -16,7 +16,7 @@ from .test_stepper import PYTORCH, _not_about_pytorch
 SHORT = 15  # Plotly's default hoverlabel.namelength
 STEP = re.compile(r"\d+ \('.+'\)")  # 75 ('w'), as charts.step_said writes it
 # as the page prints a number: fmt's 4 decimals, fmt_e, a percentage, a retention's share
-NUMBER = re.compile(r"−?\d+\.\d{4}|−?\d\.\d{1,2}e[+−]\d+|\d+(\.\d+)?%|less than 1e−300")
+NUMBER = re.compile(r"−?\d+\.\d{4,8}|−?\d\.\d{1,2}e[+−]\d+|\d+(\.\d+)?%|less than 1e−300")
 PAGES = {
     "step": dict(view="step", ckpt="agreement", text=COURSE, t=30, unit=5, wf_gate="z",
                  wf_value="0.5"),  # the what-if panel open, its chart drawn
