@@ -26,7 +26,7 @@ from dashboard.selection import UPLOAD, Selection, clamp, notice
 from dashboard.text import file_label, highlighted_text, plain
 from dashboard.views import signal
 from dashboard.views.questions import index
-from dashboard.views.stepper import start_from
+from dashboard.views.stepper import screen_share, start_from
 from gru_core import (
     Checkpoint,
     CheckpointError,
@@ -248,6 +248,8 @@ def sidebar() -> tuple[Selection, signal.Input | None]:
         ck, model_key = pick_model()
         st.radio("Notation", list(selection.NOTATIONS), format_func=selection.NOTATIONS.get,
                  key="notation", horizontal=True)
+        if view == "step":  # the stepper's layout, where a screen sharer looks for it at once
+            screen_share.toggle()
         unit, layer, direction = pick_unit_layer(ck, model_key)
         size = f"{plain(ck.name)}: {ck.config.num_layers} layer(s) × {ck.config.hidden_size} units"
         if isinstance(ck, FeatureCheckpoint):

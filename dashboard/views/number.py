@@ -62,7 +62,9 @@ def render(sel: Selection, tt: TextTrace) -> None:
     last = dict(ckpt=sel.model_key, text=pl.text, t=pl.T - 1, notation=sel.notation)
     st.markdown(" · ".join(f"[step through unit {u}]({view_link('step', **last, unit=u)})"
                            for u in top))
-    st.dataframe(table.head(10).round(4), hide_index=True)
+    four = {c: st.column_config.NumberColumn(format="%.4f")  # one width: 0.8880, 0.3166
+            for c in table.columns if c != "unit" and table[c].dtype.kind == "f"}
+    st.dataframe(table.head(10), hide_index=True, column_config=four)
 
 
 VIEW = View("number", "Number units", "Does a unit keep singular/plural across the clause?",

@@ -690,8 +690,9 @@ def number_claim(table: pd.DataFrame, pair: tuple[str, str], readers: bool, pair
             "This view answers on minimal pairs, not on your text, which is not a sentence "
             "“The …, which …, w…”. ")
     a, b = (quote(s.split(",", 1)[0] + ", …") for s in pair)  # the subjects: one noun apart
-    shown = (f"below, your sentence and its pair, the same but for the subject's number ({a} "
-             f"and {b})" if readers else f"below, the course's pair ({a} and {b}), then unit "
+    named = f"singular {a}, plural {b}"
+    shown = (f"below, your sentence and its pair, the same but for the subject's number "
+             f"({named})" if readers else f"below, the course's pair ({named}), then unit "
              f"{u} over your own text")
     return Claim("answer", (
         f"{head}Ranked on {pairs} held-out minimal pairs, unit **{u}** keeps the subject's "

@@ -82,7 +82,7 @@ def test_number_claim_says_which_sentences_it_answers_on():
     other = number_claim(table, ("a", "b"), False, 40, sym)
     assert own.text.startswith("Ranked on 40 held-out minimal pairs, unit **76**")
     assert "your sentence and its pair" in own.text and "−0.500" in own.text
-    assert "('The cat, …' and 'The cats, …')" in own.text  # the subjects, each whole
+    assert "(singular 'The cat, …', plural 'The cats, …')" in own.text  # each whole
     assert other.text.startswith("This view answers on minimal pairs, not on your text")
     assert "unit 76 over your own text" in other.text
 

@@ -11,7 +11,6 @@ from gru_core import (
     TextTrace,
     balance,
     contributions,
-    fmt_near,
     heatmaps,
     shown_update,
     step_card,
@@ -93,7 +92,6 @@ def render(sel: Selection, tt: TextTrace) -> None:
                 _cell(sel, tt, tag, w)  # the same step's numbers, on the lecture's picture
                 prediction.draw(tt, t, w, f"{tag}:{w.start}:{w.stop}")
         add_button(sel, tt)  # the worked example (controls.py)
-        screen_share.toggle()  # under the card: the first screen is the card and the cell
     how = _order()
     order = unit_order(tt, how, sel.layer, sel.direction, w)
     rows = charts.heatmap_rows(order, unit)  # the heatmaps' rows: every unit where readable
@@ -333,7 +331,7 @@ def card_lines(df: pd.DataFrame, unit: int, notation: str) -> list[dict]:
     n, h_prev, h = (SYMBOLS[notation][k] for k in ("n", "h_prev", "h"))
     lines = []
     for row in df.itertuples():
-        gate = f"{SYMBOLS[notation]['u']} = {fmt_near(shown_update(row.z, notation), 2)}"
+        gate = f"{SYMBOLS[notation]['u']} = {f4(shown_update(row.z, notation))}"  # the card's
         lines.append({"t": int(row.t), "line": (
             f"t = {row.t} {show_token(row.token)!r} · unit {unit}: {gate} · {n} = "
             f"{f4(row.n)} · {h_prev} {f4(row.h_prev)} → {h} {f4(row.h)} "

@@ -61,8 +61,8 @@ def gate_names(notation: str) -> dict[str, str]:
 # where each wire's label sits (x, y) on a 10.6 × 8 canvas, drawn in a column half the page
 # wide: two lines each (the name, then "= value"), clear of each other at 400 px
 SPOTS = {"h_prev": (0.9, 6.75), "r": (2.8, 1.85), "hn": (2.6, 4.6), "r_hn": (5.0, 3.45),
-         "in": (6.6, 0.55), "n": (6.6, 4.3), "z": (8.95, 4.0), "keep": (5.2, 6.75),
-         "new": (7.05, 5.25), "h": (9.55, 6.85)}
+         "in": (6.6, 0.55), "n": (5.9, 4.3), "z": (8.95, 4.0), "keep": (5.2, 6.75),
+         "new": (7.35, 5.3), "h": (9.55, 6.85)}
 BOXES = {"r": (0.5, 2.0, 1.7, 2.8), "⊙": (3.4, 2.05, 4.0, 2.75),
          "n": (4.8, 2.0, 5.8, 2.8), "u": (7.5, 2.0, 8.7, 2.8),
          "mix": (7.6, 5.8, 8.6, 6.6)}

@@ -28,13 +28,14 @@ def init_from_url() -> None:
 
 
 def on() -> bool:
-    """Whether the layout is on: the toggle is drawn under the card (toggle), after it is read."""
+    """Whether the layout is on (the sidebar's toggle)."""
     return bool(st.session_state.get("compact", False))
 
 
 def toggle() -> None:
-    st.toggle("Screen-share layout: the card beside this unit's chart, the two in one "
-              "1280×720 view", key="compact", on_change=_follow)
+    """In the sidebar, on the stepper: the page's first screen stays the card and the cell."""
+    st.toggle("Screen-share layout", key="compact", on_change=_follow,
+              help="the card beside this unit's chart, the two in one 1280×720 view")
 
 
 def _follow() -> None:
