@@ -66,9 +66,11 @@ def _static_plotly() -> bool:
     return _static("plotly.min.js", PLOTLY_JS)
 
 
-# The elements the other views show and the stepper does not: Streamlit's frontend fetches an
-# element's code the first time a page shows one, after the click that opens the view.
-ELEMENTS = ("PlotlyChart", "Metric", "Spinner", "TextInput", "StreamlitSyntaxHighlighter")
+# The elements the other views show and the stepper does not (its prediction is its own
+# element, not a DataFrame): Streamlit's frontend fetches an element's code the first time a
+# page shows one, after the click that opens the view.
+ELEMENTS = ("PlotlyChart", "DataFrame", "Metric", "Spinner", "TextInput",
+            "StreamlitSyntaxHighlighter")
 
 
 def _chunks() -> list[str]:
