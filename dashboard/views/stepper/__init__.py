@@ -262,7 +262,7 @@ def _browser_cards(sel: Selection, tt: TextTrace, tag: str, w: slice, size: str)
     changes (the chart's: the player's steps too): ◀ ▶, the keys, the slider and ▶ play
     show them at once."""
 
-    def cards() -> list[dict]:
+    def compute() -> list[dict]:
         layers = tt.config.num_layers
         return [{**card_parts.parts(c, sel.notation, size, layers),
                  "summary": summary_parts.parts(
@@ -271,7 +271,9 @@ def _browser_cards(sel: Selection, tt: TextTrace, tag: str, w: slice, size: str)
 
     revision = (f"{tag}:{sel.layer}:{sel.direction}:{w.start}:{w.stop}:{sel.unit}:"
                 f"{sel.notation}:{size}")
-    live_card(cards, revision, sel.t, key=CARDS)
+    key = (sel.model_key, tt.text, sel.start, sel.layer, sel.direction, w.start, w.stop,
+           sel.unit, sel.notation, size)  # a reopened link finds its window's cards
+    live_card(lambda: cache.window_parts(key, compute), revision, sel.t, key=CARDS)
 
 
 def _chart(sel: Selection, tt: TextTrace, tag: str, w: slice, rows_tag: str, rows: list[int],

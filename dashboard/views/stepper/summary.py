@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from gru_core import StepSummary
+from gru_core import StepSummary, sentence
 
 LEAD = "Every unit at this step."
 PICK = "The units whose value changed most, then the two that held best (click one to step it):"
@@ -20,10 +20,10 @@ PICK = "The units whose value changed most, then the two that held best (click o
 
 def parts(summary: StepSummary, notation: str) -> dict:
     """The counts' sentence, and each listed unit with its sentence (after "unit U: ")."""
-    rows = zip(summary.listed.itertuples(), summary.sentences(notation), strict=True)
+    rows = summary.listed.itertuples()  # read once: a window of steps asks for each
     return {"lead": LEAD, "headline": f"{summary.headline(notation)} {PICK}",
-            "rows": [{"unit": int(row.unit), "sentence": line.split(": ", 1)[1]}
-                     for row, line in rows]}
+            "rows": [{"unit": int(row.unit), "sentence": sentence(row, notation).split(": ", 1)[1]}
+                     for row in rows]}
 
 
 def draw(p: dict, unit: int, select: Callable[[int], None]) -> None:
