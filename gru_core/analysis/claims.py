@@ -164,7 +164,7 @@ def default_span_start(trace: Trace, t: int, unit: int, layer: int = 0, fallback
     if s < t:
         return s
     since = max(0, t - LOOKBACK)
-    L = _hold_lengths(trace, unit, layer)[since : t + 1]
+    L = _hold_lengths(trace, unit, layer, t + 1)[since:]
     ends = torch.nonzero(L > 0).flatten()
     if len(ends) == 0:
         return max(0, t - fallback)
@@ -305,7 +305,7 @@ def _short_hold(trace: Trace, s: int, t: int, unit: int, layer: int, ev: dict, z
         u, since, _ = holding[0]
         end, who = t, f"the unit that has held longest up to t = {t}"
     else:  # no long hold at t: the longest anywhere up to t, a place where the view answers
-        lengths = hold_lengths(trace, layer)[max(0, t - LOOKBACK) : t + 1]
+        lengths = hold_lengths(trace, layer, stop=t + 1)[max(0, t - LOOKBACK) :]
         if int(lengths.max()) < FROZEN_SPAN:
             ev.update(longest=None)
             return (f"Up to t = {t} no unit has held for {FROZEN_SPAN} steps or more ({z_} above "
@@ -440,17 +440,30 @@ def first_step_claim(trace: Trace, unit: int, layer: int = 0, notation: str = "p
                                            unit=go_unit))
 
 
-def _hold_lengths(trace: Trace, unit: int, layer: int = 0) -> torch.Tensor:
-    """(T,) for each t, how many steps back `unit` has held (t − hold_start)."""
-    return hold_lengths(trace, layer)[:, unit]
+def _hold_lengths(trace: Trace, unit: int, layer: int = 0, stop: int | None = None
+                  ) -> torch.Tensor:
+    """(stop,) for each t before `stop`, how many steps back `unit` has held (t − hold_start)."""
+    return hold_lengths(trace, layer, [unit], stop)[:, 0]
 
 
-def hold_lengths(trace: Trace, layer: int = 0) -> torch.Tensor:
-    """(T, H) for each t and unit, how many steps back the unit has held (t − hold_start), for
-    every t at once: with D the running −Σ log z, a span s..t keeps more than HOLDS while
-    D_t − D_s < −log HOLDS, and it needs z above HIGH at every step after s."""
-    z = trace.gate("z", layer).double()  # (T, H)
-    D = torch.cumsum(-torch.log(z), 0).t().contiguous()  # (H, T), non-decreasing in t
+BLOCK = 32  # units at a time: a long text's float64 (T, units) steps stay a few MB each
+
+
+def hold_lengths(trace: Trace, layer: int = 0, units: list[int] | None = None,
+                 stop: int | None = None) -> torch.Tensor:
+    """(stop, units) for each t before `stop` (all steps by default) and each unit (all by
+    default), how many steps back the unit has held (t − hold_start), for every t at once: with
+    D the running −Σ log z, a span s..t keeps more than HOLDS while D_t − D_s < −log HOLDS, and
+    it needs z above HIGH at every step after s. BLOCK units at a time."""
+    z_all = trace.gate("z", layer)  # (T, H)
+    units = list(range(z_all.shape[1])) if units is None else units
+    return torch.cat([_held_steps(z_all[:stop, units[i : i + BLOCK]].double())
+                      for i in range(0, len(units), BLOCK)], 1)
+
+
+def _held_steps(z: torch.Tensor) -> torch.Tensor:
+    """hold_lengths for z (T, n) in float64."""
+    D = torch.cumsum(-torch.log(z), 0).t().contiguous()  # (n, T), non-decreasing in t
     t = torch.arange(z.shape[0])
     kept_from = torch.searchsorted(D, D + torch.log(torch.tensor(HOLDS, dtype=D.dtype)),
                                    right=True).t()  # the first s with D_s > D_t + log HOLDS
