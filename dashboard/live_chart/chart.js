@@ -530,6 +530,8 @@ function cardView({ data, parentElement, setTriggerValue }) {
   if (ahead !== null && ahead !== c.t && c.katex) showCard(ahead);
   // the server's card has reached the step shown, or went elsewhere (a click) a while ago
   else if (c.shown !== null && (c.shown === c.t || Date.now() - c.at > 3000)) restoreCard(c);
+  else if (c.shown === null) hideServer("card_server", false);  // none shown by this element:
+  // the server's card is (a card element mounted again may not have seen the old one go)
   katex(data).then((k) => { c.katex = k; }).catch(() => {});
   return c.cleanup;
 }
