@@ -110,9 +110,7 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
     own, moving the step line without a server round trip, and calls on_play with
     {"t", "playing"} when it pauses, needs the next window, or a key moved the step; the cell
     (live_cell), wherever the page draws it, shows the step the player shows."""
-    sent = SENT + key
-    same = st.session_state.get(sent) == revision
-    st.session_state[sent] = revision
+    sent, same = _sent(key, revision)
     static = _static_plotly()
     _component(key=key, data={
         "spec": None if same else pio.to_json(figure(), validate=False),
@@ -124,6 +122,15 @@ def live_chart(figure: Callable[[], dict], revision: str, shapes: list[dict], co
         on_click_change=partial(_event, key, "click", on_click),
         on_play_change=partial(_event, key, "play", on_play),
         on_missing_change=partial(_missing, key, sent))
+
+
+def _sent(key: str, revision: str) -> tuple[str, bool]:
+    """The session_state key that remembers what the element `key` was last sent, and whether
+    that was `revision` (then its data need not be sent again); `revision` is remembered."""
+    sent = SENT + key
+    same = st.session_state.get(sent) == revision
+    st.session_state[sent] = revision
+    return sent, same
 
 
 def forget_sent() -> None:
@@ -155,9 +162,7 @@ def live_card(cards: Callable[[], list[dict]], revision: str, t: int, key: str) 
     revision changes. KaTeX, which typesets the equations in the browser as Streamlit's
     Markdown does, is the vendored katex/ (its version: katex/README.md), loaded once per page
     from the static folder, after the chart."""
-    sent = SENT + key
-    same = st.session_state.get(sent) == revision
-    st.session_state[sent] = revision
+    sent, same = _sent(key, revision)
     static = _static("katex.min.js", KATEX_JS)
     _card_component(key=key, data={
         "t": t, "revision": revision, "cards": None if same else cards(),
@@ -173,9 +178,7 @@ def live_cell(figure: Callable[[], dict], revision: str, t: int, config: dict, k
     for a window of steps, sent when the revision changes. The chart's player, ◀ ▶, the keys
     and the slider rewrite its labels with a step's at once (chart.js, showCell); the
     server's t, when it is drawn, otherwise."""
-    sent = SENT + key
-    same = st.session_state.get(sent) == revision
-    st.session_state[sent] = revision
+    sent, same = _sent(key, revision)
     static = _static_plotly()
     _cell_component(key=key, data={
         "t": t, "revision": revision, "config": pio.json.to_json_plotly(config),
@@ -189,9 +192,7 @@ def live_prediction(steps: Callable[[], list[dict]], revision: str, t: int, key:
     """The next-token prediction at t where this is called, drawn in the browser from the
     parts of each step of a window (steps(): dashboard/views/stepper/prediction.py), sent when
     the revision changes: ◀ ▶, the keys, the slider and the player show a step's at once."""
-    sent = SENT + key
-    same = st.session_state.get(sent) == revision
-    st.session_state[sent] = revision
+    sent, same = _sent(key, revision)
     _prediction_component(key=key, data={"t": t, "revision": revision,
                                          "spec": None if same else json.dumps(steps())},
                           on_missing_change=partial(_missing, key, sent))
