@@ -9,6 +9,10 @@
 // element: what a chart holds between calls lives in `charts`, keyed by that element.
 
 const charts = new Map();  // parentElement -> the chart's state
+// What each kind of element was last sent with its figure or parts, by revision. Streamlit may
+// mount an element again (a rerun cut short dropped it, the next one draws it anew): it is
+// drawn from what the page already holds instead of asking the server again (askFor).
+const sentLast = new Map();  // "chart" | "card" | "cell" | "prediction" -> data
 let Plotly = null;  // this chart's plotly.js, once loaded (not window.Plotly: see plotly())
 const AHEAD = 15;  // steps before the end of its frames at which the player asks for more
 // what the tests and the bench read: every step drawn while playing, with where its line was
@@ -65,7 +69,7 @@ function make(parentElement) {
     player: root.querySelector(".gl-player"),
     revision: null, frames: {}, T: 0, t: 0, timer: null, asked: false, pending: null,
     clicking: false, queue: Promise.resolve(), send: null, slider: null,
-    observer: null, rest: null, lineAt: null,
+    observer: null, rest: null, lineAt: null, resume: false,
   };
   s.playButton.onclick = () => {
     if (s.timer !== null) { stop(s); s.send("play", { t: s.t, playing: false }); } else start(s);
@@ -79,11 +83,26 @@ function make(parentElement) {
     document.removeEventListener("keydown", s.onKey);
     document.removeEventListener("click", s.onButton, true);
     if (s.observer) s.observer.disconnect();
+    if (s.T > 0) left = { s, playing: s.timer !== null, at: Date.now() };
     if (s.timer !== null) clearInterval(s.timer);
     charts.delete(parentElement);
     if (Plotly) Plotly.purge(s.plot);
   };
   return s;
+}
+
+// A player Streamlit mounts again in place of one it has just removed (a rerun cut short
+// dropped the element, the next one draws it anew) goes on from where that one was: the step
+// the keys are heading to, its frames, whether it played. Keys pressed before it is drawn
+// again step the card as before.
+let left = null;  // the player last removed: {s, playing, at}
+function takeOver(s, data) {
+  const old = left ?? { s: [...charts.values()].find((c) => c.T > 0 && !c.root.isConnected) };
+  left = null;
+  if (!old.s || old.s.revision !== data.revision || Date.now() - (old.at ?? Date.now()) > 2000)
+    return;
+  const { pending, t, T, frames } = old.s;
+  Object.assign(s, { pending, t, T, frames, resume: old.playing ?? old.s.timer !== null });
 }
 
 // A click on a heatmap cell reports its step and unit; on the top panel, its step.
@@ -238,14 +257,16 @@ function stepTo(s, to, send = true) {
   requestAnimationFrame(() => setTimeout(() => {
     if (s.pending !== at) return;  // a later step is on its way
     showSteps(at);
+    if (s.revision === null) return;  // not drawn yet: its first figure has the server's line
     Plotly.relayout(s.plot, { "shapes[0].x0": at, "shapes[0].x1": at });
     s.lineAt = at;
   }, 0));
 }
 
 async function draw(s, data) {
+  if (data.revision !== s.revision) data = known("chart", data, ["spec", "plotly_js"]);
   if (data.spec === null && data.revision !== s.revision) {  // new in the page, no figure yet
-    s.send("missing", data.revision);  // the next run sends it
+    askFor(s.send, data.revision);  // the next run sends it
     return;
   }
   Plotly = await plotly(data);
@@ -288,15 +309,37 @@ async function draw(s, data) {
     s.player.style.display = "flex";
     s.T = player.T;
     if (s.pending !== null && player.t === s.pending) s.pending = null;  // the page caught up
-    if (s.timer === null) {  // while playing, the chart's step is ahead of the page's
+    if (s.timer === null && !s.resume) {  // while playing, the chart's step is ahead
       s.t = player.t;
       if (s.frames[s.t]) s.line.textContent = s.frames[s.t].line;
       showSteps(s.t);
     }
     if (player.speed) s.speed.value = String(player.speed);
-    if (player.playing && s.timer === null) start(s);
+    if ((player.playing || s.resume) && s.timer === null) start(s);
+    s.resume = false;
     watchSlider(s);
   }
+}
+
+// Data of a revision new to its element: remembered, when it has its fields; else with them
+// filled in from the last data of its kind, where that is of the same revision (sent before).
+function known(kind, data, fields) {
+  if (data[fields[0]] !== null) {
+    sentLast.set(kind, data);
+    return data;
+  }
+  const last = sentLast.get(kind);
+  if (!last || last.revision !== data.revision) return data;
+  return { ...data, ...Object.fromEntries(fields.map((f) => [f, last[f]])) };
+}
+
+// Ask for an element's data: the next run sends it. That run takes the page's widgets as the
+// browser holds them, and a slider that has not yet caught up with the server would take the
+// page back to its step: the step that keys or buttons sent on its way goes again after it.
+function askFor(send, revision) {
+  send("missing", revision);
+  const s = [...charts.values()].find((c) => c.pending !== null);
+  if (s) s.send("play", { t: s.pending, playing: false });
 }
 
 // Streamlit's code for the elements the other views show (dashboard/live_chart.py, _chunks),
@@ -519,11 +562,12 @@ function cardView({ data, parentElement, setTriggerValue }) {
     card = c;
   }
   const c = card;
+  if (data.revision !== c.revision) data = known("card", data, ["cards", "katex_js"]);
   if (data.cards) {
     c.cards = Object.fromEntries(data.cards.map((p) => [p.t, p]));
     c.revision = data.revision;
   } else if (data.revision !== c.revision) {
-    setTriggerValue("missing", data.revision);  // new in the page: the next run sends them
+    askFor(setTriggerValue, data.revision);  // new in the page: the next run sends them
   }
   c.t = data.t;
   const ahead = chartAhead();  // the player's step, or a step on its way to the server
@@ -570,18 +614,22 @@ function stepView(kind, { data, parentElement, setTriggerValue }, load, show) {
     stepViews.set(kind, v);
   }
   const ready = v;
+  if (data.revision !== v.revision) data = known(kind, data, ["spec", "plotly_js"]);
   if (data.spec === null && data.revision !== v.revision) {
-    setTriggerValue("missing", data.revision);  // new in the page: the next run sends it
+    askFor(setTriggerValue, data.revision);  // new in the page: the next run sends it
     return v.cleanup;
   }
+  if (data.spec !== null) v.revision = data.revision;  // on its way: not asked for again
   v.queue = v.queue.then(async () => {
     if (data.spec !== null) {
       await load(ready, data);
-      ready.revision = data.revision;
       ready.ready = true;
     }
     show(ready, chartAhead() ?? data.t);
-  }).catch((err) => console.error(err));
+  }).catch((err) => {
+    ready.revision = null;  // not drawn: the same data, sent again, draws it
+    console.error(err);
+  });
   return v.cleanup;
 }
 
@@ -667,6 +715,7 @@ export default function ({ data, parentElement, setTriggerValue }) {
   let s = charts.get(parentElement);
   if (!s) {
     s = make(parentElement);
+    takeOver(s, data);
     charts.set(parentElement, s);
   }
   s.send = setTriggerValue;  // the latest: it carries this run's fragment

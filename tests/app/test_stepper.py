@@ -203,3 +203,25 @@ def test_the_cards_sent_to_the_browser_are_the_server_cards_of_the_window():
     said, diff = at_t["summary"], at_t["differences"]
     assert any(m.value == f"**{said['lead']}** {said['headline']}" for m in at.markdown)
     assert any(i.value == f"**{diff['lead']}** {diff['text']}" for i in at.info)
+
+
+def _go_to_box(at):
+    return next(n for n in at.number_input if n.label.startswith("Go to t"))
+
+
+def test_a_go_to_box_left_at_an_older_step_does_not_take_the_page_back():
+    """A browser that a rerun has not reached yet still shows the box of an older step, and
+    sends it with its next rerun: the page stays at the server's step. The reader's own
+    entry in the box shown still moves it."""
+    at = open_stepper(ckpt="agreement", text=COURSE, t=20, unit=5)
+    stale = _go_to_box(at).proto.id, 20.0  # the box as the lagging browser still holds it
+    at.button(key="next").click().run()
+    assert at.slider[0].value == 21
+    states = at._tree.get_widget_states()  # what AppTest sends: the page as it stands ...
+    box = next(w for w in states.widgets if w.id == _go_to_box(at).proto.id)
+    box.id, box.double_value = stale  # ... but with the older step's box in it
+    at._run(states)  # AppTest's own run, with these states instead of its page's
+    assert not at.exception
+    assert at.slider[0].value == 21 and at.query_params["t"] == "21"
+    _go_to_box(at).set_value(9).run()
+    assert at.slider[0].value == 9 and at.query_params["t"] == "9"

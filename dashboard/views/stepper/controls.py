@@ -16,9 +16,11 @@ def add_button(sel: Selection, tt: TextTrace) -> None:
     as an offline copy."""
     # one row under the card and the prediction, each label whole at 1280 px wide
     box, a, b, c = st.columns([1.1, 1.4, 1.4, 2.2], vertical_alignment="bottom")
-    st.session_state["t_box"] = sel.t  # follows the slider, ◀ ▶ and the player
-    box.number_input(f"Go to t (0–{tt.T - 1})", 0, tt.T - 1, step=1, key="t_box",
-                     on_change=_go_to)
+    # one box per step, keyed by it: a browser that a rerun has not reached yet sends the box
+    # of an older step back with its next rerun, which must not take the page back there
+    key = f"t_box_{sel.t}"
+    box.number_input(f"Go to t (0–{tt.T - 1})", 0, tt.T - 1, sel.t, step=1, key=key,
+                     on_change=_go_to, args=(key, sel.t))
     a.button("Add to the example", key="ex_add", on_click=_add, args=(sel.t, sel.unit),
              help="adds this step and this unit to the worked example (steps × units)",
              width="stretch")
@@ -40,8 +42,11 @@ def stepper_html(sel: Selection, tt: TextTrace) -> str:
                                 sel.model.name)
 
 
-def _go_to() -> None:
-    st.session_state["t"] = int(st.session_state["t_box"])
+def _go_to(key: str, shown: int) -> None:
+    """The reader's entry in the box of step `shown`, if the page is still at that step."""
+    if st.session_state.get("t") != shown:
+        return
+    st.session_state["t"] = int(st.session_state[key])
     st.session_state["playing"] = False
 
 
