@@ -103,6 +103,24 @@ def settle(page, timeout: float = 60_000) -> None:
     expect(page.get_by_test_id("stSkeleton")).to_have_count(0, timeout=timeout)
 
 
+def click_when_still(locator, frames: int = 10) -> None:
+    """Click `locator` once it has stayed in place for `frames` animation frames. A page that is
+    still scrolling (Streamlit scrolls smoothly after an expander opens, slowly on a loaded
+    machine) moves it between the press and the release, and the click lands on its block."""
+    locator.scroll_into_view_if_needed()
+    locator.evaluate("""(el, n) => new Promise((done) => {
+      let last = '', same = 0;
+      const look = () => {
+        const r = el.getBoundingClientRect(), at = `${r.x},${r.y}`;
+        same = at === last ? same + 1 : 0;
+        last = at;
+        if (same >= n) done(); else requestAnimationFrame(look);
+      };
+      look();
+    })""", frames)
+    locator.click()
+
+
 def params(page) -> dict[str, str]:
     """The page's URL parameters, parsed."""
     return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}

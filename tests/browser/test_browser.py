@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import expect
 
-from ..browser import ROOT, params, settle, wait_for_params
+from ..browser import ROOT, click_when_still, params, settle, wait_for_params
 
 SHOTS = ROOT / "artifacts" / "screenshots"
 COURSE = "The cats, which already ate the fish, were full."
@@ -454,10 +454,16 @@ def test_copy_the_post_confirms_with_what_was_copied(app_url, page):
     button = page.locator(".stBidiComponent").filter(has=page.locator("button.copy")).first
     expect(page.locator("iframe[srcdoc*='navigator.clipboard']")).to_have_count(0)  # v2: none
     expect(button.locator(".state")).to_have_text("")
-    button.get_by_role("button", name="Copy the post").click()
+    click_when_still(button.get_by_role("button", name="Copy the post"))
     expect(button.get_by_role("status")).to_contain_text(
         f"Copied ✓ ({len(post):,} characters on the clipboard", timeout=10_000)
     assert page.evaluate("() => navigator.clipboard.readText()") == post
+    page.keyboard.press("r")  # Streamlit's own rerun: the same post, so the same confirmation
+    settle(page)
+    expect(button.get_by_role("status")).to_contain_text("Copied ✓")
+    page.keyboard.press("ArrowRight")  # another step: another post, which nothing has copied
+    settle(page)
+    expect(button.get_by_role("status")).to_have_text("")
     no_exception(page)
 
 
