@@ -17,9 +17,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 install: $(VENV)/.installed
 
 # `streamlit run dashboard/app.py $(STREAMLIT_ARGS)`, warmed for its first visitor from
-# inside the server (dashboard/serve.py): imports, models and the links' traces done before it
+# inside the server (dashboard/serve.py): imports, models and the links' traces done before it;
+# two malloc arenas, as the Dockerfile sets, keep the server's memory lower and steadier
 run: install
-	$(PY) -m dashboard.serve $(STREAMLIT_ARGS)
+	MALLOC_ARENA_MAX=2 $(PY) -m dashboard.serve $(STREAMLIT_ARGS)
 
 # pytest, Playwright and ruff (requirements-dev.txt), kept out of `make run`
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt

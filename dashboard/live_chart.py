@@ -42,6 +42,10 @@ PLOTLY_JS = HERE / "plotly-cartesian.min.js"
 PLOTLY_URL = "app/static/plotly.min.js"  # under the app's root URL
 KATEX_JS = Path(__file__).parent / "katex" / "katex.min.js"  # the vendored KaTeX (katex/)
 KATEX_URL = "app/static/katex.min.js"
+# chart.js as the page gets it, in every element's data at every rerun: its comment lines,
+# which are for the reader of the source, are left out
+JS = "\n".join(line for line in (HERE / "chart.js").read_text().splitlines()
+                if not line.lstrip().startswith("//"))
 
 
 def _static(name: str, source: Path) -> bool:
@@ -83,16 +87,16 @@ def _chunks() -> list[str]:
 
 _component = st.components.v2.component(
     "live_chart", html=(HERE / "chart.html").read_text(), css=(HERE / "chart.css").read_text(),
-    js=(HERE / "chart.js").read_text(), isolate_styles=False)
+    js=JS, isolate_styles=False)
 _card_component = st.components.v2.component(
-    "live_card", html='<div class="gru-card"></div>', js=(HERE / "chart.js").read_text(),
+    "live_card", html='<div class="gru-card"></div>', js=JS,
     isolate_styles=False)  # the same script as the chart's: one module, which all share
 _cell_component = st.components.v2.component(
     "live_cell", html='<div class="gru-cell" aria-live="polite"></div>',
-    js=(HERE / "chart.js").read_text(), isolate_styles=False)
+    js=JS, isolate_styles=False)
 _prediction_component = st.components.v2.component(
     "live_prediction", html='<div class="gru-pred"></div>', css=(HERE / "chart.css").read_text(),
-    js=(HERE / "chart.js").read_text(), isolate_styles=False)
+    js=JS, isolate_styles=False)
 _PRELOAD = _chunks()
 
 

@@ -47,7 +47,7 @@ for i in $(seq 1 "$N"); do
   # (dashboard/warm.py): the warmer is the replica's child, stopped with its group
   cat >"$RUN/replica-$i.sh" <<EOF
 "$PY" -m dashboard.warm http://127.0.0.1:$port >>"$RUN/warm-$i.log" 2>&1 &
-exec "$PY" -m streamlit run dashboard/app.py --server.port $port --server.address 127.0.0.1 \\
+MALLOC_ARENA_MAX=2 exec "$PY" -m streamlit run dashboard/app.py --server.port $port --server.address 127.0.0.1 \\
   --server.headless true --browser.gatherUsageStats false --server.fileWatcherType none \\
   --client.showErrorDetails none --client.toolbarMode viewer --$APP_ARGS
 EOF
