@@ -11,7 +11,7 @@
 const charts = new Map();  // parentElement -> the chart's state
 // What each kind of element was last sent with its figure or parts, by revision. Streamlit may
 // mount an element again (a rerun cut short dropped it, the next one draws it anew): it is
-// drawn from what the page already holds instead of asking the server again (askFor).
+// drawn from what the page already holds instead of asking the server again (complete).
 const sentLast = new Map();  // "chart" | "card" | "cell" | "prediction" -> data
 let Plotly = null;  // this chart's plotly.js, once loaded (not window.Plotly: see plotly())
 const AHEAD = 15;  // steps before the end of its frames at which the player asks for more
@@ -264,11 +264,8 @@ function stepTo(s, to, send = true) {
 }
 
 async function draw(s, data) {
-  if (data.revision !== s.revision) data = known("chart", data, ["spec", "plotly_js"]);
-  if (data.spec === null && data.revision !== s.revision) {  // new in the page, no figure yet
-    askFor(s.send, data.revision);  // the next run sends it
-    return;
-  }
+  data = complete("chart", data, ["spec", "plotly_js"], s.revision, s.send);
+  if (data === null) return;  // new in the page, no figure yet: the next run sends it
   Plotly = await plotly(data);
   const config = JSON.parse(data.config);
   const player = data.player;
@@ -321,25 +318,25 @@ async function draw(s, data) {
   }
 }
 
-// Data of a revision new to its element: remembered, when it has its fields; else with them
-// filled in from the last data of its kind, where that is of the same revision (sent before).
-function known(kind, data, fields) {
+// `data` for an element that holds the revision `held`, with the fields (null: sent before)
+// that a new revision needs: as sent (then remembered), or from the last data of its kind of
+// that revision; else null, and the element asks for them: the next run sends them. That run
+// takes the page's widgets as the browser holds them, and a slider not yet caught up with the
+// server would take the page back to its step: the step keys or buttons sent goes again after.
+function complete(kind, data, fields, held, send) {
+  if (data.revision === held) return data;
   if (data[fields[0]] !== null) {
     sentLast.set(kind, data);
     return data;
   }
   const last = sentLast.get(kind);
-  if (!last || last.revision !== data.revision) return data;
-  return { ...data, ...Object.fromEntries(fields.map((f) => [f, last[f]])) };
-}
-
-// Ask for an element's data: the next run sends it. That run takes the page's widgets as the
-// browser holds them, and a slider that has not yet caught up with the server would take the
-// page back to its step: the step that keys or buttons sent on its way goes again after it.
-function askFor(send, revision) {
-  send("missing", revision);
+  if (last && last.revision === data.revision) {
+    return { ...data, ...Object.fromEntries(fields.map((f) => [f, last[f]])) };
+  }
+  send("missing", data.revision);
   const s = [...charts.values()].find((c) => c.pending !== null);
   if (s) s.send("play", { t: s.pending, playing: false });
+  return null;
 }
 
 // Streamlit's code for the elements the other views show (dashboard/live_chart.py, _chunks),
@@ -562,12 +559,11 @@ function cardView({ data, parentElement, setTriggerValue }) {
     card = c;
   }
   const c = card;
-  if (data.revision !== c.revision) data = known("card", data, ["cards", "katex_js"]);
+  // new in the page with no cards: the next run sends them (null); the server's card till then
+  data = complete("card", data, ["cards", "katex_js"], c.revision, setTriggerValue) ?? data;
   if (data.cards) {
     c.cards = Object.fromEntries(data.cards.map((p) => [p.t, p]));
     c.revision = data.revision;
-  } else if (data.revision !== c.revision) {
-    askFor(setTriggerValue, data.revision);  // new in the page: the next run sends them
   }
   c.t = data.t;
   const ahead = chartAhead();  // the player's step, or a step on its way to the server
@@ -614,11 +610,8 @@ function stepView(kind, { data, parentElement, setTriggerValue }, load, show) {
     stepViews.set(kind, v);
   }
   const ready = v;
-  if (data.revision !== v.revision) data = known(kind, data, ["spec", "plotly_js"]);
-  if (data.spec === null && data.revision !== v.revision) {
-    askFor(setTriggerValue, data.revision);  // new in the page: the next run sends it
-    return v.cleanup;
-  }
+  data = complete(kind, data, ["spec", "plotly_js"], v.revision, setTriggerValue);
+  if (data === null) return v.cleanup;  // new in the page: the next run sends it
   if (data.spec !== null) v.revision = data.revision;  // on its way: not asked for again
   v.queue = v.queue.then(async () => {
     if (data.spec !== null) {
