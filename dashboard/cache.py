@@ -273,20 +273,12 @@ _ANALYSES = Analyses()
 
 # The stepper's parts for the browser, a window of steps at a time (cards and summaries: about
 # 150 KB for 60 steps), kept for a reader who reopens a link or steps back into a window.
-_WINDOWS: cachetools.LRUCache = cachetools.LRUCache(maxsize=16)
-_WINDOWS_LOCK = threading.Lock()
-
-
+@cachetools.cached(cachetools.LRUCache(maxsize=16), key=lambda key, compute: key,
+                   lock=threading.Lock())
 def window_parts(key: tuple, compute: Callable[[], object]):
     """compute() under `key` (the model key, the text, the start, the window and what else the
     parts depend on), once while it stays among the 16 last used."""
-    with _WINDOWS_LOCK:
-        if key in _WINDOWS:
-            return _WINDOWS[key]
-    value = compute()
-    with _WINDOWS_LOCK:
-        _WINDOWS[key] = value
-    return value
+    return compute()
 
 
 class Ahead:
