@@ -68,11 +68,6 @@ async def together(url: str, queries: list[str]) -> bool:
     return all(await asyncio.gather(*(hold(url, q, opened, release) for q in queries)))
 
 
-# the allocator as the Dockerfile and `make run` set it: two malloc arenas, not one per thread
-# that ever allocated, each keeping its freed pages (the server's peak RSS 40 MiB lower, steadier)
-HOSTED = {"MALLOC_ARENA_MAX": "2"}
-
-
 def measure(model: str, chars: int, sessions: int, at_once: int, budget_mb: float,
             corpus: str, settle: float = SETTLE) -> dict[str, float]:
     """Peak and settled RSS (MiB) of a fresh server while `sessions` tabs open one after
@@ -81,7 +76,7 @@ def measure(model: str, chars: int, sessions: int, at_once: int, budget_mb: floa
         return urlencode({"ckpt": model, "text": corpus[i * 997: i * 997 + n], "t": 5,
                           "unit": 3})
 
-    env = {"GRU_STEPPER_CACHE_MB": str(budget_mb), "OMP_NUM_THREADS": "1", **HOSTED}
+    env = {"GRU_STEPPER_CACHE_MB": str(budget_mb), "OMP_NUM_THREADS": "1"}
     out: dict[str, float] = {"errors": 0}
     with serve(ROOT / "dashboard/app.py", timeout=180, env=env) as url:
         out["errors"] += not asyncio.run(hold(url, query(500, 40)))

@@ -25,7 +25,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
 from bench.load import sample_rss
-from bench.load_memory import HOSTED, SETTLE, rss
+from bench.load_memory import SETTLE, rss
 from tests.browser import ROOT, serve
 
 
@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument("--tabs", type=int, default=10)
     ap.add_argument("--mb", type=float, default=50)
     args = ap.parse_args()
-    env = {"STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION": "false", "OMP_NUM_THREADS": "1", **HOSTED}
+    env = {"STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION": "false", "OMP_NUM_THREADS": "1"}
     with serve(ROOT / "dashboard/app.py", timeout=180, env=env) as url:
         asyncio.run(upload(url, "warm.pt", b"x"))
         time.sleep(SETTLE)

@@ -99,11 +99,11 @@ def test_uploads_are_released_when_their_tabs_close():
     import asyncio
     import time
 
-    from bench.load_memory import HOSTED, SETTLE, rss
+    from bench.load_memory import SETTLE, rss
     from bench.load_uploads import _tabs, upload
     from tests.browser import serve
 
-    env = {"STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION": "false", "OMP_NUM_THREADS": "1", **HOSTED}
+    env = {"STREAMLIT_SERVER_ENABLE_XSRF_PROTECTION": "false", "OMP_NUM_THREADS": "1"}
     with serve(ROOT / "dashboard/app.py", timeout=180, env=env) as url:
         asyncio.run(upload(url, "warm.pt", b"x"))
         time.sleep(SETTLE)
