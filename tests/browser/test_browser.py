@@ -337,13 +337,16 @@ def test_play_beside_the_steps_buttons_moves_the_card_and_the_cell_together(app_
                                                      "t": 5, "unit": 5}))
     page.locator(".st-key-play button").first.click()
     page.wait_for_function("() => window.stepLog.length >= 6", timeout=30_000)
+    # read at one moment: the player moves on every 50 ms
     now = page.evaluate("""() => [window.stepLog.at(-1).t, window.cardAt, window.cellAt,
                                   window.predictionAt,
-                                  document.querySelector('.st-key-t').style.opacity]""")
+                                  document.querySelector('.st-key-t').style.opacity,
+                                  document.querySelector('.gru-card-copy h3').textContent]""")
     assert now[0] > 5 and now[1:4] == [now[0]] * 3 and now[4] == "0.45", now
-    expect(page.locator(".gru-card-copy h3")).to_contain_text(f"Step t = {now[0]}, unit 5")
+    assert f"Step t = {now[0]}, unit 5" in now[5], now
     expect(page.locator(".st-key-play button").first).to_contain_text("pause")
     page.locator(".st-key-play button").first.click()  # pause: the page follows
+    wait_for_params(page, {"t": "5"})  # the player is past t = 5: its rerun has begun
     settle(page)
     t = int(params(page)["t"])
     expect(heading(page, f"Step t = {t}, unit 5")).to_have_count(1)
